@@ -1,0 +1,1 @@
+"""The local test bed: control plane, traffic simulator, end-to-end scenarios."""

@@ -1,0 +1,136 @@
+"""Starting, checking and stopping the local control plane's processes.
+
+Each process is recorded in `<state>/pids/<name>` as "<pid> <executable>". Stopping checks that the
+pid still runs that executable before signalling it, so a stale PID file (the pid reused by an
+unrelated process after a reboot) never gets someone else's process killed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ClusterError(RuntimeError):
+    """A one-line explanation of what failed and what to do, shown to the user as is."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class Proc:
+    name: str
+    argv: list[str]
+    log: Path
+
+
+def _pid_file(state: Path, name: str) -> Path:
+    return state / "pids" / name
+
+
+def start(state: Path, proc: Proc) -> int:
+    proc.log.parent.mkdir(parents=True, exist_ok=True)
+    _pid_file(state, proc.name).parent.mkdir(parents=True, exist_ok=True)
+    with proc.log.open("ab") as log:
+        # A session of its own: the process outlives `make cluster-up` and ignores its Ctrl-C.
+        p = subprocess.Popen(
+            proc.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+    _pid_file(state, proc.name).write_text(f"{p.pid} {proc.argv[0]}\n")
+    return p.pid
+
+
+def recorded(state: Path) -> dict[str, tuple[int, str]]:
+    """name -> (pid, executable) for every PID file, valid or stale."""
+    out: dict[str, tuple[int, str]] = {}
+    pids = state / "pids"
+    if not pids.is_dir():
+        return out
+    for f in sorted(pids.iterdir()):
+        try:
+            pid_s, exe = f.read_text().split(maxsplit=1)
+            out[f.name] = (int(pid_s), exe.strip())
+        except ValueError:
+            continue
+    return out
+
+
+def alive(pid: int, exe: str) -> bool:
+    """True when `pid` runs `exe` (and is not a zombie)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, UnicodeDecodeError):
+        return False
+    state = stat.rsplit(")", 1)[-1].split()[0]
+    return cmdline == exe and state != "Z"
+
+
+def stop(state: Path, name: str, pid: int, exe: str, grace: float = 10.0) -> None:
+    if alive(pid, exe):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while alive(pid, exe) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if alive(pid, exe):
+            os.kill(pid, signal.SIGKILL)
+    _pid_file(state, name).unlink(missing_ok=True)
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return "(no log)"
+    return "\n".join("    " + line[:300] for line in text[-lines:])
+
+
+def http_ok(url: str, *, context: ssl.SSLContext | None = None, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as resp:
+            return bool(200 <= resp.status < 300)
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def wait_for(
+    what: str, check: Callable[[], bool], *, timeout: float, proc: Proc | None = None, pid: int | None = None
+) -> None:
+    """Poll `check` until it passes; fail fast when the process died, and after `timeout` seconds.
+
+    The error carries the component's last log lines: the usual causes (a port taken, a bad flag) are
+    visible there, so nobody has to go looking.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if proc is not None and pid is not None and not alive(pid, proc.argv[0]):
+            raise ClusterError(
+                f"{what} exited during start-up; last log lines of {proc.log}:\n{tail(proc.log)}"
+            )
+        time.sleep(0.2)
+    logs = f"; last log lines of {proc.log}:\n{tail(proc.log)}" if proc else ""
+    raise ClusterError(f"{what} was not ready after {timeout:.0f}s{logs}")
