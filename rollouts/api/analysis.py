@@ -1,0 +1,283 @@
+"""AnalysisTemplate, ClusterAnalysisTemplate and AnalysisRun: which metrics decide a rollout's health.
+
+A template names metrics (a query against a provider plus the conditions that judge each result); a
+Rollout step instantiates it as an AnalysisRun with concrete arguments. Providers implemented so far
+are Prometheus and web; every other Argo provider is rejected by name.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import ConfigDict, Field, model_validator
+
+from rollouts.api.common import (
+    GROUP_VERSION,
+    ApiModel,
+    DurationString,
+    FieldRef,
+    ObjectMeta,
+    TopLevelObject,
+    cel,
+    parse_duration,
+    rule_error,
+)
+from rollouts.api.measurement import AnalysisRunStatus
+
+__all__ = [
+    "AnalysisRun",
+    "AnalysisRunSpec",
+    "AnalysisTemplate",
+    "AnalysisTemplateSpec",
+    "Argument",
+    "ClusterAnalysisTemplate",
+    "DryRun",
+    "MeasurementRetention",
+    "Metric",
+    "MetricProvider",
+    "PrometheusMetric",
+    "SecretKeyRef",
+    "ValueFrom",
+    "WebMetric",
+    "WebMetricHeader",
+]
+
+
+class SecretKeyRef(ApiModel):
+    """A key of a Secret in the AnalysisRun's namespace."""
+
+    name: str = Field(min_length=1, description="Name of the Secret.")
+    key: str = Field(min_length=1, description="Key within the Secret.")
+
+
+class ValueFrom(ApiModel):
+    """Where an argument's value comes from when it is not literal."""
+
+    secret_key_ref: SecretKeyRef | None = Field(default=None, description="Read the value from a Secret.")
+    field_ref: FieldRef | None = Field(default=None, description="Read the value from a Rollout field.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        if (self.secret_key_ref is None) == (self.field_ref is None):
+            raise rule_error("set exactly one of secretKeyRef or fieldRef")
+        return self
+
+
+class Argument(ApiModel):
+    """A named argument of a template, substituted into queries as {{args.<name>}}."""
+
+    name: str = Field(min_length=1, description="Name of the argument.")
+    value: str | None = Field(
+        default=None, description="Value; when omitted here, the Rollout must supply it."
+    )
+    value_from: ValueFrom | None = Field(default=None, description="Take the value from a Secret or field.")
+
+    @model_validator(mode="after")
+    def _at_most_one(self) -> Self:
+        if self.value is not None and self.value_from is not None:
+            raise rule_error(f"argument {self.name!r}: set value or valueFrom, not both")
+        return self
+
+
+class WebMetricHeader(ApiModel):
+    """An HTTP header sent with a query."""
+
+    key: str = Field(min_length=1, description="Header name.")
+    value: str = Field(description="Header value.")
+
+
+class PrometheusMetric(ApiModel):
+    """Measure with a PromQL query."""
+
+    UNSUPPORTED = frozenset({"authentication", "insecure"})
+
+    address: str = Field(min_length=1, description="Base URL of Prometheus, e.g. http://prometheus:9090.")
+    query: str = Field(min_length=1, description="PromQL query; may use {{args.<name>}}.")
+    timeout: int | None = Field(
+        default=None, ge=1, description="Seconds before the query counts as an error."
+    )
+    headers: list[WebMetricHeader] | None = Field(default=None, description="Headers sent with the query.")
+
+
+class WebMetric(ApiModel):
+    """Measure by calling an HTTP endpoint and reading a JSON value from the response."""
+
+    UNSUPPORTED = frozenset({"insecure", "jsonBody", "authentication"})
+
+    url: str = Field(min_length=1, description="URL to call; may use {{args.<name>}}.")
+    method: Literal["GET", "POST", "PUT"] = Field(default="GET", description="HTTP method.")
+    headers: list[WebMetricHeader] | None = Field(default=None, description="Headers sent with the request.")
+    body: str | None = Field(default=None, description="Request body, for POST and PUT.")
+    json_path: str | None = Field(
+        default=None, description="JSONPath of the value in the response, e.g. {$.data.ok}."
+    )
+    timeout_seconds: int = Field(default=10, ge=1, description="Seconds before the call counts as an error.")
+
+    @model_validator(mode="after")
+    def _body_needs_method(self) -> Self:
+        if self.body is not None and self.method == "GET":
+            raise rule_error("a body needs method POST or PUT", at="body")
+        return self
+
+
+class MetricProvider(ApiModel):
+    """Where a metric's value comes from; exactly one provider."""
+
+    UNSUPPORTED = frozenset(
+        {
+            "kayenta",
+            "datadog",
+            "wavefront",
+            "newRelic",
+            "job",
+            "cloudWatch",
+            "graphite",
+            "influxdb",
+            "skywalking",
+            "plugin",
+        }
+    )
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            ("has(self.prometheus) != has(self.web)", "set exactly one provider: prometheus or web")
+        )
+    )
+
+    prometheus: PrometheusMetric | None = Field(default=None, description="Query Prometheus.")
+    web: WebMetric | None = Field(default=None, description="Call an HTTP endpoint.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        if (self.prometheus is None) == (self.web is None):
+            raise rule_error("set exactly one provider: prometheus or web")
+        return self
+
+
+class Metric(ApiModel):
+    """One metric: how to measure it, how often, and how to judge each measurement."""
+
+    name: str = Field(min_length=1, description="Name of the metric, unique in the template.")
+    interval: DurationString | None = Field(
+        default=None, description="Time between measurements, e.g. 1m; required when count > 1."
+    )
+    initial_delay: DurationString | None = Field(
+        default=None, description="Wait this long before the first measurement, e.g. 30s."
+    )
+    count: int | None = Field(
+        default=None, ge=0, description="Measurements to take; unset with an interval means until stopped."
+    )
+    success_condition: str | None = Field(
+        default=None, description="Expression over `result` that marks a measurement successful."
+    )
+    failure_condition: str | None = Field(
+        default=None, description="Expression over `result` that marks a measurement failed."
+    )
+    failure_limit: int = Field(
+        default=0, ge=0, description="Failed measurements tolerated before the metric fails."
+    )
+    inconclusive_limit: int = Field(
+        default=0, ge=0, description="Inconclusive measurements tolerated before the metric is inconclusive."
+    )
+    consecutive_error_limit: int = Field(
+        default=4, ge=0, description="Errors in a row tolerated before the metric errors."
+    )
+    provider: MetricProvider = Field(description="Where the value comes from.")
+
+    @model_validator(mode="after")
+    def _interval_for_count(self) -> Self:
+        if self.count is not None and self.count > 1 and self.interval is None:
+            raise rule_error(
+                f"count is {self.count} but interval is not set; set an interval such as 1m", at="interval"
+            )
+        return self
+
+    @property
+    def interval_seconds(self) -> float | None:
+        """The interval in seconds, or None when measured once."""
+        return None if self.interval is None else parse_duration(self.interval).total_seconds()
+
+    @property
+    def initial_delay_seconds(self) -> float:
+        """The initial delay in seconds (0 when unset)."""
+        return 0.0 if self.initial_delay is None else parse_duration(self.initial_delay).total_seconds()
+
+
+class DryRun(ApiModel):
+    """A metric measured and recorded but left out of the run's phase."""
+
+    metric_name: str = Field(min_length=1, description="Name of the metric (a regular expression).")
+
+
+class MeasurementRetention(ApiModel):
+    """How many measurements of a metric to keep in the status."""
+
+    metric_name: str = Field(min_length=1, description="Name of the metric (a regular expression).")
+    limit: int = Field(ge=1, description="Measurements to keep.")
+
+
+class AnalysisTemplateSpec(ApiModel):
+    """The metrics of a template and the arguments they take."""
+
+    metrics: list[Metric] = Field(min_length=1, description="Metrics to measure.")
+    args: list[Argument] | None = Field(default=None, description="Arguments the metrics use.")
+    dry_run: list[DryRun] | None = Field(default=None, description="Metrics that run in dry-run mode.")
+    measurement_retention: list[MeasurementRetention] | None = Field(
+        default=None, description="Measurement retention per metric."
+    )
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Self:
+        for what, names in (
+            ("metrics", [m.name for m in self.metrics]),
+            ("args", [a.name for a in self.args or []]),
+        ):
+            duplicates = sorted({n for n in names if names.count(n) > 1})
+            if duplicates:
+                raise rule_error(f"{what} names must be unique; rename the repeated {duplicates}", at=what)
+        return self
+
+
+class AnalysisRunSpec(AnalysisTemplateSpec):
+    """The metrics of one run, with its arguments resolved."""
+
+    UNSUPPORTED = frozenset({"ttlStrategy"})
+
+    terminate: bool = Field(default=False, description="Stop the run; set by the controller or a user.")
+
+
+class AnalysisTemplate(TopLevelObject):
+    """Reusable metrics a Rollout runs as an AnalysisRun, in the Rollout's namespace."""
+
+    api_version: Literal["rollouts.dev/v1alpha1"] = Field(
+        default=GROUP_VERSION, description="rollouts.dev/v1alpha1"
+    )
+    kind: Literal["AnalysisTemplate"] = Field(default="AnalysisTemplate", description="AnalysisTemplate")
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta, description="Standard object metadata.")
+    spec: AnalysisTemplateSpec = Field(description="The metrics and their arguments.")
+
+
+class ClusterAnalysisTemplate(TopLevelObject):
+    """An AnalysisTemplate usable from every namespace (referenced with clusterScope: true)."""
+
+    api_version: Literal["rollouts.dev/v1alpha1"] = Field(
+        default=GROUP_VERSION, description="rollouts.dev/v1alpha1"
+    )
+    kind: Literal["ClusterAnalysisTemplate"] = Field(
+        default="ClusterAnalysisTemplate", description="ClusterAnalysisTemplate"
+    )
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta, description="Standard object metadata.")
+    spec: AnalysisTemplateSpec = Field(description="The metrics and their arguments.")
+
+
+class AnalysisRun(TopLevelObject):
+    """One execution of analysis templates for a Rollout, with its measurements in the status."""
+
+    api_version: Literal["rollouts.dev/v1alpha1"] = Field(
+        default=GROUP_VERSION, description="rollouts.dev/v1alpha1"
+    )
+    kind: Literal["AnalysisRun"] = Field(default="AnalysisRun", description="AnalysisRun")
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta, description="Standard object metadata.")
+    spec: AnalysisRunSpec = Field(description="The metrics and their resolved arguments.")
+    status: AnalysisRunStatus | None = Field(
+        default=None, description="Observed state, written by the controller."
+    )

@@ -1,0 +1,104 @@
+"""The Rollout kind: a Deployment-like workload that updates through a canary or blue-green strategy."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Self
+
+from pydantic import Field, model_validator
+
+from rollouts.api.common import (
+    GROUP_VERSION,
+    ApiModel,
+    LabelSelector,
+    ObjectMeta,
+    Timestamp,
+    TopLevelObject,
+    cel,
+    rule_error,
+)
+from rollouts.api.status import RolloutStatus
+from rollouts.api.strategy import RolloutStrategy
+
+__all__ = ["Rollout", "RolloutSpec"]
+
+
+class RolloutSpec(ApiModel):
+    """Desired state of the Rollout: the pods to run and how to move to a new version of them."""
+
+    UNSUPPORTED = frozenset({"workloadRef", "analysis"})
+
+    replicas: int = Field(default=1, ge=0, description="Number of pods of the desired version.")
+    selector: LabelSelector = Field(
+        description="Selects the Rollout's pods; must match template labels and cannot change.",
+        json_schema_extra=cel(("self == oldSelf", "spec.selector is immutable")),
+    )
+    template: dict[str, Any] = Field(
+        description="Pod template (a Kubernetes PodTemplateSpec); a change starts an update.",
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
+    )
+    min_ready_seconds: int = Field(
+        default=0, ge=0, description="Seconds a new pod must be ready before it counts as available."
+    )
+    revision_history_limit: int = Field(
+        default=10, ge=0, description="Old ReplicaSets to keep (scaled to zero) for rollback."
+    )
+    paused: bool = Field(
+        default=False, description="Pause the rollout; set by a user or `kubectl rollouts pause`."
+    )
+    progress_deadline_seconds: int = Field(
+        default=600, ge=1, description="Seconds an update may make no progress before it is marked Degraded."
+    )
+    progress_deadline_abort: bool = Field(
+        default=False, description="Also abort the update when the progress deadline is exceeded."
+    )
+    restart_at: Timestamp | None = Field(
+        default=None, description="Restart all pods (one at a time) once this time has passed."
+    )
+    strategy: RolloutStrategy = Field(description="How to update: canary or blueGreen.")
+
+    @model_validator(mode="after")
+    def _selector_matches_template(self) -> Self:
+        if self.selector.is_empty():
+            raise rule_error(
+                "selector is empty and would select every pod; set selector.matchLabels (e.g. app: <name>)",
+                at="selector",
+            )
+        metadata = self.template.get("metadata")
+        labels = metadata.get("labels") if isinstance(metadata, dict) else None
+        if not isinstance(labels, dict) or not self.selector.matches(labels):
+            raise rule_error(
+                f"selector {self.selector.to_selector_string()!r} does not match template.metadata.labels "
+                f"{labels or {}}; give the template every label the selector requires",
+                at="selector",
+            )
+        spec = self.template.get("spec")
+        containers = spec.get("containers") if isinstance(spec, dict) else None
+        if not isinstance(containers, list) or not containers:
+            raise rule_error("template.spec.containers must list at least one container", at="template")
+        if self.progress_deadline_seconds <= self.min_ready_seconds:
+            raise rule_error(
+                f"progressDeadlineSeconds ({self.progress_deadline_seconds}) must be greater than "
+                f"minReadySeconds ({self.min_ready_seconds}), or every update would miss its deadline",
+                at="progressDeadlineSeconds",
+            )
+        return self
+
+    @property
+    def template_labels(self) -> dict[str, str]:
+        """The pod template's labels (validated to exist and match the selector)."""
+        labels: dict[str, str] = self.template["metadata"]["labels"]
+        return labels
+
+
+class Rollout(TopLevelObject):
+    """A workload that replaces its pods through a canary or blue-green strategy, gated by analysis."""
+
+    api_version: Literal["rollouts.dev/v1alpha1"] = Field(
+        default=GROUP_VERSION, description="rollouts.dev/v1alpha1"
+    )
+    kind: Literal["Rollout"] = Field(default="Rollout", description="Rollout")
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta, description="Standard object metadata.")
+    spec: RolloutSpec = Field(description="Desired state.")
+    status: RolloutStatus | None = Field(
+        default=None, description="Observed state, written by the controller."
+    )

@@ -1,0 +1,469 @@
+"""How a Rollout moves from one version to the next: the canary and blue-green strategies.
+
+Field names and meanings are Argo Rollouts' so a manifest migrates by changing its apiVersion. Rules
+the API server can check by itself are also declared as CEL (`x-kubernetes-validations`) so `kubectl
+apply` rejects a bad manifest before the controller ever sees it; the pydantic validators check the same
+rules (and those CEL cannot express) for `kubectl rollouts lint`, the controller and tests.
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import ConfigDict, Field, model_validator
+
+from rollouts.api.common import (
+    ApiModel,
+    Duration,
+    FieldRef,
+    IntOrPercent,
+    PodTemplateMetadata,
+    cel,
+    parse_duration,
+    rule_error,
+)
+from rollouts.api.enums import PodTemplateHashValue
+
+__all__ = [
+    "AnalysisRunArgument",
+    "AnalysisTemplateRef",
+    "ArgumentValueFrom",
+    "BlueGreenStrategy",
+    "CanaryStep",
+    "CanaryStrategy",
+    "IstioDestinationRule",
+    "IstioTrafficRouting",
+    "IstioVirtualService",
+    "NginxTrafficRouting",
+    "RolloutAnalysis",
+    "RolloutAnalysisBackground",
+    "RolloutPause",
+    "RolloutStrategy",
+    "RolloutTrafficRouting",
+    "SetCanaryScale",
+]
+
+#: Argo's default for scaleDownDelaySeconds / abortScaleDownDelaySeconds where they apply.
+DEFAULT_SCALE_DOWN_DELAY_SECONDS = 30
+
+
+def _count_set(*values: object) -> int:
+    return sum(value is not None for value in values)
+
+
+# --- analysis references ---------------------------------------------------------------------------
+
+
+class AnalysisTemplateRef(ApiModel):
+    """A reference to the AnalysisTemplate (or ClusterAnalysisTemplate) an analysis runs."""
+
+    template_name: str = Field(min_length=1, description="Name of the AnalysisTemplate to run.")
+    cluster_scope: bool = Field(
+        default=False, description="Look the name up among ClusterAnalysisTemplates instead."
+    )
+
+
+class ArgumentValueFrom(ApiModel):
+    """Where an analysis argument's value comes from when it is not written literally."""
+
+    pod_template_hash_value: PodTemplateHashValue | None = Field(
+        default=None, description="Pass the pod-template hash of the Stable or Latest ReplicaSet."
+    )
+    field_ref: FieldRef | None = Field(default=None, description="Pass the value of a Rollout field.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        if _count_set(self.pod_template_hash_value, self.field_ref) != 1:
+            raise rule_error("set exactly one of podTemplateHashValue or fieldRef")
+        return self
+
+
+class AnalysisRunArgument(ApiModel):
+    """A value passed to the analysis templates' arguments of the same name."""
+
+    name: str = Field(min_length=1, description="Name of the template argument to set.")
+    value: str | None = Field(default=None, description="Literal value of the argument.")
+    value_from: ArgumentValueFrom | None = Field(
+        default=None, description="Take the value from the Rollout instead of writing it literally."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        if _count_set(self.value, self.value_from) != 1:
+            raise rule_error(f"argument {self.name!r}: set exactly one of value or valueFrom")
+        return self
+
+
+class RolloutAnalysis(ApiModel):
+    """Analysis run from a step or around blue-green promotion: the templates to run and their args."""
+
+    UNSUPPORTED = frozenset({"dryRun", "measurementRetention", "analysisRunMetadata"})
+
+    templates: list[AnalysisTemplateRef] = Field(
+        min_length=1, description="Templates whose metrics make up the AnalysisRun."
+    )
+    args: list[AnalysisRunArgument] | None = Field(default=None, description="Arguments for the templates.")
+
+
+class RolloutAnalysisBackground(RolloutAnalysis):
+    """Analysis that runs in the background for the whole canary, from `startingStep` on."""
+
+    starting_step: int | None = Field(
+        default=None, ge=0, description="Index of the step at which the background analysis starts."
+    )
+
+
+# --- canary steps ----------------------------------------------------------------------------------
+
+
+class RolloutPause(ApiModel):
+    """Pause the rollout for a duration, or until promoted when no duration is given."""
+
+    duration: Duration | None = Field(
+        default=None, description="How long to pause: seconds (30) or a duration (30s, 5m, 1h)."
+    )
+
+    @property
+    def seconds(self) -> float | None:
+        """The pause length in seconds, or None for an indefinite pause."""
+        return None if self.duration is None else parse_duration(self.duration).total_seconds()
+
+
+class SetCanaryScale(ApiModel):
+    """Size the canary independently of its traffic weight (needs traffic routing)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            (
+                "(has(self.weight) ? 1 : 0) + (has(self.replicas) ? 1 : 0)"
+                " + (has(self.matchTrafficWeight) && self.matchTrafficWeight ? 1 : 0) == 1",
+                "setCanaryScale needs exactly one of weight, replicas or matchTrafficWeight: true",
+            )
+        )
+    )
+
+    weight: int | None = Field(
+        default=None, ge=0, le=100, description="Canary size as a percentage of spec.replicas."
+    )
+    replicas: int | None = Field(default=None, ge=0, description="Canary size as a number of pods.")
+    match_traffic_weight: bool | None = Field(
+        default=None, description="Size the canary from its current traffic weight again."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        if _count_set(self.weight, self.replicas, self.match_traffic_weight or None) != 1:
+            raise rule_error("set exactly one of weight, replicas or matchTrafficWeight: true")
+        return self
+
+
+_STEP_ACTIONS = ("setWeight", "pause", "analysis", "setCanaryScale")
+
+
+class CanaryStep(ApiModel):
+    """One step of a canary; each step does exactly one thing."""
+
+    UNSUPPORTED = frozenset({"experiment", "setHeaderRoute", "setMirrorRoute", "plugin"})
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            (
+                " + ".join(f"(has(self.{name}) ? 1 : 0)" for name in _STEP_ACTIONS) + " == 1",
+                "each step needs exactly one of setWeight, pause, analysis or setCanaryScale",
+            )
+        )
+    )
+
+    set_weight: int | None = Field(
+        default=None, ge=0, le=100, description="Send this percentage of traffic to the canary."
+    )
+    pause: RolloutPause | None = Field(default=None, description="Pause, for a duration or until promoted.")
+    analysis: RolloutAnalysis | None = Field(
+        default=None, description="Run an analysis and wait for its result before the next step."
+    )
+    set_canary_scale: SetCanaryScale | None = Field(
+        default=None, description="Change the size of the canary without changing its traffic weight."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one_action(self) -> Self:
+        values = (self.set_weight, self.pause, self.analysis, self.set_canary_scale)
+        given = [name for name, value in zip(_STEP_ACTIONS, values, strict=True) if value is not None]
+        if len(given) != 1:
+            found = ", ".join(given) if given else "none"
+            raise rule_error(
+                f"a step must have exactly one of {', '.join(_STEP_ACTIONS)} (found: {found}); "
+                "split it into one step per action"
+            )
+        return self
+
+
+# --- traffic routing -------------------------------------------------------------------------------
+
+
+class NginxTrafficRouting(ApiModel):
+    """Split traffic with an NGINX Ingress canary: a copy of the stable Ingress pointing at canaryService."""
+
+    UNSUPPORTED = frozenset({"stableIngresses", "canaryIngressAnnotations"})
+
+    stable_ingress: str = Field(min_length=1, description="Name of the Ingress that routes to stableService.")
+    annotation_prefix: str = Field(
+        default="nginx.ingress.kubernetes.io", description="Prefix of the NGINX canary annotations."
+    )
+    additional_ingress_annotations: dict[str, str] | None = Field(
+        default=None, description="Extra canary annotations (prefix added), e.g. canary-by-header."
+    )
+
+
+class IstioVirtualService(ApiModel):
+    """The Istio VirtualService whose route weights the controller sets."""
+
+    UNSUPPORTED = frozenset({"tlsRoutes", "tcpRoutes"})
+
+    name: str = Field(min_length=1, description="Name of the VirtualService (in the Rollout's namespace).")
+    routes: list[str] | None = Field(
+        default=None, description="Names of the HTTP routes to update; may be omitted if there is one."
+    )
+
+
+class IstioDestinationRule(ApiModel):
+    """An Istio DestinationRule whose subsets select the canary and stable pods (subset-level routing)."""
+
+    name: str = Field(min_length=1, description="Name of the DestinationRule.")
+    canary_subset_name: str = Field(min_length=1, description="Subset that selects the canary pods.")
+    stable_subset_name: str = Field(min_length=1, description="Subset that selects the stable pods.")
+
+
+class IstioTrafficRouting(ApiModel):
+    """Split traffic with Istio: host-level (two Services) or subset-level (with a DestinationRule)."""
+
+    UNSUPPORTED = frozenset({"virtualServices"})
+
+    virtual_service: IstioVirtualService = Field(description="The VirtualService to update.")
+    destination_rule: IstioDestinationRule | None = Field(
+        default=None, description="Route to subsets of one Service instead of to two Services."
+    )
+
+
+class RolloutTrafficRouting(ApiModel):
+    """The traffic router that shifts the canary weight; exactly one."""
+
+    UNSUPPORTED = frozenset(
+        {"alb", "smi", "ambassador", "appMesh", "traefik", "managedRoutes", "apisix", "plugins"}
+    )
+    model_config = ConfigDict(
+        json_schema_extra=cel(("has(self.nginx) != has(self.istio)", "set exactly one of nginx or istio"))
+    )
+
+    nginx: NginxTrafficRouting | None = Field(default=None, description="Route with an NGINX Ingress canary.")
+    istio: IstioTrafficRouting | None = Field(default=None, description="Route with an Istio VirtualService.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        if _count_set(self.nginx, self.istio) != 1:
+            raise rule_error("set exactly one traffic router: nginx or istio")
+        return self
+
+    def needs_both_services(self) -> bool:
+        """NGINX and host-level Istio route to two Services; subset-level Istio routes to one."""
+        return self.nginx is not None or (self.istio is not None and self.istio.destination_rule is None)
+
+
+# --- strategies ------------------------------------------------------------------------------------
+
+_ZERO = "(type(self.{f}) == int ? self.{f} == 0 : self.{f} == '0%')"
+_CANARY_CEL = cel(
+    (
+        "!has(self.canaryService) || !has(self.stableService) || self.canaryService != self.stableService",
+        "canaryService and stableService must name different Services",
+    ),
+    (
+        "!has(self.trafficRouting) || (has(self.trafficRouting.istio)"
+        " && has(self.trafficRouting.istio.destinationRule))"
+        " || (has(self.canaryService) && has(self.stableService))",
+        "NGINX and host-level Istio traffic routing need both canaryService and stableService",
+    ),
+    (
+        "!has(self.maxSurge) || !has(self.maxUnavailable) || !("
+        + _ZERO.format(f="maxSurge")
+        + " && "
+        + _ZERO.format(f="maxUnavailable")
+        + ")",
+        "maxSurge and maxUnavailable cannot both be 0",
+    ),
+)
+
+
+class CanaryStrategy(ApiModel):
+    """Shift traffic to the new version in steps, checking it between steps."""
+
+    UNSUPPORTED = frozenset(
+        {
+            "antiAffinity",
+            "scaleDownDelayRevisionLimit",
+            "dynamicStableScale",
+            "pingPong",
+            "minPodsPerReplicaSet",
+            "replicaProgressThreshold",
+        }
+    )
+    model_config = ConfigDict(json_schema_extra=_CANARY_CEL)
+
+    canary_service: str | None = Field(
+        default=None, description="Service the controller points at the canary pods only."
+    )
+    stable_service: str | None = Field(
+        default=None, description="Service the controller points at the stable pods only."
+    )
+    steps: list[CanaryStep] | None = Field(
+        default=None, description="The steps, in order; with no steps the new version is promoted at once."
+    )
+    traffic_routing: RolloutTrafficRouting | None = Field(
+        default=None, description="Shift traffic with a router; without one, weight follows pod counts."
+    )
+    max_surge: IntOrPercent = Field(
+        default="25%", description="Pods allowed above spec.replicas during the update (count or percent)."
+    )
+    max_unavailable: IntOrPercent = Field(
+        default="25%", description="Pods allowed to be unavailable during the update (count or percent)."
+    )
+    scale_down_delay_seconds: int | None = Field(
+        default=None,
+        ge=0,
+        description="With traffic routing, seconds to keep the old pods after promotion (default 30).",
+    )
+    abort_scale_down_delay_seconds: int | None = Field(
+        default=None,
+        ge=0,
+        description="With traffic routing, seconds to keep the canary after an abort (default 30).",
+    )
+    analysis: RolloutAnalysisBackground | None = Field(
+        default=None, description="Analysis that runs in the background while the canary progresses."
+    )
+    canary_metadata: PodTemplateMetadata | None = Field(
+        default=None, description="Labels and annotations added to canary pods only."
+    )
+    stable_metadata: PodTemplateMetadata | None = Field(
+        default=None, description="Labels and annotations added to stable pods only."
+    )
+
+    @model_validator(mode="after")
+    def _services_and_surge(self) -> Self:
+        if self.canary_service and self.canary_service == self.stable_service:
+            raise rule_error(
+                f"canaryService and stableService are both {self.canary_service!r}; "
+                "they must be two different Services",
+                at="stableService",
+            )
+        routing = self.traffic_routing
+        if routing is not None and routing.needs_both_services():
+            missing = [
+                name
+                for name, value in (
+                    ("canaryService", self.canary_service),
+                    ("stableService", self.stable_service),
+                )
+                if not value
+            ]
+            if missing:
+                router = "nginx" if routing.nginx else "istio without a destinationRule"
+                raise rule_error(
+                    f"trafficRouting.{router} needs canaryService and stableService; "
+                    f"set {' and '.join(missing)} (or, for Istio, route by subsets with a destinationRule)",
+                    at=missing[0],
+                )
+        if self.max_surge in (0, "0%") and self.max_unavailable in (0, "0%"):
+            raise rule_error(
+                "maxSurge and maxUnavailable are both 0, so no pod could ever be replaced; raise one of them",
+                at="maxSurge",
+            )
+        if routing is None:
+            for index, step in enumerate(self.steps or []):
+                if step.set_canary_scale is not None:
+                    raise rule_error(
+                        f"steps[{index}].setCanaryScale needs trafficRouting; "
+                        "without a router the canary size follows setWeight",
+                        at="trafficRouting",
+                    )
+        return self
+
+
+class BlueGreenStrategy(ApiModel):
+    """Bring the new version up in full behind a preview Service, then switch the active Service at once."""
+
+    UNSUPPORTED = frozenset({"antiAffinity", "scaleDownDelayRevisionLimit", "maxUnavailable"})
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            (
+                "!has(self.previewService) || self.activeService != self.previewService",
+                "activeService and previewService must name different Services",
+            )
+        )
+    )
+
+    active_service: str = Field(min_length=1, description="Service that serves production traffic.")
+    preview_service: str | None = Field(
+        default=None, description="Service that points at the new version before promotion."
+    )
+    auto_promotion_enabled: bool = Field(
+        default=True, description="Promote automatically once the new version is ready (false: wait)."
+    )
+    auto_promotion_seconds: int | None = Field(
+        default=None, ge=0, description="Seconds to wait after the new version is ready before promoting."
+    )
+    preview_replica_count: int | None = Field(
+        default=None, ge=0, description="Pods of the new version before promotion (default: spec.replicas)."
+    )
+    scale_down_delay_seconds: int = Field(
+        default=DEFAULT_SCALE_DOWN_DELAY_SECONDS,
+        ge=0,
+        description="Seconds to keep the old version after the switch, so clients can drain.",
+    )
+    abort_scale_down_delay_seconds: int = Field(
+        default=DEFAULT_SCALE_DOWN_DELAY_SECONDS,
+        ge=0,
+        description="Seconds to keep the preview pods after an abort; 0 keeps them.",
+    )
+    pre_promotion_analysis: RolloutAnalysis | None = Field(
+        default=None, description="Analysis that must pass before the active Service switches."
+    )
+    post_promotion_analysis: RolloutAnalysis | None = Field(
+        default=None, description="Analysis after the switch; failing it switches back."
+    )
+    active_metadata: PodTemplateMetadata | None = Field(
+        default=None, description="Labels and annotations added to the active pods."
+    )
+    preview_metadata: PodTemplateMetadata | None = Field(
+        default=None, description="Labels and annotations added to the preview pods."
+    )
+
+    @model_validator(mode="after")
+    def _distinct_services(self) -> Self:
+        if self.preview_service == self.active_service:
+            raise rule_error(
+                f"activeService and previewService are both {self.active_service!r}; "
+                "they must be two different Services",
+                at="previewService",
+            )
+        return self
+
+
+class RolloutStrategy(ApiModel):
+    """How the Rollout updates: exactly one of canary or blueGreen."""
+
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            ("has(self.canary) != has(self.blueGreen)", "set exactly one of canary or blueGreen")
+        )
+    )
+
+    canary: CanaryStrategy | None = Field(default=None, description="Shift traffic gradually in steps.")
+    blue_green: BlueGreenStrategy | None = Field(
+        default=None, description="Run the new version beside the old one and switch at once."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        if _count_set(self.canary, self.blue_green) != 1:
+            given = "both" if self.canary and self.blue_green else "neither"
+            raise rule_error(f"set exactly one strategy, canary or blueGreen (found {given})")
+        return self
