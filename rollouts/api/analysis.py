@@ -218,7 +218,7 @@ class MeasurementRetention(ApiModel):
 class AnalysisTemplateSpec(ApiModel):
     """The metrics of a template and the arguments they take."""
 
-    metrics: list[Metric] = Field(min_length=1, description="Metrics to measure.")
+    metrics: list[Metric] = Field(min_length=1, max_length=100, description="Metrics to measure.")
     args: list[Argument] | None = Field(default=None, description="Arguments the metrics use.")
     dry_run: list[DryRun] | None = Field(default=None, description="Metrics that run in dry-run mode.")
     measurement_retention: list[MeasurementRetention] | None = Field(

@@ -315,7 +315,9 @@ class CanaryStrategy(ApiModel):
         default=None, description="Service the controller points at the stable pods only."
     )
     steps: list[CanaryStep] | None = Field(
-        default=None, description="The steps, in order; with no steps the new version is promoted at once."
+        default=None,
+        max_length=100,
+        description="The steps, in order; with no steps the new version is promoted at once.",
     )
     traffic_routing: RolloutTrafficRouting | None = Field(
         default=None, description="Shift traffic with a router; without one, weight follows pod counts."

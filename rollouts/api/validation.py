@@ -129,6 +129,8 @@ def describe_error(error: ErrorDetails) -> list[str]:
         return [f"`{path}` must be {words} {ctx[key]} (got {got})"]
     if kind in ("too_short", "string_too_short"):
         return [f"`{path}` must not be empty"]
+    if kind == "too_long":
+        return [f"`{path}` must have at most {ctx['max_length']} items"]
     message = error["msg"].removeprefix("Value error, ")
     message = message.replace("Input should be", "must be", 1)
     return [f"`{path}` {message[:1].lower()}{message[1:]} (got {got})"]
