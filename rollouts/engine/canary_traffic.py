@@ -1,0 +1,67 @@
+"""Canary traffic: which revision each Service selects and what weight the router gives the canary.
+
+The one safety rule: traffic only ever moves *onto* a ReplicaSet that is fully available at its
+planned size. A Service is switched to a revision only then, and a new canary weight is only
+planned then. While the canary grows for the next step, the weight already in the router is
+held (its pods are still there); anything else falls back to weight 0, all to stable. Moving
+traffic *away* (abort, new revision, promotion) needs no wait, and the plan's stages put it
+before every scale-down.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rollouts.engine.context import PassContext
+from rollouts.engine.plan import SetWeight, SwitchServiceSelector
+from rollouts.engine.revisions import selector_after_plan
+from rollouts.engine.snapshot import ObservedReplicaSet
+
+if TYPE_CHECKING:
+    from rollouts.engine.canary import Canary
+
+__all__ = ["point_service", "route_traffic"]
+
+
+def point_service(ctx: PassContext, service: str | None, rs: ObservedReplicaSet | None) -> None:
+    """Switch ``service`` to ``rs``'s revision, but only once ``rs`` is fully available."""
+    if not service or rs is None or not ctx.available(rs):
+        return
+    if selector_after_plan(ctx, service) == rs.pod_template_hash:
+        return
+    ctx.plan.add(SwitchServiceSelector(service=service, pod_template_hash=rs.pod_template_hash))
+    ctx.plan.event("SwitchService", f"Switched Service {service} to revision {rs.pod_template_hash}")
+
+
+def route_traffic(c: Canary) -> None:
+    """Point the stable and canary Services, then set the router weight (when there is a router)."""
+    ctx, spec, draft = c.ctx, c.spec, c.ctx.draft
+    point_service(ctx, spec.stable_service, ctx.stable_rs)
+    if not draft.abort:
+        point_service(ctx, spec.canary_service, ctx.new_rs)
+    if not c.routed:
+        draft.canary_weight = None
+        return
+    target = _target_weight(c)
+    if target != ctx.snap.router_canary_weight:
+        weight = SetWeight(canary_weight=target, canary_hash=ctx.desired_hash, stable_hash=draft.stable_rs)
+        ctx.plan.add(weight)
+        ctx.plan.event("TrafficWeightUpdated", f"Canary weight set to {target}% (stable {100 - target}%)")
+    draft.canary_weight = target
+
+
+def _target_weight(c: Canary) -> int:
+    ctx, spec = c.ctx, c.spec
+    if c.promoted or ctx.draft.abort:
+        return 0
+    new_rs = ctx.new_rs
+    selected = not spec.canary_service or selector_after_plan(ctx, spec.canary_service) == ctx.desired_hash
+    if new_rs is None or not selected:
+        return 0
+    weight = c.weight_in_force()
+    if ctx.available(new_rs):
+        return weight
+    held = ctx.snap.router_canary_weight
+    if held is not None and 0 < held <= weight and new_rs.available > 0:
+        return held  # the canary is growing for the next step; keep what its pods already serve
+    return 0

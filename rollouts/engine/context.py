@@ -1,0 +1,225 @@
+"""The per-pass context both step machines work on: what was observed, and the status being built.
+
+A pass reads the snapshot once into a :class:`PassContext` (which ReplicaSet is new, which is
+stable, which are older; the previous status) and then runs a straight list of small rules over
+it. Rules write into ``ctx.draft`` (the next status, field by field) and ``ctx.plan`` (actions,
+events, wake-ups). Only :meth:`PassContext.finish` turns them into an immutable
+:class:`~rollouts.engine.plan.Plan`, so there is exactly one status write per pass.
+
+Everything the next pass needs is in the draft, hence in ``status``: a crash between passes loses
+nothing, and the next pass resumes from the cluster and the status alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from rollouts.api.enums import PauseReason
+from rollouts.api.rollout import Rollout
+from rollouts.api.status import RolloutStatus
+from rollouts.engine.hashing import pod_template_hash
+from rollouts.engine.plan import CreateReplicaSet, Plan, PlanBuilder, ScaleReplicaSet
+from rollouts.engine.snapshot import ObservedReplicaSet, Snapshot
+
+__all__ = ["Draft", "PassContext", "RunRef"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunRef:
+    """What the status remembers of an AnalysisRun: its name, last phase and message."""
+
+    name: str
+    status: str
+    message: str = ""
+
+
+@dataclass
+class Draft:
+    """The next status, as plain mutable fields; rules change it, ``finish`` freezes it."""
+
+    current_pod_hash: str = ""
+    stable_rs: str = ""
+    current_step_index: int | None = None
+    pause_conditions: dict[PauseReason, datetime] = field(default_factory=dict)
+    controller_pause: bool = False
+    abort: bool = False
+    aborted_at: datetime | None = None
+    promote_full: bool = False
+    collision_count: int | None = None
+    canary_weight: int | None = None
+    step_run: RunRef | None = None
+    background_run: RunRef | None = None
+    active_selector: str = ""
+    preview_selector: str = ""
+    pre_run: RunRef | None = None
+    post_run: RunRef | None = None
+    restarted_at: datetime | None = None
+
+    def pause(self, reason: PauseReason, now: datetime) -> None:
+        """Add a pause condition (keeping its first start time) and remember the controller paused."""
+        self.pause_conditions.setdefault(reason, now)
+        self.controller_pause = True
+
+    def unpause(self, reason: PauseReason) -> None:
+        self.pause_conditions.pop(reason, None)
+
+    def clear_pauses(self) -> None:
+        self.pause_conditions.clear()
+        self.controller_pause = False
+
+
+def _run_ref(value: Any) -> RunRef | None:
+    if value is None:
+        return None
+    return RunRef(name=value.name, status=str(value.status or ""), message=value.message or "")
+
+
+def draft_from(status: RolloutStatus) -> Draft:
+    """Read the previous status into a draft (the starting point of this pass)."""
+    canary, blue_green = status.canary, status.blue_green
+    weights = canary.weights if canary is not None else None
+    return Draft(
+        current_pod_hash=status.current_pod_hash or "",
+        stable_rs=status.stable_rs or "",
+        current_step_index=status.current_step_index,
+        pause_conditions={cond.reason: cond.start_time for cond in status.pause_conditions or ()},
+        controller_pause=bool(status.controller_pause),
+        abort=bool(status.abort),
+        aborted_at=status.aborted_at,
+        promote_full=bool(status.promote_full),
+        collision_count=status.collision_count,
+        canary_weight=weights.canary.weight if weights is not None else None,
+        step_run=_run_ref(canary.current_step_analysis_run_status) if canary else None,
+        background_run=_run_ref(canary.current_background_analysis_run_status) if canary else None,
+        active_selector=(blue_green.active_selector or "") if blue_green else "",
+        preview_selector=(blue_green.preview_selector or "") if blue_green else "",
+        pre_run=_run_ref(blue_green.pre_promotion_analysis_run_status) if blue_green else None,
+        post_run=_run_ref(blue_green.post_promotion_analysis_run_status) if blue_green else None,
+        restarted_at=status.restarted_at,
+    )
+
+
+@dataclass
+class PassContext:
+    """One pass over one Rollout: the snapshot, its reading, the draft status and the plan."""
+
+    snap: Snapshot
+    plan: PlanBuilder
+    old: RolloutStatus
+    draft: Draft
+    desired_hash: str
+    new_rs: ObservedReplicaSet | None
+    stable_rs: ObservedReplicaSet | None
+    older: tuple[ObservedReplicaSet, ...]
+    sizes: dict[str, int] = field(default_factory=dict)
+    """Planned ``spec.replicas`` per ReplicaSet name, so later rules see earlier rules' scaling."""
+
+    @classmethod
+    def start(cls, snap: Snapshot) -> PassContext:
+        rollout = snap.rollout
+        old = rollout.status or RolloutStatus()
+        draft = draft_from(old)
+        desired = pod_template_hash(rollout.spec.template, collision_count=draft.collision_count)
+        new_rs = snap.replica_set(desired)
+        stable_rs = snap.replica_set(draft.stable_rs) if draft.stable_rs != desired else new_rs
+        known = {desired, draft.stable_rs}
+        older = tuple(
+            sorted(
+                (rs for rs in snap.replica_sets if rs.pod_template_hash not in known),
+                key=lambda rs: (-rs.revision, rs.name),
+            )
+        )
+        return cls(
+            snap=snap,
+            plan=PlanBuilder(now=snap.now),
+            old=old,
+            draft=draft,
+            desired_hash=desired,
+            new_rs=new_rs,
+            stable_rs=stable_rs,
+            older=older,
+        )
+
+    # --- facts --------------------------------------------------------------------------------
+
+    @property
+    def rollout(self) -> Rollout:
+        return self.snap.rollout
+
+    @property
+    def now(self) -> datetime:
+        return self.snap.now
+
+    @property
+    def name(self) -> str:
+        return self.rollout.metadata.name or "rollout"
+
+    @property
+    def replicas(self) -> int:
+        return self.rollout.spec.replicas
+
+    def size(self, rs: ObservedReplicaSet | None) -> int:
+        """The planned size of ``rs`` (its observed size unless this pass scaled it)."""
+        if rs is None:
+            return 0
+        return self.sizes.get(rs.name, rs.replicas)
+
+    def available(self, rs: ObservedReplicaSet | None) -> bool:
+        """Fully available at its planned size: every pod it is meant to have is available.
+
+        Traffic is only ever sent to a ReplicaSet for which this holds; a ReplicaSet this pass
+        scales up is not available until its new pods are, so traffic waits for a later pass.
+        """
+        if rs is None:
+            return False
+        size = self.size(rs)
+        return size > 0 and rs.replicas >= size and rs.available >= size
+
+    # --- actions ------------------------------------------------------------------------------
+
+    def ensure_new_rs(self, *, replicas: int) -> ObservedReplicaSet:
+        """The ReplicaSet of the desired revision, planning its creation when it is missing."""
+        if self.new_rs is not None:
+            return self.new_rs
+        revision = max((rs.revision for rs in self.snap.replica_sets), default=0) + 1
+        name = f"{self.name}-{self.desired_hash}"
+        self.plan.add(
+            CreateReplicaSet(
+                name=name, pod_template_hash=self.desired_hash, replicas=replicas, revision=revision
+            )
+        )
+        self.plan.event("ScalingReplicaSet", f"Created ReplicaSet {name} with {replicas} replicas")
+        self.new_rs = ObservedReplicaSet(
+            name=name,
+            pod_template_hash=self.desired_hash,
+            replicas=0,
+            revision=revision,
+            created=self.now,
+        )
+        self.sizes[name] = replicas
+        return self.new_rs
+
+    def scale(self, rs: ObservedReplicaSet | None, replicas: int) -> None:
+        """Plan ``rs`` at ``replicas`` pods, unless it already is (or is already planned so)."""
+        if rs is None or self.size(rs) == replicas:
+            return
+        previous = rs.replicas
+        self.sizes[rs.name] = replicas
+        if replicas == previous:
+            return
+        self.plan.add(
+            ScaleReplicaSet(
+                name=rs.name, pod_template_hash=rs.pod_template_hash, replicas=replicas, previous=previous
+            )
+        )
+        direction = "up" if replicas > previous else "down"
+        self.plan.event(
+            "ScalingReplicaSet", f"Scaled {direction} ReplicaSet {rs.name} from {previous} to {replicas}"
+        )
+
+    # --- end of pass --------------------------------------------------------------------------
+
+    def finish(self, status: RolloutStatus) -> Plan:
+        return self.plan.build(status)

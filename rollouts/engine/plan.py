@@ -1,0 +1,246 @@
+"""The Plan: what one decision asks the act step to do, in the order it must be done.
+
+Action ordering is the safety contract between the engine and the act step. The act step applies
+the actions one by one, in order, and stops at the first one that fails (the next pass starts
+again from the cluster as it then is). The engine therefore builds every plan in four stages,
+whatever order the rules happened to add actions in:
+
+1. **scale up**: create ReplicaSets and raise replica counts, so capacity exists first;
+2. **traffic**: router weights and Service selectors. The rules only ever point traffic at a
+   ReplicaSet that is fully available, and moving traffic *away* (abort, new revision) lands
+   here too, so it always precedes
+3. **analysis**: start or stop AnalysisRuns (they read traffic that is now in place);
+4. **scale down**: deadlines, scale-downs, deletions and pod restarts, last, so no pod is
+   removed while traffic may still be sent to it in the cluster this plan is moving away from.
+
+Within a stage the rules' order is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import IntEnum, StrEnum
+
+from rollouts.api.status import RolloutStatus
+from rollouts.api.strategy import RolloutAnalysis
+from rollouts.engine.snapshot import AnalysisRunKind
+
+__all__ = [
+    "Action",
+    "AnnotateScaleDownDeadline",
+    "CreateAnalysisRun",
+    "CreateReplicaSet",
+    "DeleteReplicaSet",
+    "Event",
+    "EventType",
+    "Plan",
+    "PlanBuilder",
+    "RestartPod",
+    "ScaleReplicaSet",
+    "SetWeight",
+    "Stage",
+    "SwitchServiceSelector",
+    "TerminateAnalysisRun",
+]
+
+
+class Stage(IntEnum):
+    """The four stages of a plan, in the order the act step applies them."""
+
+    SCALE_UP = 1
+    TRAFFIC = 2
+    ANALYSIS = 3
+    SCALE_DOWN = 4
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateReplicaSet:
+    """Create ``<rollout>-<hash>`` from the Rollout's template with ``replicas`` pods."""
+
+    name: str
+    pod_template_hash: str
+    replicas: int
+    revision: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScaleReplicaSet:
+    """Set ``spec.replicas`` of an existing ReplicaSet (``previous`` is for events and ordering)."""
+
+    name: str
+    pod_template_hash: str
+    replicas: int
+    previous: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetWeight:
+    """Tell the traffic router to send ``canary_weight`` percent to the canary, the rest to stable.
+
+    Both hashes travel with the weight because subset-level routers (Istio DestinationRule
+    subsets) address revisions, not Services.
+    """
+
+    canary_weight: int
+    canary_hash: str
+    stable_hash: str
+
+    @property
+    def stable_weight(self) -> int:
+        return 100 - self.canary_weight
+
+
+@dataclass(frozen=True, kw_only=True)
+class SwitchServiceSelector:
+    """Point ``service`` at revision ``pod_template_hash`` (adds the hash label to its selector)."""
+
+    service: str
+    pod_template_hash: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateAnalysisRun:
+    """Start an AnalysisRun called ``name`` from ``analysis`` (templates and args) for a revision."""
+
+    name: str
+    kind: AnalysisRunKind
+    pod_template_hash: str
+    analysis: RolloutAnalysis
+    step_index: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TerminateAnalysisRun:
+    """Ask a running AnalysisRun to stop (``spec.terminate: true``)."""
+
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnnotateScaleDownDeadline:
+    """Write (or with ``deadline=None`` remove) the scale-down deadline annotation of a ReplicaSet."""
+
+    name: str
+    deadline: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeleteReplicaSet:
+    """Delete an old, empty ReplicaSet beyond ``revisionHistoryLimit``."""
+
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RestartPod:
+    """Evict one pod created before ``spec.restartAt``; its ReplicaSet replaces it."""
+
+    name: str
+    pod_template_hash: str
+
+
+Action = (
+    CreateReplicaSet
+    | ScaleReplicaSet
+    | SetWeight
+    | SwitchServiceSelector
+    | CreateAnalysisRun
+    | TerminateAnalysisRun
+    | AnnotateScaleDownDeadline
+    | DeleteReplicaSet
+    | RestartPod
+)
+
+
+class EventType(StrEnum):
+    NORMAL = "Normal"
+    WARNING = "Warning"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """A Kubernetes Event to record on the Rollout."""
+
+    reason: str
+    message: str
+    type: EventType = EventType.NORMAL
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    """The outcome of one decision: actions in safe order, the new status, events, next wake-up.
+
+    ``wake_at`` is the earliest moment a time-based rule (pause end, scale-down deadline, progress
+    deadline, auto-promotion) needs another pass even if nothing in the cluster changes;
+    ``requeue_after`` is the same moment relative to the snapshot's ``now``.
+    """
+
+    actions: tuple[Action, ...]
+    status: RolloutStatus
+    events: tuple[Event, ...] = ()
+    wake_at: datetime | None = None
+    requeue_after: timedelta | None = None
+
+
+def _stage_of(action: Action) -> Stage:
+    match action:
+        case CreateReplicaSet():
+            return Stage.SCALE_UP
+        case ScaleReplicaSet(replicas=new, previous=old):
+            return Stage.SCALE_UP if new > old else Stage.SCALE_DOWN
+        case SetWeight() | SwitchServiceSelector():
+            return Stage.TRAFFIC
+        case CreateAnalysisRun() | TerminateAnalysisRun():
+            return Stage.ANALYSIS
+        case _:
+            return Stage.SCALE_DOWN
+
+
+@dataclass
+class PlanBuilder:
+    """Collects actions, events and wake-ups during one pass, then freezes them into a Plan."""
+
+    now: datetime
+    _actions: list[Action] = field(default_factory=list)
+    _events: list[Event] = field(default_factory=list)
+    _wake_at: datetime | None = None
+
+    def add(self, action: Action) -> None:
+        """Add an action unless an equal one is already planned (rules may overlap harmlessly)."""
+        if action not in self._actions:
+            self._actions.append(action)
+
+    def event(self, reason: str, message: str, *, warning: bool = False) -> None:
+        self._events.append(
+            Event(reason=reason, message=message, type=EventType.WARNING if warning else EventType.NORMAL)
+        )
+
+    def wake_at(self, moment: datetime) -> None:
+        """Ask for another pass at ``moment`` (the earliest request wins); past moments are ignored."""
+        if moment <= self.now:
+            return
+        if self._wake_at is None or moment < self._wake_at:
+            self._wake_at = moment
+
+    def wake_after(self, delay: timedelta) -> None:
+        self.wake_at(self.now + delay)
+
+    def planned(self) -> tuple[Action, ...]:
+        """The actions so far, in final (staged) order."""
+        return _staged(self._actions)
+
+    def build(self, status: RolloutStatus) -> Plan:
+        return Plan(
+            actions=_staged(self._actions),
+            status=status,
+            events=tuple(self._events),
+            wake_at=self._wake_at,
+            requeue_after=None if self._wake_at is None else self._wake_at - self.now,
+        )
+
+
+def _staged(actions: Iterable[Action]) -> tuple[Action, ...]:
+    """Order actions by stage, keeping the rules' order within a stage (``sorted`` is stable)."""
+    return tuple(sorted(actions, key=_stage_of))

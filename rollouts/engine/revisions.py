@@ -1,0 +1,136 @@
+"""Rules about ReplicaSets that both strategies share: retiring old revisions, history, restarts.
+
+* An old ReplicaSet (neither the desired revision nor the stable one) is scaled to zero once
+  nothing routes traffic to it. One that carries a scale-down deadline (the previous stable or
+  active, kept warm for ``scaleDownDelaySeconds`` so a quick rollback is instant) waits for it.
+* Beyond ``revisionHistoryLimit``, the oldest empty ReplicaSets are deleted.
+* ``spec.restartAt`` restarts pods created before it, a few at a time, only while every
+  ReplicaSet is fully available and no pod is already terminating.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from rollouts.engine.context import PassContext
+from rollouts.engine.plan import (
+    AnnotateScaleDownDeadline,
+    DeleteReplicaSet,
+    RestartPod,
+    SetWeight,
+    SwitchServiceSelector,
+)
+from rollouts.engine.snapshot import ObservedReplicaSet
+
+__all__ = [
+    "delete_beyond_history",
+    "keep_for",
+    "restart_pods",
+    "retire_old",
+    "selector_after_plan",
+    "serves_traffic",
+    "weight_after_plan",
+]
+
+
+def selector_after_plan(ctx: PassContext, service: str | None) -> str | None:
+    """The revision ``service`` selects once this plan is applied (``None``: unknown or none)."""
+    if not service:
+        return None
+    selected: str | None = None
+    observed = ctx.snap.service(service)
+    if observed is not None:
+        selected = observed.pod_template_hash
+    for action in ctx.plan.planned():
+        if isinstance(action, SwitchServiceSelector) and action.service == service:
+            selected = action.pod_template_hash
+    return selected
+
+
+def weight_after_plan(ctx: PassContext) -> int | None:
+    """The canary weight in the router once this plan is applied (``None`` when unknown)."""
+    weight = ctx.snap.router_canary_weight
+    for action in ctx.plan.planned():
+        if isinstance(action, SetWeight):
+            weight = action.canary_weight
+    return weight
+
+
+def serves_traffic(ctx: PassContext, rs: ObservedReplicaSet, *, services: tuple[str | None, ...]) -> bool:
+    """True when, after this plan, a Service of the strategy still sends traffic to ``rs``.
+
+    ``services`` lists the strategy's Services; the canary Service only counts while the router
+    gives the canary a non-zero (or unknown) weight.
+    """
+    canary = ctx.rollout.spec.strategy.canary
+    canary_service = canary.canary_service if canary is not None else None
+    routed = canary is not None and canary.traffic_routing is not None
+    for service in services:
+        if selector_after_plan(ctx, service) != rs.pod_template_hash:
+            continue
+        if routed and service == canary_service and weight_after_plan(ctx) == 0:
+            continue
+        return True
+    return False
+
+
+def keep_for(ctx: PassContext, rs: ObservedReplicaSet, *, delay_seconds: int) -> None:
+    """Mark ``rs`` (the revision just replaced) to be scaled down ``delay_seconds`` from now."""
+    if rs.scale_down_at is None and ctx.size(rs) > 0:
+        deadline = ctx.now + timedelta(seconds=delay_seconds)
+        ctx.plan.add(AnnotateScaleDownDeadline(name=rs.name, deadline=deadline))
+        ctx.plan.wake_at(deadline)
+
+
+def retire_old(ctx: PassContext, *, services: tuple[str | None, ...]) -> None:
+    """Scale old ReplicaSets to zero once no Service routes to them and their deadline passed."""
+    for rs in ctx.older:
+        if ctx.size(rs) == 0 or serves_traffic(ctx, rs, services=services):
+            continue
+        deadline = rs.scale_down_at
+        if deadline is not None and ctx.now < deadline:
+            ctx.plan.wake_at(deadline)
+            continue
+        ctx.scale(rs, 0)
+
+
+def delete_beyond_history(ctx: PassContext) -> None:
+    """Delete the oldest empty old ReplicaSets beyond ``revisionHistoryLimit``."""
+    limit = ctx.rollout.spec.revision_history_limit
+    old = sorted(
+        (rs for rs in ctx.older if not rs.deleting),
+        key=lambda rs: (rs.created, rs.revision, rs.name),
+    )
+    excess = len(old) - limit
+    for rs in old[: max(0, excess)]:
+        if rs.replicas == 0 and rs.actual == 0 and ctx.size(rs) == 0:
+            ctx.plan.add(DeleteReplicaSet(name=rs.name))
+
+
+def restart_pods(ctx: PassContext, *, batch: int) -> bool:
+    """Restart up to ``batch`` pods created before ``spec.restartAt``; True when none is left.
+
+    Stable pods go first, then the new revision's, then older ones, oldest pod first. Nothing is
+    restarted while a ReplicaSet is short of available pods or a pod is terminating, so at most
+    ``batch`` pods are ever missing because of a restart.
+    """
+    restart_at = ctx.rollout.spec.restart_at
+    if restart_at is None or ctx.now < restart_at:
+        if restart_at is not None:
+            ctx.plan.wake_at(restart_at)
+        return True
+    due = [pod for pod in ctx.snap.pods if pod.created < restart_at and not pod.deleting]
+    if not due:
+        return True
+    if any(pod.deleting for pod in ctx.snap.pods):
+        ctx.plan.wake_after(timedelta(seconds=30))
+        return False
+    if any(rs.available < rs.replicas or ctx.size(rs) != rs.replicas for rs in ctx.snap.replica_sets):
+        return False
+    order = [ctx.stable_rs, ctx.new_rs, *ctx.older]
+    rank = {rs.pod_template_hash: index for index, rs in enumerate(order) if rs is not None}
+    due.sort(key=lambda pod: (rank.get(pod.pod_template_hash, len(order)), pod.created, pod.name))
+    for pod in due[: max(1, batch)]:
+        ctx.plan.add(RestartPod(name=pod.name, pod_template_hash=pod.pod_template_hash))
+    ctx.plan.event("RestartingPods", f"Restarting {min(len(due), max(1, batch))} of {len(due)} pods")
+    return False

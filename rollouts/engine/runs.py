@@ -1,0 +1,97 @@
+"""AnalysisRun bookkeeping shared by both strategies: which run is current, start one, stop the rest.
+
+The status remembers each current run by name (``RunRef``). A run's name is deterministic,
+``<rollout>-<hash>-<kind>[-<step>]-<attempt>``, where ``attempt`` counts the runs of that name
+prefix already in the cluster. So:
+
+* a pass that crashed after creating a run but before writing status adopts the run it finds
+  (a run of the right kind and revision that has not finished) instead of starting a twin;
+* a retry after an abort, or a promote after an inconclusive result, starts a fresh attempt
+  rather than re-reading the old verdict;
+* every run that is not current and still running is terminated at the end of the pass.
+
+Judging a run's measurements is ``analysis.py``'s job; here only its phase is read.
+"""
+
+from __future__ import annotations
+
+from rollouts.api.enums import AnalysisPhase
+from rollouts.api.strategy import RolloutAnalysis
+from rollouts.engine.context import PassContext, RunRef
+from rollouts.engine.plan import CreateAnalysisRun, TerminateAnalysisRun
+from rollouts.engine.snapshot import AnalysisRunKind, ObservedAnalysisRun
+
+__all__ = ["current_run", "ensure_run", "terminate_stale_runs"]
+
+
+def _prefix(ctx: PassContext, kind: AnalysisRunKind, step_index: int | None) -> str:
+    step = "" if step_index is None else f"-{step_index}"
+    return f"{ctx.name}-{ctx.desired_hash}-{kind.value}{step}-"
+
+
+def _belongs(run: ObservedAnalysisRun, ctx: PassContext, kind: AnalysisRunKind, step: int | None) -> bool:
+    return run.kind is kind and run.pod_template_hash == ctx.desired_hash and run.step_index == step
+
+
+def current_run(
+    ctx: PassContext, ref: RunRef | None, *, kind: AnalysisRunKind, step_index: int | None = None
+) -> RunRef | None:
+    """The status's run reference refreshed from the cluster, or ``None`` when it is not current.
+
+    A reference to a run of another revision, kind or step is not current. A referenced run that
+    the cluster does not show yet (created a moment ago) keeps its last known phase.
+    """
+    if ref is None:
+        return None
+    observed = ctx.snap.analysis_run(ref.name)
+    if observed is None:
+        return ref if ref.name.startswith(_prefix(ctx, kind, step_index)) else None
+    if not _belongs(observed, ctx, kind, step_index):
+        return None
+    return RunRef(name=observed.name, status=str(observed.phase), message=observed.message)
+
+
+def ensure_run(
+    ctx: PassContext,
+    ref: RunRef | None,
+    *,
+    kind: AnalysisRunKind,
+    analysis: RolloutAnalysis,
+    step_index: int | None = None,
+    fresh: bool = False,
+) -> RunRef:
+    """The current run for this kind/step, starting one when there is none (or ``fresh`` asks).
+
+    ``fresh`` is for a retry or a promote after an inconclusive run: the old verdict must not
+    be read again, so a new attempt starts.
+    """
+    current = None if fresh else current_run(ctx, ref, kind=kind, step_index=step_index)
+    if current is not None:
+        return current
+    prefix = _prefix(ctx, kind, step_index)
+    if not fresh:
+        for run in ctx.snap.analysis_runs:
+            unfinished = not AnalysisPhase(run.phase).is_completed() and not run.terminating
+            if _belongs(run, ctx, kind, step_index) and unfinished and run.name.startswith(prefix):
+                return RunRef(name=run.name, status=str(run.phase), message=run.message)
+    attempt = 1 + sum(1 for run in ctx.snap.analysis_runs if run.name.startswith(prefix))
+    name = f"{prefix}{attempt}"
+    ctx.plan.add(
+        CreateAnalysisRun(
+            name=name,
+            kind=kind,
+            pod_template_hash=ctx.desired_hash,
+            analysis=analysis,
+            step_index=step_index,
+        )
+    )
+    ctx.plan.event("AnalysisRunCreated", f"Started {kind.value} AnalysisRun {name}")
+    return RunRef(name=name, status=str(AnalysisPhase.PENDING))
+
+
+def terminate_stale_runs(ctx: PassContext, keep: set[str]) -> None:
+    """Terminate every run that is still going but no longer current (named in ``keep``)."""
+    for run in sorted(ctx.snap.analysis_runs, key=lambda r: r.name):
+        if run.name in keep or run.terminating or AnalysisPhase(run.phase).is_completed():
+            continue
+        ctx.plan.add(TerminateAnalysisRun(name=run.name))

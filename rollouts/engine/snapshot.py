@@ -1,0 +1,170 @@
+"""The observed state one decision reads: a frozen picture of the cluster at one instant.
+
+The controller's observe step fills a :class:`Snapshot` from its watch caches; the engine never
+looks anywhere else. Every view here holds only what a rule needs, already parsed (numbers as
+ints, times as aware datetimes), so the decision code reads facts, not Kubernetes objects, and a
+test can write a scenario in a few lines. ``now`` is part of the snapshot because the engine
+never reads the clock: the same snapshot always gives the same plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from types import MappingProxyType
+
+from rollouts.api.enums import AnalysisPhase
+from rollouts.api.rollout import Rollout
+from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
+
+__all__ = [
+    "AnalysisRunKind",
+    "ObservedAnalysisRun",
+    "ObservedPod",
+    "ObservedReplicaSet",
+    "ObservedService",
+    "Snapshot",
+    "parse_deadline",
+]
+
+
+def parse_deadline(value: str | None) -> datetime | None:
+    """Parse a ``rollouts.dev/scale-down-deadline`` annotation (RFC 3339); ``None`` if absent or bad.
+
+    A value nobody can read is treated as "no deadline" rather than an error: the RS is then
+    handled as if it had never been annotated, and the next plan writes a fresh deadline.
+    """
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObservedReplicaSet:
+    """One ReplicaSet owned by the Rollout, as the API server last reported it.
+
+    ``replicas`` is the desired count (``spec.replicas``); ``ready``/``available`` come from its
+    status. ``pods`` is the number of pods that exist (``status.replicas``), which can exceed
+    ``replicas`` while pods terminate; the cleanup rule must not delete an RS with live pods.
+    """
+
+    name: str
+    pod_template_hash: str
+    replicas: int
+    revision: int
+    created: datetime
+    ready: int = 0
+    available: int = 0
+    pods: int | None = None
+    scale_down_deadline: str | None = None
+    """Raw value of the ``rollouts.dev/scale-down-deadline`` annotation (RFC 3339), if any."""
+    deleting: bool = False
+
+    @property
+    def actual(self) -> int:
+        """Pods that exist (``status.replicas``), assumed equal to ``replicas`` when not reported."""
+        return self.replicas if self.pods is None else self.pods
+
+    @property
+    def scale_down_at(self) -> datetime | None:
+        return parse_deadline(self.scale_down_deadline)
+
+    @property
+    def fully_available(self) -> bool:
+        """True when every desired pod is available: the only state traffic may be sent to."""
+        return self.replicas > 0 and self.available >= self.replicas
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObservedService:
+    """A Service the strategy names (canary/stable or preview/active) and its current selector."""
+
+    name: str
+    selector: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "selector", MappingProxyType(dict(self.selector)))
+
+    @property
+    def pod_template_hash(self) -> str | None:
+        """The revision this Service sends traffic to, or ``None`` when it selects no revision."""
+        return self.selector.get(POD_TEMPLATE_HASH_LABEL)
+
+
+class AnalysisRunKind(StrEnum):
+    """Why a run exists; the engine reads each kind at a different point of the rollout."""
+
+    STEP = "step"
+    BACKGROUND = "background"
+    PRE = "pre"
+    POST = "post"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObservedAnalysisRun:
+    """An AnalysisRun owned by the Rollout: enough to judge it, never its measurements."""
+
+    name: str
+    kind: AnalysisRunKind
+    phase: AnalysisPhase
+    pod_template_hash: str
+    step_index: int | None = None
+    message: str = ""
+    terminating: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObservedPod:
+    """A pod of one of the Rollout's ReplicaSets; read only by the ``restartAt`` rule."""
+
+    name: str
+    pod_template_hash: str
+    created: datetime
+    ready: bool = True
+    deleting: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Snapshot:
+    """Everything one decision may look at, frozen at ``now``.
+
+    ``router_canary_weight`` is the canary weight the traffic router reads back from the cluster
+    (``None`` when unknown or the Rollout uses no router): a step that sets a weight only
+    completes once that read-back equals the planned weight.
+    """
+
+    rollout: Rollout
+    now: datetime
+    replica_sets: tuple[ObservedReplicaSet, ...] = ()
+    services: tuple[ObservedService, ...] = ()
+    router_canary_weight: int | None = None
+    analysis_runs: tuple[ObservedAnalysisRun, ...] = ()
+    pods: tuple[ObservedPod, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.now.tzinfo is None:
+            raise ValueError("Snapshot.now must be timezone-aware (UTC), got a naive datetime")
+
+    def service(self, name: str | None) -> ObservedService | None:
+        """The observed Service called ``name``, or ``None`` when it is absent or unnamed."""
+        if not name:
+            return None
+        return next((svc for svc in self.services if svc.name == name), None)
+
+    def replica_set(self, pod_template_hash: str | None) -> ObservedReplicaSet | None:
+        """The ReplicaSet of revision ``pod_template_hash`` (the newest one if adopted twice)."""
+        if not pod_template_hash:
+            return None
+        matches = [rs for rs in self.replica_sets if rs.pod_template_hash == pod_template_hash]
+        return max(matches, key=lambda rs: (rs.revision, rs.name)) if matches else None
+
+    def analysis_run(self, name: str | None) -> ObservedAnalysisRun | None:
+        if not name:
+            return None
+        return next((run for run in self.analysis_runs if run.name == name), None)
