@@ -100,7 +100,7 @@ def rs(
         pod_template_hash=pod_hash,
         replicas=replicas,
         revision=revision,
-        created=created or T0 - timedelta(hours=revision),
+        created=created or T0 - timedelta(hours=100 - revision),
         ready=ready,
         available=ready,
         scale_down_deadline=None if deadline is None else deadline.isoformat(),

@@ -1,0 +1,555 @@
+"""Canary scenarios: a snapshot and a moment in, the actions and status a user would notice out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from rollouts.api.enums import AnalysisPhase, PauseReason, RolloutPhase
+from rollouts.engine import canary
+from rollouts.engine.plan import (
+    AnnotateScaleDownDeadline,
+    CreateAnalysisRun,
+    CreateReplicaSet,
+    DeleteReplicaSet,
+    RestartPod,
+    ScaleReplicaSet,
+    SetWeight,
+    SwitchServiceSelector,
+    TerminateAnalysisRun,
+)
+from rollouts.engine.snapshot import AnalysisRunKind, ObservedAnalysisRun, ObservedPod
+from tests.unit.engine.scenario import (
+    T0,
+    V1,
+    V2,
+    V3,
+    apply,
+    at,
+    canary_rollout,
+    kinds,
+    of_type,
+    rs,
+    snapshot,
+    svc,
+    with_spec,
+)
+
+SERVICES_V1 = (svc("web-stable", V1), svc("web-canary", V1))
+SERVICES_V2 = (svc("web-stable", V1), svc("web-canary", V2))
+
+
+def mid(index: int, **status: Any) -> dict[str, Any]:
+    """Status of a canary from V1 to V2 at step ``index``."""
+    return {"currentPodHash": V2, "stableRS": V1, "currentStepIndex": index, **status}
+
+
+def run(name: str, phase: AnalysisPhase, kind: AnalysisRunKind = AnalysisRunKind.STEP, step: int | None = 1):
+    return ObservedAnalysisRun(
+        name=name, kind=kind, phase=phase, pod_template_hash=V2, step_index=step, message="err rate 9%"
+    )
+
+
+# --- setWeight ------------------------------------------------------------------------------------
+
+
+def test_new_revision_creates_canary_sized_for_first_weight_and_keeps_traffic_on_stable() -> None:
+    ro = canary_rollout(status={"currentPodHash": V1, "stableRS": V1, "currentStepIndex": 2})
+    plan = canary.decide(
+        snapshot(ro, replica_sets=(rs(V1, 10),), services=SERVICES_V1, router_canary_weight=0)
+    )
+    assert of_type(plan, CreateReplicaSet) == [
+        CreateReplicaSet(name=f"web-{V2}", pod_template_hash=V2, replicas=2, revision=2)
+    ]
+    assert of_type(plan, SetWeight) == []
+    assert plan.status.current_step_index == 0
+    assert plan.status.phase is RolloutPhase.PROGRESSING
+
+
+@pytest.mark.parametrize(
+    ("canary_available", "router", "expected_weight_actions", "index_after"),
+    [
+        (0, 0, [], 0),  # canary pods not up: no traffic to them
+        (1, 0, [], 0),  # partly up: still none
+        (2, 0, [20], 0),  # fully available: weight 20 planned, step waits for the router to show it
+        (2, 20, [], 1),  # router shows 20: the step completes
+    ],
+)
+def test_set_weight_moves_traffic_only_onto_a_fully_available_canary(
+    canary_available: int, router: int, expected_weight_actions: list[int], index_after: int
+) -> None:
+    ro = canary_rollout(status=mid(0))
+    snap = snapshot(
+        ro,
+        replica_sets=(rs(V1, 10), rs(V2, 2, available=canary_available, revision=2)),
+        services=SERVICES_V2 if canary_available == 2 else SERVICES_V1,
+        router_canary_weight=router,
+    )
+    plan = canary.decide(snap)
+    assert [a.canary_weight for a in of_type(plan, SetWeight)] == expected_weight_actions
+    assert plan.status.current_step_index == index_after
+
+
+def test_canary_service_switches_to_the_canary_before_weight_is_set() -> None:
+    ro = canary_rollout(status=mid(0))
+    snap = snapshot(
+        ro, replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)), services=SERVICES_V1, router_canary_weight=0
+    )
+    plan = canary.decide(snap)
+    assert kinds(plan) == ["SwitchServiceSelector", "SetWeight"]
+    assert plan.actions[0] == SwitchServiceSelector(service="web-canary", pod_template_hash=V2)
+
+
+def test_weight_held_while_canary_grows_for_the_next_step() -> None:
+    ro = canary_rollout(steps=[{"setWeight": 20}, {"setWeight": 50}], status=mid(1))
+    snap = snapshot(
+        ro, replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)), services=SERVICES_V2, router_canary_weight=20
+    )
+    plan = canary.decide(snap)
+    assert of_type(plan, ScaleReplicaSet)[0].replicas == 5
+    assert of_type(plan, SetWeight) == []
+    assert plan.status.canary is not None and plan.status.canary.weights is not None
+    assert plan.status.canary.weights.canary.weight == 20
+
+
+def test_set_canary_scale_sizes_canary_without_moving_traffic() -> None:
+    steps = [{"setCanaryScale": {"replicas": 4}}, {"setWeight": 10}, {"pause": {}}]
+    ro = canary_rollout(steps=steps, status=mid(0))
+    snap = snapshot(
+        ro, replica_sets=(rs(V1, 10), rs(V2, 0, revision=2)), services=SERVICES_V1, router_canary_weight=0
+    )
+    plan = canary.decide(snap)
+    assert of_type(plan, ScaleReplicaSet)[0].replicas == 4
+    assert of_type(plan, SetWeight) == []
+
+
+# --- pause ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("now", "pause_start", "index_after", "paused", "wake"),
+    [
+        (0, None, 1, True, at(60)),  # reaching the pause: condition added, wake at its end
+        (30, 0, 1, True, at(60)),
+        (60, 0, 2, False, None),  # now == start + duration: the pause is over
+        (90, 0, 2, False, None),
+    ],
+)
+def test_pause_with_duration(
+    now: float, pause_start: float | None, index_after: int, paused: bool, wake: Any
+) -> None:
+    status = mid(1)
+    if pause_start is not None:
+        status |= {
+            "pauseConditions": [{"reason": "CanaryPauseStep", "startTime": at(pause_start)}],
+            "controllerPause": True,
+        }
+    ro = canary_rollout(
+        steps=[{"setWeight": 20}, {"pause": {"duration": "1m"}}, {"setWeight": 50}], status=status
+    )
+    snap = snapshot(
+        ro,
+        now=at(now),
+        replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)),
+        services=SERVICES_V2,
+        router_canary_weight=20,
+    )
+    plan = canary.decide(snap)
+    assert plan.status.current_step_index == index_after
+    assert (plan.status.phase is RolloutPhase.PAUSED) is paused
+    if wake is not None:
+        assert plan.wake_at == wake
+
+
+def test_pause_without_duration_waits_for_promote() -> None:
+    ro = canary_rollout(status=mid(1))
+    base = dict(
+        replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)), services=SERVICES_V2, router_canary_weight=20
+    )
+    paused = canary.decide(snapshot(ro, now=at(0), **base))
+    assert paused.status.phase is RolloutPhase.PAUSED and paused.wake_at is None
+    assert [p.reason for p in paused.status.pause_conditions or []] == [PauseReason.CANARY_PAUSE_STEP]
+    still = canary.decide(snapshot(ro.model_copy(update={"status": paused.status}), now=at(3600), **base))
+    assert still.status.current_step_index == 1
+    promoted_status = paused.status.model_copy(update={"pause_conditions": None})
+    promoted = canary.decide(
+        snapshot(ro.model_copy(update={"status": promoted_status}), now=at(3601), **base)
+    )
+    assert promoted.status.current_step_index == 2
+    assert not promoted.status.controller_pause
+
+
+def test_spec_paused_holds_the_step() -> None:
+    ro = with_spec(
+        canary_rollout(steps=[{"setWeight": 20}, {"pause": {"duration": 10}}], status=mid(1)), paused=True
+    )
+    plan = canary.decide(
+        snapshot(
+            ro,
+            replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)),
+            services=SERVICES_V2,
+            router_canary_weight=20,
+        )
+    )
+    assert plan.status.current_step_index == 1 and plan.status.phase is RolloutPhase.PAUSED
+
+
+# --- promotion, promote-full, scale-down of the old stable ----------------------------------------
+
+
+def test_after_last_step_canary_goes_full_then_promotes_and_keeps_old_stable_for_the_delay() -> None:
+    ro = canary_rollout(status=mid(2))
+    growing = canary.decide(
+        snapshot(
+            ro,
+            replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)),
+            services=SERVICES_V2,
+            router_canary_weight=20,
+        )
+    )
+    assert of_type(growing, ScaleReplicaSet)[0].replicas == 10
+    assert growing.status.stable_rs == V1
+    snap = snapshot(
+        ro, replica_sets=(rs(V1, 10), rs(V2, 10, revision=2)), services=SERVICES_V2, router_canary_weight=100
+    )
+    done = canary.decide(snap)
+    assert done.status.stable_rs == V2
+    assert SwitchServiceSelector(service="web-stable", pod_template_hash=V2) in done.actions
+    assert SetWeight(canary_weight=0, canary_hash=V2, stable_hash=V2) in done.actions
+    assert AnnotateScaleDownDeadline(name=f"web-{V1}", deadline=at(30)) in done.actions
+    assert not any(isinstance(a, ScaleReplicaSet) and a.replicas == 0 for a in done.actions)
+
+
+@pytest.mark.parametrize(("now", "scaled"), [(29, False), (30, True)])
+def test_old_stable_scaled_down_once_its_deadline_passes(now: float, scaled: bool) -> None:
+    ro = canary_rollout(status={"currentPodHash": V2, "stableRS": V2, "currentStepIndex": 2})
+    snap = snapshot(
+        ro,
+        now=at(now),
+        replica_sets=(rs(V1, 10, deadline=at(30)), rs(V2, 10, revision=2)),
+        services=(svc("web-stable", V2), svc("web-canary", V2)),
+        router_canary_weight=0,
+    )
+    plan = canary.decide(snap)
+    assert (
+        ScaleReplicaSet(name=f"web-{V1}", pod_template_hash=V1, replicas=0, previous=10) in plan.actions
+    ) is scaled
+    assert plan.status.phase is RolloutPhase.PROGRESSING
+    if not scaled:
+        assert plan.wake_at == at(30)
+
+
+def test_promote_full_skips_remaining_steps() -> None:
+    ro = canary_rollout(
+        steps=[{"setWeight": 20}, {"pause": {}}, {"setWeight": 50}], status=mid(1, promoteFull=True)
+    )
+    plan = canary.decide(
+        snapshot(
+            ro,
+            replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)),
+            services=SERVICES_V2,
+            router_canary_weight=20,
+        )
+    )
+    assert plan.status.current_step_index == 3
+    assert of_type(plan, ScaleReplicaSet)[0].replicas == 10
+    assert plan.status.phase is RolloutPhase.PROGRESSING
+
+
+def test_first_deploy_is_stable_at_once() -> None:
+    ro = canary_rollout(image="web:1", status=None)
+    plan = canary.decide(snapshot(ro))
+    assert of_type(plan, CreateReplicaSet)[0].replicas == 10
+    assert plan.status.stable_rs == V1 and plan.status.current_step_index == 2
+
+
+# --- abort and retry ------------------------------------------------------------------------------
+
+
+def test_abort_sends_all_traffic_to_stable_before_anything_is_scaled_down() -> None:
+    ro = canary_rollout(abortScaleDownDelaySeconds=0, status=mid(1, abort=True))
+    snap = snapshot(
+        ro, replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)), services=SERVICES_V2, router_canary_weight=20
+    )
+    plan = canary.decide(snap)
+    assert plan.actions[0] == SetWeight(canary_weight=0, canary_hash=V2, stable_hash=V1)
+    assert plan.status.phase is RolloutPhase.DEGRADED
+    assert plan.status.current_step_index == 0
+
+
+@pytest.mark.parametrize(("now", "scaled"), [(10, False), (30, True)])
+def test_abort_scales_canary_down_after_abort_delay(now: float, scaled: bool) -> None:
+    ro = canary_rollout(status=mid(0, abort=True, abortedAt=T0))
+    snap = snapshot(
+        ro,
+        now=at(now),
+        replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)),
+        services=SERVICES_V2,
+        router_canary_weight=0,
+    )
+    plan = canary.decide(snap)
+    assert (
+        ScaleReplicaSet(name=f"web-{V2}", pod_template_hash=V2, replicas=0, previous=2) in plan.actions
+    ) is scaled
+
+
+def test_failed_step_analysis_aborts_with_its_message() -> None:
+    steps = [{"setWeight": 20}, {"analysis": {"templates": [{"templateName": "rate"}]}}]
+    name = f"web-{V2}-step-1-1"
+    ro = canary_rollout(
+        steps=steps,
+        status=mid(1, canary={"currentStepAnalysisRunStatus": {"name": name, "status": "Running"}}),
+    )
+    snap = snapshot(
+        ro,
+        replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)),
+        services=SERVICES_V2,
+        router_canary_weight=20,
+        analysis_runs=(run(name, AnalysisPhase.FAILED),),
+    )
+    plan = canary.decide(snap)
+    assert plan.status.abort and plan.status.phase is RolloutPhase.DEGRADED
+    assert "err rate 9%" in (plan.status.message or "")
+    assert plan.actions[0] == SetWeight(canary_weight=0, canary_hash=V2, stable_hash=V1)
+    assert any(e.reason == "RolloutAborted" and e.type == "Warning" for e in plan.events)
+
+
+@pytest.mark.parametrize(
+    ("phase", "index_after", "rollout_phase"),
+    [
+        (AnalysisPhase.RUNNING, 1, RolloutPhase.PROGRESSING),
+        (AnalysisPhase.SUCCESSFUL, 2, RolloutPhase.PROGRESSING),
+        (AnalysisPhase.INCONCLUSIVE, 1, RolloutPhase.PAUSED),
+        (AnalysisPhase.ERROR, 0, RolloutPhase.DEGRADED),
+    ],
+)
+def test_step_analysis_outcomes(phase: AnalysisPhase, index_after: int, rollout_phase: RolloutPhase) -> None:
+    steps = [{"setWeight": 20}, {"analysis": {"templates": [{"templateName": "rate"}]}}, {"pause": {}}]
+    name = f"web-{V2}-step-1-1"
+    ro = canary_rollout(
+        steps=steps,
+        status=mid(1, canary={"currentStepAnalysisRunStatus": {"name": name, "status": "Running"}}),
+    )
+    snap = snapshot(
+        ro,
+        replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)),
+        services=SERVICES_V2,
+        router_canary_weight=20,
+        analysis_runs=(run(name, phase),),
+    )
+    plan = canary.decide(snap)
+    assert plan.status.current_step_index == index_after
+    assert plan.status.phase is rollout_phase
+    if phase is AnalysisPhase.INCONCLUSIVE:
+        assert [p.reason for p in plan.status.pause_conditions or []] == [
+            PauseReason.INCONCLUSIVE_ANALYSIS_RUN
+        ]
+
+
+def test_analysis_step_starts_a_run_and_background_analysis_starts_at_its_step() -> None:
+    steps = [{"setWeight": 20}, {"analysis": {"templates": [{"templateName": "rate"}]}}]
+    background = {"templates": [{"templateName": "latency"}], "startingStep": 1}
+    ro = canary_rollout(steps=steps, analysis=background, status=mid(1))
+    plan = canary.decide(
+        snapshot(
+            ro,
+            replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)),
+            services=SERVICES_V2,
+            router_canary_weight=20,
+        )
+    )
+    created = of_type(plan, CreateAnalysisRun)
+    assert [(r.kind, r.step_index) for r in created] == [
+        (AnalysisRunKind.STEP, 1),
+        (AnalysisRunKind.BACKGROUND, None),
+    ]
+    before = canary_rollout(steps=steps, analysis=background, status=mid(0))
+    plan = canary.decide(
+        snapshot(
+            before,
+            replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)),
+            services=SERVICES_V2,
+            router_canary_weight=0,
+        )
+    )
+    assert of_type(plan, CreateAnalysisRun) == []
+
+
+def test_retry_after_abort_restarts_steps_with_a_fresh_analysis_run() -> None:
+    steps = [{"analysis": {"templates": [{"templateName": "rate"}]}}]
+    name = f"web-{V2}-step-0-1"
+    status = mid(0, abortedAt=T0, canary={"currentStepAnalysisRunStatus": {"name": name, "status": "Failed"}})
+    ro = canary_rollout(steps=steps, status=status)
+    failed = ObservedAnalysisRun(
+        name=name, kind=AnalysisRunKind.STEP, phase=AnalysisPhase.FAILED, pod_template_hash=V2, step_index=0
+    )
+    plan = canary.decide(
+        snapshot(
+            ro,
+            replica_sets=(rs(V1, 10), rs(V2, 0, revision=2)),
+            services=SERVICES_V1,
+            router_canary_weight=0,
+            analysis_runs=(failed,),
+        )
+    )
+    assert [r.name for r in of_type(plan, CreateAnalysisRun)] == [f"web-{V2}-step-0-2"]
+    assert not plan.status.abort and plan.status.aborted_at is None
+    assert plan.status.phase is RolloutPhase.PROGRESSING
+
+
+# --- new revisions and rollback -------------------------------------------------------------------
+
+
+def test_new_revision_mid_canary_moves_traffic_off_old_canary_then_scales_it_down() -> None:
+    ro = canary_rollout(image="web:3", status=mid(1))
+    snap = snapshot(
+        ro, replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)), services=SERVICES_V2, router_canary_weight=20
+    )
+    plan = canary.decide(snap)
+    assert plan.status.current_step_index == 0 and plan.status.current_pod_hash == V3
+    weight = plan.actions.index(SetWeight(canary_weight=0, canary_hash=V3, stable_hash=V1))
+    scale_down = plan.actions.index(
+        ScaleReplicaSet(name=f"web-{V2}", pod_template_hash=V2, replicas=0, previous=2)
+    )
+    assert weight < scale_down
+    assert of_type(plan, CreateReplicaSet)[0].pod_template_hash == V3
+
+
+def test_rollback_to_stable_template_skips_all_steps() -> None:
+    ro = canary_rollout(image="web:1", status=mid(1))
+    snap = snapshot(
+        ro, replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)), services=SERVICES_V2, router_canary_weight=20
+    )
+    plan = canary.decide(snap)
+    assert plan.status.current_step_index == 2 and plan.status.stable_rs == V1
+    assert plan.actions.index(
+        SetWeight(canary_weight=0, canary_hash=V1, stable_hash=V1)
+    ) < plan.actions.index(ScaleReplicaSet(name=f"web-{V2}", pod_template_hash=V2, replicas=0, previous=2))
+    assert any(e.reason == "SkipSteps" for e in plan.events)
+
+
+# --- progress deadline ----------------------------------------------------------------------------
+
+
+def _stuck(abort: bool, now: float) -> Any:
+    cond = {
+        "type": "Progressing",
+        "status": "True",
+        "reason": "ReplicaSetUpdated",
+        "lastUpdateTime": T0,
+        "lastTransitionTime": T0,
+    }
+    counts = {"replicas": 12, "updatedReplicas": 2, "readyReplicas": 10, "availableReplicas": 10}
+    ro = with_spec(canary_rollout(status=mid(0, conditions=[cond], **counts)), progress_deadline_abort=abort)
+    snap = snapshot(
+        ro,
+        now=at(now),
+        replica_sets=(rs(V1, 10), rs(V2, 2, available=0, revision=2)),
+        services=SERVICES_V1,
+        router_canary_weight=0,
+    )
+    return canary.decide(snap)
+
+
+def test_progress_deadline_marks_degraded_and_aborts_only_when_asked() -> None:
+    early = _stuck(False, 599)
+    assert early.status.phase is RolloutPhase.PROGRESSING and early.wake_at == at(600)
+    late = _stuck(False, 600)
+    assert late.status.phase is RolloutPhase.DEGRADED and not late.status.abort
+    assert "ProgressDeadlineExceeded" in (late.status.message or "")
+    aborted = _stuck(True, 600)
+    assert aborted.status.abort and aborted.status.phase is RolloutPhase.DEGRADED
+
+
+# --- basic canary, history, restart ---------------------------------------------------------------
+
+
+def test_basic_canary_approximates_weight_with_pods() -> None:
+    ro = canary_rollout(
+        routed=False, steps=[{"setWeight": 20}, {"pause": {}}], status=mid(0), maxSurge=1, maxUnavailable=0
+    )
+    snap = snapshot(ro, replica_sets=(rs(V1, 10), rs(V2, 0, revision=2)), services=SERVICES_V1)
+    plans = []
+    for _ in range(8):
+        plan = canary.decide(snap)
+        plans.append(plan)
+        snap = apply(snap, plan)
+    sizes = {r.pod_template_hash: r.replicas for r in snap.replica_sets}
+    assert sizes == {V1: 8, V2: 2}
+    assert snap.rollout.status is not None and snap.rollout.status.current_step_index == 1
+    assert all(of_type(p, SetWeight) == [] for p in plans)
+
+
+def test_revision_history_limit_deletes_oldest_empty_replica_sets() -> None:
+    ro = with_spec(
+        canary_rollout(status={"currentPodHash": V2, "stableRS": V2, "currentStepIndex": 2}),
+        revision_history_limit=1,
+    )
+    old = (rs("old1", 0, revision=1), rs("old2", 0, revision=2), rs(V1, 0, revision=3))
+    snap = snapshot(
+        ro,
+        replica_sets=(*old, rs(V2, 10, revision=4)),
+        services=(svc("web-stable", V2), svc("web-canary", V2)),
+        router_canary_weight=0,
+    )
+    plan = canary.decide(snap)
+    assert of_type(plan, DeleteReplicaSet) == [
+        DeleteReplicaSet(name="web-old1"),
+        DeleteReplicaSet(name="web-old2"),
+    ]
+
+
+def test_restart_at_restarts_old_pods_a_few_at_a_time() -> None:
+    ro = with_spec(
+        canary_rollout(
+            status={"currentPodHash": V2, "stableRS": V2, "currentStepIndex": 2}, replicas=4, maxUnavailable=1
+        ),
+        restart_at=at(0),
+    )
+    pods = tuple(ObservedPod(name=f"p{i}", pod_template_hash=V2, created=at(-100 + i)) for i in range(4))
+    snap = snapshot(
+        ro,
+        now=at(10),
+        replica_sets=(rs(V2, 4, revision=2),),
+        services=(svc("web-stable", V2), svc("web-canary", V2)),
+        router_canary_weight=0,
+        pods=pods,
+    )
+    plan = canary.decide(snap)
+    assert of_type(plan, RestartPod) == [RestartPod(name="p0", pod_template_hash=V2)]
+    assert plan.status.restarted_at is None
+    fresh = tuple(ObservedPod(name=f"q{i}", pod_template_hash=V2, created=at(5)) for i in range(4))
+    done = canary.decide(
+        snapshot(
+            ro,
+            now=at(10),
+            replica_sets=snap.replica_sets,
+            services=snap.services,
+            router_canary_weight=0,
+            pods=fresh,
+        )
+    )
+    assert of_type(done, RestartPod) == [] and done.status.restarted_at == at(0)
+
+
+def test_full_canary_run_to_healthy() -> None:
+    ro = canary_rollout(
+        steps=[{"setWeight": 20}, {"pause": {"duration": 5}}, {"setWeight": 60}],
+        status={"currentPodHash": V1, "stableRS": V1, "currentStepIndex": 3},
+    )
+    snap = snapshot(ro, replica_sets=(rs(V1, 10),), services=SERVICES_V1, router_canary_weight=0)
+    for _ in range(20):
+        plan = canary.decide(snap)
+        snap = apply(
+            snap,
+            plan,
+            after=max(
+                1.0, (plan.requeue_after.total_seconds() if plan.requeue_after and not plan.actions else 1.0)
+            ),
+        )
+    assert snap.rollout.status is not None
+    assert snap.rollout.status.phase is RolloutPhase.HEALTHY
+    assert snap.rollout.status.stable_rs == V2
+    assert {r.pod_template_hash: r.replicas for r in snap.replica_sets} == {V1: 0, V2: 10}
+    assert of_type(plan, TerminateAnalysisRun) == []
