@@ -47,6 +47,13 @@ from rollouts.api.enums import (
 )
 from rollouts.api.measurement import AnalysisRunStatus, Measurement, MetricResult, RunSummary
 from rollouts.api.rollout import Rollout, RolloutSpec
+from rollouts.api.rollout_analysis import (
+    AnalysisRunArgument,
+    AnalysisTemplateRef,
+    ArgumentValueFrom,
+    RolloutAnalysis,
+    RolloutAnalysisBackground,
+)
 from rollouts.api.status import (
     BlueGreenStatus,
     CanaryStatus,
@@ -59,22 +66,19 @@ from rollouts.api.status import (
 )
 from rollouts.api.strategy import (
     DEFAULT_SCALE_DOWN_DELAY_SECONDS,
-    AnalysisRunArgument,
-    AnalysisTemplateRef,
-    ArgumentValueFrom,
     BlueGreenStrategy,
     CanaryStep,
     CanaryStrategy,
+    RolloutPause,
+    RolloutStrategy,
+    SetCanaryScale,
+)
+from rollouts.api.traffic_routing import (
     IstioDestinationRule,
     IstioTrafficRouting,
     IstioVirtualService,
     NginxTrafficRouting,
-    RolloutAnalysis,
-    RolloutAnalysisBackground,
-    RolloutPause,
-    RolloutStrategy,
     RolloutTrafficRouting,
-    SetCanaryScale,
 )
 from rollouts.api.validation import (
     KINDS,

@@ -15,15 +15,23 @@ from pydantic import ConfigDict, Field, model_validator
 from rollouts.api.common import (
     ApiModel,
     Duration,
-    FieldRef,
     IntOrPercent,
     PodTemplateMetadata,
     cel,
     parse_duration,
     rule_error,
 )
-from rollouts.api.enums import PodTemplateHashValue
+from rollouts.api.rollout_analysis import (
+    AnalysisRunArgument,
+    AnalysisTemplateRef,
+    ArgumentValueFrom,
+    RolloutAnalysis,
+    RolloutAnalysisBackground,
+)
+from rollouts.api.traffic_routing import RolloutTrafficRouting
 
+# The analysis references lived here first; they stay importable from this module (the engine uses
+# `rollouts.api.strategy.RolloutAnalysis`), but `rollouts.api` is the import path to prefer.
 __all__ = [
     "AnalysisRunArgument",
     "AnalysisTemplateRef",
@@ -31,10 +39,6 @@ __all__ = [
     "BlueGreenStrategy",
     "CanaryStep",
     "CanaryStrategy",
-    "IstioDestinationRule",
-    "IstioTrafficRouting",
-    "IstioVirtualService",
-    "NginxTrafficRouting",
     "RolloutAnalysis",
     "RolloutAnalysisBackground",
     "RolloutPause",
@@ -49,68 +53,6 @@ DEFAULT_SCALE_DOWN_DELAY_SECONDS = 30
 
 def _count_set(*values: object) -> int:
     return sum(value is not None for value in values)
-
-
-# --- analysis references ---------------------------------------------------------------------------
-
-
-class AnalysisTemplateRef(ApiModel):
-    """A reference to the AnalysisTemplate (or ClusterAnalysisTemplate) an analysis runs."""
-
-    template_name: str = Field(min_length=1, description="Name of the AnalysisTemplate to run.")
-    cluster_scope: bool = Field(
-        default=False, description="Look the name up among ClusterAnalysisTemplates instead."
-    )
-
-
-class ArgumentValueFrom(ApiModel):
-    """Where an analysis argument's value comes from when it is not written literally."""
-
-    pod_template_hash_value: PodTemplateHashValue | None = Field(
-        default=None, description="Pass the pod-template hash of the Stable or Latest ReplicaSet."
-    )
-    field_ref: FieldRef | None = Field(default=None, description="Pass the value of a Rollout field.")
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Self:
-        if _count_set(self.pod_template_hash_value, self.field_ref) != 1:
-            raise rule_error("set exactly one of podTemplateHashValue or fieldRef")
-        return self
-
-
-class AnalysisRunArgument(ApiModel):
-    """A value passed to the analysis templates' arguments of the same name."""
-
-    name: str = Field(min_length=1, description="Name of the template argument to set.")
-    value: str | None = Field(default=None, description="Literal value of the argument.")
-    value_from: ArgumentValueFrom | None = Field(
-        default=None, description="Take the value from the Rollout instead of writing it literally."
-    )
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Self:
-        if _count_set(self.value, self.value_from) != 1:
-            raise rule_error(f"argument {self.name!r}: set exactly one of value or valueFrom")
-        return self
-
-
-class RolloutAnalysis(ApiModel):
-    """Analysis run from a step or around blue-green promotion: the templates to run and their args."""
-
-    UNSUPPORTED = frozenset({"dryRun", "measurementRetention", "analysisRunMetadata"})
-
-    templates: list[AnalysisTemplateRef] = Field(
-        min_length=1, description="Templates whose metrics make up the AnalysisRun."
-    )
-    args: list[AnalysisRunArgument] | None = Field(default=None, description="Arguments for the templates.")
-
-
-class RolloutAnalysisBackground(RolloutAnalysis):
-    """Analysis that runs in the background for the whole canary, from `startingStep` on."""
-
-    starting_step: int | None = Field(
-        default=None, ge=0, description="Index of the step at which the background analysis starts."
-    )
 
 
 # --- canary steps ----------------------------------------------------------------------------------
@@ -195,77 +137,6 @@ class CanaryStep(ApiModel):
                 "split it into one step per action"
             )
         return self
-
-
-# --- traffic routing -------------------------------------------------------------------------------
-
-
-class NginxTrafficRouting(ApiModel):
-    """Split traffic with an NGINX Ingress canary: a copy of the stable Ingress pointing at canaryService."""
-
-    UNSUPPORTED = frozenset({"stableIngresses", "canaryIngressAnnotations"})
-
-    stable_ingress: str = Field(min_length=1, description="Name of the Ingress that routes to stableService.")
-    annotation_prefix: str = Field(
-        default="nginx.ingress.kubernetes.io", description="Prefix of the NGINX canary annotations."
-    )
-    additional_ingress_annotations: dict[str, str] | None = Field(
-        default=None, description="Extra canary annotations (prefix added), e.g. canary-by-header."
-    )
-
-
-class IstioVirtualService(ApiModel):
-    """The Istio VirtualService whose route weights the controller sets."""
-
-    UNSUPPORTED = frozenset({"tlsRoutes", "tcpRoutes"})
-
-    name: str = Field(min_length=1, description="Name of the VirtualService (in the Rollout's namespace).")
-    routes: list[str] | None = Field(
-        default=None, description="Names of the HTTP routes to update; may be omitted if there is one."
-    )
-
-
-class IstioDestinationRule(ApiModel):
-    """An Istio DestinationRule whose subsets select the canary and stable pods (subset-level routing)."""
-
-    name: str = Field(min_length=1, description="Name of the DestinationRule.")
-    canary_subset_name: str = Field(min_length=1, description="Subset that selects the canary pods.")
-    stable_subset_name: str = Field(min_length=1, description="Subset that selects the stable pods.")
-
-
-class IstioTrafficRouting(ApiModel):
-    """Split traffic with Istio: host-level (two Services) or subset-level (with a DestinationRule)."""
-
-    UNSUPPORTED = frozenset({"virtualServices"})
-
-    virtual_service: IstioVirtualService = Field(description="The VirtualService to update.")
-    destination_rule: IstioDestinationRule | None = Field(
-        default=None, description="Route to subsets of one Service instead of to two Services."
-    )
-
-
-class RolloutTrafficRouting(ApiModel):
-    """The traffic router that shifts the canary weight; exactly one."""
-
-    UNSUPPORTED = frozenset(
-        {"alb", "smi", "ambassador", "appMesh", "traefik", "managedRoutes", "apisix", "plugins"}
-    )
-    model_config = ConfigDict(
-        json_schema_extra=cel(("has(self.nginx) != has(self.istio)", "set exactly one of nginx or istio"))
-    )
-
-    nginx: NginxTrafficRouting | None = Field(default=None, description="Route with an NGINX Ingress canary.")
-    istio: IstioTrafficRouting | None = Field(default=None, description="Route with an Istio VirtualService.")
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Self:
-        if _count_set(self.nginx, self.istio) != 1:
-            raise rule_error("set exactly one traffic router: nginx or istio")
-        return self
-
-    def needs_both_services(self) -> bool:
-        """NGINX and host-level Istio route to two Services; subset-level Istio routes to one."""
-        return self.nginx is not None or (self.istio is not None and self.istio.destination_rule is None)
 
 
 # --- strategies ------------------------------------------------------------------------------------

@@ -1,0 +1,89 @@
+"""Traffic routers a canary can shift weight with: NGINX Ingress and Istio.
+
+Each router is one optional field of `RolloutTrafficRouting`; exactly one must be set. Adding a router
+means one model here and one module in `rollouts/traffic/`.
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import ConfigDict, Field, model_validator
+
+from rollouts.api.common import ApiModel, cel, rule_error
+
+__all__ = [
+    "IstioDestinationRule",
+    "IstioTrafficRouting",
+    "IstioVirtualService",
+    "NginxTrafficRouting",
+    "RolloutTrafficRouting",
+]
+
+
+class NginxTrafficRouting(ApiModel):
+    """Split traffic with an NGINX Ingress canary: a copy of the stable Ingress pointing at canaryService."""
+
+    UNSUPPORTED = frozenset({"stableIngresses", "canaryIngressAnnotations"})
+
+    stable_ingress: str = Field(min_length=1, description="Name of the Ingress that routes to stableService.")
+    annotation_prefix: str = Field(
+        default="nginx.ingress.kubernetes.io", description="Prefix of the NGINX canary annotations."
+    )
+    additional_ingress_annotations: dict[str, str] | None = Field(
+        default=None, description="Extra canary annotations (prefix added), e.g. canary-by-header."
+    )
+
+
+class IstioVirtualService(ApiModel):
+    """The Istio VirtualService whose route weights the controller sets."""
+
+    UNSUPPORTED = frozenset({"tlsRoutes", "tcpRoutes"})
+
+    name: str = Field(min_length=1, description="Name of the VirtualService (in the Rollout's namespace).")
+    routes: list[str] | None = Field(
+        default=None, description="Names of the HTTP routes to update; may be omitted if there is one."
+    )
+
+
+class IstioDestinationRule(ApiModel):
+    """An Istio DestinationRule whose subsets select the canary and stable pods (subset-level routing)."""
+
+    name: str = Field(min_length=1, description="Name of the DestinationRule.")
+    canary_subset_name: str = Field(min_length=1, description="Subset that selects the canary pods.")
+    stable_subset_name: str = Field(min_length=1, description="Subset that selects the stable pods.")
+
+
+class IstioTrafficRouting(ApiModel):
+    """Split traffic with Istio: host-level (two Services) or subset-level (with a DestinationRule)."""
+
+    UNSUPPORTED = frozenset({"virtualServices"})
+
+    virtual_service: IstioVirtualService = Field(description="The VirtualService to update.")
+    destination_rule: IstioDestinationRule | None = Field(
+        default=None, description="Route to subsets of one Service instead of to two Services."
+    )
+
+
+class RolloutTrafficRouting(ApiModel):
+    """The traffic router that shifts the canary weight; exactly one."""
+
+    UNSUPPORTED = frozenset(
+        {"alb", "smi", "ambassador", "appMesh", "traefik", "managedRoutes", "apisix", "plugins"}
+    )
+    model_config = ConfigDict(
+        json_schema_extra=cel(("has(self.nginx) != has(self.istio)", "set exactly one of nginx or istio"))
+    )
+
+    nginx: NginxTrafficRouting | None = Field(default=None, description="Route with an NGINX Ingress canary.")
+    istio: IstioTrafficRouting | None = Field(default=None, description="Route with an Istio VirtualService.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        if (self.nginx is None) == (self.istio is None):
+            raise rule_error("set exactly one traffic router: nginx or istio")
+        return self
+
+    def needs_both_services(self) -> bool:
+        """NGINX and host-level Istio route to two Services; subset-level Istio routes to one."""
+        return self.nginx is not None or (self.istio is not None and self.istio.destination_rule is None)

@@ -1,0 +1,72 @@
+"""Durations, int-or-percent and label selectors, as Kubernetes and Argo Rollouts define them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from rollouts.api import LabelSelector, parse_duration, scaled_value
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        (0, 0),
+        (30, 30),
+        ("0", 0),
+        ("30s", 30),
+        ("5m", 300),
+        ("1h", 3600),
+        ("1h30m", 5400),
+        ("1m30s", 90),
+        ("500ms", 0.5),
+        ("1.5h", 5400),
+    ],
+)
+def test_durations_parse(value: int | str, seconds: float) -> None:
+    assert parse_duration(value) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("value", ["", "5", "5 m", "m", "1d", "-5s", "5m junk", -1, True])
+def test_bad_durations_say_which_forms_work(value: int | str) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "total", "round_up", "expected"),
+    [
+        (2, 10, True, 2),
+        ("25%", 10, True, 3),
+        ("25%", 10, False, 2),
+        ("0%", 10, True, 0),
+        ("100%", 3, False, 3),
+        ("1%", 1, True, 1),
+    ],
+)
+def test_scaled_value_rounds_like_kubernetes(
+    value: int | str, total: int, round_up: bool, expected: int
+) -> None:
+    assert scaled_value(value, total, round_up=round_up) == expected
+
+
+def test_label_selector_matching_and_string_form() -> None:
+    selector = LabelSelector.model_validate(
+        {
+            "matchLabels": {"app": "web"},
+            "matchExpressions": [
+                {"key": "tier", "operator": "In", "values": ["front", "edge"]},
+                {"key": "canary", "operator": "DoesNotExist"},
+                {"key": "team", "operator": "Exists"},
+                {"key": "env", "operator": "NotIn", "values": ["dev"]},
+            ],
+        }
+    )
+    assert selector.matches({"app": "web", "tier": "front", "team": "a"})
+    assert not selector.matches({"app": "web", "tier": "front", "team": "a", "canary": "1"})
+    assert not selector.matches({"app": "web", "tier": "back", "team": "a"})
+    assert not selector.matches({"app": "web", "tier": "front", "team": "a", "env": "dev"})
+    assert not selector.matches({"app": "api", "tier": "front", "team": "a"})
+    assert selector.to_selector_string() == "app=web,tier in (edge,front),!canary,team,env notin (dev)"
+    assert LabelSelector().is_empty()

@@ -1,0 +1,171 @@
+"""An Argo Rollouts manifest migrates by changing its apiVersion; what we lack is named, never dropped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from rollouts.api import (
+    AnalysisTemplate,
+    PodTemplateHashValue,
+    Rollout,
+    parse_object,
+    validation_errors,
+)
+
+# Shaped like the manifests in Argo Rollouts' documentation (argoproj.io/v1alpha1), written for this test.
+ARGO_ROLLOUT = """
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata:
+  name: guestbook
+  namespace: demo
+spec:
+  replicas: 5
+  revisionHistoryLimit: 2
+  progressDeadlineSeconds: 300
+  progressDeadlineAbort: true
+  selector:
+    matchLabels:
+      app: guestbook
+  template:
+    metadata:
+      labels:
+        app: guestbook
+    spec:
+      containers:
+      - name: guestbook
+        image: argoproj/rollouts-demo:blue
+  strategy:
+    canary:
+      canaryService: guestbook-canary
+      stableService: guestbook-stable
+      maxSurge: "20%"
+      maxUnavailable: 0
+      abortScaleDownDelaySeconds: 60
+      canaryMetadata:
+        labels:
+          role: canary
+      stableMetadata:
+        labels:
+          role: stable
+      trafficRouting:
+        nginx:
+          stableIngress: guestbook
+          additionalIngressAnnotations:
+            canary-by-header: X-Canary
+      analysis:
+        templates:
+        - templateName: success-rate
+        startingStep: 2
+        args:
+        - name: service-name
+          value: guestbook-canary
+        - name: canary-hash
+          valueFrom:
+            podTemplateHashValue: Latest
+      steps:
+      - setWeight: 20
+      - pause: {duration: 10}
+      - setWeight: 40
+      - pause: {duration: 1h}
+      - analysis:
+          templates:
+          - templateName: success-rate
+            clusterScope: true
+      - setWeight: 80
+      - pause: {}
+"""
+
+ARGO_TEMPLATE = """
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: success-rate
+spec:
+  args:
+  - name: service-name
+  - name: api-token
+    valueFrom:
+      secretKeyRef:
+        name: token-secret
+        key: token
+  metrics:
+  - name: success-rate
+    interval: 5m
+    successCondition: result[0] >= 0.95
+    failureLimit: 3
+    provider:
+      prometheus:
+        address: http://prometheus.example.com:9090
+        query: |
+          sum(irate(istio_requests_total{reporter="source",destination_service=~"{{args.service-name}}",response_code!~"5.*"}[5m]))
+          /
+          sum(irate(istio_requests_total{reporter="source",destination_service=~"{{args.service-name}}"}[5m]))
+  - name: webmetric
+    successCondition: result == true
+    provider:
+      web:
+        url: "http://my-server.com/api/v1/measurement?service={{ args.service-name }}"
+        timeoutSeconds: 20
+        headers:
+        - key: Authorization
+          value: "Bearer {{ args.api-token }}"
+        jsonPath: "{$.results.ok}"
+"""
+
+
+def _migrated(text: str) -> dict[str, Any]:
+    doc: dict[str, Any] = yaml.safe_load(text)
+    doc["apiVersion"] = "rollouts.dev/v1alpha1"
+    return doc
+
+
+def test_argo_rollout_parses_once_the_api_version_is_changed() -> None:
+    rollout = parse_object(_migrated(ARGO_ROLLOUT))
+    assert isinstance(rollout, Rollout)
+    canary = rollout.spec.strategy.canary
+    assert canary is not None and canary.steps is not None and canary.analysis is not None
+    assert (canary.max_surge, canary.max_unavailable) == ("20%", 0)
+    assert canary.analysis.starting_step == 2
+    args = canary.analysis.args or []
+    assert args[1].value_from is not None
+    assert args[1].value_from.pod_template_hash_value is PodTemplateHashValue.LATEST
+    assert [s.pause.seconds for s in canary.steps if s.pause] == [10.0, 3600.0, None]
+    analysis_step = canary.steps[4].analysis
+    assert analysis_step is not None and analysis_step.templates[0].cluster_scope is True
+
+
+def test_argo_analysis_template_parses_once_the_api_version_is_changed() -> None:
+    template = parse_object(_migrated(ARGO_TEMPLATE))
+    assert isinstance(template, AnalysisTemplate)
+    first, second = template.spec.metrics
+    assert first.interval_seconds == 300.0 and first.failure_limit == 3
+    assert first.consecutive_error_limit == 4  # Argo's default
+    assert second.provider.web is not None and second.provider.web.json_path == "{$.results.ok}"
+
+
+def test_the_argo_api_version_itself_gets_a_migration_hint() -> None:
+    assert validation_errors(yaml.safe_load(ARGO_ROLLOUT)) == [
+        "Rollout demo/guestbook: `apiVersion`: apiVersion is argoproj.io/v1alpha1 (Argo Rollouts); "
+        "change it to rollouts.dev/v1alpha1"
+    ]
+
+
+def test_argo_features_we_lack_are_named_not_dropped() -> None:
+    doc = _migrated(ARGO_ROLLOUT)
+    canary = doc["spec"]["strategy"]["canary"]
+    canary["steps"][2] = {"experiment": {"templates": [{"name": "baseline", "specRef": "stable"}]}}
+    canary["steps"][5] = {"setHeaderRoute": {"name": "header"}}
+    canary["dynamicStableScale"] = True
+    assert validation_errors(doc) == [
+        "Rollout demo/guestbook: `spec.strategy.canary.dynamicStableScale` is not supported yet; "
+        "remove it (kube-rollouts does not implement it)",
+    ]
+    del canary["dynamicStableScale"]
+    errors = validation_errors(doc)
+    assert [line.split("`")[1] for line in errors] == [
+        "spec.strategy.canary.steps[2].experiment",
+        "spec.strategy.canary.steps[5].setHeaderRoute",
+    ]

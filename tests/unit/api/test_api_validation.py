@@ -1,0 +1,397 @@
+"""Every validation rule, table-driven: a valid manifest broken in one place gives one line naming the
+object, the YAML path and the fix."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from rollouts.api import InvalidObjectError, Rollout, parse_object, parse_rollout, validation_errors
+
+Doc = dict[str, Any]
+
+
+def rollout(**strategy: Any) -> Doc:
+    return {
+        "apiVersion": "rollouts.dev/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {
+            "replicas": 3,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web", "tier": "front"}},
+                "spec": {"containers": [{"name": "web", "image": "nginx"}]},
+            },
+            "strategy": strategy
+            or {
+                "canary": {
+                    "canaryService": "web-canary",
+                    "stableService": "web-stable",
+                    "trafficRouting": {"nginx": {"stableIngress": "web"}},
+                    "steps": [{"setWeight": 20}, {"pause": {"duration": "1m"}}, {"setWeight": 50}],
+                }
+            },
+        },
+    }
+
+
+def template() -> Doc:
+    return {
+        "apiVersion": "rollouts.dev/v1alpha1",
+        "kind": "AnalysisTemplate",
+        "metadata": {"name": "sr", "namespace": "shop"},
+        "spec": {
+            "args": [{"name": "svc"}],
+            "metrics": [
+                {
+                    "name": "success-rate",
+                    "interval": "1m",
+                    "count": 3,
+                    "successCondition": "result[0] >= 0.95",
+                    "provider": {"prometheus": {"address": "http://p:9090", "query": "vector(1)"}},
+                }
+            ],
+        },
+    }
+
+
+def canary(doc: Doc) -> Doc:
+    result: Doc = doc["spec"]["strategy"]["canary"]
+    return result
+
+
+def metric(doc: Doc) -> Doc:
+    result: Doc = doc["spec"]["metrics"][0]
+    return result
+
+
+def bg(**fields: Any) -> Doc:
+    return rollout(blueGreen={"activeService": "web-active", **fields})
+
+
+Case = tuple[str, Callable[[], Doc], str]
+
+CASES: list[Case] = [
+    # (id, broken manifest, the one expected message, without the "Rollout shop/web: " prefix)
+    (
+        "both strategies",
+        lambda: rollout(canary={}, blueGreen={"activeService": "a"}),
+        "`spec.strategy`: set exactly one strategy, canary or blueGreen (found both)",
+    ),
+    (
+        "no strategy",
+        lambda: _edit(rollout(), lambda d: d["spec"].update(strategy={})),
+        "`spec.strategy`: set exactly one strategy, canary or blueGreen (found neither)",
+    ),
+    (
+        "step with two actions",
+        lambda: _edit(rollout(), lambda d: canary(d)["steps"].append({"setWeight": 5, "pause": {}})),
+        "`spec.strategy.canary.steps[3]`: a step must have exactly one of setWeight, pause, analysis, "
+        "setCanaryScale (found: setWeight, pause)",
+    ),
+    (
+        "empty step",
+        lambda: _edit(rollout(), lambda d: canary(d)["steps"].insert(1, {})),
+        "`spec.strategy.canary.steps[1]`: a step must have exactly one of setWeight, pause, analysis, "
+        "setCanaryScale (found: none)",
+    ),
+    (
+        "weight above 100",
+        lambda: _edit(rollout(), lambda d: canary(d)["steps"][2].update(setWeight=150)),
+        "`spec.strategy.canary.steps[2].setWeight` must be at most 100 (got 150)",
+    ),
+    (
+        "negative weight",
+        lambda: _edit(rollout(), lambda d: canary(d)["steps"][0].update(setWeight=-1)),
+        "`spec.strategy.canary.steps[0].setWeight` must be at least 0 (got -1)",
+    ),
+    (
+        "canary scale weight above 100",
+        lambda: _edit(rollout(), lambda d: canary(d)["steps"].append({"setCanaryScale": {"weight": 101}})),
+        "`spec.strategy.canary.steps[3].setCanaryScale.weight` must be at most 100 (got 101)",
+    ),
+    (
+        "same canary and stable service",
+        lambda: _edit(rollout(), lambda d: canary(d).update(stableService="web-canary")),
+        "`spec.strategy.canary.stableService`: canaryService and stableService are both 'web-canary'",
+    ),
+    (
+        "nginx without canaryService",
+        lambda: _edit(rollout(), lambda d: canary(d).pop("canaryService")),
+        "`spec.strategy.canary.canaryService`: trafficRouting.nginx needs canaryService and stableService",
+    ),
+    (
+        "host-level istio without stableService",
+        lambda: _edit(
+            rollout(),
+            lambda d: (
+                canary(d).pop("stableService"),
+                canary(d).update(trafficRouting={"istio": {"virtualService": {"name": "vs"}}}),
+            ),
+        ),
+        "`spec.strategy.canary.stableService`: trafficRouting.istio without a destinationRule needs",
+    ),
+    (
+        "selector does not match template",
+        lambda: _edit(rollout(), lambda d: d["spec"]["selector"].update(matchLabels={"app": "api"})),
+        "`spec.selector`: selector 'app=api' does not match template.metadata.labels",
+    ),
+    (
+        "empty selector",
+        lambda: _edit(rollout(), lambda d: d["spec"].update(selector={})),
+        "`spec.selector`: selector is empty and would select every pod",
+    ),
+    (
+        "bad pause duration",
+        lambda: _edit(rollout(), lambda d: canary(d)["steps"][1]["pause"].update(duration="5 minutes")),
+        "`spec.strategy.canary.steps[1].pause.duration`: '5 minutes' is not a duration",
+    ),
+    (
+        "negative pause duration",
+        lambda: _edit(rollout(), lambda d: canary(d)["steps"][1]["pause"].update(duration=-5)),
+        "`spec.strategy.canary.steps[1].pause.duration`: a duration cannot be negative (got -5)",
+    ),
+    (
+        "maxSurge and maxUnavailable both zero",
+        lambda: _edit(rollout(), lambda d: canary(d).update(maxSurge="0%", maxUnavailable=0)),
+        "`spec.strategy.canary.maxSurge`: maxSurge and maxUnavailable are both 0",
+    ),
+    (
+        "maxSurge not a percentage",
+        lambda: _edit(rollout(), lambda d: canary(d).update(maxSurge="25")),
+        "`spec.strategy.canary.maxSurge`: must be a non-negative whole number of pods or a percentage",
+    ),
+    (
+        "unsupported step",
+        lambda: _edit(rollout(), lambda d: canary(d)["steps"][2].update(experiment={"templates": []})),
+        "`spec.strategy.canary.steps[2].experiment` is not supported yet",
+    ),
+    (
+        "unsupported router",
+        lambda: _edit(rollout(), lambda d: canary(d)["trafficRouting"].update(alb={"ingress": "x"})),
+        "`spec.strategy.canary.trafficRouting.alb` is not supported yet",
+    ),
+    (
+        "unsupported spec field",
+        lambda: _edit(rollout(), lambda d: d["spec"].update(workloadRef={"name": "x"})),
+        "`spec.workloadRef` is not supported yet",
+    ),
+    (
+        "unknown field",
+        lambda: _edit(rollout(), lambda d: canary(d)["steps"][0].update(setweight=5)),
+        "`spec.strategy.canary.steps[0].setweight` is not a known field; check its spelling",
+    ),
+    (
+        "missing selector",
+        lambda: _edit(rollout(), lambda d: d["spec"].pop("selector")),
+        "`spec.selector` is required",
+    ),
+    (
+        "setCanaryScale without traffic routing",
+        lambda: _edit(rollout(canary={"steps": [{"setCanaryScale": {"replicas": 1}}]}), lambda d: None),
+        "`spec.strategy.canary.trafficRouting`: steps[0].setCanaryScale needs trafficRouting",
+    ),
+    (
+        "setCanaryScale with two sizes",
+        lambda: _edit(
+            rollout(), lambda d: canary(d)["steps"].append({"setCanaryScale": {"weight": 1, "replicas": 1}})
+        ),
+        "`spec.strategy.canary.steps[3].setCanaryScale`: "
+        "set exactly one of weight, replicas or matchTrafficWeight",
+    ),
+    (
+        "progress deadline below minReadySeconds",
+        lambda: _edit(rollout(), lambda d: d["spec"].update(minReadySeconds=700)),
+        "`spec.progressDeadlineSeconds`: "
+        "progressDeadlineSeconds (600) must be greater than minReadySeconds (700)",
+    ),
+    (
+        "no containers",
+        lambda: _edit(rollout(), lambda d: d["spec"]["template"].update(spec={})),
+        "`spec.template`: template.spec.containers must list at least one container",
+    ),
+    (
+        "blue-green same services",
+        lambda: bg(previewService="web-active"),
+        "`spec.strategy.blueGreen.previewService`: activeService and previewService are both 'web-active'",
+    ),
+    (
+        "blue-green unsupported field",
+        lambda: bg(antiAffinity={}),
+        "`spec.strategy.blueGreen.antiAffinity` is not supported yet",
+    ),
+    (
+        "analysis arg with value and valueFrom",
+        lambda: bg(
+            prePromotionAnalysis={
+                "templates": [{"templateName": "sr"}],
+                "args": [{"name": "h", "value": "x", "valueFrom": {"podTemplateHashValue": "Latest"}}],
+            }
+        ),
+        "`spec.strategy.blueGreen.prePromotionAnalysis.args[0]`: "
+        "argument 'h': set exactly one of value or valueFrom",
+    ),
+    (
+        "bad podTemplateHashValue",
+        lambda: bg(
+            prePromotionAnalysis={
+                "templates": [{"templateName": "sr"}],
+                "args": [{"name": "h", "valueFrom": {"podTemplateHashValue": "Canary"}}],
+            }
+        ),
+        "`spec.strategy.blueGreen.prePromotionAnalysis.args[0].valueFrom.podTemplateHashValue` must be "
+        "'Stable' or 'Latest'",
+    ),
+    (
+        "analysis without templates",
+        lambda: bg(prePromotionAnalysis={"templates": []}),
+        "`spec.strategy.blueGreen.prePromotionAnalysis.templates` must not be empty",
+    ),
+    (
+        "Argo apiVersion",
+        lambda: _edit(rollout(), lambda d: d.update(apiVersion="argoproj.io/v1alpha1")),
+        "`apiVersion`: apiVersion is argoproj.io/v1alpha1 (Argo Rollouts); "
+        "change it to rollouts.dev/v1alpha1",
+    ),
+]
+
+TEMPLATE_CASES: list[Case] = [
+    (
+        "two providers",
+        lambda: _edit(template(), lambda d: metric(d)["provider"].update(web={"url": "http://x"})),
+        "`spec.metrics[0].provider`: set exactly one provider: prometheus or web",
+    ),
+    (
+        "unsupported provider",
+        lambda: _edit(template(), lambda d: metric(d).update(provider={"datadog": {"query": "x"}})),
+        "`spec.metrics[0].provider.datadog` is not supported yet",
+    ),
+    (
+        "bad interval",
+        lambda: _edit(template(), lambda d: metric(d).update(interval="often")),
+        "`spec.metrics[0].interval`: 'often' is not a duration",
+    ),
+    (
+        "count without interval",
+        lambda: _edit(template(), lambda d: metric(d).pop("interval")),
+        "`spec.metrics[0].interval`: count is 3 but interval is not set",
+    ),
+    (
+        "duplicate metric names",
+        lambda: _edit(template(), lambda d: d["spec"]["metrics"].append(copy.deepcopy(metric(d)))),
+        "`spec.metrics`: metrics names must be unique; rename the repeated ['success-rate']",
+    ),
+    (
+        "no metrics",
+        lambda: _edit(template(), lambda d: d["spec"].update(metrics=[])),
+        "`spec.metrics` must not be empty",
+    ),
+    (
+        "negative failure limit",
+        lambda: _edit(template(), lambda d: metric(d).update(failureLimit=-1)),
+        "`spec.metrics[0].failureLimit` must be at least 0 (got -1)",
+    ),
+    (
+        "web body with GET",
+        lambda: _edit(
+            template(), lambda d: metric(d).update(provider={"web": {"url": "http://x", "body": "{}"}})
+        ),
+        "`spec.metrics[0].provider.web.body`: a body needs method POST or PUT",
+    ),
+    (
+        "secret and field ref",
+        lambda: _edit(
+            template(),
+            lambda d: d["spec"]["args"].append(
+                {
+                    "name": "k",
+                    "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}, "fieldRef": {"fieldPath": "x"}},
+                }
+            ),
+        ),
+        "`spec.args[1].valueFrom`: set exactly one of secretKeyRef or fieldRef",
+    ),
+]
+
+
+def _edit(doc: Doc, change: Callable[[Doc], object]) -> Doc:
+    change(doc)
+    return doc
+
+
+def test_the_base_manifests_are_valid() -> None:
+    assert validation_errors(rollout()) == []
+    assert validation_errors(bg(previewService="web-preview")) == []
+    assert validation_errors(template()) == []
+
+
+@pytest.mark.parametrize(("make", "message"), [(m, e) for _, m, e in CASES], ids=[c[0] for c in CASES])
+def test_rollout_rule(make: Callable[[], Doc], message: str) -> None:
+    errors = validation_errors(make())
+    assert len(errors) == 1, errors
+    assert errors[0].startswith("Rollout shop/web: " + message), errors[0]
+
+
+@pytest.mark.parametrize(
+    ("make", "message"), [(m, e) for _, m, e in TEMPLATE_CASES], ids=[c[0] for c in TEMPLATE_CASES]
+)
+def test_analysis_template_rule(make: Callable[[], Doc], message: str) -> None:
+    errors = validation_errors(make())
+    assert len(errors) == 1, errors
+    assert errors[0].startswith("AnalysisTemplate shop/sr: " + message), errors[0]
+
+
+def test_several_problems_are_all_reported() -> None:
+    doc = rollout()
+    canary(doc)["steps"][0]["setWeight"] = 150
+    canary(doc)["steps"][2]["setWeight"] = 101
+    canary(doc)["bogus"] = 1
+    errors = validation_errors(doc)
+    assert [e.split(": ", 1)[1].split(" ")[0] for e in errors] == [
+        "`spec.strategy.canary.steps[0].setWeight`",
+        "`spec.strategy.canary.steps[2].setWeight`",
+        "`spec.strategy.canary.bogus`",
+    ]
+
+
+def test_parse_rollout_raises_with_the_lines() -> None:
+    doc = rollout()
+    canary(doc)["steps"][0]["setWeight"] = 150
+    with pytest.raises(InvalidObjectError) as caught:
+        parse_rollout(doc)
+    assert caught.value.errors == validation_errors(doc)
+    assert str(caught.value) == caught.value.errors[0]
+
+
+def test_parse_object_dispatches_on_kind_and_rejects_unknown_kinds() -> None:
+    assert isinstance(parse_object(rollout()), Rollout)
+    errors = validation_errors({"kind": "Deployment", "metadata": {"name": "x"}})
+    assert errors == [
+        "Deployment x: `kind` must be one of Rollout, AnalysisTemplate, ClusterAnalysisTemplate, "
+        "AnalysisRun (got 'Deployment')"
+    ]
+
+
+def test_subset_level_istio_needs_no_services() -> None:
+    doc = rollout(
+        canary={
+            "trafficRouting": {
+                "istio": {
+                    "virtualService": {"name": "vs", "routes": ["primary"]},
+                    "destinationRule": {"name": "dr", "canarySubsetName": "c", "stableSubsetName": "s"},
+                }
+            },
+            "steps": [{"setCanaryScale": {"matchTrafficWeight": True}}, {"setWeight": 10}],
+        }
+    )
+    assert validation_errors(doc) == []
+
+
+def test_models_are_frozen() -> None:
+    parsed = parse_rollout(rollout())
+    with pytest.raises(ValueError, match="frozen"):
+        parsed.spec.replicas = 5  # type: ignore[misc]
