@@ -1,0 +1,172 @@
+"""Blue-green scenarios: preview, gates before the switch, the switch itself, and after."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from rollouts.api.enums import AnalysisPhase, RolloutPhase
+from rollouts.engine import bluegreen
+from rollouts.engine.plan import (
+    AnnotateScaleDownDeadline,
+    CreateAnalysisRun,
+    Plan,
+    ScaleReplicaSet,
+    SwitchServiceSelector,
+)
+from rollouts.engine.snapshot import AnalysisRunKind, ObservedAnalysisRun, Snapshot
+from tests.unit.engine.scenario import T0, V1, V2, apply, at, bluegreen_rollout, of_type, rs, snapshot, svc
+
+UPDATING = {"currentPodHash": V2, "stableRS": V1, "blueGreen": {"activeSelector": V1}}
+
+
+def start(**spec: Any) -> Snapshot:
+    ro = bluegreen_rollout(status={"currentPodHash": V1, "stableRS": V1}, **spec)
+    return snapshot(ro, replica_sets=(rs(V1, 3),), services=(svc("web-active", V1), svc("web-preview", V1)))
+
+
+def run_passes(snap: Snapshot, passes: int, *, promote_at: int | None = None) -> tuple[Snapshot, list[Plan]]:
+    plans = []
+    for i in range(passes):
+        plan = bluegreen.decide(snap)
+        if i == promote_at:
+            plan = Plan(
+                actions=plan.actions, status=plan.status.model_copy(update={"pause_conditions": None})
+            )
+        plans.append(plan)
+        snap = apply(snap, plan)
+    return snap, plans
+
+
+def active(snap: Snapshot) -> str | None:
+    service = snap.service("web-active")
+    return service.pod_template_hash if service else None
+
+
+def test_auto_promotion_switches_active_once_new_revision_is_fully_available() -> None:
+    snap, plans = run_passes(start(), 3)
+    assert of_type(plans[0], SwitchServiceSelector) == []  # new pods not up yet
+    assert active(snap) == V2
+    assert snap.rollout.status is not None and snap.rollout.status.stable_rs == V2
+    assert AnnotateScaleDownDeadline(name=f"web-{V1}", deadline=at(31)) in plans[1].actions
+
+
+def test_preview_replica_count_then_manual_promotion_scales_up_before_switching() -> None:
+    snap, plans = run_passes(start(autoPromotionEnabled=False, previewReplicaCount=1), 4)
+    assert plans[0].actions[0].replicas == 1  # type: ignore[union-attr]
+    assert snap.service("web-preview") is not None and snap.service("web-preview").pod_template_hash == V2  # type: ignore[union-attr]
+    assert active(snap) == V1 and snap.rollout.status.phase is RolloutPhase.PAUSED  # type: ignore[union-attr]
+    snap, plans = run_passes(snap, 3, promote_at=0)
+    assert of_type(plans[1], ScaleReplicaSet)[0].replicas == 3
+    assert of_type(plans[1], SwitchServiceSelector) == []  # not before the 3 pods are available
+    assert active(snap) == V2
+
+
+@pytest.mark.parametrize(("now", "switched"), [(59, False), (60, True)])
+def test_auto_promotion_seconds(now: float, switched: bool) -> None:
+    status = UPDATING | {
+        "pauseConditions": [{"reason": "BlueGreenPause", "startTime": T0}],
+        "controllerPause": True,
+    }
+    ro = bluegreen_rollout(autoPromotionSeconds=60, status=status)
+    snap = snapshot(
+        ro,
+        now=at(now),
+        replica_sets=(rs(V1, 3), rs(V2, 3, revision=2)),
+        services=(svc("web-active", V1), svc("web-preview", V2)),
+    )
+    plan = bluegreen.decide(snap)
+    assert (SwitchServiceSelector(service="web-active", pod_template_hash=V2) in plan.actions) is switched
+    if not switched:
+        assert plan.wake_at == at(60)
+
+
+def _with_run(kind: AnalysisRunKind, phase: AnalysisPhase, active_hash: str) -> Plan:
+    key = "prePromotionAnalysis" if kind is AnalysisRunKind.PRE else "postPromotionAnalysis"
+    field = (
+        "prePromotionAnalysisRunStatus" if kind is AnalysisRunKind.PRE else "postPromotionAnalysisRunStatus"
+    )
+    name = f"web-{V2}-{kind.value}-1"
+    status = UPDATING | {
+        "blueGreen": {"activeSelector": active_hash, field: {"name": name, "status": "Running"}}
+    }
+    ro = bluegreen_rollout(status=status, **{key: {"templates": [{"templateName": "smoke"}]}})
+    observed = ObservedAnalysisRun(name=name, kind=kind, phase=phase, pod_template_hash=V2, message="5xx")
+    snap = snapshot(
+        ro,
+        replica_sets=(rs(V1, 3), rs(V2, 3, revision=2)),
+        services=(svc("web-active", active_hash), svc("web-preview", V2)),
+        analysis_runs=(observed,),
+    )
+    return bluegreen.decide(snap)
+
+
+@pytest.mark.parametrize(
+    ("phase", "switched", "rollout_phase"),
+    [
+        (AnalysisPhase.RUNNING, False, RolloutPhase.PROGRESSING),
+        (AnalysisPhase.SUCCESSFUL, True, RolloutPhase.PROGRESSING),
+        (AnalysisPhase.FAILED, False, RolloutPhase.DEGRADED),
+        (AnalysisPhase.INCONCLUSIVE, False, RolloutPhase.PAUSED),
+    ],
+)
+def test_pre_promotion_analysis_gates_the_switch(
+    phase: AnalysisPhase, switched: bool, rollout_phase: RolloutPhase
+) -> None:
+    plan = _with_run(AnalysisRunKind.PRE, phase, V1)
+    assert (SwitchServiceSelector(service="web-active", pod_template_hash=V2) in plan.actions) is switched
+    assert plan.status.phase is rollout_phase
+
+
+def test_pre_promotion_analysis_starts_when_preview_is_ready() -> None:
+    ro = bluegreen_rollout(status=UPDATING, prePromotionAnalysis={"templates": [{"templateName": "smoke"}]})
+    snap = snapshot(
+        ro,
+        replica_sets=(rs(V1, 3), rs(V2, 3, revision=2)),
+        services=(svc("web-active", V1), svc("web-preview", V2)),
+    )
+    plan = bluegreen.decide(snap)
+    assert [r.kind for r in of_type(plan, CreateAnalysisRun)] == [AnalysisRunKind.PRE]
+    assert of_type(plan, SwitchServiceSelector) == []
+
+
+def test_failed_post_promotion_analysis_switches_active_back_to_stable() -> None:
+    plan = _with_run(AnalysisRunKind.POST, AnalysisPhase.FAILED, V2)
+    assert plan.actions[0] == SwitchServiceSelector(service="web-active", pod_template_hash=V1)
+    assert plan.status.abort and plan.status.phase is RolloutPhase.DEGRADED
+    assert plan.status.stable_rs == V1
+
+
+def test_successful_post_promotion_analysis_makes_new_revision_stable() -> None:
+    plan = _with_run(AnalysisRunKind.POST, AnalysisPhase.SUCCESSFUL, V2)
+    assert plan.status.stable_rs == V2
+
+
+@pytest.mark.parametrize(("now", "scaled"), [(29, False), (30, True)])
+def test_old_active_scaled_down_after_scale_down_delay(now: float, scaled: bool) -> None:
+    ro = bluegreen_rollout(status={"currentPodHash": V2, "stableRS": V2, "blueGreen": {"activeSelector": V2}})
+    snap = snapshot(
+        ro,
+        now=at(now),
+        replica_sets=(rs(V1, 3, deadline=at(30)), rs(V2, 3, revision=2)),
+        services=(svc("web-active", V2), svc("web-preview", V2)),
+    )
+    plan = bluegreen.decide(snap)
+    assert (
+        ScaleReplicaSet(name=f"web-{V1}", pod_template_hash=V1, replicas=0, previous=3) in plan.actions
+    ) is scaled
+    assert plan.status.phase is RolloutPhase.PROGRESSING
+
+
+def test_abort_before_switch_keeps_active_and_scales_preview_down_after_delay() -> None:
+    ro = bluegreen_rollout(status=UPDATING | {"abort": True, "abortedAt": T0})
+    base = dict(
+        replica_sets=(rs(V1, 3), rs(V2, 3, revision=2)),
+        services=(svc("web-active", V1), svc("web-preview", V2)),
+    )
+    early = bluegreen.decide(snapshot(ro, now=at(10), **base))
+    assert of_type(early, ScaleReplicaSet) == [] and early.wake_at == at(30)
+    assert early.status.phase is RolloutPhase.DEGRADED
+    late = bluegreen.decide(snapshot(ro, now=at(30), **base))
+    assert ScaleReplicaSet(name=f"web-{V2}", pod_template_hash=V2, replicas=0, previous=3) in late.actions
