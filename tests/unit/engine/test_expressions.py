@@ -8,6 +8,8 @@ from typing import Any
 import celpy
 import pytest
 from celpy import celtypes
+from celpy.celparser import CELParseError
+from celpy.evaluation import CELEvalError
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -30,19 +32,19 @@ def _plain_cel(text: str, result: Any) -> Any:
 
 
 def test_plain_cel_has_no_and_or_not() -> None:
-    with pytest.raises(celpy.CELParseError):
+    with pytest.raises(CELParseError):
         _plain_cel("result > 0.9 and result < 1.0", celtypes.DoubleType(0.95))
 
 
 def test_plain_cel_has_no_len() -> None:
-    with pytest.raises(celpy.CELEvalError):
+    with pytest.raises(CELEvalError):
         _plain_cel("len(result) > 0", celtypes.ListType([]))
 
 
 def test_plain_cel_refuses_int_double_equality() -> None:
-    with pytest.raises(celpy.CELEvalError):
+    with pytest.raises(CELEvalError):
         _plain_cel("result == 1", celtypes.DoubleType(1.0))
-    with pytest.raises(celpy.CELEvalError):
+    with pytest.raises(CELEvalError):
         _plain_cel("1 < result", celtypes.DoubleType(1.5))
 
 
