@@ -1,1 +1,66 @@
+"""The pure decision engine: (Rollout, observed cluster, now) -> Plan. No I/O, no clock reads.
 
+Public API of the step machines (other engine modules are imported directly):
+``decide_canary``/``decide_bluegreen`` (or ``decide``, which picks by strategy), the
+:class:`Snapshot` they read and the :class:`Plan` they return with its actions.
+"""
+
+from __future__ import annotations
+
+from rollouts.engine.bluegreen import decide as decide_bluegreen
+from rollouts.engine.canary import decide as decide_canary
+from rollouts.engine.plan import (
+    Action,
+    AnnotateScaleDownDeadline,
+    CreateAnalysisRun,
+    CreateReplicaSet,
+    DeleteReplicaSet,
+    Event,
+    EventType,
+    Plan,
+    RestartPod,
+    ScaleReplicaSet,
+    SetWeight,
+    SwitchServiceSelector,
+    TerminateAnalysisRun,
+)
+from rollouts.engine.snapshot import (
+    AnalysisRunKind,
+    ObservedAnalysisRun,
+    ObservedPod,
+    ObservedReplicaSet,
+    ObservedService,
+    Snapshot,
+)
+
+__all__ = [
+    "Action",
+    "AnalysisRunKind",
+    "AnnotateScaleDownDeadline",
+    "CreateAnalysisRun",
+    "CreateReplicaSet",
+    "DeleteReplicaSet",
+    "Event",
+    "EventType",
+    "ObservedAnalysisRun",
+    "ObservedPod",
+    "ObservedReplicaSet",
+    "ObservedService",
+    "Plan",
+    "RestartPod",
+    "ScaleReplicaSet",
+    "SetWeight",
+    "Snapshot",
+    "SwitchServiceSelector",
+    "TerminateAnalysisRun",
+    "decide",
+    "decide_bluegreen",
+    "decide_canary",
+]
+
+
+def decide(snapshot: Snapshot) -> Plan:
+    """Decide one pass for the Rollout in ``snapshot``, by its strategy."""
+    if snapshot.rollout.spec.strategy.blue_green is not None:
+        return decide_bluegreen(snapshot)
+    return decide_canary(snapshot)
