@@ -165,6 +165,8 @@ def compile_condition(text: str) -> Condition:
         tree = _ENVIRONMENT.compile(rewritten)
     except CELParseError as exc:
         raise _syntax_error(text, exc) from None
+    except RecursionError:
+        raise ConditionError(f'condition "{text}" is nested too deeply', expression=text) from None
     _check_names(text, tree)
     return Condition(text=text, program=_ENVIRONMENT.program(tree, functions=FUNCTIONS))
 

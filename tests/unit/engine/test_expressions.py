@@ -229,6 +229,12 @@ def test_empty_condition_is_rejected(text: str) -> None:
         compile_condition(text)
 
 
+def test_absurd_nesting_is_an_error_not_a_crash() -> None:
+    text = " || ".join(["result > 1"] * 3000)
+    with pytest.raises(ConditionError, match=r"RecursionError|nested too deeply"):
+        evaluate(compile_condition(text), 2.0)
+
+
 def test_macro_variables_are_not_unknown_names() -> None:
     assert check("result.filter(x, x > 1).size() == 1", [0.5, 2.0])
 
