@@ -167,7 +167,7 @@ class PassContext:
         return self.sizes.get(rs.name, rs.replicas)
 
     def available(self, rs: ObservedReplicaSet | None) -> bool:
-        """Fully available at its planned size: every pod it is meant to have is available.
+        """Fully available: every pod it has and every pod it is planned to have is available.
 
         Traffic is only ever sent to a ReplicaSet for which this holds; a ReplicaSet this pass
         scales up is not available until its new pods are, so traffic waits for a later pass.
@@ -175,7 +175,7 @@ class PassContext:
         if rs is None:
             return False
         size = self.size(rs)
-        return size > 0 and rs.replicas >= size and rs.available >= size
+        return size > 0 and rs.replicas >= size and rs.available >= rs.replicas
 
     # --- actions ------------------------------------------------------------------------------
 
