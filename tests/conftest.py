@@ -69,3 +69,15 @@ def kubectl(cluster: Cluster, namespace: str) -> Kubectl:
         return run_kubectl(cluster, *args, namespace=namespace, stdin=stdin, check=check)
 
     return run
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def rollout_crds(cluster: Cluster) -> None:
+    """Our CRDs (from crds/, as generated) and the minimal Istio CRDs, installed and Established."""
+    run_kubectl(cluster, "apply", "-f", str(REPO / "e2e" / "crds" / "istio.yaml"))
+    # Server-side: the Rollout CRD is larger than client-side apply's last-applied annotation allows.
+    run_kubectl(cluster, "apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
+    run_kubectl(cluster, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")

@@ -8,12 +8,15 @@ last log lines.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
 import ssl
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -151,6 +154,11 @@ def healthy(state: Path | None = None) -> Cluster | None:
 def down(state: Path | None = None) -> list[str]:
     """Stop exactly the processes this tool started (checked by pid and executable); remove the state."""
     state = state or state_dir()
+    with _exclusive(state):
+        return _down(state)
+
+
+def _down(state: Path) -> list[str]:
     procs = recorded(state)
     stopped = []
     for name in reversed(COMPONENTS):
@@ -189,8 +197,22 @@ def status(state: Path | None = None) -> str:
 # --------------------------------------------------------------------------------------------- start
 
 
+@contextlib.contextmanager
+def _exclusive(state: Path) -> Iterator[None]:
+    """One cluster-up/down at a time per state folder (two test runs must not restart each other's)."""
+    state.parent.mkdir(parents=True, exist_ok=True)
+    with open(state.parent / f".{state.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def ensure_up(state: Path | None = None, *, log: bool = True) -> Cluster:
     state = state or state_dir()
+    with _exclusive(state):
+        return _ensure_up(state, log=log)
+
+
+def _ensure_up(state: Path, *, log: bool) -> Cluster:
     reused = healthy(state)
     if reused is not None:
         if log:
@@ -199,7 +221,7 @@ def ensure_up(state: Path | None = None, *, log: bool = True) -> Cluster:
     if recorded(state) or state.exists():
         if log:
             print(f"cluster-up: cleaning up a stopped or half-started cluster in {state}")
-        down(state)
+        _down(state)
     started = time.monotonic()
     try:
         cluster = _start(state)
@@ -233,13 +255,13 @@ def _start(state: Path) -> Cluster:
         api_url=api_url,
     )
 
-    def run(name: str, argv: list[str]) -> tuple[Proc, int]:
+    def run(name: str, argv: list[str]) -> tuple[Proc, subprocess.Popen[bytes]]:
         proc = Proc(name, argv, logs / f"{name}.log")
         return proc, start(state, proc)
 
     etcd_url = f"http://127.0.0.1:{p['etcd']}"
     peer = f"http://127.0.0.1:{p['etcd_peer']}"
-    proc, pid = run(
+    proc, child = run(
         "etcd",
         [
             str(binaries / "etcd"), "--name=local", f"--data-dir={state / 'etcd'}",
@@ -248,9 +270,9 @@ def _start(state: Path) -> Cluster:
             f"--initial-cluster=local={peer}", "--unsafe-no-fsync", "--log-level=warn",
         ],
     )  # fmt: skip
-    wait_for("etcd", lambda: http_ok(etcd_url + "/health"), timeout=30, proc=proc, pid=pid)
+    wait_for("etcd", lambda: http_ok(etcd_url + "/health"), timeout=30, proc=proc, child=child)
 
-    proc, pid = run(
+    proc, child = run(
         "kube-apiserver",
         [
             str(binaries / "kube-apiserver"), f"--etcd-servers={etcd_url}",
@@ -269,9 +291,8 @@ def _start(state: Path) -> Cluster:
         ],
     )  # fmt: skip
     ctx = _client_ssl(state)
-    wait_for(
-        "kube-apiserver", lambda: http_ok(api_url + "/readyz", context=ctx), timeout=90, proc=proc, pid=pid
-    )
+    ready = api_url + "/readyz"
+    wait_for("kube-apiserver", lambda: http_ok(ready, context=ctx), timeout=90, proc=proc, child=child)
 
     insecure = _insecure_ssl()
     for name, port in (("kube-controller-manager", p["kcm"]), ("kube-scheduler", p["sched"])):
@@ -285,15 +306,15 @@ def _start(state: Path) -> Cluster:
                 f"--service-account-private-key-file={pki_dir / 'sa.key'}",
                 f"--root-ca-file={pki_dir / 'ca.crt'}",
             ]
-        proc, pid = run(name, argv)
+        proc, child = run(name, argv)
         url = f"https://127.0.0.1:{port}/healthz"
-        wait_for(name, lambda url=url: http_ok(url, context=insecure), timeout=60, proc=proc, pid=pid)  # type: ignore[misc]
+        wait_for(name, lambda url=url: http_ok(url, context=insecure), timeout=60, proc=proc, child=child)  # type: ignore[misc]
 
     # An explicit, empty configuration: KWOK then uses its built-in stages (nodes Ready, pods Running
     # and Ready as soon as they are bound), and a ~/.kwok/kwok.yaml on the machine cannot interfere.
     kwok_config = state / "kwok.yaml"
     kwok_config.write_text("apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\n")
-    proc, pid = run(
+    proc, child = run(
         "kwok",
         [
             str(binaries / "kwok"), f"--kubeconfig={kubeconfig}", "--manage-all-nodes=false",
@@ -302,12 +323,12 @@ def _start(state: Path) -> Cluster:
         ],
     )  # fmt: skip
     _create_nodes(cluster)
-    wait_for("KWOK nodes Ready", lambda: _nodes_ready(cluster), timeout=60, proc=proc, pid=pid)
+    wait_for("KWOK nodes Ready", lambda: _nodes_ready(cluster), timeout=60, proc=proc, child=child)
     wait_for("the default ServiceAccount", lambda: _default_sa(cluster), timeout=60)
 
     prom_dir = state / "prometheus"
     (prom_dir / "prometheus.yml").write_text(_prometheus_config(targets))
-    proc, pid = run(
+    proc, child = run(
         "prometheus",
         [
             prometheus, f"--config.file={prom_dir / 'prometheus.yml'}",
@@ -317,7 +338,7 @@ def _start(state: Path) -> Cluster:
         ],
     )  # fmt: skip
     prom_ready = cluster.prometheus_url + "/-/ready"
-    wait_for("prometheus", lambda: http_ok(prom_ready), timeout=60, proc=proc, pid=pid)
+    wait_for("prometheus", lambda: http_ok(prom_ready), timeout=60, proc=proc, child=child)
     _write(state, cluster)
     return cluster
 

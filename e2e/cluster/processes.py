@@ -50,7 +50,7 @@ def _pid_file(state: Path, name: str) -> Path:
     return state / "pids" / name
 
 
-def start(state: Path, proc: Proc) -> int:
+def start(state: Path, proc: Proc) -> subprocess.Popen[bytes]:
     proc.log.parent.mkdir(parents=True, exist_ok=True)
     _pid_file(state, proc.name).parent.mkdir(parents=True, exist_ok=True)
     with proc.log.open("ab") as log:
@@ -59,7 +59,7 @@ def start(state: Path, proc: Proc) -> int:
             proc.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
         )
     _pid_file(state, proc.name).write_text(f"{p.pid} {proc.argv[0]}\n")
-    return p.pid
+    return p
 
 
 def recorded(state: Path) -> dict[str, tuple[int, str]]:
@@ -116,7 +116,12 @@ def http_ok(url: str, *, context: ssl.SSLContext | None = None, timeout: float =
 
 
 def wait_for(
-    what: str, check: Callable[[], bool], *, timeout: float, proc: Proc | None = None, pid: int | None = None
+    what: str,
+    check: Callable[[], bool],
+    *,
+    timeout: float,
+    proc: Proc | None = None,
+    child: subprocess.Popen[bytes] | None = None,
 ) -> None:
     """Poll `check` until it passes; fail fast when the process died, and after `timeout` seconds.
 
@@ -127,7 +132,8 @@ def wait_for(
     while time.monotonic() < deadline:
         if check():
             return
-        if proc is not None and pid is not None and not alive(pid, proc.argv[0]):
+        # Our own child: poll() is exact (/proc/<pid>/cmdline reads empty for a moment around exec).
+        if proc is not None and child is not None and child.poll() is not None:
             raise ClusterError(
                 f"{what} exited during start-up; last log lines of {proc.log}:\n{tail(proc.log)}"
             )

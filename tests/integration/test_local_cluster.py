@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
@@ -117,22 +118,33 @@ def test_structural_crd_is_accepted_and_enforced_by_the_server(widget_crd: None,
 
 
 def test_rbac_denies_a_service_account_without_rights(
-    cluster: Cluster, kubectl: Kubectl, namespace: str
+    cluster: Cluster, kubectl: Kubectl, namespace: str, tmp_path: Path
 ) -> None:
     kubectl("create", "serviceaccount", "nobody")
     token = kubectl("create", "token", "nobody").stdout.strip()
-    argv = ["get", "pods", f"--namespace={namespace}", f"--token={token}"]
-    # --token with the admin kubeconfig: kubectl sends the bearer token instead of the client cert.
-    res = run_kubectl(cluster, *argv, check=False)
+    # A kubeconfig holding only the token: with the admin's client certificate present as well, the
+    # API server would authenticate the certificate and the test would prove nothing.
+    config = tmp_path / "nobody.kubeconfig"
+    config.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        f"clusters: [{{name: c, cluster: {{server: '{cluster.api_url}', "
+        f"certificate-authority: '{Path(cluster.kubeconfig).parent / 'pki' / 'ca.crt'}'}}}}]\n"
+        f"users: [{{name: u, user: {{token: '{token}'}}}}]\n"
+        "contexts: [{name: c, context: {cluster: c, user: u}}]\n"
+    )
+    argv = [str(Path(cluster.bin_dir) / "kubectl"), f"--kubeconfig={config}", "get", "pods", "-n", namespace]
+
+    def as_nobody() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=60)
+
+    res = as_nobody()
     assert res.returncode != 0
     assert "forbidden" in res.stderr.lower()
     assert f"system:serviceaccount:{namespace}:nobody" in res.stderr
     # ... and the same request with rights granted is allowed: the denial came from RBAC.
     kubectl("create", "role", "reader", "--verb=list", "--resource=pods")
     kubectl("create", "rolebinding", "reader", "--role=reader", f"--serviceaccount={namespace}:nobody")
-    eventually(
-        lambda: run_kubectl(cluster, *argv, check=False).returncode == 0, what="the RoleBinding to apply"
-    )
+    eventually(lambda: as_nobody().returncode == 0, what="the RoleBinding to take effect")
 
 
 class _Metrics(http.server.BaseHTTPRequestHandler):
