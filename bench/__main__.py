@@ -1,0 +1,31 @@
+"""Run the benchmarks named on the command line (all when none), printing each one's figures as JSON."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import time
+
+# name -> what it measures; the module bench/<name>.py has run() -> dict.
+BENCHMARKS = {
+    "cluster": "warm start of the local control plane and its memory",
+}
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(BENCHMARKS)
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        print(f"bench: unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}", file=sys.stderr)
+        return 2
+    for name in names:
+        started = time.monotonic()
+        figures = importlib.import_module(f"bench.{name}").run()
+        print(json.dumps({"benchmark": name, "about": BENCHMARKS[name], **figures}, indent=2))
+        print(f"# {name}: {time.monotonic() - started:.1f}s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
