@@ -17,7 +17,8 @@ def main(argv: list[str]) -> int:
     names = argv or list(BENCHMARKS)
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
-        print(f"bench: unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}", file=sys.stderr)
+        known = ", ".join(BENCHMARKS)
+        print(f"bench: unknown benchmark(s) {', '.join(unknown)}; known: {known}", file=sys.stderr)
         return 2
     for name in names:
         started = time.monotonic()
