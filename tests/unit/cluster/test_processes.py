@@ -13,8 +13,6 @@ from e2e.cluster.processes import (
     ClusterError,
     Proc,
     alive,
-    free_port,
-    port_is_free,
     recorded,
     start,
     wait_for,
