@@ -1,0 +1,163 @@
+"""Analysis arguments: merging them, reading Rollout fields into them, substituting them into metrics.
+
+Arguments are resolved in two places, for two reasons:
+
+* the **Rollout controller**, when it creates a run, resolves what depends on the Rollout at that
+  instant (a literal ``value``, ``valueFrom.podTemplateHashValue``, ``valueFrom.fieldRef``), so
+  the run keeps measuring the revision it was created for even if the Rollout moves on;
+* the **AnalysisRun controller**, at every measurement, resolves ``valueFrom.secretKeyRef``, so
+  a secret is never copied into an AnalysisRun (whose status anyone with read access can see)
+  and a rotated secret is picked up by the next measurement.
+
+:func:`substitute_args` then writes the values into the provider fields that accept
+``{{args.NAME}}`` (a Prometheus query, address and headers; a web URL, headers and body). A
+reference to an argument that has no value is an error naming the argument, never an empty
+string quietly pasted into a query.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
+from rollouts.api.analysis import Metric, MetricProvider, PrometheusMetric, WebMetric, WebMetricHeader
+
+__all__ = [
+    "ArgumentError",
+    "read_field",
+    "referenced_args",
+    "substitute",
+    "substitute_args",
+]
+
+_ARG_REFERENCE: Final = re.compile(r"\{\{\s*args\.([A-Za-z0-9_.-]+?)\s*\}\}")
+_PATH_TOKEN: Final = re.compile(r"""\.?([A-Za-z0-9_-]+)|\[\s*(?:'([^']*)'|"([^"]*)"|(\d+))\s*\]""")
+
+
+class ArgumentError(ValueError):
+    """An argument that cannot be resolved; the message names the object, the field and the fix."""
+
+
+# --- fieldRef ---------------------------------------------------------------------------------------
+
+
+def _path_segments(path: str) -> list[str | int]:
+    segments: list[str | int] = []
+    pos = 0
+    while pos < len(path):
+        match = _PATH_TOKEN.match(path, pos)
+        if match is None or match.end() == pos:
+            raise ArgumentError(
+                f"fieldPath {path!r} cannot be read at character {pos + 1}; write it like "
+                "metadata.name, metadata.labels['app'] or spec.template.spec.containers[0].image"
+            )
+        name, single, double, index = match.groups()
+        if index is not None:
+            segments.append(int(index))
+        else:
+            segments.append(name if name is not None else (single if single is not None else double))
+        pos = match.end()
+    return segments
+
+
+def read_field(obj: Mapping[str, Any], path: str) -> str:
+    """The value at ``path`` (``metadata.name``, ``metadata.labels['app']``, ``spec.x[0].y``) of
+    ``obj`` (an object as the API server shows it, camelCase keys), as text.
+
+    Strings are returned as they are; numbers, booleans, lists and maps as compact JSON, which
+    is how they would read in a query. A path that leads nowhere raises :class:`ArgumentError`
+    saying which part is missing.
+    """
+    current: Any = obj
+    walked = ""
+    for segment in _path_segments(path.strip()):
+        if isinstance(segment, int):
+            if not isinstance(current, list) or segment >= len(current):
+                raise ArgumentError(f"fieldPath {path!r}: {walked or 'the object'} has no item [{segment}]")
+            current = current[segment]
+            walked += f"[{segment}]"
+        else:
+            if not isinstance(current, Mapping) or segment not in current:
+                raise ArgumentError(f"fieldPath {path!r}: {walked or 'the object'} has no field {segment!r}")
+            current = current[segment]
+            walked += f".{segment}" if walked else segment
+    if current is None:
+        raise ArgumentError(f"fieldPath {path!r} is not set on the object")
+    if isinstance(current, str):
+        return current
+    return json.dumps(current, separators=(",", ":"), sort_keys=True)
+
+
+# --- {{args.NAME}} ----------------------------------------------------------------------------------
+
+
+def referenced_args(text: str | None) -> set[str]:
+    """Names of the arguments ``text`` refers to with ``{{args.NAME}}``."""
+    return set(_ARG_REFERENCE.findall(text or ""))
+
+
+def substitute(text: str, args: Mapping[str, str], *, field: str) -> str:
+    """``text`` with each ``{{args.NAME}}`` replaced by its value; ``field`` names the place in errors."""
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in args:
+            known = ", ".join(sorted(args)) or "none"
+            raise ArgumentError(
+                f"{field} uses {{{{args.{name}}}}} but the run has no argument {name!r} with a value "
+                f"(arguments with values: {known}); declare it in the template's args and give it a "
+                "value or valueFrom"
+            )
+        return args[name]
+
+    return _ARG_REFERENCE.sub(replace, text)
+
+
+def _headers(
+    headers: list[WebMetricHeader] | None, args: Mapping[str, str], *, field: str
+) -> list[WebMetricHeader] | None:
+    if headers is None:
+        return None
+    return [
+        WebMetricHeader(key=h.key, value=substitute(h.value, args, field=f"{field}[{i}].value"))
+        for i, h in enumerate(headers)
+    ]
+
+
+def _prometheus(p: PrometheusMetric, args: Mapping[str, str], at: str) -> PrometheusMetric:
+    return p.model_copy(
+        update={
+            "address": substitute(p.address, args, field=f"{at}.address"),
+            "query": substitute(p.query, args, field=f"{at}.query"),
+            "headers": _headers(p.headers, args, field=f"{at}.headers"),
+        }
+    )
+
+
+def _web(w: WebMetric, args: Mapping[str, str], at: str) -> WebMetric:
+    return w.model_copy(
+        update={
+            "url": substitute(w.url, args, field=f"{at}.url"),
+            "body": None if w.body is None else substitute(w.body, args, field=f"{at}.body"),
+            "headers": _headers(w.headers, args, field=f"{at}.headers"),
+        }
+    )
+
+
+def substitute_args(metric: Metric, args: Mapping[str, str]) -> Metric:
+    """``metric`` with ``{{args.NAME}}`` filled in every provider field that accepts it.
+
+    Raises :class:`ArgumentError` naming the metric's field and the missing argument. The
+    result is a copy; the template's text is never changed.
+    """
+    at = f"metric {metric.name!r}: provider"
+    provider = metric.provider
+    if provider.prometheus is not None:
+        new = MetricProvider(prometheus=_prometheus(provider.prometheus, args, f"{at}.prometheus"))
+    elif provider.web is not None:
+        new = MetricProvider(web=_web(provider.web, args, f"{at}.web"))
+    else:  # pragma: no cover - the API model guarantees exactly one provider
+        raise ArgumentError(f"metric {metric.name!r} has no provider")
+    return metric.model_copy(update={"provider": new})

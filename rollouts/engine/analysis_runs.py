@@ -1,0 +1,306 @@
+"""The AnalysisRun a Rollout starts: built from its templates, args resolved, labelled for the engine.
+
+When a plan holds :class:`~rollouts.engine.plan.CreateAnalysisRun`, the act step looks up the
+templates it names and calls :func:`build_analysis_run`. The result is the whole object to
+create, so everything that decides what the run measures is fixed here, at creation:
+
+* **metrics** are the templates' metrics in reference order. Two templates defining a metric of
+  the same name is an error naming both: Argo silently keeps one, so a run could measure
+  something other than what either template says;
+* **args** are the templates' args, merged (one name declared twice must agree), then set from
+  the Rollout's analysis ``args``. ``value``, ``valueFrom.podTemplateHashValue`` and
+  ``valueFrom.fieldRef`` are resolved now, against the Rollout as it is, so the run keeps
+  measuring the revision it was made for. ``valueFrom.secretKeyRef`` stays a reference: the
+  AnalysisRun controller reads the Secret at each measurement and never stores its value;
+* **labels** let the Rollout controller read the run back into an
+  :class:`~rollouts.engine.snapshot.ObservedAnalysisRun` (:func:`observe_analysis_run`):
+  ``rollouts-pod-template-hash``, ``rollouts.dev/analysis-kind``, ``rollouts.dev/step-index``
+  (step runs only) and ``rollouts.dev/rollout``;
+* an **ownerReference** to the Rollout, so deleting the Rollout deletes its runs.
+
+Every error is an :class:`AnalysisRunError` whose message names the Rollout, the field and the
+fix; the caller turns it into an Event and an InvalidSpec condition rather than a crash loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, TypeVar
+
+from rollouts.api.analysis import (
+    AnalysisRun,
+    AnalysisRunSpec,
+    AnalysisTemplate,
+    Argument,
+    ClusterAnalysisTemplate,
+    DryRun,
+    MeasurementRetention,
+    Metric,
+    ValueFrom,
+)
+from rollouts.api.common import GROUP_VERSION, ObjectMeta
+from rollouts.api.enums import AnalysisPhase, PodTemplateHashValue
+from rollouts.api.rollout import Rollout
+from rollouts.api.rollout_analysis import AnalysisRunArgument, AnalysisTemplateRef
+from rollouts.engine.analysis_args import ArgumentError, read_field
+from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
+from rollouts.engine.plan import CreateAnalysisRun
+from rollouts.engine.snapshot import AnalysisRunKind, ObservedAnalysisRun
+
+__all__ = [
+    "ANALYSIS_KIND_LABEL",
+    "ROLLOUT_LABEL",
+    "STEP_INDEX_LABEL",
+    "AnalysisRunError",
+    "Template",
+    "analysis_field",
+    "build_analysis_run",
+    "observe_analysis_run",
+]
+
+ANALYSIS_KIND_LABEL: Final = "rollouts.dev/analysis-kind"
+"""Why the run exists: ``step``, ``background``, ``pre`` or ``post`` (:class:`AnalysisRunKind`)."""
+
+STEP_INDEX_LABEL: Final = "rollouts.dev/step-index"
+"""Index of the canary step that started the run (step runs only)."""
+
+ROLLOUT_LABEL: Final = "rollouts.dev/rollout"
+"""Name of the Rollout that started the run, for label-selected watches and ``kubectl get ar -l``."""
+
+Template = AnalysisTemplate | ClusterAnalysisTemplate
+_Rule = TypeVar("_Rule", DryRun, MeasurementRetention)
+
+
+class AnalysisRunError(ValueError):
+    """The run a Rollout asks for cannot be built; the message says where and how to fix it."""
+
+
+def analysis_field(kind: AnalysisRunKind, step_index: int | None) -> str:
+    """Where in the Rollout the analysis of this kind is declared (for error messages)."""
+    match kind:
+        case AnalysisRunKind.STEP:
+            return f"spec.strategy.canary.steps[{step_index}].analysis"
+        case AnalysisRunKind.BACKGROUND:
+            return "spec.strategy.canary.analysis"
+        case AnalysisRunKind.PRE:
+            return "spec.strategy.blueGreen.prePromotionAnalysis"
+        case AnalysisRunKind.POST:
+            return "spec.strategy.blueGreen.postPromotionAnalysis"
+
+
+# --- templates --------------------------------------------------------------------------------------
+
+
+def _describe(ref: AnalysisTemplateRef) -> str:
+    kind = "ClusterAnalysisTemplate" if ref.cluster_scope else "AnalysisTemplate"
+    return f"{kind} {ref.template_name!r}"
+
+
+def _find_templates(
+    refs: Sequence[AnalysisTemplateRef], templates: Sequence[Template], *, where: str
+) -> list[tuple[str, Template]]:
+    found: list[tuple[str, Template]] = []
+    for index, ref in enumerate(refs):
+        wanted = ClusterAnalysisTemplate if ref.cluster_scope else AnalysisTemplate
+        match = next(
+            (t for t in templates if isinstance(t, wanted) and t.metadata.name == ref.template_name), None
+        )
+        if match is None:
+            scope = "cluster" if ref.cluster_scope else "the Rollout's namespace"
+            raise AnalysisRunError(
+                f"{where}.templates[{index}]: {_describe(ref)} does not exist in {scope}; create it, "
+                "or fix templateName" + ("" if ref.cluster_scope else " (or set clusterScope: true)")
+            )
+        found.append((_describe(ref), match))
+    return found
+
+
+def _merge_metrics(found: Sequence[tuple[str, Template]], *, where: str) -> list[Metric]:
+    owner: dict[str, str] = {}
+    metrics: list[Metric] = []
+    for label, template in found:
+        for metric in template.spec.metrics:
+            if metric.name in owner:
+                raise AnalysisRunError(
+                    f"{where}: metric {metric.name!r} is defined by both {owner[metric.name]} and {label}; "
+                    "rename it in one of them (a run measures each metric name once)"
+                )
+            owner[metric.name] = label
+            metrics.append(metric)
+    return metrics
+
+
+def _merge_template_args(found: Sequence[tuple[str, Template]], *, where: str) -> dict[str, Argument]:
+    """Template args by name; one name declared by several templates must not conflict."""
+    merged: dict[str, Argument] = {}
+    declared_by: dict[str, str] = {}
+    for label, template in found:
+        for arg in template.spec.args or []:
+            previous = merged.get(arg.name)
+            if previous is None or (previous.value is None and previous.value_from is None):
+                merged[arg.name], declared_by[arg.name] = arg, label
+            elif (arg.value is not None or arg.value_from is not None) and arg != previous:
+                raise AnalysisRunError(
+                    f"{where}: argument {arg.name!r} has a different default in {declared_by[arg.name]} "
+                    f"and {label}; make them agree, or pass the value from the Rollout's args"
+                )
+    return merged
+
+
+def _merge_rules(lists: Sequence[Sequence[_Rule] | None]) -> list[_Rule] | None:
+    """Dry-run and retention rules of all templates, each once, in template order."""
+    merged: list[_Rule] = []
+    for rules in lists:
+        for rule in rules or []:
+            if rule not in merged:
+                merged.append(rule)
+    return merged or None
+
+
+# --- args -------------------------------------------------------------------------------------------
+
+
+def _hash_value(which: PodTemplateHashValue, rollout: Rollout, action: CreateAnalysisRun, *, at: str) -> str:
+    if which is PodTemplateHashValue.LATEST:
+        return action.pod_template_hash
+    stable = rollout.status.stable_rs if rollout.status is not None else None
+    if not stable:
+        raise AnalysisRunError(
+            f"{at}.valueFrom.podTemplateHashValue is Stable but the Rollout has no stable revision yet "
+            "(status.stableRS is empty); use Latest, or run this analysis only after a first deploy"
+        )
+    return stable
+
+
+def _rollout_value(arg: AnalysisRunArgument, rollout: Rollout, action: CreateAnalysisRun, *, at: str) -> str:
+    if arg.value is not None:
+        return arg.value
+    source = arg.value_from
+    assert source is not None  # the API model requires value or valueFrom
+    if source.pod_template_hash_value is not None:
+        return _hash_value(source.pod_template_hash_value, rollout, action, at=at)
+    assert source.field_ref is not None
+    return _field_value(rollout, source.field_ref.field_path, at=f"{at}.valueFrom.fieldRef.fieldPath")
+
+
+def _field_value(rollout: Rollout, path: str, *, at: str) -> str:
+    try:
+        return read_field(rollout.model_dump(by_alias=True, exclude_none=True, mode="json"), path)
+    except ArgumentError as exc:
+        raise AnalysisRunError(f"{at}: {exc} of Rollout {rollout.metadata.name!r}; fix the path") from None
+
+
+def _resolve_args(
+    template_args: dict[str, Argument], rollout: Rollout, action: CreateAnalysisRun, *, where: str
+) -> list[Argument]:
+    given = action.analysis.args or []
+    for index, given_arg in enumerate(given):
+        if given_arg.name not in template_args:
+            known = ", ".join(sorted(template_args)) or "none"
+            raise AnalysisRunError(
+                f"{where}.args[{index}]: {given_arg.name!r} is not an argument of the referenced templates "
+                f"(they declare: {known}); fix the name or declare it in a template's args"
+            )
+    from_rollout = {
+        item.name: _rollout_value(item, rollout, action, at=f"{where}.args[{index}]")
+        for index, item in enumerate(given)
+    }
+    resolved: list[Argument] = []
+    for name, declared in template_args.items():
+        source = declared.value_from
+        if name in from_rollout:
+            resolved.append(Argument(name=name, value=from_rollout[name]))
+        elif declared.value is not None:
+            resolved.append(Argument(name=name, value=declared.value))
+        elif source is not None and source.secret_key_ref is not None:
+            resolved.append(Argument(name=name, value_from=ValueFrom(secret_key_ref=source.secret_key_ref)))
+        elif source is not None and source.field_ref is not None:
+            value = _field_value(rollout, source.field_ref.field_path, at=f"argument {name!r}")
+            resolved.append(Argument(name=name, value=value))
+        else:
+            raise AnalysisRunError(
+                f"{where}: argument {name!r} has no value; add {{name: {name}, value: ...}} to {where}.args "
+                "or give it a default in the template"
+            )
+    return resolved
+
+
+# --- the run ----------------------------------------------------------------------------------------
+
+
+def _labels(rollout_name: str, action: CreateAnalysisRun) -> dict[str, str]:
+    labels = {
+        POD_TEMPLATE_HASH_LABEL: action.pod_template_hash,
+        ANALYSIS_KIND_LABEL: action.kind.value,
+        ROLLOUT_LABEL: rollout_name,
+    }
+    if action.step_index is not None:
+        labels[STEP_INDEX_LABEL] = str(action.step_index)
+    return labels
+
+
+def _owner_reference(rollout: Rollout) -> dict[str, Any]:
+    if not rollout.metadata.uid:
+        raise AnalysisRunError(
+            f"Rollout {rollout.metadata.name!r} has no metadata.uid; build runs from the Rollout as read "
+            "from the API server"
+        )
+    return {
+        "apiVersion": GROUP_VERSION,
+        "kind": "Rollout",
+        "name": rollout.metadata.name,
+        "uid": rollout.metadata.uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def build_analysis_run(
+    *, rollout: Rollout, action: CreateAnalysisRun, templates: Sequence[Template]
+) -> AnalysisRun:
+    """The AnalysisRun ``action`` asks for, from ``templates`` (those the Rollout's namespace and
+    the cluster hold; extra ones are ignored). Raises :class:`AnalysisRunError`.
+
+    Dump it for the API server with ``model_dump(by_alias=True, exclude_none=True, mode="json")``.
+    """
+    name = rollout.metadata.name or ""
+    where = f"Rollout {name!r} {analysis_field(action.kind, action.step_index)}"
+    found = _find_templates(action.analysis.templates, templates, where=where)
+    metrics = _merge_metrics(found, where=where)
+    args = _resolve_args(_merge_template_args(found, where=where), rollout, action, where=where)
+    spec = AnalysisRunSpec(
+        metrics=metrics,
+        args=args or None,
+        dry_run=_merge_rules([t.spec.dry_run for _, t in found]),
+        measurement_retention=_merge_rules([t.spec.measurement_retention for _, t in found]),
+    )
+    metadata = ObjectMeta.model_validate(
+        {
+            "name": action.name,
+            "namespace": rollout.metadata.namespace,
+            "labels": _labels(name, action),
+            "ownerReferences": [_owner_reference(rollout)],
+        }
+    )
+    return AnalysisRun(metadata=metadata, spec=spec)
+
+
+def observe_analysis_run(run: AnalysisRun) -> ObservedAnalysisRun | None:
+    """What the Rollout controller reads of a run, from its labels and status; ``None`` for a run
+    without the labels :func:`build_analysis_run` writes (one a user made by hand)."""
+    labels: Mapping[str, str] = run.metadata.labels or {}
+    kind_text = labels.get(ANALYSIS_KIND_LABEL)
+    pod_hash = labels.get(POD_TEMPLATE_HASH_LABEL)
+    if not kind_text or not pod_hash or kind_text not in {k.value for k in AnalysisRunKind}:
+        return None
+    step_text = labels.get(STEP_INDEX_LABEL)
+    status = run.status
+    return ObservedAnalysisRun(
+        name=run.metadata.name or "",
+        kind=AnalysisRunKind(kind_text),
+        phase=status.phase if status is not None else AnalysisPhase.PENDING,
+        pod_template_hash=pod_hash,
+        step_index=int(step_text) if step_text and step_text.isdigit() else None,
+        message=(status.message or "") if status is not None else "",
+        terminating=run.spec.terminate,
+    )
