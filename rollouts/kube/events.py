@@ -1,0 +1,99 @@
+"""Kubernetes Events on an object (``kubectl describe`` and ``kubectl get events`` show them).
+
+A repeat of the same (object, type, reason, message) within the recorder's memory bumps the
+existing Event's ``count`` instead of creating another, as kubelet and client-go do, so a pass that
+fails the same way every few seconds does not flood the namespace.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+from collections import OrderedDict
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from rollouts.kube.client import KubeClient, KubeObject
+from rollouts.kube.errors import KubeError
+
+__all__ = ["EventRecorder", "EventType"]
+
+EventType = Literal["Normal", "Warning"]
+log = logging.getLogger(__name__)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class EventRecorder:
+    """Posts core/v1 Events about objects; never raises (an Event is not worth failing a pass)."""
+
+    def __init__(self, client: KubeClient, *, component: str = "kube-rollouts", memory: int = 2048) -> None:
+        self._client = client
+        self._component = component
+        self._instance = f"{socket.gethostname()}-{os.getpid()}"
+        self._recent: OrderedDict[tuple[str, str, str, str], tuple[str, int]] = OrderedDict()
+        self._memory = memory
+
+    async def record(self, obj: KubeObject, *, reason: str, message: str, type: EventType = "Normal") -> None:
+        meta = obj.get("metadata") or {}
+        namespace = meta.get("namespace") or "default"
+        key = (str(meta.get("uid")), type, reason, message)
+        now = _now()
+        seen = self._recent.get(key)
+        try:
+            if seen is not None:
+                name, count = seen
+                await self._client.patch(
+                    "v1",
+                    "Event",
+                    name=name,
+                    namespace=namespace,
+                    patch={"count": count + 1, "lastTimestamp": now},
+                )
+                self._remember(key, (name, count + 1))
+                return
+            name = f"{meta.get('name')}.{secrets.token_hex(8)}"
+            await self._client.create(
+                self._event(obj, name=name, reason=reason, message=message, type=type, now=now)
+            )
+            self._remember(key, (name, 1))
+        except KubeError as exc:
+            self._recent.pop(key, None)
+            log.warning("could not record Event %s on %s/%s: %s", reason, namespace, meta.get("name"), exc)
+
+    def _remember(self, key: tuple[str, str, str, str], value: tuple[str, int]) -> None:
+        self._recent[key] = value
+        self._recent.move_to_end(key)
+        while len(self._recent) > self._memory:
+            self._recent.popitem(last=False)
+
+    def _event(
+        self, obj: KubeObject, *, name: str, reason: str, message: str, type: str, now: str
+    ) -> KubeObject:
+        meta = obj.get("metadata") or {}
+        involved: dict[str, Any] = {
+            "apiVersion": obj.get("apiVersion"),
+            "kind": obj.get("kind"),
+            "name": meta.get("name"),
+            "namespace": meta.get("namespace"),
+            "uid": meta.get("uid"),
+        }
+        return {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": name, "namespace": meta.get("namespace") or "default"},
+            "involvedObject": {k: v for k, v in involved.items() if v},
+            "reason": reason,
+            "message": message[:1024],
+            "type": type,
+            "count": 1,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "source": {"component": self._component},
+            "reportingComponent": self._component,
+            "reportingInstance": self._instance,
+        }
