@@ -1,0 +1,149 @@
+"""The Istio router: weights in the user's VirtualService, revision labels in the DestinationRule subsets.
+
+Unlike NGINX's canary Ingress, these objects belong to the user (or their GitOps tool); the router only
+changes a few numbers and two labels inside them. How it writes, and why not server-side apply:
+
+``spec.http`` of a VirtualService is a list without merge keys in a CRD whose spec is not structural
+for server-side apply, so it is an *atomic* list: applying weights would mean applying the whole
+``http`` list, taking ownership of every route (including the ones the Rollout does not manage) away
+from the GitOps tool, and a concurrent edit to any route would be overwritten. Instead each write is
+a JSON patch (RFC 6902) of just the weights (or the subset labels), computed from a fresh read, that
+also sets ``metadata.resourceVersion`` to the version it was computed from: the API server treats
+that as a precondition, so if anyone changed the object in between, the patch fails with 409
+Conflict instead of applying list indexes computed on a stale copy. The router then re-reads and
+recomputes, a few times. Only the patched fields change; every other route, destination, subset and
+label stays byte for byte as it was.
+
+Subset-level: the DestinationRule subsets are labelled before the VirtualService weights are written,
+so a weight never points at a subset that still selects the previous revision's pods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rollouts.kube import Conflict, KubeObject
+from rollouts.traffic.istio_routes import (
+    JsonPatch,
+    canary_weight_in,
+    istio_settings,
+    subset_indexes,
+    subset_patch,
+    weight_patch,
+)
+from rollouts.traffic.router import RouterContext, RouterObjectMissingError, check_weight
+
+__all__ = ["ISTIO_API_VERSION", "IstioRouter"]
+
+ISTIO_API_VERSION = "networking.istio.io/v1"
+_ATTEMPTS = 5
+
+
+class IstioRouter:
+    """Traffic router for Istio (``trafficRouting.istio``), host-level or subset-level.
+
+    ``api_version`` is the Istio networking API to use: ``v1`` (Istio 1.22+) by default; pass
+    ``networking.istio.io/v1beta1`` for older meshes.
+    """
+
+    def __init__(self, *, api_version: str = ISTIO_API_VERSION) -> None:
+        self.api_version = api_version
+
+    async def reconcile(self, ctx: RouterContext) -> None:
+        """Check the VirtualService, its managed routes and destinations, and the DestinationRule subsets."""
+        settings = istio_settings(ctx.rollout)
+        canary_weight_in(await self._read(ctx, "VirtualService", settings.virtual_service), settings)
+        if settings.destination_rule is not None:
+            subset_indexes(
+                await self._read(ctx, "DestinationRule", settings.destination_rule.name),
+                settings.destination_rule,
+            )
+
+    async def set_weight(
+        self, ctx: RouterContext, *, canary_weight: int, canary_hash: str, stable_hash: str
+    ) -> None:
+        """Label the subsets (subset-level), then set canary/stable weights in every managed route."""
+        check_weight(canary_weight)
+        settings = istio_settings(ctx.rollout)
+        rule = settings.destination_rule
+        if rule is not None:
+            await self._patch(
+                ctx,
+                "DestinationRule",
+                rule.name,
+                lambda dr: subset_patch(dr, rule, canary_hash=canary_hash, stable_hash=stable_hash),
+            )
+        await self._patch(
+            ctx,
+            "VirtualService",
+            settings.virtual_service,
+            lambda vs: weight_patch(vs, settings, canary_weight=canary_weight),
+        )
+
+    async def read_weight(self, ctx: RouterContext) -> int | None:
+        """The canary weight of the managed routes (``None`` when they disagree)."""
+        settings = istio_settings(ctx.rollout)
+        return canary_weight_in(await self._read(ctx, "VirtualService", settings.virtual_service), settings)
+
+    async def cleanup(self, ctx: RouterContext) -> None:
+        """All traffic to stable in the managed routes; nothing to do when the VirtualService is gone."""
+        settings = istio_settings(ctx.rollout)
+        vs = await ctx.client.get_or_none(
+            self.api_version, "VirtualService", namespace=ctx.namespace, name=settings.virtual_service
+        )
+        if vs is not None:
+            await self._patch(
+                ctx,
+                "VirtualService",
+                settings.virtual_service,
+                lambda v: weight_patch(v, settings, canary_weight=0),
+            )
+
+    # -- internals -----------------------------------------------------------------------------
+
+    async def _read(self, ctx: RouterContext, kind: str, name: str) -> KubeObject:
+        obj = await ctx.client.get_or_none(self.api_version, kind, namespace=ctx.namespace, name=name)
+        if obj is None:
+            raise RouterObjectMissingError(_missing(ctx, kind, name))
+        return obj
+
+    async def _patch(
+        self, ctx: RouterContext, kind: str, name: str, build: Callable[[KubeObject], JsonPatch]
+    ) -> None:
+        """Read, compute the ops, patch guarded by resourceVersion; re-read and retry on a conflict."""
+        for attempt in range(_ATTEMPTS):
+            obj = await self._read(ctx, kind, name)
+            ops = build(obj)
+            if not ops:
+                return
+            guard: dict[str, Any] = {
+                "op": "replace",
+                "path": "/metadata/resourceVersion",
+                "value": obj["metadata"]["resourceVersion"],
+            }
+            try:
+                await ctx.client.patch(
+                    self.api_version,
+                    kind,
+                    namespace=ctx.namespace,
+                    name=name,
+                    patch=[guard, *ops],
+                    patch_type="json",
+                )
+                return
+            except Conflict:
+                if attempt == _ATTEMPTS - 1:
+                    raise
+
+
+def _missing(ctx: RouterContext, kind: str, name: str) -> str:
+    field = (
+        "trafficRouting.istio.virtualService.name"
+        if kind == "VirtualService"
+        else "trafficRouting.istio.destinationRule.name"
+    )
+    return (
+        f"{kind} {ctx.namespace}/{name} does not exist (named by spec.strategy.canary.{field} of {ctx.ref}); "
+        f"create the {kind} in namespace {ctx.namespace} (Istio's CRDs must be installed) or fix the name"
+    )

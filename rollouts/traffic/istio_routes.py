@@ -1,0 +1,240 @@
+"""Istio weights as pure functions: which routes and destinations a Rollout manages, and the patches.
+
+Which http routes: the ones ``virtualService.routes`` names (each must exist); when it is omitted,
+the VirtualService must have exactly one http route, and that one is managed (Argo Rollouts'
+documented rule: the list is optional only when there is a single route).
+
+Which destinations, in each managed route:
+- host-level splitting (no ``destinationRule``): the destination whose ``host`` is ``canaryService``
+  and the one whose host is ``stableService`` (short name, ``<svc>.<ns>``, ``<svc>.<ns>.svc`` or the
+  full ``<svc>.<ns>.svc.cluster.local``);
+- subset-level splitting (``destinationRule``): the destinations whose ``subset`` is
+  ``canarySubsetName`` and ``stableSubsetName``; the DestinationRule's two subsets get the label
+  ``rollouts-pod-template-hash`` of the canary and stable revisions.
+
+Everything else is left exactly as it is: unnamed routes, other routes, other destinations in a
+managed route (their weight is kept and the stable side receives what remains: ``100 - canary -
+others``), other subsets and other labels. The patches are RFC 6902 JSON patches that touch nothing
+but the weights and the two subset labels; the I/O layer adds its concurrency guard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rollouts.api import IstioDestinationRule, Rollout
+from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
+from rollouts.traffic.router import InvalidRoutingError, check_weight
+
+__all__ = [
+    "IstioSettings",
+    "canary_weight_in",
+    "istio_settings",
+    "managed_routes",
+    "subset_indexes",
+    "subset_patch",
+    "weight_patch",
+]
+
+JsonPatch = list[dict[str, Any]]
+_ROUTES_FIELD = "spec.strategy.canary.trafficRouting.istio.virtualService.routes"
+
+
+@dataclass(frozen=True, kw_only=True)
+class IstioSettings:
+    """The Rollout's Istio routing, resolved once per call."""
+
+    rollout: str
+    namespace: str
+    virtual_service: str
+    routes: tuple[str, ...] | None
+    stable_service: str | None
+    canary_service: str | None
+    destination_rule: IstioDestinationRule | None
+
+    @property
+    def vs_ref(self) -> str:
+        return f"VirtualService {self.namespace}/{self.virtual_service}"
+
+
+def istio_settings(rollout: Rollout) -> IstioSettings:
+    """Resolve the Rollout's Istio routing; an error says which field to set."""
+    name = str(rollout.metadata.name)
+    canary = rollout.spec.strategy.canary
+    istio = canary.traffic_routing.istio if canary and canary.traffic_routing else None
+    if canary is None or istio is None:
+        raise InvalidRoutingError(
+            f"Rollout {name}: spec.strategy.canary.trafficRouting.istio is not set; the Istio router needs it"
+        )
+    dr = istio.destination_rule
+    if dr is not None and dr.canary_subset_name == dr.stable_subset_name:
+        raise InvalidRoutingError(
+            f"Rollout {name}: trafficRouting.istio.destinationRule.canarySubsetName and stableSubsetName "
+            f"are both {dr.canary_subset_name!r}; name two different subsets of DestinationRule {dr.name}"
+        )
+    if dr is None and (not canary.stable_service or not canary.canary_service):
+        raise InvalidRoutingError(
+            f"Rollout {name}: host-level Istio routing needs spec.strategy.canary.stableService and "
+            "canaryService (the destination hosts in the VirtualService); set both, or set "
+            "trafficRouting.istio.destinationRule for subset-level routing"
+        )
+    return IstioSettings(
+        rollout=name,
+        namespace=str(rollout.metadata.namespace),
+        virtual_service=istio.virtual_service.name,
+        routes=tuple(istio.virtual_service.routes) if istio.virtual_service.routes is not None else None,
+        stable_service=canary.stable_service,
+        canary_service=canary.canary_service,
+        destination_rule=dr,
+    )
+
+
+def managed_routes(vs: Mapping[str, Any], settings: IstioSettings) -> list[int]:
+    """Indexes in ``spec.http`` of the routes the Rollout manages, in ``routes`` order."""
+    http: Sequence[Mapping[str, Any]] = (vs.get("spec") or {}).get("http") or []
+    if settings.routes is None:
+        if len(http) != 1:
+            raise InvalidRoutingError(
+                f"{settings.vs_ref} has {len(http)} http routes; {_ROUTES_FIELD} of Rollout "
+                f"{settings.rollout} may be omitted only when there is exactly one: list the names of "
+                "the routes to update"
+            )
+        return [0]
+    by_name = {route.get("name"): index for index, route in reversed(list(enumerate(http)))}
+    missing = [name for name in settings.routes if name not in by_name]
+    if missing:
+        present = sorted(str(n) for n in by_name if n)
+        raise InvalidRoutingError(
+            f"{settings.vs_ref} has no http route named {', '.join(map(repr, missing))} (listed in "
+            f"{_ROUTES_FIELD} of Rollout {settings.rollout}); its named routes are {present or 'none'}: "
+            "fix the names in the Rollout or add the routes to the VirtualService"
+        )
+    return [by_name[name] for name in settings.routes]
+
+
+def _hosts(service: str, namespace: str) -> frozenset[str]:
+    return frozenset(
+        {
+            service,
+            f"{service}.{namespace}",
+            f"{service}.{namespace}.svc",
+            f"{service}.{namespace}.svc.cluster.local",
+        }
+    )
+
+
+def _route_label(route: Mapping[str, Any], index: int) -> str:
+    return f"http route {route['name']!r}" if route.get("name") else f"http route #{index} (unnamed)"
+
+
+def _roles(route: Mapping[str, Any], index: int, settings: IstioSettings) -> tuple[int, int]:
+    """Positions of the (canary, stable) destinations in ``route.route``."""
+    dr = settings.destination_rule
+    if dr is not None:
+        want = {"canary": dr.canary_subset_name, "stable": dr.stable_subset_name}
+        field, describe = "subset", "destination.subset"
+    else:
+        want = {"canary": str(settings.canary_service), "stable": str(settings.stable_service)}
+        field, describe = "host", "destination.host"
+    found: dict[str, list[int]] = {"canary": [], "stable": []}
+    for pos, dest in enumerate(route.get("route") or []):
+        value = (dest.get("destination") or {}).get(field)
+        for role, wanted in want.items():
+            matches = value == wanted if dr is not None else value in _hosts(wanted, settings.namespace)
+            if matches:
+                found[role].append(pos)
+    where = f"{_route_label(route, index)} of {settings.vs_ref} (managed by Rollout {settings.rollout})"
+    for role, positions in found.items():
+        if not positions:
+            raise InvalidRoutingError(
+                f"{where} has no destination with {describe} {want[role]!r} (the {role}); add one "
+                f"(weight 0 is fine) or fix the Rollout's {_source(role, dr is not None)}"
+            )
+        if len(positions) > 1:
+            raise InvalidRoutingError(
+                f"{where} has {len(positions)} destinations with {describe} {want[role]!r}; keep exactly one "
+                "per side so the weight is unambiguous"
+            )
+    return found["canary"][0], found["stable"][0]
+
+
+def _source(role: str, subset: bool) -> str:
+    if subset:
+        return f"trafficRouting.istio.destinationRule.{role}SubsetName"
+    return f"spec.strategy.canary.{role}Service"
+
+
+def _weight(dest: Mapping[str, Any]) -> int:
+    value = dest.get("weight")
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def weight_patch(vs: Mapping[str, Any], settings: IstioSettings, *, canary_weight: int) -> JsonPatch:
+    """JSON patch ops that set the weights in every managed route (empty when already in place)."""
+    check_weight(canary_weight)
+    http = (vs.get("spec") or {}).get("http") or []
+    ops: JsonPatch = []
+    for index in managed_routes(vs, settings):
+        route = http[index]
+        canary_pos, stable_pos = _roles(route, index, settings)
+        dests = route.get("route") or []
+        others = sum(_weight(d) for pos, d in enumerate(dests) if pos not in (canary_pos, stable_pos))
+        stable_weight = 100 - canary_weight - others
+        if stable_weight < 0:
+            raise InvalidRoutingError(
+                f"{_route_label(route, index)} of {settings.vs_ref} gives {others}% to destinations Rollout "
+                f"{settings.rollout} does not manage, so a canary weight of {canary_weight}% does not fit "
+                "in 100%; lower those weights or route them elsewhere"
+            )
+        for pos, weight in ((canary_pos, canary_weight), (stable_pos, stable_weight)):
+            if dests[pos].get("weight") != weight:
+                ops.append({"op": "add", "path": f"/spec/http/{index}/route/{pos}/weight", "value": weight})
+    return ops
+
+
+def canary_weight_in(vs: Mapping[str, Any], settings: IstioSettings) -> int | None:
+    """The canary weight of the managed routes; ``None`` when they disagree (not yet consistent)."""
+    http = (vs.get("spec") or {}).get("http") or []
+    weights = set()
+    for index in managed_routes(vs, settings):
+        canary_pos, _ = _roles(http[index], index, settings)
+        weights.add(_weight(http[index]["route"][canary_pos]))
+    return weights.pop() if len(weights) == 1 else None
+
+
+def subset_indexes(dr: Mapping[str, Any], rule: IstioDestinationRule) -> tuple[int, int]:
+    """Indexes in ``spec.subsets`` of the (canary, stable) subsets; an error names a missing one."""
+    meta = dr.get("metadata") or {}
+    subsets = (dr.get("spec") or {}).get("subsets") or []
+    by_name = {s.get("name"): i for i, s in reversed(list(enumerate(subsets)))}
+    found = []
+    for role, name in (("canary", rule.canary_subset_name), ("stable", rule.stable_subset_name)):
+        if name not in by_name:
+            present = sorted(str(n) for n in by_name if n)
+            raise InvalidRoutingError(
+                f"DestinationRule {meta.get('namespace')}/{meta.get('name')} has no subset named {name!r} "
+                f"(trafficRouting.istio.destinationRule.{role}SubsetName); its subsets are "
+                f"{present or 'none'}: add the subset or fix the name"
+            )
+        found.append(by_name[name])
+    return found[0], found[1]
+
+
+def subset_patch(
+    dr: Mapping[str, Any], rule: IstioDestinationRule, *, canary_hash: str, stable_hash: str
+) -> JsonPatch:
+    """JSON patch ops that label the canary and stable subsets with their revision hash (empty if set)."""
+    subsets = (dr.get("spec") or {}).get("subsets") or []
+    canary_index, stable_index = subset_indexes(dr, rule)
+    ops: JsonPatch = []
+    for index, pod_hash in ((canary_index, canary_hash), (stable_index, stable_hash)):
+        labels = subsets[index].get("labels")
+        if labels is None:
+            value = {POD_TEMPLATE_HASH_LABEL: pod_hash}
+            ops.append({"op": "add", "path": f"/spec/subsets/{index}/labels", "value": value})
+        elif labels.get(POD_TEMPLATE_HASH_LABEL) != pod_hash:
+            path = f"/spec/subsets/{index}/labels/{POD_TEMPLATE_HASH_LABEL}"
+            ops.append({"op": "add", "path": path, "value": pod_hash})
+    return ops

@@ -1,0 +1,165 @@
+"""The NGINX Ingress router: a canary Ingress beside the user's stable Ingress, weighted by annotation.
+
+The canary Ingress is entirely ours (see :mod:`rollouts.traffic.nginx_ingress` for its shape), so it
+is written whole with server-side apply (field manager ``kube-rollouts``): fields we stop sending are
+removed, fields other tools add are kept. Two guards keep us off other people's objects:
+
+- the first write is a ``create``, which fails when the name is taken (then the owner is checked);
+- every later write carries the ``resourceVersion`` we checked ownership on, so an Ingress replaced
+  in between (deleted and re-created by someone else) makes the write fail with a conflict instead
+  of being taken over. A conflict is retried from a fresh read a few times.
+
+An Ingress of that name that the Rollout does not control raises :class:`ForeignObjectError`; the
+router never adopts, edits or deletes it. After promotion the canary Ingress stays, at weight 0
+(as Argo Rollouts does), and goes away with the Rollout through its ownerReference.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rollouts.kube import AlreadyExists, Conflict, KubeObject
+from rollouts.traffic.nginx_ingress import (
+    INGRESS_API_VERSION,
+    canary_ingress_name,
+    canary_weight_of,
+    desired_canary_ingress,
+    nginx_routing,
+)
+from rollouts.traffic.owners import describe_owner, is_controlled_by
+from rollouts.traffic.router import (
+    ForeignObjectError,
+    RouterContext,
+    RouterObjectMissingError,
+    check_weight,
+)
+
+__all__ = ["NginxRouter"]
+
+_ATTEMPTS = 4
+
+
+class NginxRouter:
+    """Traffic router for ingress-nginx (``trafficRouting.nginx``)."""
+
+    async def reconcile(self, ctx: RouterContext) -> None:
+        """Create the canary Ingress (weight 0) or bring it in line with the stable Ingress."""
+        await self._write(ctx, canary_weight=None)
+
+    async def set_weight(
+        self, ctx: RouterContext, *, canary_weight: int, canary_hash: str, stable_hash: str
+    ) -> None:
+        """Write ``canary-weight`` (creating the canary Ingress when missing). Hashes are not needed:
+        the canary and stable Services already select their revision."""
+        check_weight(canary_weight)
+        await self._write(ctx, canary_weight=canary_weight)
+
+    async def read_weight(self, ctx: RouterContext) -> int | None:
+        """The canary Ingress's weight; ``None`` while it does not exist or is not a valid canary."""
+        routing, _, _ = nginx_routing(ctx.rollout)
+        canary = await self._read_canary(ctx)
+        return (
+            None if canary is None else canary_weight_of(canary, annotation_prefix=routing.annotation_prefix)
+        )
+
+    async def cleanup(self, ctx: RouterContext) -> None:
+        """Weight 0 on our canary Ingress, if it is there; the stable Ingress may already be gone."""
+        routing, _, _ = nginx_routing(ctx.rollout)
+        name = self._canary_name(ctx)
+        existing = await ctx.client.get_or_none(
+            INGRESS_API_VERSION, "Ingress", namespace=ctx.namespace, name=name
+        )
+        if existing is None or not is_controlled_by(existing, ctx.rollout):
+            return
+        if canary_weight_of(existing, annotation_prefix=routing.annotation_prefix) == 0:
+            return
+        patch = {
+            "metadata": {
+                "resourceVersion": existing["metadata"]["resourceVersion"],
+                "annotations": {f"{routing.annotation_prefix}/canary-weight": "0"},
+            }
+        }
+        await ctx.client.patch(
+            INGRESS_API_VERSION,
+            "Ingress",
+            namespace=ctx.namespace,
+            name=name,
+            patch=patch,
+            patch_type="merge",
+        )
+
+    # -- internals -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _canary_name(ctx: RouterContext) -> str:
+        routing, _, _ = nginx_routing(ctx.rollout)
+        return canary_ingress_name(ctx.name, routing.stable_ingress)
+
+    async def _read_canary(self, ctx: RouterContext) -> KubeObject | None:
+        """Our canary Ingress, ``None`` when absent; someone else's raises :class:`ForeignObjectError`."""
+        name = self._canary_name(ctx)
+        existing = await ctx.client.get_or_none(
+            INGRESS_API_VERSION, "Ingress", namespace=ctx.namespace, name=name
+        )
+        if existing is not None and not is_controlled_by(existing, ctx.rollout):
+            raise ForeignObjectError(
+                f"Ingress {ctx.namespace}/{name} already exists and is controlled by "
+                f"{describe_owner(existing)}, not by {ctx.ref}; kube-rollouts never takes over an "
+                "Ingress it did not create. Delete or rename that Ingress, or rename the Rollout or its "
+                "spec.strategy.canary.trafficRouting.nginx.stableIngress so the canary Ingress name is free"
+            )
+        return existing
+
+    async def _read_stable(self, ctx: RouterContext) -> KubeObject:
+        routing, _, _ = nginx_routing(ctx.rollout)
+        stable = await ctx.client.get_or_none(
+            INGRESS_API_VERSION, "Ingress", namespace=ctx.namespace, name=routing.stable_ingress
+        )
+        if stable is None:
+            raise RouterObjectMissingError(
+                f"Ingress {ctx.namespace}/{routing.stable_ingress} does not exist (named by "
+                f"spec.strategy.canary.trafficRouting.nginx.stableIngress of {ctx.ref}); create it or fix "
+                "the name"
+            )
+        return stable
+
+    async def _write(self, ctx: RouterContext, *, canary_weight: int | None) -> None:
+        """Create or update the canary Ingress; ``canary_weight=None`` keeps its weight (0 if new)."""
+        routing, _, _ = nginx_routing(ctx.rollout)
+        for attempt in range(_ATTEMPTS):
+            stable = await self._read_stable(ctx)
+            existing = await self._read_canary(ctx)
+            weight = canary_weight
+            if weight is None:
+                held = (
+                    None
+                    if existing is None
+                    else canary_weight_of(existing, annotation_prefix=routing.annotation_prefix)
+                )
+                weight = held or 0
+            desired = desired_canary_ingress(stable, rollout=ctx.rollout, canary_weight=weight)
+            try:
+                if existing is None:
+                    await ctx.client.create(desired)
+                elif not _in_place(existing, desired, prefix=routing.annotation_prefix):
+                    desired["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"]
+                    await ctx.client.apply(desired, force=True)
+                return
+            except (AlreadyExists, Conflict):
+                if attempt == _ATTEMPTS - 1:
+                    raise
+
+
+def _in_place(existing: KubeObject, desired: dict[str, Any], *, prefix: str) -> bool:
+    """True when ``existing`` already says what ``desired`` says (so no write is needed)."""
+    have_meta, want_meta = existing.get("metadata") or {}, desired["metadata"]
+    have_ann = have_meta.get("annotations") or {}
+    want_ann = want_meta["annotations"]
+    if any(have_ann.get(k) != v for k, v in want_ann.items()):
+        return False
+    if any(k.startswith(f"{prefix}/") and k not in want_ann for k in have_ann):
+        return False  # an additional annotation the Rollout no longer asks for
+    if not all(ref in (have_meta.get("ownerReferences") or []) for ref in want_meta["ownerReferences"]):
+        return False
+    have_spec, want_spec = existing.get("spec") or {}, desired["spec"]
+    return all(have_spec.get(k) == want_spec.get(k) for k in ("rules", "tls", "ingressClassName"))

@@ -1,0 +1,144 @@
+"""The NGINX canary Ingress as a pure function of the stable Ingress, the Rollout and a weight.
+
+ingress-nginx splits traffic with a second Ingress for the same host and path, marked
+``<prefix>/canary: "true"`` and weighted by ``<prefix>/canary-weight``. The controller derives that
+canary Ingress from the user's stable Ingress on every write, so an edit to the stable Ingress (a new
+host, a TLS secret) reaches the canary on the next reconcile:
+
+- name ``<rollout>-<stableIngress>-canary`` (shortened to fit the 253-character limit);
+- only the paths whose backend is ``stableService``, pointed at ``canaryService`` (same port); a rule
+  left with no such path is dropped. Argo Rollouts keeps the other paths of a kept rule too; we drop
+  them, because a canary Ingress for another Service's path would only split that Service with itself;
+- ``tls`` and ``ingressClassName`` copied, and the legacy ``kubernetes.io/ingress.class`` annotation
+  (ingress-nginx ignores a canary Ingress of another class);
+- ``additionalIngressAnnotations`` with the prefix added when missing, then ``canary`` and
+  ``canary-weight`` last, so the user cannot override the two the router depends on;
+- a controller ownerReference to the Rollout (garbage-collected with it, never confused with an
+  Ingress somebody else made).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from rollouts.api import NginxTrafficRouting, Rollout
+from rollouts.traffic.owners import owner_reference
+from rollouts.traffic.router import InvalidRoutingError, check_weight
+
+__all__ = [
+    "INGRESS_API_VERSION",
+    "canary_ingress_name",
+    "canary_weight_of",
+    "desired_canary_ingress",
+    "nginx_routing",
+]
+
+INGRESS_API_VERSION = "networking.k8s.io/v1"
+LEGACY_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
+_MAX_NAME = 253
+_SUFFIX = "-canary"
+
+
+def nginx_routing(rollout: Rollout) -> tuple[NginxTrafficRouting, str, str]:
+    """The Rollout's NGINX settings with its stable and canary Service names; an error names what is unset."""
+    name = rollout.metadata.name
+    canary = rollout.spec.strategy.canary
+    routing = canary.traffic_routing.nginx if canary and canary.traffic_routing else None
+    if canary is None or routing is None:
+        raise InvalidRoutingError(
+            f"Rollout {name}: spec.strategy.canary.trafficRouting.nginx is not set; the NGINX router "
+            "needs it (or use the router the Rollout names)"
+        )
+    if not canary.stable_service or not canary.canary_service:
+        raise InvalidRoutingError(
+            f"Rollout {name}: NGINX traffic routing needs both spec.strategy.canary.stableService and "
+            "spec.strategy.canary.canaryService; set them to the Services of the stable Ingress backend "
+            "and of the canary"
+        )
+    return routing, canary.stable_service, canary.canary_service
+
+
+def canary_ingress_name(rollout_name: str, stable_ingress: str) -> str:
+    """``<rollout>-<stableIngress>-canary``, the front cut so the whole name stays within 253 chars."""
+    base = f"{rollout_name}-{stable_ingress}"
+    return base[: _MAX_NAME - len(_SUFFIX)] + _SUFFIX
+
+
+def _canary_rules(stable: Mapping[str, Any], *, stable_service: str, canary_service: str) -> list[Any]:
+    rules: list[Any] = []
+    for rule in (stable.get("spec") or {}).get("rules") or []:
+        paths = []
+        for path in (rule.get("http") or {}).get("paths") or []:
+            service = ((path.get("backend") or {}).get("service")) or {}
+            if service.get("name") != stable_service:
+                continue
+            path = copy.deepcopy(path)
+            path["backend"]["service"]["name"] = canary_service
+            paths.append(path)
+        if paths:
+            kept = copy.deepcopy(dict(rule))
+            kept["http"] = {**kept["http"], "paths": paths}
+            rules.append(kept)
+    return rules
+
+
+def desired_canary_ingress(
+    stable: Mapping[str, Any], *, rollout: Rollout, canary_weight: int
+) -> dict[str, Any]:
+    """The canary Ingress the router writes for ``stable`` (the user's Ingress, as read) at a weight.
+
+    Raises :class:`InvalidRoutingError` when no path of ``stable`` routes to ``stableService``.
+    """
+    check_weight(canary_weight)
+    routing, stable_service, canary_service = nginx_routing(rollout)
+    stable_meta = stable.get("metadata") or {}
+    stable_name = str(stable_meta.get("name") or routing.stable_ingress)
+    rules = _canary_rules(stable, stable_service=stable_service, canary_service=canary_service)
+    if not rules:
+        raise InvalidRoutingError(
+            f"Ingress {stable_meta.get('namespace')}/{stable_name} (spec.strategy.canary.trafficRouting."
+            f"nginx.stableIngress of Rollout {rollout.metadata.name}) has no spec.rules[].http.paths[] with "
+            f"backend.service.name {stable_service!r} (the stableService); add such a path to the Ingress "
+            "or name the Ingress that routes to the stable Service"
+        )
+    prefix = routing.annotation_prefix
+    annotations: dict[str, str] = {}
+    legacy_class = (stable_meta.get("annotations") or {}).get(LEGACY_CLASS_ANNOTATION)
+    if legacy_class is not None:
+        annotations[LEGACY_CLASS_ANNOTATION] = legacy_class
+    for key, value in (routing.additional_ingress_annotations or {}).items():
+        annotations[key if key.startswith(f"{prefix}/") else f"{prefix}/{key}"] = value
+    annotations[f"{prefix}/canary"] = "true"
+    annotations[f"{prefix}/canary-weight"] = str(canary_weight)
+
+    spec: dict[str, Any] = {"rules": rules}
+    stable_spec = stable.get("spec") or {}
+    if stable_spec.get("ingressClassName") is not None:
+        spec["ingressClassName"] = stable_spec["ingressClassName"]
+    if stable_spec.get("tls"):
+        spec["tls"] = copy.deepcopy(stable_spec["tls"])
+    return {
+        "apiVersion": INGRESS_API_VERSION,
+        "kind": "Ingress",
+        "metadata": {
+            "name": canary_ingress_name(str(rollout.metadata.name), stable_name),
+            "namespace": stable_meta.get("namespace") or rollout.metadata.namespace,
+            "annotations": annotations,
+            "ownerReferences": [owner_reference(rollout)],
+        },
+        "spec": spec,
+    }
+
+
+def canary_weight_of(ingress: Mapping[str, Any], *, annotation_prefix: str) -> int | None:
+    """The weight a canary Ingress holds: ``None`` unless it is marked canary with a 0-100 weight."""
+    annotations = (ingress.get("metadata") or {}).get("annotations") or {}
+    if annotations.get(f"{annotation_prefix}/canary") != "true":
+        return None
+    raw = annotations.get(f"{annotation_prefix}/canary-weight")
+    if raw is None or not raw.strip().isdigit():
+        return None
+    weight = int(raw)
+    return weight if 0 <= weight <= 100 else None

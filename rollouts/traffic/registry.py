@@ -1,0 +1,56 @@
+"""The one table of traffic routers: the ``trafficRouting`` key a Rollout sets -> the router class.
+
+Adding a router is one module and one line here. A name that is not in the table raises
+:class:`UnknownRouterError`; there is no default router to fall back on, because shifting traffic with
+the wrong product would report weights that no proxy applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+
+from rollouts.api import Rollout
+from rollouts.traffic.istio import IstioRouter
+from rollouts.traffic.nginx import NginxRouter
+from rollouts.traffic.router import TrafficRouter, UnknownRouterError
+
+__all__ = ["ROUTERS", "router_for", "router_named", "routing_key"]
+
+ROUTERS: Mapping[str, Callable[[], TrafficRouter]] = MappingProxyType(
+    {
+        "nginx": NginxRouter,
+        "istio": IstioRouter,
+    }
+)
+
+
+def router_named(name: str) -> TrafficRouter:
+    """A new router for the ``trafficRouting`` key ``name``; unknown names raise, listing the known ones."""
+    factory = ROUTERS.get(name)
+    if factory is None:
+        raise UnknownRouterError(
+            f"spec.strategy.canary.trafficRouting.{name} names a traffic router kube-rollouts does not have; "
+            f"use one of: {', '.join(sorted(ROUTERS))}"
+        )
+    return factory()
+
+
+def routing_key(rollout: Rollout) -> str | None:
+    """The ``trafficRouting`` key the Rollout sets (``None`` without traffic routing: pod-ratio canary)."""
+    canary = rollout.spec.strategy.canary
+    if canary is None or canary.traffic_routing is None:
+        return None
+    keys = sorted(canary.traffic_routing.model_dump(by_alias=True, exclude_none=True))
+    if len(keys) != 1:
+        raise UnknownRouterError(
+            f"Rollout {rollout.metadata.name}: spec.strategy.canary.trafficRouting must set exactly one "
+            f"router, got {keys or 'none'}; keep one of: {', '.join(sorted(ROUTERS))}"
+        )
+    return keys[0]
+
+
+def router_for(rollout: Rollout) -> TrafficRouter | None:
+    """The router the Rollout asks for, or ``None`` when it routes by pod ratio (no trafficRouting)."""
+    key = routing_key(rollout)
+    return None if key is None else router_named(key)

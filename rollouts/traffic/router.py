@@ -1,0 +1,132 @@
+"""The contract every traffic router implements, the per-call context, and the errors a user can cause.
+
+A router owns one job: make the traffic split the engine planned real in one product's objects, and
+report back what is actually in the cluster. Four methods are enough (DESIGN.md section 6):
+
+- ``reconcile(ctx)``: make sure the router's own objects exist and are valid (NGINX creates the canary
+  Ingress; Istio checks that the VirtualService, its routes and destinations exist);
+- ``set_weight(ctx, canary_weight=, canary_hash=, stable_hash=)``: send ``canary_weight`` percent to
+  the canary and the rest to stable;
+- ``read_weight(ctx)``: the canary weight actually in the cluster (``None`` when it cannot be told),
+  so the controller advances a step only once the router really holds the planned weight;
+- ``cleanup(ctx)``: send everything back to stable when the Rollout no longer routes through this
+  router, tolerating objects that are already gone.
+
+Services are not a router's business: the controller points the canary and stable Services itself.
+
+Errors: a :class:`RouterError` is something the *user* must fix (a missing or foreign object, a route
+that is not there); its ``reason`` is a CamelCase word for the Rollout's condition and Event, and its
+message names the object, the field and the fix. Transient API trouble is not wrapped: the
+``rollouts.kube`` errors (``Unavailable``, ``Conflict`` after retries) reach the caller unchanged, so
+the controller can retry those with backoff.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+from rollouts.api import Rollout
+from rollouts.kube import KubeClient
+
+__all__ = [
+    "ForeignObjectError",
+    "InvalidRoutingError",
+    "RouterContext",
+    "RouterError",
+    "RouterObjectMissingError",
+    "TrafficRouter",
+    "UnknownRouterError",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RouterContext:
+    """What one router call works on: the Rollout as last read and the client to the API server.
+
+    The Rollout must carry ``metadata.name``, ``metadata.namespace`` and ``metadata.uid`` (the uid goes
+    into the ownerReference of objects the router creates, so they are garbage-collected with it).
+    """
+
+    rollout: Rollout
+    client: KubeClient
+
+    @property
+    def name(self) -> str:
+        name = self.rollout.metadata.name
+        if not name:
+            raise ValueError("RouterContext needs a Rollout with metadata.name")
+        return name
+
+    @property
+    def namespace(self) -> str:
+        namespace = self.rollout.metadata.namespace
+        if not namespace:
+            raise ValueError(f"RouterContext needs Rollout {self.name} with metadata.namespace")
+        return namespace
+
+    @property
+    def ref(self) -> str:
+        """``Rollout <namespace>/<name>``, for messages."""
+        return f"Rollout {self.namespace}/{self.name}"
+
+
+class TrafficRouter(Protocol):
+    """One traffic router (NGINX, Istio, ...). Every method is idempotent and safe to repeat."""
+
+    async def reconcile(self, ctx: RouterContext) -> None:
+        """Create or repair the router's own objects; check the user's objects are usable."""
+        ...
+
+    async def set_weight(
+        self, ctx: RouterContext, *, canary_weight: int, canary_hash: str, stable_hash: str
+    ) -> None:
+        """Send ``canary_weight`` percent (0-100) to the canary revision and the rest to stable."""
+        ...
+
+    async def read_weight(self, ctx: RouterContext) -> int | None:
+        """The canary weight in the cluster now; ``None`` when absent or inconsistent (not verified)."""
+        ...
+
+    async def cleanup(self, ctx: RouterContext) -> None:
+        """Send all traffic to stable; objects that are already gone are fine."""
+        ...
+
+
+class RouterError(Exception):
+    """A problem with the Rollout's traffic routing that the user must fix; the message says how.
+
+    ``reason`` is the CamelCase reason for the Rollout condition and Event the controller records.
+    """
+
+    reason: ClassVar[str] = "TrafficRoutingError"
+
+
+class RouterObjectMissingError(RouterError):
+    """An object the Rollout names (stable Ingress, VirtualService, DestinationRule) does not exist."""
+
+    reason: ClassVar[str] = "TrafficRouterObjectMissing"
+
+
+class InvalidRoutingError(RouterError):
+    """The named objects exist but cannot be used as the Rollout says (no such route, rule, subset)."""
+
+    reason: ClassVar[str] = "InvalidTrafficRouting"
+
+
+class ForeignObjectError(RouterError):
+    """An object the router would create already exists and belongs to someone else: never taken over."""
+
+    reason: ClassVar[str] = "TrafficRouterObjectNotOwned"
+
+
+class UnknownRouterError(RouterError):
+    """``trafficRouting`` names a router this controller does not have."""
+
+    reason: ClassVar[str] = "UnknownTrafficRouter"
+
+
+def check_weight(canary_weight: int) -> None:
+    """A weight outside 0..100 is a bug in the caller, not user input: fail loudly."""
+    if isinstance(canary_weight, bool) or not isinstance(canary_weight, int) or not 0 <= canary_weight <= 100:
+        raise ValueError(f"canary_weight must be an int from 0 to 100, got {canary_weight!r}")
