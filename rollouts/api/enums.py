@@ -60,7 +60,12 @@ class PodTemplateHashValue(StrEnum):
 
 
 class RolloutConditionType(StrEnum):
-    """Kubernetes-style condition types of a Rollout, as in Argo Rollouts."""
+    """Kubernetes-style condition types of a Rollout.
+
+    The first seven are Argo Rollouts' (Argo CD and dashboards read them). The last three are the
+    kstatus trio that Flux, ``kubectl wait`` and other generic tools read: ``Reconciling`` while a
+    delivery is under way, ``Ready`` once healthy, ``Stalled`` when degraded or aborted.
+    """
 
     AVAILABLE = "Available"
     PROGRESSING = "Progressing"
@@ -69,6 +74,9 @@ class RolloutConditionType(StrEnum):
     COMPLETED = "Completed"
     HEALTHY = "Healthy"
     INVALID_SPEC = "InvalidSpec"
+    RECONCILING = "Reconciling"
+    READY = "Ready"
+    STALLED = "Stalled"
 
 
 class ConditionStatus(StrEnum):

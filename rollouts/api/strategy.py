@@ -47,7 +47,9 @@ __all__ = [
     "SetCanaryScale",
 ]
 
-#: Argo's default for scaleDownDelaySeconds / abortScaleDownDelaySeconds where they apply.
+#: Argo's default for scaleDownDelaySeconds / abortScaleDownDelaySeconds where they apply: both
+#: blue-green delays (a schema default), and a canary's with trafficRouting (applied by the engine,
+#: because the schema cannot make a default depend on another field).
 DEFAULT_SCALE_DOWN_DELAY_SECONDS = 30
 
 
@@ -161,6 +163,10 @@ _CANARY_CEL = cel(
         + ")",
         "maxSurge and maxUnavailable cannot both be 0",
     ),
+    (
+        "!has(self.scaleDownDelaySeconds) || has(self.trafficRouting)",
+        "scaleDownDelaySeconds needs trafficRouting (without a router old pods go during the update)",
+    ),
 )
 
 
@@ -202,12 +208,21 @@ class CanaryStrategy(ApiModel):
     scale_down_delay_seconds: int | None = Field(
         default=None,
         ge=0,
-        description="With traffic routing, seconds to keep the old pods after promotion (default 30).",
+        description=(
+            "Seconds to keep the previous stable pods after promotion, so in-flight requests drain and"
+            " a quick rollback is instant. Needs trafficRouting; default 30 when unset. Not allowed"
+            " without trafficRouting: there the old pods are replaced during the update itself."
+        ),
     )
     abort_scale_down_delay_seconds: int | None = Field(
         default=None,
         ge=0,
-        description="With traffic routing, seconds to keep the canary after an abort (default 30).",
+        description=(
+            "Seconds to keep the canary pods after an abort, once all traffic is back on stable."
+            " With trafficRouting: default 30 when unset; 0 keeps the canary until a retry or a new"
+            " revision. Without trafficRouting it has no effect: the canary pods are replaced by"
+            " stable pods at once, within maxSurge and maxUnavailable."
+        ),
     )
     analysis: RolloutAnalysisBackground | None = Field(
         default=None, description="Analysis that runs in the background while the canary progresses."
@@ -249,6 +264,12 @@ class CanaryStrategy(ApiModel):
                 "maxSurge and maxUnavailable are both 0, so no pod could ever be replaced; raise one of them",
                 at="maxSurge",
             )
+        if routing is None and self.scale_down_delay_seconds is not None:
+            raise rule_error(
+                "scaleDownDelaySeconds needs trafficRouting: without a router the old pods are "
+                "replaced during the update, so there is nothing to delay; remove it or add trafficRouting",
+                at="scaleDownDelaySeconds",
+            )
         if routing is None:
             for index, step in enumerate(self.steps or []):
                 if step.set_canary_scale is not None:
@@ -289,7 +310,7 @@ class BlueGreenStrategy(ApiModel):
     scale_down_delay_seconds: int = Field(
         default=DEFAULT_SCALE_DOWN_DELAY_SECONDS,
         ge=0,
-        description="Seconds to keep the old version after the switch, so clients can drain.",
+        description="Seconds to keep the old version after the switch, so clients can drain (0: at once).",
     )
     abort_scale_down_delay_seconds: int = Field(
         default=DEFAULT_SCALE_DOWN_DELAY_SECONDS,
