@@ -2,13 +2,16 @@
 
 Public API of the step machines (other engine modules are imported directly):
 ``decide_canary``/``decide_bluegreen`` (or ``decide``, which picks by strategy), the
-:class:`Snapshot` they read and the :class:`Plan` they return with its actions.
+:class:`Snapshot` they read and the :class:`Plan` they return with its actions, and
+``decide_invalid_spec`` for a Rollout that fails validation (no actions, a Degraded status that
+keeps the rollout's progress, an ``InvalidSpec`` warning).
 """
 
 from __future__ import annotations
 
 from rollouts.engine.bluegreen import decide as decide_bluegreen
 from rollouts.engine.canary import decide as decide_canary
+from rollouts.engine.invalid_spec import decide_invalid_spec
 from rollouts.engine.plan import (
     Action,
     AnnotateScaleDownDeadline,
@@ -56,6 +59,7 @@ __all__ = [
     "decide",
     "decide_bluegreen",
     "decide_canary",
+    "decide_invalid_spec",
 ]
 
 

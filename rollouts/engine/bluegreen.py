@@ -4,11 +4,12 @@ The sibling of ``canary.py``, the same shape. The straight list in :func:`decide
 
 1. **Follow the template.** A first deploy becomes stable (and active) at once. A new pod
    template clears pause, abort and analysis state.
-2. **Retry**: clearing ``status.abort`` after an abort starts the update again.
+2. **Retry**: clearing ``status.abort`` after an abort starts the update again (``context.py``).
 3. **Analysis.** Pre-promotion analysis runs once the new ReplicaSet is up at its preview size
    and gates the switch; post-promotion analysis runs after the switch and gates making the new
    revision stable. Failed/Error aborts; Inconclusive pauses for a human.
-4. **Progress deadline**, as for a canary.
+4. **Progress deadline**, as for a canary (``outcome.py``), except while an analysis run is
+   under way.
 5. **Abort**: the active Service goes back to the stable revision at once; the new ReplicaSet is
    scaled down after ``abortScaleDownDelaySeconds`` (0 keeps it). End of pass.
 6. **Size**: the new ReplicaSet runs ``previewReplicaCount`` pods until promotion starts, then
@@ -33,12 +34,11 @@ from rollouts.api.strategy import BlueGreenStrategy, RolloutAnalysis
 from rollouts.engine import revisions
 from rollouts.engine.canary_traffic import point_service
 from rollouts.engine.context import PassContext, RunRef
-from rollouts.engine.outcome import deadline_passed, finish, progressed
+from rollouts.engine.outcome import check_progress_deadline, finish
 from rollouts.engine.plan import AnnotateScaleDownDeadline, Plan
 from rollouts.engine.replicas import bluegreen_new_replicas
 from rollouts.engine.runs import ensure_run, terminate_stale_runs
 from rollouts.engine.snapshot import AnalysisRunKind, ObservedReplicaSet, Snapshot
-from rollouts.engine.status import Reason, Verdict, find_condition
 
 __all__ = ["BlueGreen", "decide"]
 
@@ -52,9 +52,6 @@ class BlueGreen:
 
     ctx: PassContext
     spec: BlueGreenStrategy
-    abort_message: str = ""
-    timed_out: bool = False
-    retried: bool = False
 
     @property
     def promoted(self) -> bool:
@@ -81,11 +78,11 @@ def decide(snapshot: Snapshot) -> Plan:
     b = BlueGreen(ctx=PassContext.start(snapshot), spec=spec)
     _observe_selectors(b)
     _follow_template(b)
-    _take_user_requests(b)
+    b.ctx.read_abort_state()
     failure = _judge_analysis(b)
     if failure is not None:
-        _abort_with(b, failure)
-    _check_progress_deadline(b)
+        b.ctx.abort_with(failure)
+    check_progress_deadline(b.ctx, exempt=b.promoted or _analysis_running(b))
     if b.ctx.draft.abort:
         _abort(b)
         return _finish(b)
@@ -119,32 +116,8 @@ def _follow_template(b: BlueGreen) -> None:
         return
     if draft.current_pod_hash == ctx.desired_hash:
         return
-    draft.clear_pauses()
-    draft.abort, draft.aborted_at, draft.promote_full = False, None, False
-    draft.pre_run = draft.post_run = None
+    draft.restart_update()
     ctx.plan.event("RolloutUpdated", f"New revision {ctx.desired_hash}: bringing it up behind the preview")
-
-
-def _take_user_requests(b: BlueGreen) -> None:
-    draft = b.ctx.draft
-    if not draft.abort and draft.aborted_at is not None:
-        b.retried = True
-        draft.aborted_at = None
-        draft.pre_run = draft.post_run = None
-        draft.clear_pauses()
-        b.ctx.plan.event("RolloutRetried", "Abort cleared: retrying the update")
-    if draft.abort:
-        previous = find_condition(b.ctx.old.conditions or (), "Progressing")
-        if previous is not None and previous.reason == Reason.ABORTED:
-            b.abort_message = previous.message or ""
-
-
-def _abort_with(b: BlueGreen, message: str) -> None:
-    draft = b.ctx.draft
-    if not draft.abort:
-        draft.abort, draft.aborted_at = True, b.ctx.now
-        b.abort_message = message
-        b.ctx.plan.event("RolloutAborted", message, warning=True)
 
 
 # --- 3. analysis ----------------------------------------------------------------------------------
@@ -189,26 +162,11 @@ def _analysis_passed(b: BlueGreen, ref: RunRef | None, configured: bool) -> bool
 # --- 4-5. deadline and abort ----------------------------------------------------------------------
 
 
-def _check_progress_deadline(b: BlueGreen) -> None:
-    ctx, draft = b.ctx, b.ctx.draft
-    if b.promoted or draft.abort or ctx.rollout.spec.paused or draft.pause_conditions:
-        return
-    running = [
-        r for r in (draft.pre_run, draft.post_run) if r is not None and r.status in ("Pending", "Running")
-    ]
-    if running:
-        return
-    previous = find_condition(ctx.old.conditions or (), "Progressing")
-    stuck = previous is not None and previous.reason == Reason.TIMED_OUT
-    b.timed_out = (stuck or deadline_passed(ctx)) and not progressed(ctx)
-    if not b.timed_out:
-        return
-    seconds = ctx.rollout.spec.progress_deadline_seconds
-    message = f"ReplicaSet {ctx.name}-{ctx.desired_hash} has made no progress for {seconds}s"
-    if not stuck:
-        ctx.plan.event(Reason.TIMED_OUT, message, warning=True)
-    if ctx.rollout.spec.progress_deadline_abort:
-        _abort_with(b, f"{Reason.TIMED_OUT}: {message}")
+def _analysis_running(b: BlueGreen) -> bool:
+    """A pre- or post-promotion run is under way; it may take longer than the progress deadline."""
+    draft = b.ctx.draft
+    runs = (draft.pre_run, draft.post_run)
+    return any(run is not None and run.status in ("Pending", "Running") for run in runs)
 
 
 def _abort(b: BlueGreen) -> None:
@@ -344,8 +302,8 @@ def _retire(b: BlueGreen) -> None:
 
 
 def _finish(b: BlueGreen) -> Plan:
-    ctx, draft = b.ctx, b.ctx.draft
-    new_rs = ctx.new_rs
+    ctx = b.ctx
+    new_rs, active = ctx.new_rs, b.active_rs
     completed = (
         b.promoted
         and b.switched
@@ -353,26 +311,13 @@ def _finish(b: BlueGreen) -> Plan:
         and new_rs.available >= ctx.replicas
         and sum(rs.actual for rs in ctx.snap.replica_sets if rs is not new_rs) == 0
     )
-    pause_message = ""
-    if ctx.rollout.spec.paused:
-        pause_message = "Rollout is paused by the user (spec.paused)"
-    elif draft.pause_conditions:
-        pause_message = ", ".join(str(reason) for reason in sorted(draft.pause_conditions))
-    active = b.active_rs
-    verdict = Verdict(
-        aborted=draft.abort,
-        abort_message=b.abort_message,
-        timed_out=b.timed_out,
-        paused=bool(pause_message),
-        pause_message=pause_message,
+    return finish(
+        ctx,
+        canary=False,
         completed=completed,
-        progressed=progressed(ctx),
-        retried=b.retried,
         available=active is not None and active.available >= ctx.replicas,
         progress_message=_progress_message(b),
-        rollout_name=ctx.name,
     )
-    return finish(ctx, verdict=verdict, canary=False)
 
 
 def _progress_message(b: BlueGreen) -> str:

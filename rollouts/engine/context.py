@@ -22,6 +22,7 @@ from rollouts.api.status import RolloutStatus
 from rollouts.engine.hashing import pod_template_hash
 from rollouts.engine.plan import CreateReplicaSet, Plan, PlanBuilder, ScaleReplicaSet
 from rollouts.engine.snapshot import ObservedReplicaSet, Snapshot
+from rollouts.engine.status import PROGRESSING, Reason, find_condition
 
 __all__ = ["Draft", "PassContext", "RunRef"]
 
@@ -40,6 +41,7 @@ class Draft:
     """The next status, as plain mutable fields; rules change it, ``finish`` freezes it."""
 
     current_pod_hash: str = ""
+    current_step_hash: str | None = None
     stable_rs: str = ""
     current_step_index: int | None = None
     pause_conditions: dict[PauseReason, datetime] = field(default_factory=dict)
@@ -69,6 +71,16 @@ class Draft:
         self.pause_conditions.clear()
         self.controller_pause = False
 
+    def clear_runs(self) -> None:
+        """Forget every current AnalysisRun (they are terminated unless a rule names them again)."""
+        self.step_run = self.background_run = self.pre_run = self.post_run = None
+
+    def restart_update(self) -> None:
+        """Start the update over: no pause, no abort, no promote-full, no analysis verdicts."""
+        self.clear_pauses()
+        self.abort, self.aborted_at, self.promote_full = False, None, False
+        self.clear_runs()
+
 
 def _run_ref(value: Any) -> RunRef | None:
     if value is None:
@@ -82,6 +94,7 @@ def draft_from(status: RolloutStatus) -> Draft:
     weights = canary.weights if canary is not None else None
     return Draft(
         current_pod_hash=status.current_pod_hash or "",
+        current_step_hash=status.current_step_hash,
         stable_rs=status.stable_rs or "",
         current_step_index=status.current_step_index,
         pause_conditions={cond.reason: cond.start_time for cond in status.pause_conditions or ()},
@@ -115,6 +128,12 @@ class PassContext:
     older: tuple[ObservedReplicaSet, ...]
     sizes: dict[str, int] = field(default_factory=dict)
     """Planned ``spec.replicas`` per ReplicaSet name, so later rules see earlier rules' scaling."""
+    abort_message: str = ""
+    """Why the update is aborted (this pass's reason, or the one the status recorded)."""
+    timed_out: bool = False
+    """The progress deadline passed without progress (phase Degraded)."""
+    retried: bool = False
+    """The user cleared ``status.abort`` after an abort: this pass starts the update again."""
 
     @classmethod
     def start(cls, snap: Snapshot) -> PassContext:
@@ -176,6 +195,35 @@ class PassContext:
             return False
         size = self.size(rs)
         return size > 0 and rs.replicas >= size and rs.available >= rs.replicas
+
+    # --- abort and retry ----------------------------------------------------------------------
+
+    def abort_with(self, message: str) -> None:
+        """Abort the update now (analysis failed, or the progress deadline asked for it)."""
+        draft = self.draft
+        if draft.abort:
+            return
+        draft.abort, draft.aborted_at = True, self.now
+        self.abort_message = message
+        self.plan.event("RolloutAborted", message, warning=True)
+
+    def read_abort_state(self) -> None:
+        """Notice a retry (``status.abort`` cleared after an abort) or recall why the update aborted.
+
+        A retry starts the update over with fresh analysis; while aborted, the reason recorded in
+        the ``Progressing`` condition stays the phase message.
+        """
+        draft = self.draft
+        if not draft.abort and draft.aborted_at is not None:
+            self.retried = True
+            draft.aborted_at = None
+            draft.clear_runs()
+            draft.clear_pauses()
+            self.plan.event("RolloutRetried", "Abort cleared: retrying the update from the start")
+        if draft.abort:
+            previous = find_condition(self.old.conditions or (), PROGRESSING)
+            if previous is not None and previous.reason == Reason.ABORTED:
+                self.abort_message = previous.message or ""
 
     # --- actions ------------------------------------------------------------------------------
 

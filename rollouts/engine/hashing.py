@@ -27,10 +27,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-__all__ = ["HASH_LENGTH", "POD_TEMPLATE_HASH_LABEL", "canonical_template", "pod_template_hash"]
+__all__ = [
+    "HASH_LENGTH",
+    "POD_TEMPLATE_HASH_LABEL",
+    "canonical_template",
+    "pod_template_hash",
+    "steps_hash",
+]
 
 POD_TEMPLATE_HASH_LABEL: Final = "rollouts-pod-template-hash"
 """Label key carrying the hash; the same key as Argo Rollouts so dashboards keep working."""
@@ -73,11 +79,15 @@ def canonical_template(template: Mapping[str, Any]) -> bytes:
     ``TypeError`` naming the offending value when the template holds something JSON cannot
     encode (a template is plain data; anything else is a caller bug).
     """
-    cleaned = _without_nulls(_strip_own_label(template))
+    return _canonical(_strip_own_label(template), what="pod template")
+
+
+def _canonical(data: Any, *, what: str) -> bytes:
+    cleaned = _without_nulls(data)
     try:
         text = json.dumps(cleaned, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"pod template is not plain JSON data: {exc}") from exc
+        raise TypeError(f"{what} is not plain JSON data: {exc}") from exc
     return text.encode("ascii")
 
 
@@ -102,4 +112,15 @@ def pod_template_hash(template: Mapping[str, Any], *, collision_count: int | Non
     digest = hashlib.blake2b(canonical_template(template), digest_size=8, person=b"kube-rollouts")
     if collision_count:
         digest.update(b"\x00collision:" + str(collision_count).encode("ascii"))
+    return _encode(int.from_bytes(digest.digest(), "big"), HASH_LENGTH)
+
+
+def steps_hash(steps: Sequence[Mapping[str, Any]]) -> str:
+    """Return the 10-character hash of a canary's ``steps`` (each step as plain JSON data).
+
+    The status records it as ``currentStepHash``; when the user edits the steps in the middle
+    of an update, the hash changes and the canary starts its steps again from the first, as
+    Argo Rollouts does (the old step index would point into a different list).
+    """
+    digest = hashlib.blake2b(_canonical(list(steps), what="canary steps"), digest_size=8, person=b"ro-steps")
     return _encode(int.from_bytes(digest.digest(), "big"), HASH_LENGTH)

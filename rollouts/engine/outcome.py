@@ -1,4 +1,4 @@
-"""The end of a pass: progress-deadline bookkeeping and the one status the pass writes.
+"""The end of a pass, shared by both strategies: the progress deadline and the one status written.
 
 Progress is measured the way Argo Rollouts measures it: the ``Progressing`` condition's
 ``lastUpdateTime`` moves whenever a pass sees progress (a new revision, a step advanced, more pods
@@ -15,9 +15,26 @@ from typing import Any
 from rollouts.api.status import RolloutStatus
 from rollouts.engine.context import PassContext, RunRef
 from rollouts.engine.plan import Plan
-from rollouts.engine.status import Verdict, conditions_for, phase_for, progress_deadline
+from rollouts.engine.status import (
+    INVALID_SPEC,
+    PROGRESSING,
+    Reason,
+    Verdict,
+    conditions_for,
+    find_condition,
+    phase_for,
+    progress_deadline,
+)
 
-__all__ = ["Counts", "counts_of", "deadline_passed", "finish", "progressed"]
+__all__ = [
+    "Counts",
+    "check_progress_deadline",
+    "counts_of",
+    "deadline_passed",
+    "finish",
+    "pause_message",
+    "progressed",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,10 +59,15 @@ def counts_of(ctx: PassContext) -> Counts:
 
 
 def progressed(ctx: PassContext) -> bool:
-    """Did the cluster move forward since the last status was written, or does this pass move it?"""
+    """Did the cluster move forward since the last status was written, or does this pass move it?
+
+    Fixing an invalid spec counts as progress: the time a Rollout spent invalid (when the
+    controller could do nothing) must not count against its progress deadline.
+    """
     old, draft, now_counts = ctx.old, ctx.draft, counts_of(ctx)
     return (
-        (old.current_pod_hash or "") != ctx.desired_hash
+        find_condition(old.conditions or (), INVALID_SPEC) is not None
+        or (old.current_pod_hash or "") != ctx.desired_hash
         or old.current_step_index != draft.current_step_index
         or (old.stable_rs or "") != draft.stable_rs
         or now_counts.updated > (old.updated_replicas or 0)
@@ -68,15 +90,66 @@ def deadline_passed(ctx: PassContext) -> bool:
     return True
 
 
+def check_progress_deadline(ctx: PassContext, *, exempt: bool) -> None:
+    """Mark the update timed out (and abort it with ``progressDeadlineAbort``) when it is stuck.
+
+    ``exempt`` is the strategy's word on whether the deadline applies right now: not while the
+    desired revision is stable, nor while the rollout waits on something with its own clock
+    (an analysis run, a pause step). Pauses, ``spec.paused`` and an abort exempt it here.
+    """
+    draft = ctx.draft
+    if exempt or draft.abort or ctx.rollout.spec.paused or draft.pause_conditions:
+        return
+    previous = find_condition(ctx.old.conditions or (), PROGRESSING)
+    stuck = previous is not None and previous.reason == Reason.TIMED_OUT
+    ctx.timed_out = (stuck or deadline_passed(ctx)) and not progressed(ctx)
+    if not ctx.timed_out:
+        return
+    seconds = ctx.rollout.spec.progress_deadline_seconds
+    message = f"ReplicaSet {ctx.name}-{ctx.desired_hash} has made no progress for {seconds}s"
+    if not stuck:
+        ctx.plan.event(Reason.TIMED_OUT, message, warning=True)
+    if ctx.rollout.spec.progress_deadline_abort:
+        ctx.abort_with(f"{Reason.TIMED_OUT}: {message}")
+
+
+def pause_message(ctx: PassContext) -> str:
+    """Why the rollout is paused (``spec.paused`` first, then the controller's reasons); "" if not."""
+    if ctx.rollout.spec.paused:
+        return "Rollout is paused by the user (spec.paused)"
+    return ", ".join(str(reason) for reason in sorted(ctx.draft.pause_conditions))
+
+
 def _run(ref: RunRef | None) -> dict[str, Any] | None:
     if ref is None:
         return None
     return {"name": ref.name, "status": ref.status, "message": ref.message or None}
 
 
-def finish(ctx: PassContext, *, verdict: Verdict, canary: bool) -> Plan:
-    """Freeze the draft into the new status (with phase and conditions) and build the plan."""
+def finish(
+    ctx: PassContext, *, canary: bool, completed: bool, available: bool, progress_message: str
+) -> Plan:
+    """Freeze the draft into the new status (with phase and conditions) and build the plan.
+
+    The strategy says whether the update is ``completed``, whether the Rollout has minimum
+    ``available``ity and how far it got (``progress_message``); the rest of the verdict (abort,
+    deadline, pause, retry, progress) is read from the pass context.
+    """
     draft, counts = ctx.draft, counts_of(ctx)
+    paused = pause_message(ctx)
+    verdict = Verdict(
+        aborted=draft.abort,
+        abort_message=ctx.abort_message,
+        timed_out=ctx.timed_out,
+        paused=bool(paused),
+        pause_message=paused,
+        completed=completed,
+        progressed=progressed(ctx),
+        retried=ctx.retried,
+        available=available,
+        progress_message=progress_message,
+        rollout_name=ctx.name,
+    )
     phase, message = phase_for(verdict)
     conditions = conditions_for(ctx.old.conditions or (), verdict=verdict, now=ctx.now)
     fields: dict[str, Any] = {
@@ -84,6 +157,7 @@ def finish(ctx: PassContext, *, verdict: Verdict, canary: bool) -> Plan:
         "message": message or None,
         "observed_generation": ctx.rollout.metadata.generation,
         "current_pod_hash": ctx.desired_hash,
+        "current_step_hash": draft.current_step_hash if canary else None,
         "stable_rs": draft.stable_rs or None,
         "current_step_index": draft.current_step_index,
         "pause_conditions": [

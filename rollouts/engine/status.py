@@ -32,17 +32,14 @@ __all__ = [
     "set_condition",
 ]
 
-READY = "Ready"
-RECONCILING = "Reconciling"
-STALLED = "Stalled"
+READY = str(RolloutConditionType.READY)
+RECONCILING = str(RolloutConditionType.RECONCILING)
+STALLED = str(RolloutConditionType.STALLED)
+PROGRESSING = str(RolloutConditionType.PROGRESSING)
+INVALID_SPEC = str(RolloutConditionType.INVALID_SPEC)
 
 KSTATUS_SUPPORTED = {READY, RECONCILING, STALLED} <= {str(kind) for kind in RolloutConditionType}
-"""Whether the API's condition types include the kstatus trio.
-
-NOTE: ``rollouts.api.enums.RolloutConditionType`` does not list ``Reconciling``/``Ready``/
-``Stalled`` yet, and ``RolloutCondition.type`` only accepts its members. Until it does, the trio
-is computed but not written; it appears as soon as the enum gains the three values.
-"""
+"""Whether the API's condition types include the kstatus trio (they do; kept for callers that ask)."""
 
 
 class Reason:
@@ -173,7 +170,12 @@ def _progressing(verdict: Verdict) -> tuple[ConditionStatus, str, str]:
 def conditions_for(
     previous: Sequence[RolloutCondition], *, verdict: Verdict, now: datetime
 ) -> tuple[RolloutCondition, ...]:
-    """All conditions after this pass, from the previous ones and the verdict."""
+    """All conditions after this pass, from the previous ones and the verdict.
+
+    An invalid spec only sets ``InvalidSpec``, ``Healthy`` and the kstatus trio: the controller
+    did nothing to the cluster, so ``Progressing``, ``Available`` and ``Paused`` keep what the last
+    valid pass recorded (and the progress deadline keeps its last recorded progress).
+    """
     conds = tuple(previous)
 
     def put(kind: str, status: ConditionStatus, reason: str, message: str, touch: bool = False) -> None:
@@ -182,38 +184,38 @@ def conditions_for(
             conds, kind=kind, status=status, reason=reason, message=message, now=now, touch=touch
         )
 
-    status, reason, message = _progressing(verdict)
-    put("Progressing", status, reason, message, touch=verdict.progressed and reason == Reason.RS_UPDATED)
-    if verdict.invalid_spec:
-        put("InvalidSpec", ConditionStatus.TRUE, Reason.INVALID_SPEC, verdict.invalid_spec)
-    else:
-        conds = tuple(cond for cond in conds if str(cond.type) != "InvalidSpec")
-    put(
-        "Available",
-        ConditionStatus.TRUE if verdict.available else ConditionStatus.FALSE,
-        Reason.AVAILABLE,
-        "Rollout has minimum availability"
-        if verdict.available
-        else "Rollout does not have minimum availability",
-    )
     phase, phase_message = phase_for(verdict)
+    if verdict.invalid_spec:
+        put(INVALID_SPEC, ConditionStatus.TRUE, Reason.INVALID_SPEC, verdict.invalid_spec)
+    else:
+        conds = tuple(cond for cond in conds if str(cond.type) != INVALID_SPEC)
+        status, reason, message = _progressing(verdict)
+        put(PROGRESSING, status, reason, message, touch=verdict.progressed and reason == Reason.RS_UPDATED)
+        put(
+            "Available",
+            _bool(verdict.available),
+            Reason.AVAILABLE,
+            "Rollout has minimum availability"
+            if verdict.available
+            else "Rollout does not have minimum availability",
+        )
     healthy = phase is RolloutPhase.HEALTHY
     put(
         "Healthy",
-        ConditionStatus.TRUE if healthy else ConditionStatus.FALSE,
+        _bool(healthy),
         Reason.HEALTHY if healthy else Reason.NOT_HEALTHY,
         "Rollout is healthy" if healthy else phase_message or str(phase),
     )
-    paused = phase is RolloutPhase.PAUSED
-    put(
-        "Paused",
-        ConditionStatus.TRUE if paused else ConditionStatus.FALSE,
-        Reason.PAUSED if paused else Reason.RESUMED,
-        verdict.pause_message if paused else "Rollout is not paused",
-    )
-    if KSTATUS_SUPPORTED:
-        for kind, value in kstatus_trio(phase).items():
-            put(kind, _bool(value), str(phase), phase_message or str(phase))
+    if not verdict.invalid_spec:
+        paused = phase is RolloutPhase.PAUSED
+        put(
+            "Paused",
+            _bool(paused),
+            Reason.PAUSED if paused else Reason.RESUMED,
+            verdict.pause_message if paused else "Rollout is not paused",
+        )
+    for kind, value in kstatus_trio(phase).items():
+        put(kind, _bool(value), str(phase), phase_message or str(phase))
     return conds
 
 

@@ -1,0 +1,140 @@
+"""Canary sizing: how many pods the canary and stable ReplicaSets get at the current step.
+
+The step machine says *which* weight is in force (``Canary.weight_in_force``); this module turns
+it into replica counts through the arithmetic of ``replicas.py``, and says when the counts are
+reached (a ``setWeight`` or ``setCanaryScale`` step completes only then).
+
+* With traffic routing the canary is sized from the weight (or the ``setCanaryScale`` in force)
+  and the stable stays at full size, ready to take all traffic back at once.
+* Without traffic routing the pod ratio is the traffic split, moved within ``maxSurge`` and
+  ``maxUnavailable``, older ReplicaSets drained first.
+* Once the desired revision is stable it runs at full size.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rollouts.engine.replicas import (
+    ReplicaSetCounts,
+    basic_canary_counts,
+    closest_canary_split,
+    old_replicaset_targets,
+    resolve_surge_and_unavailable,
+    traffic_routed_canary_counts,
+)
+from rollouts.engine.snapshot import ObservedReplicaSet
+
+if TYPE_CHECKING:
+    from rollouts.engine.canary import Canary
+
+__all__ = [
+    "at_desired_counts",
+    "desired_canary_size",
+    "size_basic",
+    "size_replica_sets",
+    "surge_and_unavailable",
+]
+
+
+def surge_and_unavailable(c: Canary) -> tuple[int, int]:
+    """``maxSurge`` and ``maxUnavailable`` as pod counts for this Rollout's size."""
+    return resolve_surge_and_unavailable(
+        replicas=c.ctx.replicas, max_surge=c.spec.max_surge, max_unavailable=c.spec.max_unavailable
+    )
+
+
+def desired_canary_size(c: Canary) -> int:
+    """Pods the canary should have at the current step once the move is finished."""
+    replicas = c.ctx.replicas
+    if c.promoted:
+        return replicas
+    if c.routed:
+        scale_replicas, scale_weight = _canary_scale_in_force(c)
+        split = traffic_routed_canary_counts(
+            replicas=replicas,
+            weight=c.weight_in_force(),
+            canary_scale_replicas=scale_replicas,
+            canary_scale_weight=scale_weight,
+        )
+        return min(split.canary, replicas) if scale_replicas is None else split.canary
+    surge, _ = surge_and_unavailable(c)
+    return closest_canary_split(replicas=replicas, weight=c.weight_in_force(), max_surge=surge).canary
+
+
+def size_replica_sets(c: Canary) -> None:
+    """Plan the canary and stable sizes for the weight in force (creating the canary if needed)."""
+    ctx = c.ctx
+    if c.routed or (c.promoted and ctx.stable_rs is ctx.new_rs and not ctx.older):
+        size = desired_canary_size(c)
+        new_rs = ctx.ensure_new_rs(replicas=size)
+        ctx.scale(new_rs, size)
+        if not c.promoted:
+            ctx.scale(ctx.stable_rs, ctx.replicas)
+        return
+    size_basic(c, weight=100 if c.promoted else c.weight_in_force())
+
+
+def size_basic(c: Canary, *, weight: int) -> None:
+    """Without a router the pod ratio is the traffic split: move it within maxSurge/maxUnavailable."""
+    ctx = c.ctx
+    separate_stable = ctx.stable_rs if ctx.stable_rs is not ctx.new_rs else None
+    split = basic_canary_counts(
+        replicas=ctx.replicas,
+        weight=weight,
+        max_surge=c.spec.max_surge,
+        max_unavailable=c.spec.max_unavailable,
+        canary=_counts(ctx.new_rs),
+        stable=None if separate_stable is None else _counts(separate_stable),
+        older=[_counts(rs) for rs in ctx.older],
+    )
+    new_rs = ctx.ensure_new_rs(replicas=split.canary)
+    ctx.scale(new_rs, split.canary)
+    ctx.scale(separate_stable, split.stable)
+    total_available = sum(rs.available for rs in ctx.snap.replica_sets)
+    targets = old_replicaset_targets(
+        replicas=ctx.replicas,
+        max_surge=c.spec.max_surge,
+        max_unavailable=c.spec.max_unavailable,
+        total_available=total_available,
+        older=[_counts(rs) for rs in ctx.older],
+    )
+    for rs, target in zip(ctx.older, targets, strict=True):
+        ctx.scale(rs, min(target, ctx.size(rs)))
+
+
+def at_desired_counts(c: Canary) -> bool:
+    """Every ReplicaSet at its target size for this step, with all of those pods available."""
+    ctx, size = c.ctx, desired_canary_size(c)
+    new_rs = ctx.new_rs
+    if new_rs is None or new_rs.replicas != size or new_rs.available < size:
+        return False
+    stable = ctx.stable_rs if ctx.stable_rs is not new_rs else None
+    if c.routed:
+        return stable is None or stable.available >= ctx.replicas
+    surge, _ = surge_and_unavailable(c)
+    want_stable = closest_canary_split(
+        replicas=ctx.replicas, weight=c.weight_in_force(), max_surge=surge
+    ).stable
+    if stable is not None and (stable.replicas != want_stable or stable.available < want_stable):
+        return False
+    return all(rs.replicas == 0 for rs in ctx.older)
+
+
+def _canary_scale_in_force(c: Canary) -> tuple[int | None, int | None]:
+    """``setCanaryScale`` replicas/weight in force at the current step (none after matchTrafficWeight)."""
+    if c.index >= len(c.steps) or c.ctx.draft.promote_full:
+        return None, None
+    for step in reversed(c.steps[: c.index + 1]):
+        scale = step.set_canary_scale
+        if scale is not None:
+            if scale.match_traffic_weight:
+                return None, None
+            return scale.replicas, scale.weight
+    return None, None
+
+
+def _counts(rs: ObservedReplicaSet | None) -> ReplicaSetCounts:
+    if rs is None:
+        return ReplicaSetCounts(spec_replicas=0, available_replicas=0)
+    return ReplicaSetCounts(spec_replicas=rs.replicas, available_replicas=rs.available)

@@ -1,0 +1,94 @@
+"""The decision for a Rollout that fails validation: say so loudly, touch nothing, forget nothing.
+
+The controller cannot run a step machine on a manifest it cannot parse, so it calls
+:func:`decide_invalid_spec` with the raw object instead of :func:`rollouts.engine.decide`. The
+plan has no actions: the cluster stays exactly as the last valid spec left it (traffic, replica
+counts, analysis runs), which is the safe thing to do while nobody knows what the user meant.
+
+The status says what is wrong and how to fix it: phase Degraded, a message naming the object,
+the field path and the fix (the lines of :func:`rollouts.api.validation_errors`), condition
+``InvalidSpec`` True, kstatus ``Stalled`` True and ``Ready`` False. Everything else the old status
+held (stable revision, current step, pauses, abort, analysis runs, weights) is kept, so once the
+user fixes the manifest the next pass resumes where the rollout stood.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from rollouts.api.status import RolloutStatus
+from rollouts.api.validation import validation_errors
+from rollouts.engine.plan import Event, EventType, Plan
+from rollouts.engine.status import INVALID_SPEC, Reason, Verdict, conditions_for, find_condition, phase_for
+
+__all__ = ["decide_invalid_spec"]
+
+
+def decide_invalid_spec(
+    obj: Mapping[str, Any], *, now: datetime, errors: Sequence[str] | None = None
+) -> Plan:
+    """The plan for an invalid Rollout ``obj`` (the raw object as read from the API server).
+
+    ``errors`` are the validation lines (``validation_errors(obj)`` when omitted). The plan has no
+    actions; its status keeps the old one's progress and marks the spec invalid; its one Warning
+    event (reason ``InvalidSpec``) is only planned when the problem is new or has changed, so a
+    Rollout that stays invalid across many passes does not flood its events.
+
+    Raises ``ValueError`` when ``obj`` is valid: such a Rollout needs a real decision.
+    """
+    if now.tzinfo is None:
+        raise ValueError("decide_invalid_spec needs a timezone-aware `now` (UTC), got a naive datetime")
+    problems = list(errors) if errors is not None else validation_errors(obj)
+    if not problems:
+        raise ValueError("the Rollout is valid; decide it with rollouts.engine.decide instead")
+    message = "; ".join(problems)
+    old = _old_status(obj.get("status"))
+    previous = old.conditions or ()
+    verdict = Verdict(invalid_spec=message)
+    phase, phase_message = phase_for(verdict)
+    conditions = conditions_for(previous, verdict=verdict, now=now)
+    status = old.model_copy(
+        update={
+            "phase": phase,
+            "message": phase_message,
+            "observed_generation": _generation(obj),
+            "conditions": list(conditions),
+        }
+    )
+    events: tuple[Event, ...] = ()
+    before = find_condition(previous, INVALID_SPEC)
+    if before is None or before.message != message:
+        events = (Event(reason=Reason.INVALID_SPEC, message=message, type=EventType.WARNING),)
+    return Plan(actions=(), status=status, events=events)
+
+
+def _old_status(raw: Any) -> RolloutStatus:
+    """The status the controller last wrote, keeping every field that still reads back.
+
+    It was written by the controller, so it normally validates whole; if one field does not (a
+    hand edit, a field from a newer version), only that field is dropped, never the rest.
+    """
+    if not isinstance(raw, Mapping):
+        return RolloutStatus()
+    try:
+        return RolloutStatus.model_validate(raw)
+    except ValidationError:
+        pass
+    kept: dict[str, Any] = {}
+    for key, value in raw.items():
+        try:
+            RolloutStatus.model_validate({key: value})
+        except ValidationError:
+            continue
+        kept[key] = value
+    return RolloutStatus.model_validate(kept)
+
+
+def _generation(obj: Mapping[str, Any]) -> int | None:
+    metadata = obj.get("metadata")
+    generation = metadata.get("generation") if isinstance(metadata, Mapping) else None
+    return generation if isinstance(generation, int) and not isinstance(generation, bool) else None
