@@ -8,7 +8,6 @@ per model in `UNSUPPORTED`) instead of being silently dropped.
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar, Final
@@ -162,17 +161,25 @@ IntOrPercent = Annotated[
 
 
 def scaled_value(value: int | str, total: int, *, round_up: bool) -> int:
-    """Resolve an IntOrPercent against `total` pods, rounding as Kubernetes does.
+    """Resolve an IntOrPercent (``3`` or ``"25%"``) to a pod count against ``total`` pods.
 
-    Deployments (and Argo Rollouts) round maxSurge up and maxUnavailable down, so the caller chooses.
+    Percentages round up for surge-like values and down for unavailability-like values, as
+    Kubernetes Deployments (and Argo Rollouts) do: both roundings err on the side of keeping pods
+    available, so the caller chooses. A string must be a whole-number percentage; a bare ``"3"``
+    is rejected because Kubernetes rejects it too. Raises ValueError saying which forms work.
+    This is the one implementation; the engine's ``resolve_int_or_percent`` is the same function.
     """
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"expected a whole number of pods or a percentage like '25%', got {value!r}")
     if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"must not be negative, got {value}")
         return value
-    match = _PERCENT.match(value)
+    match = _PERCENT.match(value.strip())
     if match is None:
-        raise ValueError(f"{value!r} is not an int or a percentage")
-    exact = int(match.group(1)) * total / 100
-    return math.ceil(exact) if round_up else math.floor(exact)
+        raise ValueError(f"{value!r} is neither a whole number of pods nor a percentage like '25%'")
+    scaled = int(match.group(1)) * total
+    return -(-scaled // 100) if round_up else scaled // 100
 
 
 # --- metadata and selectors ------------------------------------------------------------------------

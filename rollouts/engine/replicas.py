@@ -25,6 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from rollouts.api.common import scaled_value
+
 __all__ = [
     "DEFAULT_MAX_SURGE",
     "DEFAULT_MAX_UNAVAILABLE",
@@ -64,30 +66,8 @@ class CanarySplit:
     stable: int
 
 
-def resolve_int_or_percent(value: IntOrPercent, *, total: int, round_up: bool) -> int:
-    """Turn ``3`` or ``"25%"`` into a pod count against ``total``.
-
-    Percentages round up for surge-like values and down for unavailability-like values, as
-    Kubernetes Deployments do: both roundings err on the side of keeping pods available. A string
-    must end in ``%``; a bare ``"3"`` is rejected because Kubernetes rejects it too.
-    """
-    if isinstance(value, bool):
-        raise ValueError(f"expected an int or a percentage string, got {value!r}")
-    if isinstance(value, int):
-        if value < 0:
-            raise ValueError(f"must not be negative, got {value}")
-        return value
-    text = value.strip()
-    if not text.endswith("%"):
-        raise ValueError(f"{value!r} is neither an integer nor a percentage like '25%'")
-    try:
-        percent = int(text[:-1])
-    except ValueError:
-        raise ValueError(f"{value!r} is not a whole-number percentage like '25%'") from None
-    if percent < 0:
-        raise ValueError(f"must not be negative, got {value!r}")
-    scaled = percent * total
-    return -(-scaled // 100) if round_up else scaled // 100
+resolve_int_or_percent = scaled_value
+"""``3`` or ``"25%"`` as a pod count against ``total``: the API's :func:`scaled_value`, one rule."""
 
 
 def resolve_surge_and_unavailable(
@@ -100,10 +80,8 @@ def resolve_surge_and_unavailable(
     still move, as Deployments do. Unavailability never exceeds ``replicas`` and is 0 for a
     Rollout scaled to zero.
     """
-    surge = resolve_int_or_percent(
-        DEFAULT_MAX_SURGE if max_surge is None else max_surge, total=replicas, round_up=True
-    )
-    unavailable = resolve_int_or_percent(
+    surge = scaled_value(DEFAULT_MAX_SURGE if max_surge is None else max_surge, total=replicas, round_up=True)
+    unavailable = scaled_value(
         DEFAULT_MAX_UNAVAILABLE if max_unavailable is None else max_unavailable,
         total=replicas,
         round_up=False,

@@ -37,18 +37,34 @@ def test_bad_durations_say_which_forms_work(value: int | str) -> None:
 @pytest.mark.parametrize(
     ("value", "total", "round_up", "expected"),
     [
-        (2, 10, True, 2),
+        (3, 10, True, 3),
+        (3, 10, False, 3),
+        (0, 10, True, 0),
         ("25%", 10, True, 3),
         ("25%", 10, False, 2),
+        ("20%", 10, True, 2),
+        ("20%", 10, False, 2),
         ("0%", 10, True, 0),
-        ("100%", 3, False, 3),
+        ("100%", 7, False, 7),
         ("1%", 1, True, 1),
+        ("1%", 1, False, 0),
+        ("33%", 3, True, 1),
+        ("33%", 3, False, 0),
+        ("150%", 4, True, 6),
+        (" 50% ", 5, True, 3),
+        ("25%", 0, True, 0),
     ],
 )
 def test_scaled_value_rounds_like_kubernetes(
     value: int | str, total: int, round_up: bool, expected: int
 ) -> None:
     assert scaled_value(value, total, round_up=round_up) == expected
+
+
+@pytest.mark.parametrize("value", ["3", "abc%", "-5%", -1, "2.5%", True, ""])
+def test_scaled_value_rejects_what_kubernetes_rejects(value: int | str) -> None:
+    with pytest.raises(ValueError, match=r"percentage|negative"):
+        scaled_value(value, 10, round_up=True)
 
 
 def test_label_selector_matching_and_string_form() -> None:

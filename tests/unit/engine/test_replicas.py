@@ -14,44 +14,12 @@ from rollouts.engine.replicas import (
     bluegreen_new_replicas,
     closest_canary_split,
     old_replicaset_targets,
-    resolve_int_or_percent,
     resolve_surge_and_unavailable,
     traffic_routed_canary_counts,
     weight_to_replicas,
 )
 
 # --- int-or-percent ---------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("value", "total", "round_up", "expected"),
-    [
-        (3, 10, True, 3),
-        (3, 10, False, 3),
-        (0, 10, True, 0),
-        ("25%", 10, True, 3),
-        ("25%", 10, False, 2),
-        ("20%", 10, True, 2),
-        ("20%", 10, False, 2),
-        ("0%", 10, True, 0),
-        ("100%", 7, False, 7),
-        ("1%", 1, True, 1),
-        ("1%", 1, False, 0),
-        ("33%", 3, True, 1),
-        ("33%", 3, False, 0),
-        ("150%", 4, True, 6),
-        (" 50% ", 5, True, 3),
-        ("25%", 0, True, 0),
-    ],
-)
-def test_resolve_int_or_percent(value: int | str, total: int, round_up: bool, expected: int) -> None:
-    assert resolve_int_or_percent(value, total=total, round_up=round_up) == expected
-
-
-@pytest.mark.parametrize("value", ["3", "abc%", "-5%", -1, "2.5%", True, ""])
-def test_resolve_int_or_percent_rejects_garbage(value: int | str) -> None:
-    with pytest.raises(ValueError):
-        resolve_int_or_percent(value, total=10, round_up=True)
 
 
 @pytest.mark.parametrize(
