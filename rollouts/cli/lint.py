@@ -1,0 +1,124 @@
+"""``kubectl rollouts lint -f FILE``: check manifests offline, before they are merged.
+
+Every rollouts.dev object goes through the same validation the controller and the CRDs apply
+(``rollouts.api.validation_errors``), then each valid Rollout is checked against the Services,
+Ingress, VirtualService, DestinationRule and AnalysisTemplates in the same file
+(:mod:`rollouts.cli.lint_references`). Each problem is one line naming the file, line, document
+number, kind and name, the field path and the fix. Exit 1 on any problem; otherwise one ``ok``
+line per object.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from rollouts.api import KINDS, InvalidObjectError, Rollout, parse_object
+from rollouts.cli.errors import EXIT_ERROR, EXIT_OK
+from rollouts.cli.lint_references import check_references
+from rollouts.cli.manifests import Document, Manifest, read_manifests
+from rollouts.cli.style import PLAIN, Style, color_wanted
+
+__all__ = ["DocumentResult", "lint_manifest", "register", "render_results"]
+
+#: Kinds the cross-object checks read; they are reported as checked (``ok``) rather than skipped.
+_REFERENCED = frozenset({"Service", "Ingress", "VirtualService", "DestinationRule"})
+_ARGO_GROUP = "argoproj.io/"
+
+
+@dataclass(kw_only=True)
+class DocumentResult:
+    """What lint found in one document; ``checked`` is False for kinds lint does not know."""
+
+    document: Document
+    checked: bool = True
+    problems: list[str] = field(default_factory=list)
+
+
+def _strip_object_name(message: str, doc: Document) -> str:
+    """``validation_errors`` prefixes each line with the object's name; the location says it already."""
+    for prefix in (f"{doc.kind} {doc.namespace}/{doc.name}: ", f"{doc.kind} {doc.name}: "):
+        if message.startswith(prefix):
+            return message[len(prefix) :]
+    return message
+
+
+def _validate(doc: Document) -> tuple[list[str], object | None]:
+    if doc.api_version.startswith(_ARGO_GROUP):
+        version = doc.api_version
+        return [
+            f"`apiVersion` is {version}, Argo Rollouts' group; change it to rollouts.dev/v1alpha1 "
+            "(the field names are the same)"
+        ], None
+    try:
+        return [], parse_object(doc.body)
+    except InvalidObjectError as exc:
+        return [_strip_object_name(line, doc) for line in exc.errors], None
+
+
+def lint_manifest(manifest: Manifest) -> list[DocumentResult]:
+    """Lint every document of one file, then check each valid Rollout against its neighbours."""
+    results = {doc.index: DocumentResult(document=doc) for doc in manifest.documents}
+    rollouts: list[tuple[Document, Rollout]] = []
+    for doc in manifest.documents:
+        result = results[doc.index]
+        if doc.kind in KINDS or doc.api_version.startswith(("rollouts.dev/", _ARGO_GROUP)):
+            result.problems, parsed = _validate(doc)
+            if isinstance(parsed, Rollout):
+                rollouts.append((doc, parsed))
+        elif doc.kind not in _REFERENCED:
+            result.checked = False
+    for doc, rollout in rollouts:
+        for finding in check_references(rollout=rollout, document=doc, manifest=manifest):
+            results[finding.document.index].problems.append(f"`{finding.path}`: {finding.message}")
+    return [results[doc.index] for doc in manifest.documents]
+
+
+def render_results(results: list[DocumentResult], *, style: Style = PLAIN) -> tuple[str, bool]:
+    """The report text (one line per object or problem, and a summary) and whether all is well."""
+    lines: list[str] = []
+    errors = sum(len(r.problems) for r in results)
+    for result in results:
+        where = result.document.where
+        if result.problems:
+            lines.extend(f"{style.paint('error', 'red')}  {where}: {p}" for p in result.problems)
+        elif result.checked:
+            lines.append(f"{style.paint('ok', 'green')}     {where}")
+        else:
+            lines.append(f"{style.paint('skip', 'gray')}   {where}: not a kind lint checks")
+    bad = sum(1 for r in results if r.problems)
+    if errors:
+        lines.append(f"{errors} problem{'s' if errors != 1 else ''} in {bad} of {len(results)} documents")
+    else:
+        lines.append(f"{len(results)} documents, no problems")
+    return "\n".join(lines) + "\n", errors == 0
+
+
+def run(args: argparse.Namespace, *, out: TextIO) -> int:
+    results = [result for manifest in read_manifests(args.filename) for result in lint_manifest(manifest)]
+    text, ok = render_results(results, style=Style(color=color_wanted(no_color=args.no_color, stream=out)))
+    out.write(text)
+    return EXIT_OK if ok else EXIT_ERROR
+
+
+def register(
+    verbs: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    parser = verbs.add_parser(
+        "lint",
+        parents=[common],
+        help="validate Rollouts, AnalysisTemplates and the objects they reference, offline",
+        description="Validate every Rollout, AnalysisTemplate and ClusterAnalysisTemplate in the files "
+        "with the controller's rules, and check each Rollout against the Services, Ingress, "
+        "VirtualService, DestinationRule and templates in the same file. Exit 1 on any problem.",
+    )
+    parser.add_argument(
+        "-f",
+        "--filename",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="YAML file (may hold many documents), directory, or - for stdin; repeatable",
+    )
+    parser.set_defaults(run=run)

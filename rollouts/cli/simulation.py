@@ -1,0 +1,327 @@
+"""Run the real decision engine over a synthetic cluster, to see the delivery it would make.
+
+``kubectl rollouts plan`` must show exactly what the controller will do, so it does not describe
+the steps itself: it calls :func:`rollouts.engine.decide` in a loop, as the controller does, over a
+world that obeys each plan at once and perfectly:
+
+* the Rollout starts Healthy on a previous revision (``previous``) at full size, and the file's
+  pod template is the new revision being delivered;
+* ReplicaSets are available as soon as they are created or scaled; the router reports back the
+  weight just set; Services select what they were switched to;
+* an AnalysisRun succeeds after the shortest time its metrics can take (``initialDelay +
+  (count-1) * interval`` of its slowest metric, when the templates are in the file; at once
+  otherwise); a metric with an interval and no count never finishes;
+* when nothing is left to do, time jumps to the plan's ``wake_at`` (pause end, scale-down delay,
+  auto-promotion); a pause with no end is promoted the way ``kubectl rollouts promote`` does it
+  (pause conditions cleared), and counted as a manual promotion.
+
+The result is every pass (a :class:`Moment`) with the time, the plan and the world after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from rollouts.api import AnalysisPhase, AnalysisTemplateSpec, Rollout, RolloutAnalysis, RolloutPhase
+from rollouts.api.status import RolloutStatus
+from rollouts.engine import (
+    Action,
+    AnnotateScaleDownDeadline,
+    CreateAnalysisRun,
+    CreateReplicaSet,
+    DeleteReplicaSet,
+    ObservedAnalysisRun,
+    ObservedReplicaSet,
+    ObservedService,
+    Plan,
+    ScaleReplicaSet,
+    SetWeight,
+    Snapshot,
+    SwitchServiceSelector,
+    TerminateAnalysisRun,
+    decide,
+)
+from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL, pod_template_hash
+
+__all__ = ["PREVIOUS", "START", "Moment", "Simulation", "TemplateKey", "analysis_seconds", "simulate"]
+
+PREVIOUS = "previous"
+"""The pod-template hash of the synthetic revision the delivery starts from."""
+START = datetime(2000, 1, 1, tzinfo=UTC)
+"""The simulated clock's origin; only durations since it are ever shown."""
+MAX_PASSES = 5000
+
+TemplateKey = tuple[bool, str]
+"""(clusterScope, name) of an analysis template."""
+
+
+def _metric_seconds(initial: float, interval: float | None, count: int | None) -> float | None:
+    if interval is None:
+        return initial  # measured once
+    if not count:
+        return None  # an interval without a count measures until the run is stopped
+    return initial + (count - 1) * interval
+
+
+def analysis_seconds(
+    analysis: RolloutAnalysis, templates: Mapping[TemplateKey, AnalysisTemplateSpec]
+) -> float | None:
+    """The shortest time an AnalysisRun of ``analysis`` can take; ``None`` when it never ends.
+
+    Templates not in ``templates`` count as instant (their metrics are unknown here).
+    """
+    longest = 0.0
+    for ref in analysis.templates:
+        spec = templates.get((ref.cluster_scope, ref.template_name))
+        for metric in spec.metrics if spec is not None else ():
+            seconds = _metric_seconds(metric.initial_delay_seconds, metric.interval_seconds, metric.count)
+            if seconds is None:
+                return None
+            longest = max(longest, seconds)
+    return longest
+
+
+@dataclass(frozen=True, kw_only=True)
+class Moment:
+    """One engine pass: when (since the start), the plan, and the world once the plan is applied."""
+
+    at: timedelta
+    plan: Plan
+    replica_sets: tuple[ObservedReplicaSet, ...]
+    router_weight: int | None
+    promoted_by_user: bool = False
+
+    @property
+    def status(self) -> RolloutStatus:
+        return self.plan.status
+
+    def replicas_of(self, pod_template_hash: str) -> int:
+        return sum(rs.replicas for rs in self.replica_sets if rs.pod_template_hash == pod_template_hash)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Simulation:
+    """The whole simulated delivery of one Rollout."""
+
+    rollout: Rollout
+    desired_hash: str
+    moments: tuple[Moment, ...]
+    manual_promotions: int
+    blocked: str = ""
+    """Why the delivery cannot finish (empty when it does)."""
+
+    @property
+    def promoted_at(self) -> timedelta | None:
+        """When the new revision became stable (``None``: never)."""
+        return next((m.at for m in self.moments if m.status.stable_rs == self.desired_hash), None)
+
+    @property
+    def completed_at(self) -> timedelta | None:
+        """When the Rollout was Healthy on the new revision with no pod of the previous one left."""
+        return next(
+            (
+                m.at
+                for m in self.moments
+                if m.status.phase is RolloutPhase.HEALTHY
+                and m.status.stable_rs == self.desired_hash
+                and m.replicas_of(PREVIOUS) == 0
+            ),
+            None,
+        )
+
+
+@dataclass
+class _World:
+    """The synthetic cluster: it does what each plan says, immediately and without failing."""
+
+    templates: Mapping[TemplateKey, AnalysisTemplateSpec]
+    replica_sets: dict[str, ObservedReplicaSet] = field(default_factory=dict)
+    services: dict[str, ObservedService] = field(default_factory=dict)
+    router_weight: int | None = None
+    runs: dict[str, ObservedAnalysisRun] = field(default_factory=dict)
+    run_ends: dict[str, datetime | None] = field(default_factory=dict)
+
+    def finish_runs(self, now: datetime) -> None:
+        for name, run in self.runs.items():
+            end = self.run_ends.get(name)
+            if run.phase is AnalysisPhase.RUNNING and end is not None and end <= now:
+                self.runs[name] = replace(run, phase=AnalysisPhase.SUCCESSFUL)
+
+    def next_run_end(self, now: datetime) -> datetime | None:
+        ends = [
+            end
+            for name, end in self.run_ends.items()
+            if end is not None and end > now and self.runs[name].phase is AnalysisPhase.RUNNING
+        ]
+        return min(ends, default=None)
+
+    def apply(self, action: Action, now: datetime) -> None:
+        match action:
+            case CreateReplicaSet(name=name, pod_template_hash=h, replicas=n, revision=revision):
+                self.replica_sets[name] = ObservedReplicaSet(
+                    name=name,
+                    pod_template_hash=h,
+                    replicas=n,
+                    revision=revision,
+                    created=now,
+                    ready=n,
+                    available=n,
+                    pods=n,
+                )
+            case ScaleReplicaSet(name=name, replicas=n):
+                self.replica_sets[name] = replace(
+                    self.replica_sets[name], replicas=n, ready=n, available=n, pods=n
+                )
+            case SetWeight(canary_weight=weight):
+                self.router_weight = weight
+            case SwitchServiceSelector(service=service, pod_template_hash=h):
+                old = self.services.get(service, ObservedService(name=service))
+                self.services[service] = ObservedService(
+                    name=service, selector={**old.selector, POD_TEMPLATE_HASH_LABEL: h}
+                )
+            case CreateAnalysisRun(
+                name=name, kind=kind, pod_template_hash=h, analysis=analysis, step_index=i
+            ):
+                seconds = analysis_seconds(analysis, self.templates)
+                self.run_ends[name] = None if seconds is None else now + timedelta(seconds=seconds)
+                self.runs[name] = ObservedAnalysisRun(
+                    name=name, kind=kind, phase=AnalysisPhase.RUNNING, pod_template_hash=h, step_index=i
+                )
+                self.finish_runs(now)
+            case TerminateAnalysisRun(name=name):
+                self.runs[name] = replace(self.runs[name], phase=AnalysisPhase.SUCCESSFUL, terminating=True)
+            case AnnotateScaleDownDeadline(name=name, deadline=deadline):
+                value = None if deadline is None else deadline.isoformat()
+                self.replica_sets[name] = replace(self.replica_sets[name], scale_down_deadline=value)
+            case DeleteReplicaSet(name=name):
+                self.replica_sets.pop(name, None)
+            case _:
+                pass  # RestartPod: the synthetic cluster has no pods to restart
+
+
+def _start(rollout: Rollout, world: _World) -> Rollout:
+    """The Rollout Healthy on the previous revision, and the world that goes with it."""
+    name = rollout.metadata.name or "rollout"
+    replicas = rollout.spec.replicas
+    world.replica_sets[f"{name}-{PREVIOUS}"] = ObservedReplicaSet(
+        name=f"{name}-{PREVIOUS}",
+        pod_template_hash=PREVIOUS,
+        replicas=replicas,
+        revision=1,
+        created=START - timedelta(days=1),
+        ready=replicas,
+        available=replicas,
+        pods=replicas,
+    )
+    status: dict[str, object] = {
+        "phase": RolloutPhase.HEALTHY,
+        "current_pod_hash": PREVIOUS,
+        "stable_rs": PREVIOUS,
+        "replicas": replicas,
+        "updated_replicas": replicas,
+        "ready_replicas": replicas,
+        "available_replicas": replicas,
+    }
+    canary, blue_green = rollout.spec.strategy.canary, rollout.spec.strategy.blue_green
+    selected = {POD_TEMPLATE_HASH_LABEL: PREVIOUS}
+    if canary is not None:
+        status["current_step_index"] = len(canary.steps) if canary.steps else None
+        for service in (canary.canary_service, canary.stable_service):
+            if service:
+                world.services[service] = ObservedService(name=service, selector=selected)
+        if canary.traffic_routing is not None:
+            world.router_weight = 0
+            status["canary"] = {
+                "weights": {
+                    "canary": {"weight": 0, "pod_template_hash": PREVIOUS},
+                    "stable": {"weight": 100, "pod_template_hash": PREVIOUS},
+                }
+            }
+    elif blue_green is not None:
+        for service in (blue_green.active_service, blue_green.preview_service):
+            if service:
+                world.services[service] = ObservedService(name=service, selector=selected)
+        status["blue_green"] = {"active_selector": PREVIOUS, "preview_selector": PREVIOUS}
+    return rollout.model_copy(update={"status": RolloutStatus.model_validate(status)})
+
+
+def _promote(rollout: Rollout) -> Rollout | None:
+    """What ``kubectl rollouts promote`` does to a Rollout waiting for a human; ``None``: not waiting."""
+    status = rollout.status or RolloutStatus()
+    if rollout.spec.paused:
+        spec = rollout.spec.model_copy(update={"paused": False})
+        return rollout.model_copy(update={"spec": spec})
+    if status.pause_conditions:
+        return rollout.model_copy(update={"status": status.model_copy(update={"pause_conditions": None})})
+    return None
+
+
+def simulate(
+    rollout: Rollout, *, templates: Mapping[TemplateKey, AnalysisTemplateSpec] | None = None
+) -> Simulation:
+    """Deliver the file's pod template with the engine, from a Healthy previous revision."""
+    world = _World(templates=templates or {})
+    current = _start(rollout, world)
+    desired = pod_template_hash(rollout.spec.template)
+    now, moments, manual, promoted_by_user = START, [], 0, False
+    for _ in range(MAX_PASSES):
+        world.finish_runs(now)
+        snapshot = Snapshot(
+            rollout=current,
+            now=now,
+            replica_sets=tuple(world.replica_sets.values()),
+            services=tuple(world.services.values()),
+            router_canary_weight=world.router_weight,
+            analysis_runs=tuple(world.runs.values()),
+        )
+        plan = decide(snapshot)
+        for action in plan.actions:
+            world.apply(action, now)
+        moments.append(
+            Moment(
+                at=now - START,
+                plan=plan,
+                replica_sets=tuple(world.replica_sets.values()),
+                router_weight=world.router_weight,
+                promoted_by_user=promoted_by_user,
+            )
+        )
+        promoted_by_user = False
+        settled = not plan.actions and plan.status == current.status
+        current = current.model_copy(update={"status": plan.status})
+        if not settled:
+            continue
+        status = plan.status
+        if status.phase is RolloutPhase.HEALTHY and status.stable_rs == desired:
+            return Simulation(
+                rollout=rollout, desired_hash=desired, moments=tuple(moments), manual_promotions=manual
+            )
+        if status.phase is RolloutPhase.DEGRADED:
+            return _blocked(rollout, desired, moments, manual, f"the rollout went Degraded: {status.message}")
+        wake = min((t for t in (plan.wake_at, world.next_run_end(now)) if t is not None), default=None)
+        if wake is not None:
+            now = wake
+            continue
+        promoted = _promote(current)
+        if promoted is None:
+            running = [run.name for run in world.runs.values() if run.phase is AnalysisPhase.RUNNING]
+            reason = (
+                f"AnalysisRun {running[0]} never finishes (a metric has an interval but no count)"
+                if running
+                else f"the engine waits for something the plan cannot simulate ({status.message})"
+            )
+            return _blocked(rollout, desired, moments, manual, reason)
+        current, manual, promoted_by_user = promoted, manual + 1, True
+    return _blocked(rollout, desired, moments, manual, f"no end after {MAX_PASSES} engine passes")
+
+
+def _blocked(rollout: Rollout, desired: str, moments: list[Moment], manual: int, reason: str) -> Simulation:
+    return Simulation(
+        rollout=rollout,
+        desired_hash=desired,
+        moments=tuple(moments),
+        manual_promotions=manual,
+        blocked=reason,
+    )
