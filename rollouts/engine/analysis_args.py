@@ -19,15 +19,26 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
-from rollouts.api.analysis import Metric, MetricProvider, PrometheusMetric, WebMetric, WebMetricHeader
+from rollouts.api.analysis import (
+    Argument,
+    Metric,
+    MetricProvider,
+    PrometheusMetric,
+    WebMetric,
+    WebMetricHeader,
+)
 
 __all__ = [
     "ArgumentError",
+    "ResolvedArgs",
     "read_field",
     "referenced_args",
+    "resolve_run_args",
+    "secret_names",
     "substitute",
     "substitute_args",
 ]
@@ -161,3 +172,75 @@ def substitute_args(metric: Metric, args: Mapping[str, str]) -> Metric:
     else:  # pragma: no cover - the API model guarantees exactly one provider
         raise ArgumentError(f"metric {metric.name!r} has no provider")
     return metric.model_copy(update={"provider": new})
+
+
+# --- the run's args at measurement time -------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResolvedArgs:
+    """A run's arguments with values, and for each one that could not be read, why."""
+
+    values: Mapping[str, str]
+    problems: Mapping[str, str]
+
+    def problem_for(self, metric: Metric) -> str | None:
+        """Why ``metric`` cannot be measured (it uses an argument that has no value), or ``None``."""
+        used = sorted(_metric_references(metric) & set(self.problems))
+        if not used:
+            return None
+        return "; ".join(f"argument {name!r}: {self.problems[name]}" for name in used)
+
+
+def _metric_references(metric: Metric) -> set[str]:
+    texts: list[str | None] = []
+    if metric.provider.prometheus is not None:
+        p = metric.provider.prometheus
+        texts += [p.address, p.query, *(h.value for h in p.headers or [])]
+    if metric.provider.web is not None:
+        w = metric.provider.web
+        texts += [w.url, w.body, *(h.value for h in w.headers or [])]
+    return set().union(*(referenced_args(t) for t in texts))
+
+
+def resolve_run_args(
+    args: Sequence[Argument] | None, *, secrets: Mapping[str, Mapping[str, str] | None], namespace: str
+) -> ResolvedArgs:
+    """The run's ``args`` with ``valueFrom.secretKeyRef`` read from ``secrets`` (Secret name to its
+    decoded data, ``None`` when the Secret does not exist), as the AnalysisRun controller read
+    them just before measuring. A missing Secret or key is a problem of that argument only: the
+    metrics that do not use it are still measured.
+    """
+    values: dict[str, str] = {}
+    problems: dict[str, str] = {}
+    for arg in args or []:
+        ref = arg.value_from.secret_key_ref if arg.value_from is not None else None
+        if arg.value is not None:
+            values[arg.name] = arg.value
+        elif ref is not None:
+            data = secrets.get(ref.name)
+            if data is None:
+                problems[arg.name] = (
+                    f"Secret {ref.name!r} not found in namespace {namespace!r}; create it, or fix "
+                    "valueFrom.secretKeyRef.name"
+                )
+            elif ref.key not in data:
+                keys = ", ".join(sorted(data)) or "none"
+                problems[arg.name] = (
+                    f"Secret {ref.name!r} has no key {ref.key!r} (keys: {keys}); fix "
+                    "valueFrom.secretKeyRef.key or add the key"
+                )
+            else:
+                values[arg.name] = data[ref.key]
+        else:
+            problems[arg.name] = "has no value; set value or valueFrom"
+    return ResolvedArgs(values=values, problems=problems)
+
+
+def secret_names(args: Sequence[Argument] | None) -> set[str]:
+    """The Secrets a run's arguments read (what the controller fetches before measuring)."""
+    return {
+        arg.value_from.secret_key_ref.name
+        for arg in args or []
+        if arg.value_from is not None and arg.value_from.secret_key_ref is not None
+    }
