@@ -1,0 +1,45 @@
+"""Traffic simulator: request metrics for pods that serve nothing.
+
+KWOK pods run no containers, so nothing answers a request in the local cluster. The simulator reads
+the live router objects (NGINX canary Ingresses, Istio VirtualServices and DestinationRules), the
+Services and the ready pods behind them, and counts the requests a real proxy would have served per
+version, with each version's error rate and latency chosen by its image tag (`profiles`). It serves
+them as `nginx_ingress_controller_requests` / `istio_requests_total` plus duration histograms, shaped
+like the real exporters' series, for the local Prometheus to scrape every second.
+
+Layout: pure code (`backends`, `nginx`, `istio`, `streams`, `counters`, `exposition`, `simulation`)
+turns object dicts into per-revision streams and counter increments; thin I/O (`observer`, `server`,
+`__main__`, `launcher`) reads the cluster, serves HTTP and registers the scrape target.
+
+    python -m e2e.simulator --namespace demo --port 9400     # or, from Python:
+    with simulator(cluster, namespaces=["demo"]) as sim: ...
+"""
+
+from __future__ import annotations
+
+from e2e.simulator.backends import NamespaceObjects, Revision, revisions_behind
+from e2e.simulator.launcher import RunningSimulator, SimulatorError, simulator
+from e2e.simulator.profiles import HEALTHY, NO_ENDPOINTS, PROFILE_TABLE, Profile, profile_for
+from e2e.simulator.server import Runner, Settings, register_target
+from e2e.simulator.simulation import Simulation, streams_for
+from e2e.simulator.streams import Stream
+
+__all__ = [
+    "HEALTHY",
+    "NO_ENDPOINTS",
+    "PROFILE_TABLE",
+    "NamespaceObjects",
+    "Profile",
+    "Revision",
+    "Runner",
+    "RunningSimulator",
+    "Settings",
+    "Simulation",
+    "SimulatorError",
+    "Stream",
+    "profile_for",
+    "register_target",
+    "revisions_behind",
+    "simulator",
+    "streams_for",
+]
