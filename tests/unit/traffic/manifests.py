@@ -12,43 +12,59 @@ from typing import Any
 from rollouts.api import Rollout, parse_rollout
 
 
-def rollout(
+def rollout(routing: dict[str, Any], **kw: Any) -> Rollout:
+    return parse_rollout(rollout_manifest(routing, **kw))
+
+
+def rollout_manifest(
     routing: dict[str, Any],
     *,
     name: str = "web",
-    namespace: str = "ns",
-    uid: str = "uid-web",
+    namespace: str | None = "ns",
+    uid: str | None = "uid-web",
     stable_service: str | None = "web-stable",
     canary_service: str | None = "web-canary",
-) -> Rollout:
+) -> dict[str, Any]:
+    """A Rollout as a user writes it; ``uid=None``/``namespace=None`` for one to create on a server."""
+    metadata: dict[str, Any] = {"name": name}
+    if namespace:
+        metadata["namespace"] = namespace
+    if uid:
+        metadata["uid"] = uid
     canary: dict[str, Any] = {"trafficRouting": routing, "steps": [{"setWeight": 20}]}
     if stable_service:
         canary["stableService"] = stable_service
     if canary_service:
         canary["canaryService"] = canary_service
-    return parse_rollout(
-        {
-            "apiVersion": "rollouts.dev/v1alpha1",
-            "kind": "Rollout",
-            "metadata": {"name": name, "namespace": namespace, "uid": uid},
-            "spec": {
-                "replicas": 2,
-                "selector": {"matchLabels": {"app": name}},
-                "template": {
-                    "metadata": {"labels": {"app": name}},
-                    "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]},
-                },
-                "strategy": {"canary": canary},
+    return {
+        "apiVersion": "rollouts.dev/v1alpha1",
+        "kind": "Rollout",
+        "metadata": metadata,
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]},
             },
-        }
-    )
+            "strategy": {"canary": canary},
+        },
+    }
 
 
 def nginx_rollout(**nginx: Any) -> Rollout:
-    return rollout({"nginx": {"stableIngress": "web", **nginx}})
+    return rollout(nginx_routing(**nginx))
+
+
+def nginx_routing(**nginx: Any) -> dict[str, Any]:
+    return {"nginx": {"stableIngress": "web", **nginx}}
 
 
 def istio_rollout(*, routes: list[str] | None = None, subsets: bool = False, **kw: Any) -> Rollout:
+    return rollout(istio_routing(routes=routes, subsets=subsets), **kw)
+
+
+def istio_routing(*, routes: list[str] | None = None, subsets: bool = False) -> dict[str, Any]:
     vs: dict[str, Any] = {"name": "web-vs"}
     if routes is not None:
         vs["routes"] = routes
@@ -59,7 +75,7 @@ def istio_rollout(*, routes: list[str] | None = None, subsets: bool = False, **k
             "canarySubsetName": "canary",
             "stableSubsetName": "stable",
         }
-    return rollout({"istio": istio}, **kw)
+    return {"istio": istio}
 
 
 def path(service: str, prefix: str = "/", port: int = 80) -> dict[str, Any]:
