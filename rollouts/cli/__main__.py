@@ -15,7 +15,22 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
-from rollouts.cli import lint, plan, version
+from rollouts.cli import (
+    abort,
+    get,
+    lint,
+    pause,
+    plan,
+    promote,
+    restart,
+    resume,
+    retry,
+    status,
+    undo,
+    version,
+)
+from rollouts.cli import list as list_verb
+from rollouts.cli import set as set_verb
 from rollouts.cli.errors import EXIT_USAGE, CliError
 from rollouts.cli.options import add_cluster_flags
 
@@ -31,13 +46,23 @@ class _Parser(argparse.ArgumentParser):
         raise CliError(f"{self.prog}: {message} (see '{self.prog} --help')", exit_code=EXIT_USAGE)
 
 
-def _verb_modules() -> list[object]:
-    modules: list[object] = [version, lint, plan]
-    try:
-        from rollouts.cli import cluster_verbs
-    except ImportError:  # pragma: no cover - the cluster verbs need rollouts.kube
-        return modules
-    return [*modules, *cluster_verbs.MODULES]
+#: Every verb module, in the order ``--help`` lists them.
+VERBS = (
+    get,
+    list_verb,
+    status,
+    promote,
+    abort,
+    retry,
+    pause,
+    resume,
+    restart,
+    set_verb,
+    undo,
+    lint,
+    plan,
+    version,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,8 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_cluster_flags(common, suppress=True)
     verbs = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
     verbs.required = True
-    for module in _verb_modules():
-        module.register(verbs, common)  # type: ignore[attr-defined]
+    for module in VERBS:
+        module.register(verbs, common)
     return parser
 
 

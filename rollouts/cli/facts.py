@@ -1,0 +1,195 @@
+"""Facts about a Rollout and what it owns, read from the objects exactly as the API server returns them.
+
+``get``, ``list`` and ``status`` show the same things (phase, step, weights, images, pod counts),
+so they read them here, once. The inputs are plain dicts, not API models: the plugin must show a
+Rollout whatever state it is in, including one an older or newer controller wrote, so a missing
+or unexpected field reads as "unknown" instead of failing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from rollouts.engine.analysis_runs import ANALYSIS_KIND_LABEL, ROLLOUT_LABEL, STEP_INDEX_LABEL
+from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
+
+__all__ = [
+    "ANALYSIS_KIND_LABEL",
+    "POD_TEMPLATE_HASH_LABEL",
+    "REVISION_ANNOTATION",
+    "ROLLOUT_LABEL",
+    "STEP_INDEX_LABEL",
+    "RolloutFacts",
+    "RolloutObjects",
+    "created",
+    "dig",
+    "images_of",
+    "labels_of",
+    "parse_time",
+    "phase_of",
+    "revision_of",
+]
+
+REVISION_ANNOTATION = "rollouts.dev/revision"
+
+
+def dig(obj: Any, *path: str | int) -> Any:
+    """``obj[path[0]][path[1]]...``, or ``None`` as soon as a step is missing."""
+    for key in path:
+        if isinstance(key, int):
+            obj = obj[key] if isinstance(obj, list) and -len(obj) <= key < len(obj) else None
+        else:
+            obj = obj.get(key) if isinstance(obj, Mapping) else None
+    return obj
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def created(obj: Mapping[str, Any]) -> datetime | None:
+    return parse_time(dig(obj, "metadata", "creationTimestamp"))
+
+
+def labels_of(obj: Mapping[str, Any]) -> dict[str, str]:
+    labels = dig(obj, "metadata", "labels")
+    return dict(labels) if isinstance(labels, Mapping) else {}
+
+
+def revision_of(replica_set: Mapping[str, Any]) -> int:
+    return _int(dig(replica_set, "metadata", "annotations", REVISION_ANNOTATION))
+
+
+def images_of(template: Any) -> list[str]:
+    """The images of a pod template's containers, in order."""
+    containers = dig(template, "spec", "containers")
+    return [str(c.get("image")) for c in containers or [] if isinstance(c, Mapping) and c.get("image")]
+
+
+def phase_of(rollout: Mapping[str, Any]) -> str:
+    """The Rollout's phase; ``Progressing`` while the controller has not seen the latest spec."""
+    phase = dig(rollout, "status", "phase")
+    observed = dig(rollout, "status", "observedGeneration")
+    generation = dig(rollout, "metadata", "generation")
+    if not phase:
+        return "Progressing"
+    if observed is not None and generation is not None and _int(observed) < _int(generation):
+        return "Progressing"
+    return str(phase)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RolloutObjects:
+    """A Rollout and the objects it owns, as read in one go."""
+
+    rollout: dict[str, Any]
+    replica_sets: list[dict[str, Any]] = field(default_factory=list)
+    pods: list[dict[str, Any]] = field(default_factory=list)
+    analysis_runs: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RolloutFacts:
+    """What the header of ``get``, a row of ``list`` and ``status`` say about one Rollout."""
+
+    name: str
+    namespace: str
+    phase: str
+    message: str
+    strategy: str
+    step: str
+    set_weight: str
+    actual_weight: str
+    stable_images: list[str]
+    canary_images: list[str]
+    desired: int
+    current: int
+    updated: int
+    ready: int
+    available: int
+
+    @classmethod
+    def of(cls, rollout: Mapping[str, Any], replica_sets: list[dict[str, Any]] | None = None) -> RolloutFacts:
+        spec, status = rollout.get("spec") or {}, rollout.get("status") or {}
+        canary = dig(spec, "strategy", "canary")
+        steps = dig(canary, "steps") or []
+        index = dig(status, "currentStepIndex")
+        step, set_weight, actual = "-", "-", "-"
+        if isinstance(canary, Mapping):
+            if steps and index is not None:
+                step = f"{_int(index)}/{len(steps)}"
+            set_weight = str(_set_weight(steps, index))
+            actual = _actual_weight(status, canary, replica_sets or [])
+        stable_hash, current_hash = status.get("stableRS"), status.get("currentPodHash")
+        by_hash = {labels_of(rs).get(POD_TEMPLATE_HASH_LABEL): rs for rs in replica_sets or []}
+        stable_images = images_of(dig(by_hash.get(stable_hash), "spec", "template"))
+        canary_images: list[str] = []
+        if current_hash and current_hash != stable_hash:
+            canary_images = images_of(spec.get("template"))
+        elif not stable_images:
+            stable_images = images_of(spec.get("template"))
+        return cls(
+            name=str(dig(rollout, "metadata", "name") or ""),
+            namespace=str(dig(rollout, "metadata", "namespace") or ""),
+            phase=phase_of(rollout),
+            message=str(status.get("message") or ""),
+            strategy="BlueGreen" if dig(spec, "strategy", "blueGreen") is not None else "Canary",
+            step=step,
+            set_weight=set_weight,
+            actual_weight=actual,
+            stable_images=stable_images,
+            canary_images=canary_images,
+            desired=_int(spec.get("replicas", 1)),
+            current=_int(status.get("replicas")),
+            updated=_int(status.get("updatedReplicas")),
+            ready=_int(status.get("readyReplicas")),
+            available=_int(status.get("availableReplicas")),
+        )
+
+
+def _set_weight(steps: list[Any], index: Any) -> int:
+    """The weight the steps ask for at ``index``: the last setWeight at or before it (100 when done)."""
+    if index is None or _int(index) >= len(steps):
+        return 100
+    weight = 0
+    for step in steps[: _int(index) + 1]:
+        if isinstance(step, Mapping) and step.get("setWeight") is not None:
+            weight = _int(step["setWeight"])
+    return weight
+
+
+def _actual_weight(
+    status: Mapping[str, Any], canary: Mapping[str, Any], replica_sets: list[dict[str, Any]]
+) -> str:
+    """The canary's share of traffic now: the router's verified weight, or the pod ratio without a router."""
+    weight = dig(status, "canary", "weights", "canary", "weight")
+    if canary.get("trafficRouting") is not None:
+        if weight is None:
+            return "0"
+        verified = dig(status, "canary", "weights", "verified")
+        return f"{_int(weight)}" + ("" if verified is not False else " (not yet verified)")
+    current, stable = status.get("currentPodHash"), status.get("stableRS")
+    if not current or current == stable:
+        return "100"
+    available = {
+        labels_of(rs).get(POD_TEMPLATE_HASH_LABEL): _int(dig(rs, "status", "availableReplicas"))
+        for rs in replica_sets
+    }
+    total = sum(available.values())
+    return str(round(100 * available.get(current, 0) / total)) if total else "0"

@@ -1,0 +1,81 @@
+"""``kubectl rollouts get rollout NAME [-w]``: where one Rollout stands, and what it runs.
+
+A header (phase with icon, message, strategy, step, weights, images, pod counts) and a tree of its
+revisions, each with its ReplicaSet, pods and AnalysisRuns. ``-w`` redraws it every second until
+interrupted; ``-o json|yaml`` prints the objects themselves for scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from rollouts.cli.cluster import Session, fetch_objects, get_rollout, run_in_cluster
+from rollouts.cli.errors import EXIT_OK
+from rollouts.cli.facts import RolloutFacts, RolloutObjects
+from rollouts.cli.header import render_header
+from rollouts.cli.options import add_output_flag, cluster_options, output_options
+from rollouts.cli.output import dump
+from rollouts.cli.style import PLAIN, Style
+from rollouts.cli.tree import build_tree, render_tree
+from rollouts.cli.watch import watch
+
+__all__ = ["as_data", "register", "render_rollout"]
+
+
+def render_rollout(objects: RolloutObjects, *, now: datetime, style: Style = PLAIN) -> str:
+    """Header and tree of one Rollout: a pure function of its objects and ``now``."""
+    facts = RolloutFacts.of(objects.rollout, objects.replica_sets)
+    tree = build_tree(objects, now=now, style=style)
+    return render_header(facts, style=style) + "\n" + render_tree(tree, style=style)
+
+
+def as_data(objects: RolloutObjects) -> dict[str, Any]:
+    """The objects for ``-o json|yaml``: the Rollout and what it owns, as the API server has them."""
+    return {
+        "rollout": objects.rollout,
+        "replicaSets": objects.replica_sets,
+        "pods": objects.pods,
+        "analysisRuns": objects.analysis_runs,
+    }
+
+
+async def _read(session: Session, name: str) -> RolloutObjects:
+    return await fetch_objects(session, await get_rollout(session, name))
+
+
+def run(args: argparse.Namespace, *, out: TextIO) -> int:
+    options = output_options(args)
+
+    async def operation(session: Session) -> None:
+        async def frame() -> tuple[str, bool]:
+            objects = await _read(session, args.name)
+            if options.format is not None:
+                return dump(as_data(objects), options.format), False
+            return render_rollout(objects, now=datetime.now(UTC), style=options.style), False
+
+        if args.watch:
+            await watch(frame, out=out, tty=out.isatty())
+        else:
+            out.write((await frame())[0])
+
+    with contextlib.suppress(KeyboardInterrupt):  # -w ends with Ctrl-C
+        run_in_cluster(cluster_options(args), operation)
+    return EXIT_OK
+
+
+def register(
+    verbs: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    parser = verbs.add_parser(
+        "get",
+        parents=[common],
+        help="show a Rollout: status, weights, images, revisions, pods, analysis runs",
+    )
+    parser.add_argument("resource", choices=("rollout", "rollouts", "ro"), help="what to get: rollout")
+    parser.add_argument("name", help="name of the Rollout")
+    parser.add_argument("-w", "--watch", action="store_true", help="redraw in place until interrupted")
+    add_output_flag(parser)
+    parser.set_defaults(run=run)

@@ -1,0 +1,23 @@
+"""``kubectl rollouts pause NAME``: hold the Rollout where it is (``spec.paused: true``)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TextIO
+
+from rollouts.cli import steering
+from rollouts.cli.apply import add_name, steer
+
+__all__ = ["register"]
+
+
+def run(args: argparse.Namespace, *, out: TextIO) -> int:
+    return steer(args, out=out, decide=lambda rollout, _: steering.pause(rollout))
+
+
+def register(
+    verbs: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    parser = verbs.add_parser("pause", parents=[common], help="pause the Rollout (spec.paused)")
+    add_name(parser)
+    parser.set_defaults(run=run)
