@@ -21,7 +21,8 @@ A pass is the straight list in :func:`decide`. Each rule is a small function ove
    routing the old stable is kept for ``scaleDownDelaySeconds``.
 8. **Route traffic**: Services and router weight, only ever onto a fully available ReplicaSet
    (``canary_traffic.py``).
-9. **Advance** the current step when it is complete (not while ``spec.paused``).
+9. **Advance** the current step when it is complete (not while ``spec.paused``, nor while an
+   inconclusive analysis waits for a human).
 10. **Retire** old ReplicaSets, clean up history, restart pods for ``restartAt``.
 
 The two delays default as in Argo Rollouts, and only apply with traffic routing (see
@@ -143,7 +144,7 @@ def decide(snapshot: Snapshot) -> Plan:
     size_replica_sets(c)
     _promote_when_done(c)
     route_traffic(c)
-    if not snapshot.rollout.spec.paused:
+    if not snapshot.rollout.spec.paused and not _held_for_a_human(c):
         _advance_step(c)
     _retire(c)
     return _finish(c)
@@ -247,6 +248,11 @@ def _promote_when_done(c: Canary) -> None:
 
 
 # --- 9. steps -------------------------------------------------------------------------------------
+
+
+def _held_for_a_human(c: Canary) -> bool:
+    """An inconclusive analysis holds the current step until someone promotes or aborts."""
+    return PauseReason.INCONCLUSIVE_ANALYSIS_RUN in c.ctx.draft.pause_conditions
 
 
 def _advance_step(c: Canary) -> None:

@@ -136,6 +136,13 @@ CASES: list[Case] = [
         "`spec.strategy.canary.stableService`: trafficRouting.istio without a destinationRule needs",
     ),
     (
+        "scaleDownDelaySeconds on a basic canary",
+        lambda: _edit(
+            rollout(), lambda d: (canary(d).pop("trafficRouting"), canary(d).update(scaleDownDelaySeconds=5))
+        ),
+        "`spec.strategy.canary.scaleDownDelaySeconds`: scaleDownDelaySeconds needs trafficRouting",
+    ),
+    (
         "selector does not match template",
         lambda: _edit(rollout(), lambda d: d["spec"]["selector"].update(matchLabels={"app": "api"})),
         "`spec.selector`: selector 'app=api' does not match template.metadata.labels",

@@ -8,10 +8,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from rollouts.api.enums import AnalysisPhase
 from rollouts.api.rollout import Rollout
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL, pod_template_hash
 from rollouts.engine.plan import Action, Plan
-from rollouts.engine.snapshot import ObservedReplicaSet, ObservedService, Snapshot
+from rollouts.engine.snapshot import (
+    AnalysisRunKind,
+    ObservedAnalysisRun,
+    ObservedReplicaSet,
+    ObservedService,
+    Snapshot,
+)
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -32,6 +39,20 @@ def hash_of(image: str) -> str:
 
 
 V1, V2, V3 = hash_of("web:1"), hash_of("web:2"), hash_of("web:3")
+
+
+def mid(index: int, **status: Any) -> dict[str, Any]:
+    """Status of a canary from V1 to V2 at step ``index``."""
+    return {"currentPodHash": V2, "stableRS": V1, "currentStepIndex": index, **status}
+
+
+def step_run(
+    name: str, phase: AnalysisPhase, kind: AnalysisRunKind = AnalysisRunKind.STEP, step: int | None = 1
+) -> ObservedAnalysisRun:
+    """An AnalysisRun of revision V2 as the cluster shows it (its message names a failing metric)."""
+    return ObservedAnalysisRun(
+        name=name, kind=kind, phase=phase, pod_template_hash=V2, step_index=step, message="err rate 9%"
+    )
 
 
 def canary_rollout(
@@ -114,6 +135,10 @@ def svc(name: str, pod_hash: str | None) -> ObservedService:
     return ObservedService(name=name, selector=selector)
 
 
+SERVICES_V1 = (svc("web-stable", V1), svc("web-canary", V1))
+SERVICES_V2 = (svc("web-stable", V1), svc("web-canary", V2))
+
+
 def snapshot(rollout: Rollout, *, now: datetime = T0, **observed: Any) -> Snapshot:
     return Snapshot(rollout=rollout, now=now, **observed)
 
@@ -146,7 +171,6 @@ def apply(snap: Snapshot, plan: Plan, *, after: float = 1.0, ready: bool = True)
         SetWeight,
         SwitchServiceSelector,
     )
-    from rollouts.engine.snapshot import ObservedAnalysisRun
 
     replica_sets = {r.name: r for r in snap.replica_sets}
     services = {s.name: s for s in snap.services}
@@ -174,8 +198,6 @@ def apply(snap: Snapshot, plan: Plan, *, after: float = 1.0, ready: bool = True)
             case SwitchServiceSelector():
                 services[action.service] = svc(action.service, action.pod_template_hash)
             case CreateAnalysisRun():
-                from rollouts.api.enums import AnalysisPhase
-
                 runs.append(
                     ObservedAnalysisRun(
                         name=action.name,

@@ -14,9 +14,22 @@ from rollouts.engine.plan import (
     Plan,
     ScaleReplicaSet,
     SwitchServiceSelector,
+    TerminateAnalysisRun,
 )
 from rollouts.engine.snapshot import AnalysisRunKind, ObservedAnalysisRun, Snapshot
-from tests.unit.engine.scenario import T0, V1, V2, apply, at, bluegreen_rollout, of_type, rs, snapshot, svc
+from tests.unit.engine.scenario import (
+    T0,
+    V1,
+    V2,
+    apply,
+    at,
+    bluegreen_rollout,
+    of_type,
+    rs,
+    snapshot,
+    svc,
+    with_spec,
+)
 
 UPDATING = {"currentPodHash": V2, "stableRS": V1, "blueGreen": {"activeSelector": V1}}
 
@@ -170,3 +183,121 @@ def test_abort_before_switch_keeps_active_and_scales_preview_down_after_delay() 
     assert early.status.phase is RolloutPhase.DEGRADED
     late = bluegreen.decide(snapshot(ro, now=at(30), **base))
     assert ScaleReplicaSet(name=f"web-{V2}", pod_template_hash=V2, replicas=0, previous=3) in late.actions
+
+
+# --- spec.paused, progress deadline, retry, promote-full, rollback --------------------------------
+
+READY_BEHIND_PREVIEW = dict(
+    replica_sets=(rs(V1, 3), rs(V2, 3, revision=2)),
+    services=(svc("web-active", V1), svc("web-preview", V2)),
+)
+SWITCH = SwitchServiceSelector(service="web-active", pod_template_hash=V2)
+
+
+def test_spec_paused_holds_the_switch_until_unpaused() -> None:
+    ro = with_spec(bluegreen_rollout(status=UPDATING), paused=True)
+    held = bluegreen.decide(snapshot(ro, **READY_BEHIND_PREVIEW))
+    assert SWITCH not in held.actions
+    assert held.status.phase is RolloutPhase.PAUSED
+    assert held.status.message == "Rollout is paused by the user (spec.paused)"
+    resumed = bluegreen.decide(snapshot(with_spec(ro, paused=False), **READY_BEHIND_PREVIEW))
+    assert SWITCH in resumed.actions
+
+
+def _stuck(*, now: float, abort: bool = False, status: dict[str, Any] | None = None, **spec: Any) -> Plan:
+    progressing = {
+        "type": "Progressing",
+        "status": "True",
+        "reason": "ReplicaSetUpdated",
+        "lastUpdateTime": T0,
+        "lastTransitionTime": T0,
+    }
+    counts = {"replicas": 6, "updatedReplicas": 3, "readyReplicas": 3, "availableReplicas": 3}
+    ro = bluegreen_rollout(status=UPDATING | counts | {"conditions": [progressing]} | (status or {}), **spec)
+    ro = with_spec(ro, progress_deadline_abort=abort)
+    snap = snapshot(
+        ro,
+        now=at(now),
+        replica_sets=(rs(V1, 3), rs(V2, 3, available=0, revision=2)),
+        services=(svc("web-active", V1), svc("web-preview", V1)),
+    )
+    return bluegreen.decide(snap)
+
+
+def test_progress_deadline_marks_a_stuck_update_degraded_and_aborts_only_when_asked() -> None:
+    early = _stuck(now=599)
+    assert early.status.phase is RolloutPhase.PROGRESSING and early.wake_at == at(600)
+    late = _stuck(now=600)
+    assert late.status.phase is RolloutPhase.DEGRADED and not late.status.abort
+    assert (late.status.message or "").startswith("ProgressDeadlineExceeded")
+    assert any(e.reason == "ProgressDeadlineExceeded" and e.type == "Warning" for e in late.events)
+    aborted = _stuck(now=600, abort=True)
+    assert aborted.status.abort and aborted.status.phase is RolloutPhase.DEGRADED
+    assert of_type(aborted, SwitchServiceSelector) == []  # active never left the stable revision
+
+
+def test_progress_deadline_waits_for_a_running_analysis() -> None:
+    run_status = {"prePromotionAnalysisRunStatus": {"name": f"web-{V2}-pre-1", "status": "Running"}}
+    plan = _stuck(
+        now=900,
+        status={"blueGreen": {"activeSelector": V1, **run_status}},
+        prePromotionAnalysis={"templates": [{"templateName": "smoke"}]},
+    )
+    assert plan.status.phase is RolloutPhase.PROGRESSING
+
+
+def test_retry_after_abort_starts_over_with_a_fresh_pre_promotion_run() -> None:
+    name = f"web-{V2}-pre-1"
+    failed = ObservedAnalysisRun(
+        name=name, kind=AnalysisRunKind.PRE, phase=AnalysisPhase.FAILED, pod_template_hash=V2
+    )
+    status = UPDATING | {
+        "abortedAt": T0,
+        "blueGreen": {
+            "activeSelector": V1,
+            "prePromotionAnalysisRunStatus": {"name": name, "status": "Failed"},
+        },
+    }
+    ro = bluegreen_rollout(status=status, prePromotionAnalysis={"templates": [{"templateName": "smoke"}]})
+    plan = bluegreen.decide(snapshot(ro, analysis_runs=(failed,), **READY_BEHIND_PREVIEW))
+    assert [r.name for r in of_type(plan, CreateAnalysisRun)] == [f"web-{V2}-pre-2"]
+    assert not plan.status.abort and plan.status.aborted_at is None
+    assert plan.status.phase is RolloutPhase.PROGRESSING
+    assert any(e.reason == "RolloutRetried" for e in plan.events)
+    assert SWITCH not in plan.actions
+
+
+def test_promote_full_skips_the_pause_and_pre_promotion_analysis() -> None:
+    name = f"web-{V2}-pre-1"
+    running = ObservedAnalysisRun(
+        name=name, kind=AnalysisRunKind.PRE, phase=AnalysisPhase.RUNNING, pod_template_hash=V2
+    )
+    status = UPDATING | {
+        "promoteFull": True,
+        "blueGreen": {
+            "activeSelector": V1,
+            "prePromotionAnalysisRunStatus": {"name": name, "status": "Running"},
+        },
+    }
+    ro = bluegreen_rollout(
+        status=status,
+        autoPromotionEnabled=False,
+        prePromotionAnalysis={"templates": [{"templateName": "smoke"}]},
+    )
+    plan = bluegreen.decide(snapshot(ro, analysis_runs=(running,), **READY_BEHIND_PREVIEW))
+    assert plan.actions[0] == SWITCH
+    assert TerminateAnalysisRun(name=name) in plan.actions
+    assert plan.status.stable_rs == V2 and not plan.status.promote_full
+
+
+def test_rollback_to_the_stable_template_keeps_active_and_retires_the_preview_revision() -> None:
+    ro = bluegreen_rollout(image="web:1", status=UPDATING)
+    plan = bluegreen.decide(snapshot(ro, **READY_BEHIND_PREVIEW))
+    assert SwitchServiceSelector(service="web-preview", pod_template_hash=V1) in plan.actions
+    assert SWITCH not in plan.actions
+    preview_back = plan.actions.index(SwitchServiceSelector(service="web-preview", pod_template_hash=V1))
+    shrink = plan.actions.index(
+        ScaleReplicaSet(name=f"web-{V2}", pod_template_hash=V2, replicas=0, previous=3)
+    )
+    assert preview_back < shrink
+    assert plan.status.stable_rs == V1 and plan.status.phase is not RolloutPhase.DEGRADED

@@ -6,11 +6,10 @@ from typing import Any
 
 import pytest
 
-from rollouts.api.enums import AnalysisPhase, PauseReason, RolloutPhase
+from rollouts.api.enums import PauseReason, RolloutPhase
 from rollouts.engine import canary
 from rollouts.engine.plan import (
     AnnotateScaleDownDeadline,
-    CreateAnalysisRun,
     CreateReplicaSet,
     DeleteReplicaSet,
     RestartPod,
@@ -19,37 +18,23 @@ from rollouts.engine.plan import (
     SwitchServiceSelector,
     TerminateAnalysisRun,
 )
-from rollouts.engine.snapshot import AnalysisRunKind, ObservedAnalysisRun, ObservedPod
+from rollouts.engine.snapshot import ObservedPod
 from tests.unit.engine.scenario import (
-    T0,
+    SERVICES_V1,
+    SERVICES_V2,
     V1,
     V2,
-    V3,
     apply,
     at,
     canary_rollout,
     kinds,
+    mid,
     of_type,
     rs,
     snapshot,
     svc,
     with_spec,
 )
-
-SERVICES_V1 = (svc("web-stable", V1), svc("web-canary", V1))
-SERVICES_V2 = (svc("web-stable", V1), svc("web-canary", V2))
-
-
-def mid(index: int, **status: Any) -> dict[str, Any]:
-    """Status of a canary from V1 to V2 at step ``index``."""
-    return {"currentPodHash": V2, "stableRS": V1, "currentStepIndex": index, **status}
-
-
-def run(name: str, phase: AnalysisPhase, kind: AnalysisRunKind = AnalysisRunKind.STEP, step: int | None = 1):
-    return ObservedAnalysisRun(
-        name=name, kind=kind, phase=phase, pod_template_hash=V2, step_index=step, message="err rate 9%"
-    )
-
 
 # --- setWeight ------------------------------------------------------------------------------------
 
@@ -262,204 +247,6 @@ def test_first_deploy_is_stable_at_once() -> None:
     plan = canary.decide(snapshot(ro))
     assert of_type(plan, CreateReplicaSet)[0].replicas == 10
     assert plan.status.stable_rs == V1 and plan.status.current_step_index == 2
-
-
-# --- abort and retry ------------------------------------------------------------------------------
-
-
-def test_abort_sends_all_traffic_to_stable_before_anything_is_scaled_down() -> None:
-    ro = canary_rollout(abortScaleDownDelaySeconds=0, status=mid(1, abort=True))
-    snap = snapshot(
-        ro, replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)), services=SERVICES_V2, router_canary_weight=20
-    )
-    plan = canary.decide(snap)
-    assert plan.actions[0] == SetWeight(canary_weight=0, canary_hash=V2, stable_hash=V1)
-    assert plan.status.phase is RolloutPhase.DEGRADED
-    assert plan.status.current_step_index == 0
-
-
-@pytest.mark.parametrize(("now", "scaled"), [(10, False), (30, True)])
-def test_abort_scales_canary_down_after_abort_delay(now: float, scaled: bool) -> None:
-    ro = canary_rollout(status=mid(0, abort=True, abortedAt=T0))
-    snap = snapshot(
-        ro,
-        now=at(now),
-        replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)),
-        services=SERVICES_V2,
-        router_canary_weight=0,
-    )
-    plan = canary.decide(snap)
-    assert (
-        ScaleReplicaSet(name=f"web-{V2}", pod_template_hash=V2, replicas=0, previous=2) in plan.actions
-    ) is scaled
-
-
-def test_failed_step_analysis_aborts_with_its_message() -> None:
-    steps = [{"setWeight": 20}, {"analysis": {"templates": [{"templateName": "rate"}]}}]
-    name = f"web-{V2}-step-1-1"
-    ro = canary_rollout(
-        steps=steps,
-        status=mid(1, canary={"currentStepAnalysisRunStatus": {"name": name, "status": "Running"}}),
-    )
-    snap = snapshot(
-        ro,
-        replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)),
-        services=SERVICES_V2,
-        router_canary_weight=20,
-        analysis_runs=(run(name, AnalysisPhase.FAILED),),
-    )
-    plan = canary.decide(snap)
-    assert plan.status.abort and plan.status.phase is RolloutPhase.DEGRADED
-    assert "err rate 9%" in (plan.status.message or "")
-    assert plan.actions[0] == SetWeight(canary_weight=0, canary_hash=V2, stable_hash=V1)
-    assert any(e.reason == "RolloutAborted" and e.type == "Warning" for e in plan.events)
-
-
-@pytest.mark.parametrize(
-    ("phase", "index_after", "rollout_phase"),
-    [
-        (AnalysisPhase.RUNNING, 1, RolloutPhase.PROGRESSING),
-        (AnalysisPhase.SUCCESSFUL, 2, RolloutPhase.PROGRESSING),
-        (AnalysisPhase.INCONCLUSIVE, 1, RolloutPhase.PAUSED),
-        (AnalysisPhase.ERROR, 0, RolloutPhase.DEGRADED),
-    ],
-)
-def test_step_analysis_outcomes(phase: AnalysisPhase, index_after: int, rollout_phase: RolloutPhase) -> None:
-    steps = [{"setWeight": 20}, {"analysis": {"templates": [{"templateName": "rate"}]}}, {"pause": {}}]
-    name = f"web-{V2}-step-1-1"
-    ro = canary_rollout(
-        steps=steps,
-        status=mid(1, canary={"currentStepAnalysisRunStatus": {"name": name, "status": "Running"}}),
-    )
-    snap = snapshot(
-        ro,
-        replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)),
-        services=SERVICES_V2,
-        router_canary_weight=20,
-        analysis_runs=(run(name, phase),),
-    )
-    plan = canary.decide(snap)
-    assert plan.status.current_step_index == index_after
-    assert plan.status.phase is rollout_phase
-    if phase is AnalysisPhase.INCONCLUSIVE:
-        assert [p.reason for p in plan.status.pause_conditions or []] == [
-            PauseReason.INCONCLUSIVE_ANALYSIS_RUN
-        ]
-
-
-def test_analysis_step_starts_a_run_and_background_analysis_starts_at_its_step() -> None:
-    steps = [{"setWeight": 20}, {"analysis": {"templates": [{"templateName": "rate"}]}}]
-    background = {"templates": [{"templateName": "latency"}], "startingStep": 1}
-    ro = canary_rollout(steps=steps, analysis=background, status=mid(1))
-    plan = canary.decide(
-        snapshot(
-            ro,
-            replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)),
-            services=SERVICES_V2,
-            router_canary_weight=20,
-        )
-    )
-    created = of_type(plan, CreateAnalysisRun)
-    assert [(r.kind, r.step_index) for r in created] == [
-        (AnalysisRunKind.STEP, 1),
-        (AnalysisRunKind.BACKGROUND, None),
-    ]
-    before = canary_rollout(steps=steps, analysis=background, status=mid(0))
-    plan = canary.decide(
-        snapshot(
-            before,
-            replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)),
-            services=SERVICES_V2,
-            router_canary_weight=0,
-        )
-    )
-    assert of_type(plan, CreateAnalysisRun) == []
-
-
-def test_retry_after_abort_restarts_steps_with_a_fresh_analysis_run() -> None:
-    steps = [{"analysis": {"templates": [{"templateName": "rate"}]}}]
-    name = f"web-{V2}-step-0-1"
-    status = mid(0, abortedAt=T0, canary={"currentStepAnalysisRunStatus": {"name": name, "status": "Failed"}})
-    ro = canary_rollout(steps=steps, status=status)
-    failed = ObservedAnalysisRun(
-        name=name, kind=AnalysisRunKind.STEP, phase=AnalysisPhase.FAILED, pod_template_hash=V2, step_index=0
-    )
-    plan = canary.decide(
-        snapshot(
-            ro,
-            replica_sets=(rs(V1, 10), rs(V2, 0, revision=2)),
-            services=SERVICES_V1,
-            router_canary_weight=0,
-            analysis_runs=(failed,),
-        )
-    )
-    assert [r.name for r in of_type(plan, CreateAnalysisRun)] == [f"web-{V2}-step-0-2"]
-    assert not plan.status.abort and plan.status.aborted_at is None
-    assert plan.status.phase is RolloutPhase.PROGRESSING
-
-
-# --- new revisions and rollback -------------------------------------------------------------------
-
-
-def test_new_revision_mid_canary_moves_traffic_off_old_canary_then_scales_it_down() -> None:
-    ro = canary_rollout(image="web:3", status=mid(1))
-    snap = snapshot(
-        ro, replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)), services=SERVICES_V2, router_canary_weight=20
-    )
-    plan = canary.decide(snap)
-    assert plan.status.current_step_index == 0 and plan.status.current_pod_hash == V3
-    weight = plan.actions.index(SetWeight(canary_weight=0, canary_hash=V3, stable_hash=V1))
-    scale_down = plan.actions.index(
-        ScaleReplicaSet(name=f"web-{V2}", pod_template_hash=V2, replicas=0, previous=2)
-    )
-    assert weight < scale_down
-    assert of_type(plan, CreateReplicaSet)[0].pod_template_hash == V3
-
-
-def test_rollback_to_stable_template_skips_all_steps() -> None:
-    ro = canary_rollout(image="web:1", status=mid(1))
-    snap = snapshot(
-        ro, replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)), services=SERVICES_V2, router_canary_weight=20
-    )
-    plan = canary.decide(snap)
-    assert plan.status.current_step_index == 2 and plan.status.stable_rs == V1
-    assert plan.actions.index(
-        SetWeight(canary_weight=0, canary_hash=V1, stable_hash=V1)
-    ) < plan.actions.index(ScaleReplicaSet(name=f"web-{V2}", pod_template_hash=V2, replicas=0, previous=2))
-    assert any(e.reason == "SkipSteps" for e in plan.events)
-
-
-# --- progress deadline ----------------------------------------------------------------------------
-
-
-def _stuck(abort: bool, now: float) -> Any:
-    cond = {
-        "type": "Progressing",
-        "status": "True",
-        "reason": "ReplicaSetUpdated",
-        "lastUpdateTime": T0,
-        "lastTransitionTime": T0,
-    }
-    counts = {"replicas": 12, "updatedReplicas": 2, "readyReplicas": 10, "availableReplicas": 10}
-    ro = with_spec(canary_rollout(status=mid(0, conditions=[cond], **counts)), progress_deadline_abort=abort)
-    snap = snapshot(
-        ro,
-        now=at(now),
-        replica_sets=(rs(V1, 10), rs(V2, 2, available=0, revision=2)),
-        services=SERVICES_V1,
-        router_canary_weight=0,
-    )
-    return canary.decide(snap)
-
-
-def test_progress_deadline_marks_degraded_and_aborts_only_when_asked() -> None:
-    early = _stuck(False, 599)
-    assert early.status.phase is RolloutPhase.PROGRESSING and early.wake_at == at(600)
-    late = _stuck(False, 600)
-    assert late.status.phase is RolloutPhase.DEGRADED and not late.status.abort
-    assert "ProgressDeadlineExceeded" in (late.status.message or "")
-    aborted = _stuck(True, 600)
-    assert aborted.status.abort and aborted.status.phase is RolloutPhase.DEGRADED
 
 
 # --- basic canary, history, restart ---------------------------------------------------------------
