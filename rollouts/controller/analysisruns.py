@@ -1,0 +1,313 @@
+"""The AnalysisRun controller: measure each run's metrics when they are due, record, judge, write status.
+
+It runs beside the Rollout controller in the same process and in the same style (a watch cache,
+a work queue of ``(namespace, name)`` keys, a few workers), so a run is never handled by two
+workers at once and changes coalesce. One pass over one run is a straight list of steps:
+
+1. read the run from the watch cache and parse it (a run that does not parse gets an Error
+   status naming the problem, once);
+2. ask the engine which metrics are due now (:func:`plan_measurements`, deadlines computed from
+   the status: nothing is remembered in memory between passes);
+3. read the Secrets the run's arguments name, resolve the arguments, and take the due
+   measurements concurrently in worker threads (the providers are synchronous);
+4. record and judge them (:func:`advance`), write the status through the status subresource with
+   the resourceVersion as a precondition (a stale pass fails with Conflict instead of
+   overwriting a newer status), and remember the answer in the cache;
+5. schedule the next pass at the next deadline.
+
+A restart therefore loses nothing and repeats nothing: every deadline is read back from
+``status.startedAt`` and the measurements' ``finishedAt``. A pass that crashed after measuring
+but before its status write simply measures again; the lost measurement was never recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from rollouts.api import AnalysisRun
+from rollouts.api.enums import AnalysisPhase
+from rollouts.api.measurement import Measurement as StatusMeasurement
+from rollouts.controller.queue import WorkQueue
+from rollouts.engine.analysis_args import ResolvedArgs, resolve_run_args, secret_names
+from rollouts.engine.analysis_schedule import advance, plan_measurements
+from rollouts.kube import Conflict, EventRecorder, Informer, Key, KubeClient, KubeError, KubeObject
+from rollouts.metrics import Providers, ProviderSettings, take_measurement
+from rollouts.metrics.provider import Measurement
+
+__all__ = ["ANALYSIS_RUN", "AnalysisRunController", "AnalysisRunOptions"]
+
+ANALYSIS_RUN = ("rollouts.dev/v1alpha1", "AnalysisRun")
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnalysisRunOptions:
+    """How to run: namespaces (``None``: all), the default Prometheus, and concurrency.
+
+    ``prometheus_address`` is the controller's ``--prometheus-address`` (when ``None`` the
+    Prometheus provider falls back to ``$PROMETHEUS_ADDRESS``). ``workers`` runs are handled at
+    once; ``measure_threads`` measurements are in flight at once across all runs.
+    """
+
+    namespaces: Sequence[str] | None = None
+    prometheus_address: str | None = None
+    workers: int = 8
+    measure_threads: int = 16
+
+
+@dataclass
+class _Stats:
+    """Counters for benchmarks and /metrics: measurements taken and status writes made."""
+
+    measurements: int = 0
+    status_writes: int = 0
+    conflicts: int = 0
+    by_phase: dict[str, int] = field(default_factory=dict)
+
+
+class AnalysisRunController:
+    """Measures AnalysisRuns until cancelled: ``await AnalysisRunController(client, options).run()``.
+
+    ``informers``: AnalysisRun watch caches the process already runs (the Rollout controller's);
+    this controller then adds its change handler to them instead of opening its own watches.
+    """
+
+    def __init__(
+        self,
+        client: KubeClient,
+        options: AnalysisRunOptions | None = None,
+        *,
+        informers: Sequence[Informer] | None = None,
+        providers: Providers | None = None,
+        clock: Clock = _utc_now,
+    ) -> None:
+        self.options = options or AnalysisRunOptions()
+        self.providers = providers or Providers(
+            ProviderSettings(prometheus_address=self.options.prometheus_address)
+        )
+        self.queue: WorkQueue[Key] = WorkQueue()
+        self.stats = _Stats()
+        self._client = client
+        self._clock = clock
+        self._recorder = EventRecorder(client)
+        self._executor = ThreadPoolExecutor(
+            max_workers=max(1, self.options.measure_threads), thread_name_prefix="measure"
+        )
+        self._own_informers = informers is None
+        if informers is None:
+            namespaces: list[str | None] = (
+                list(self.options.namespaces) if self.options.namespaces is not None else [None]
+            )
+            informers = [
+                Informer(
+                    client, *ANALYSIS_RUN, namespace=ns, transform=_without_managed_fields, optional=True
+                )
+                for ns in namespaces
+            ]
+        self.informers = list(informers)
+        for informer in self.informers:
+            informer.add_handler(self._changed)
+
+    # -- wiring --------------------------------------------------------------------------------
+
+    def _changed(self, old: KubeObject | None, new: KubeObject | None) -> None:
+        obj = new if new is not None else old
+        meta = (obj or {}).get("metadata") or {}
+        key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+        if new is None:
+            self.queue.discard(key)
+        else:
+            self.queue.add(key)
+
+    async def wait_synced(self) -> None:
+        await asyncio.gather(*(informer.synced.wait() for informer in self.informers))
+
+    async def run(self) -> None:
+        """Watch (unless sharing the caller's caches) and work until cancelled."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                if self._own_informers:
+                    for informer in self.informers:
+                        group.create_task(informer.run(), name=f"watch-analysisruns-{informer.namespace}")
+                await self.wait_synced()
+                for informer in self.informers:
+                    for obj in informer.list():
+                        self._changed(None, obj)
+                for index in range(max(1, self.options.workers)):
+                    group.create_task(self._work(), name=f"analysisrun-worker-{index}")
+        finally:
+            self.queue.shutdown()
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _work(self) -> None:
+        while True:
+            key = await self.queue.get()
+            try:
+                wake_in = await self.reconcile(key)
+            except asyncio.CancelledError:
+                raise
+            except Conflict:
+                self.stats.conflicts += 1
+                self.queue.add_after(key, 0.05)  # a newer copy is on its way from the watch
+            except KubeError as exc:
+                delay = self.queue.retry(key)
+                log.warning("AnalysisRun %s/%s: %s; retrying in %.1fs", *key, exc, delay)
+            except Exception:
+                delay = self.queue.retry(key)
+                log.exception("AnalysisRun %s/%s: pass failed; retrying in %.1fs", *key, delay)
+            else:
+                self.queue.forget(key)
+                if wake_in is not None:
+                    self.queue.add_after(key, wake_in)
+            finally:
+                self.queue.done(key)
+
+    def _cached(self, key: Key) -> tuple[Informer, KubeObject] | None:
+        for informer in self.informers:
+            if informer.namespace in (None, key[0]):
+                obj = informer.get(*key)
+                if obj is not None:
+                    return informer, obj
+        return None
+
+    # -- one pass ------------------------------------------------------------------------------
+
+    async def reconcile(self, key: Key) -> float | None:
+        """One pass over the run ``key``; returns seconds until the next pass is due (``None``: none)."""
+        cached = self._cached(key)
+        if cached is None:
+            return None
+        informer, obj = cached
+        try:
+            run = AnalysisRun.model_validate(obj)
+        except ValidationError as exc:
+            await self._invalid(informer, obj, exc)
+            return None
+        now = self._clock()
+        plan = plan_measurements(run, now)
+        taken = await self._measure(key[0], run, plan.due) if plan.due else {}
+        status = advance(run, now, taken)
+        if _dump(status) != _dump(run.status):
+            await self._write_status(informer, obj, status)
+            if status.phase.is_completed() and (run.status is None or not run.status.phase.is_completed()):
+                await self._completed(obj, status.phase, status.message)
+        after = plan_measurements(run.model_copy(update={"status": status}), self._clock())
+        if after.wake_at is None:
+            return None
+        return max(0.0, (after.wake_at - self._clock()).total_seconds())
+
+    async def _measure(
+        self, namespace: str, run: AnalysisRun, due: Sequence[Any]
+    ) -> dict[str, StatusMeasurement]:
+        args = await self._resolve_args(namespace, run)
+        loop = asyncio.get_running_loop()
+
+        async def one(metric: Any) -> tuple[str, StatusMeasurement]:
+            started = self._clock()
+            measured: Measurement = await loop.run_in_executor(
+                self._executor, take_measurement, self.providers, metric, args
+            )
+            self.stats.measurements += 1
+            self.stats.by_phase[measured.phase.value] = self.stats.by_phase.get(measured.phase.value, 0) + 1
+            return metric.name, measured.to_status(started_at=started, finished_at=self._clock())
+
+        return dict(await asyncio.gather(*(one(metric) for metric in due)))
+
+    async def _resolve_args(self, namespace: str, run: AnalysisRun) -> ResolvedArgs:
+        """The run's args with Secret values read now (never stored in the run)."""
+        secrets: dict[str, Mapping[str, str] | None] = {}
+        for name in sorted(secret_names(run.spec.args)):
+            secret = await self._client.get_or_none("v1", "Secret", namespace=namespace, name=name)
+            secrets[name] = None if secret is None else _decoded(secret)
+        return resolve_run_args(run.spec.args, secrets=secrets, namespace=namespace)
+
+    async def _write_status(self, informer: Informer, obj: KubeObject, status: Any) -> None:
+        meta = obj.get("metadata") or {}
+        body = {
+            "metadata": {"resourceVersion": meta.get("resourceVersion")},
+            "status": status.model_dump(by_alias=True, exclude_none=True, mode="json"),
+        }
+        started = time.monotonic()
+        written = await self._client.patch(
+            *ANALYSIS_RUN,
+            namespace=meta.get("namespace"),
+            name=str(meta.get("name")),
+            patch=body,
+            subresource="status",
+        )
+        self.stats.status_writes += 1
+        informer.remember(_without_managed_fields(written))
+        log.debug(
+            "AnalysisRun %s/%s status written in %.3fs",
+            meta.get("namespace"),
+            meta.get("name"),
+            time.monotonic() - started,
+        )
+
+    async def _completed(self, obj: KubeObject, phase: AnalysisPhase, message: str | None) -> None:
+        meta = obj.get("metadata") or {}
+        warning = phase is not AnalysisPhase.SUCCESSFUL
+        text = f"AnalysisRun {meta.get('name')} {phase.value}" + (f": {message}" if message else "")
+        log.log(logging.WARNING if warning else logging.INFO, "%s/%s", meta.get("namespace"), text)
+        await self._recorder.record(
+            obj, reason=f"AnalysisRun{phase.value}", message=text, type="Warning" if warning else "Normal"
+        )
+
+    async def _invalid(self, informer: Informer, obj: KubeObject, exc: ValidationError) -> None:
+        """A run the API model rejects: Error status naming the fields, written once."""
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'spec'}: {err['msg']}" for err in exc.errors()[:5]
+        )
+        message = (
+            f"the AnalysisRun is invalid and will not be measured ({problems}); fix it and create it again"
+        )
+        status = (obj.get("status") or {}) if isinstance(obj.get("status"), dict) else {}
+        if status.get("phase") == AnalysisPhase.ERROR.value and status.get("message") == message:
+            return
+        meta = obj.get("metadata") or {}
+        written = await self._client.patch(
+            *ANALYSIS_RUN,
+            namespace=meta.get("namespace"),
+            name=str(meta.get("name")),
+            patch={"status": {"phase": AnalysisPhase.ERROR.value, "message": message}},
+            subresource="status",
+        )
+        informer.remember(_without_managed_fields(written))
+        await self._completed(obj, AnalysisPhase.ERROR, message)
+
+
+def _dump(status: Any) -> Any:
+    return None if status is None else status.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+def _decoded(secret: KubeObject) -> dict[str, str]:
+    data = {
+        k: base64.b64decode(v).decode("utf-8", errors="replace")
+        for k, v in (secret.get("data") or {}).items()
+    }
+    data.update({k: str(v) for k, v in (secret.get("stringData") or {}).items()})
+    return data
+
+
+def _without_managed_fields(obj: KubeObject) -> KubeObject:
+    meta = obj.get("metadata")
+    if isinstance(meta, dict) and "managedFields" in meta:
+        obj = {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
+    return obj
