@@ -12,11 +12,12 @@ from rollouts.engine.plan import (
     AnnotateScaleDownDeadline,
     CreateAnalysisRun,
     Plan,
+    RestartPod,
     ScaleReplicaSet,
     SwitchServiceSelector,
     TerminateAnalysisRun,
 )
-from rollouts.engine.snapshot import AnalysisRunKind, ObservedAnalysisRun, Snapshot
+from rollouts.engine.snapshot import AnalysisRunKind, ObservedAnalysisRun, ObservedPod, Snapshot
 from tests.unit.engine.scenario import (
     T0,
     V1,
@@ -301,3 +302,20 @@ def test_rollback_to_the_stable_template_keeps_active_and_retires_the_preview_re
     )
     assert preview_back < shrink
     assert plan.status.stable_rs == V1 and plan.status.phase is not RolloutPhase.DEGRADED
+
+
+def test_restart_at_restarts_one_pod_at_a_time_then_records_it() -> None:
+    healthy = {"currentPodHash": V2, "stableRS": V2, "blueGreen": {"activeSelector": V2}}
+    ro = with_spec(bluegreen_rollout(status=healthy), restart_at=at(0))
+    base = dict(
+        now=at(10),
+        replica_sets=(rs(V2, 3, revision=2),),
+        services=(svc("web-active", V2), svc("web-preview", V2)),
+    )
+    old_pods = tuple(ObservedPod(name=f"p{i}", pod_template_hash=V2, created=at(-100 + i)) for i in range(3))
+    plan = bluegreen.decide(snapshot(ro, pods=old_pods, **base))
+    assert of_type(plan, RestartPod) == [RestartPod(name="p0", pod_template_hash=V2)]
+    assert plan.status.restarted_at is None
+    fresh = tuple(ObservedPod(name=f"q{i}", pod_template_hash=V2, created=at(5)) for i in range(3))
+    done = bluegreen.decide(snapshot(ro, pods=fresh, **base))
+    assert of_type(done, RestartPod) == [] and done.status.restarted_at == at(0)

@@ -109,6 +109,33 @@ def test_set_canary_scale_sizes_canary_without_moving_traffic() -> None:
     assert of_type(plan, SetWeight) == []
 
 
+@pytest.mark.parametrize(
+    ("index", "canary_pods"),
+    [
+        (0, 4),  # setCanaryScale replicas: 4
+        (1, 4),  # setWeight 10 keeps the explicit scale in force
+        (2, 5),  # setCanaryScale weight: 50 -> half of 10 pods
+        (3, 1),  # matchTrafficWeight: back to the 10% weight's size
+        (4, 1),
+    ],
+)
+def test_set_canary_scale_in_force_until_match_traffic_weight(index: int, canary_pods: int) -> None:
+    steps = [
+        {"setCanaryScale": {"replicas": 4}},
+        {"setWeight": 10},
+        {"setCanaryScale": {"weight": 50}},
+        {"setCanaryScale": {"matchTrafficWeight": True}},
+        {"pause": {}},
+    ]
+    ro = canary_rollout(steps=steps, status=mid(index))
+    snap = snapshot(
+        ro, replica_sets=(rs(V1, 10), rs(V2, 3, revision=2)), services=SERVICES_V2, router_canary_weight=0
+    )
+    plan = canary.decide(snap)
+    assert of_type(plan, ScaleReplicaSet)[0].replicas == canary_pods
+    assert plan.status.current_step_index == index  # the canary is not at its size yet
+
+
 # --- pause ----------------------------------------------------------------------------------------
 
 

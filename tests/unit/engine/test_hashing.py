@@ -18,6 +18,7 @@ from rollouts.engine.hashing import (
     POD_TEMPLATE_HASH_LABEL,
     canonical_template,
     pod_template_hash,
+    steps_hash,
 )
 
 TEMPLATE: dict[str, Any] = {
@@ -146,3 +147,12 @@ def test_hashes_are_well_distributed() -> None:
     first_chars = [h[0] for h in hashes]
     counts = [first_chars.count(c) for c in set(first_chars)]
     assert max(counts) < 2 * min(counts)  # expected ~370 each; a skewed encoding fails this
+
+
+def test_steps_hash_follows_the_steps_not_their_spelling() -> None:
+    steps = [{"setWeight": 20}, {"pause": {"duration": "1m"}}]
+    reordered = [{"setWeight": 20}, {"pause": {"duration": "1m"}, "analysis": None}]
+    assert steps_hash(steps) == steps_hash(reordered)
+    assert steps_hash(steps) != steps_hash([{"setWeight": 30}, {"pause": {"duration": "1m"}}])
+    assert steps_hash(steps) != steps_hash(list(reversed(steps)))
+    assert len(steps_hash([])) == 10 and steps_hash([]) != steps_hash(steps)
