@@ -147,6 +147,8 @@ def _nginx(ctx: _Context) -> Iterator[Finding]:
         yield ctx.missing(path=path, kind="Ingress", name=nginx.stable_ingress)
         return
     stable = canary.stable_service
+    if stable and ctx.peers("Service") and ctx.find("Service", stable) is None:
+        return  # the dangling stableService is reported on the Rollout; one report is enough
     if stable and stable not in _backends(ingress.body):
         yield Finding(
             document=ingress,

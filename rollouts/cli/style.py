@@ -70,10 +70,11 @@ class Style:
         glyph, color = _ICONS.get(phase, _ICONS["Unknown"])
         return self.paint(glyph, color)
 
-    def status(self, phase: str) -> str:
-        """``✔ Healthy``: icon and phase, in the phase's color."""
-        _, color = _ICONS.get(phase, _ICONS["Unknown"])
-        return f"{self.icon(phase)} {self.paint(phase, color)}"
+    def status(self, phase: str, *, looks_like: str | None = None) -> str:
+        """``✔ Healthy``: icon and phase, in the phase's color (or in those of ``looks_like``)."""
+        shown = looks_like or phase
+        _, color = _ICONS.get(shown, _ICONS["Unknown"])
+        return f"{self.icon(shown)} {self.paint(phase, color)}"
 
 
 PLAIN = Style(color=False)

@@ -118,7 +118,7 @@ def build_tree(objects: RolloutObjects, *, now: datetime, style: Style = PLAIN) 
                     icon="□",
                     name=str(dig(pod, "metadata", "name")),
                     kind="Pod",
-                    status=style.status(status),
+                    status=style.status(status, looks_like="Healthy" if status == "Running" else None),
                     age=age(created(pod), now),
                     info=info,
                 )

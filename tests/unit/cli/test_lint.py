@@ -1,0 +1,145 @@
+"""`kubectl rollouts lint`: examples pass; each broken manifest fails with where, which field and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rollouts.api import validation_errors
+from tests.unit.cli.cli import cli
+
+REPO = Path(__file__).resolve().parents[3]
+EXAMPLES = REPO / "examples"
+MANIFESTS = Path(__file__).parent / "manifests"
+
+
+def test_examples_pass_with_one_ok_line_per_object() -> None:
+    result = cli("lint", "-f", str(EXAMPLES), "--no-color")
+    assert result.code == 0, result.out
+    ok_lines = [line for line in result.out.splitlines() if line.startswith("ok ")]
+    assert len(ok_lines) == 12
+    assert any("(document 4, Rollout web)" in line for line in ok_lines)
+    assert result.out.splitlines()[-1] == "12 documents, no problems"
+
+
+def test_a_file_with_its_template_checks_the_template_reference() -> None:
+    result = cli("lint", "-f", str(MANIFESTS / "nginx-with-template.yaml"))
+    assert result.code == 0, result.out
+    assert "AnalysisTemplate success-rate" in result.out
+
+
+INVALID = sorted((EXAMPLES / "invalid").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", INVALID, ids=[p.stem for p in INVALID])
+def test_each_invalid_example_fails_with_the_controllers_own_messages(path: Path) -> None:
+    result = cli("lint", "-f", str(path))
+    assert result.code == 1
+    errors = [line for line in result.out.splitlines() if line.startswith("error")]
+    assert errors, result.out
+    assert f"{path}:3 (document 1, " in errors[0]
+    # the same words the controller and the tests get from rollouts.api, minus the object prefix
+    (body,) = [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+    for problem in validation_errors(body):
+        assert problem.split(": ", 1)[1] in result.out
+
+
+CROSS_OBJECT = [
+    (
+        "stable-service-typo.yaml",
+        "(document 4, Rollout web): `spec.strategy.canary.stableService`: "
+        "Service 'web-stabel' is not in this file (Services in it: web-canary, web-stable); "
+        "fix the name or add the Service",
+    ),
+    (
+        "service-selects-other-pods.yaml",
+        "(document 2, Service web-canary): `spec.selector`: "
+        "{app: webb} does not select the pods of Rollout web",
+    ),
+    (
+        "ingress-without-stable-backend.yaml",
+        "(document 3, Ingress web): `spec.rules[].http.paths[].backend.service.name`: "
+        "no path routes to Service 'web-stable'",
+    ),
+    (
+        "template-name-typo.yaml",
+        "`spec.strategy.canary.steps[2].analysis.templates[0].templateName`: "
+        "AnalysisTemplate 'succes-rate' is not in this file (AnalysisTemplates in it: success-rate)",
+    ),
+    (
+        "template-arg-missing.yaml",
+        "`spec.strategy.canary.steps[2].analysis.args`: "
+        "AnalysisTemplate success-rate needs argument 'service-name'",
+    ),
+    (
+        "istio-route-typo.yaml",
+        "`spec.strategy.canary.trafficRouting.istio.virtualService.routes[0]`: "
+        "route 'primay' is not an http route of VirtualService shop (its routes: primary)",
+    ),
+    (
+        "istio-missing-canary-subset.yaml",
+        "(document 3, DestinationRule shop): `spec.subsets`: has no subset named 'canary'",
+    ),
+    (
+        "istio-missing-canary-subset.yaml",
+        "(document 2, VirtualService shop): `spec.http[0].route`: "
+        "route 'primary' has no destination with subset 'canary'",
+    ),
+    ("argo-api-version.yaml", "change it to rollouts.dev/v1alpha1"),
+]
+
+
+@pytest.mark.parametrize(("name", "expected"), CROSS_OBJECT, ids=[c[0] for c in CROSS_OBJECT])
+def test_cross_object_problems_name_the_document_to_change(name: str, expected: str) -> None:
+    result = cli("lint", "-f", str(MANIFESTS / name))
+    assert result.code == 1
+    assert expected in result.out, result.out
+
+
+def test_a_dangling_service_is_reported_once_on_the_rollout() -> None:
+    result = cli("lint", "-f", str(MANIFESTS / "stable-service-typo.yaml"))
+    assert [line for line in result.out.splitlines() if line.startswith("error")] == [
+        line
+        for line in result.out.splitlines()
+        if "(document 4, Rollout web)" in line and line.startswith("error")
+    ]
+
+
+def test_references_are_not_checked_against_kinds_the_file_does_not_hold(tmp_path: Path) -> None:
+    rollout_only = (EXAMPLES / "canary-nginx.yaml").read_text().split("---")[-1]
+    path = tmp_path / "rollout.yaml"
+    path.write_text(rollout_only)
+    result = cli("lint", "-f", str(path))
+    assert result.code == 0, result.out
+
+
+def test_unknown_kinds_are_skipped_not_failed(tmp_path: Path) -> None:
+    path = tmp_path / "cm.yaml"
+    path.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n")
+    result = cli("lint", "-f", str(path))
+    assert result.code == 0
+    assert "skip" in result.out and "ConfigMap settings" in result.out
+
+
+def test_broken_yaml_is_one_line_with_file_and_line() -> None:
+    result = cli("lint", "-f", str(MANIFESTS / "not-yaml.yaml"))
+    assert result.code == 1
+    assert result.out == ""
+    assert result.err.startswith(f"error: {MANIFESTS / 'not-yaml.yaml'}:5: not valid YAML")
+    assert len(result.err.splitlines()) == 1
+
+
+def test_missing_file_is_one_line() -> None:
+    result = cli("lint", "-f", "/nonexistent/rollout.yaml")
+    assert (result.code, result.err) == (
+        1,
+        "error: /nonexistent/rollout.yaml: no such file; pass an existing file with -f\n",
+    )
+
+
+def test_lint_needs_a_file() -> None:
+    result = cli("lint")
+    assert result.code == 2
+    assert "the following arguments are required: -f/--filename" in result.err

@@ -1,0 +1,113 @@
+"""`get`, `list`, `status` output: pure functions of the objects and "now", against golden files."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from rollouts.cli.ages import age
+from rollouts.cli.facts import RolloutFacts, RolloutObjects
+from rollouts.cli.get import render_rollout
+from rollouts.cli.status import exit_code_for, render_status
+from rollouts.cli.style import Style
+from rollouts.cli.table import render_table
+from tests.unit.cli.golden import GOLDEN, assert_golden
+
+NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def objects(name: str) -> RolloutObjects:
+    data: dict[str, Any] = yaml.safe_load((GOLDEN / "objects" / f"{name}.yaml").read_text())
+    return RolloutObjects(
+        rollout=data["rollout"],
+        replica_sets=data.get("replicaSets", []),
+        pods=data.get("pods", []),
+        analysis_runs=data.get("analysisRuns", []),
+    )
+
+
+def test_get_paused_canary_matches_golden() -> None:
+    assert_golden("get-canary-paused.txt", render_rollout(objects("canary-paused"), now=NOW))
+
+
+def test_get_header_says_where_the_canary_stands() -> None:
+    facts = RolloutFacts.of(objects("canary-paused").rollout, objects("canary-paused").replica_sets)
+    assert (facts.phase, facts.step, facts.set_weight, facts.actual_weight) == ("Paused", "1/4", "10", "10")
+    assert (facts.stable_images, facts.canary_images) == (["nginx:1.27"], ["nginx:1.28"])
+    assert (facts.desired, facts.current, facts.updated, facts.ready, facts.available) == (5, 6, 1, 6, 6)
+
+
+def test_a_status_written_before_the_latest_spec_reads_as_progressing() -> None:
+    rollout = objects("canary-paused").rollout
+    stale = {**rollout, "metadata": {**rollout["metadata"], "generation": 3}}
+    assert RolloutFacts.of(stale).phase == "Progressing"
+
+
+def test_unverified_weight_is_flagged() -> None:
+    rollout = objects("canary-paused").rollout
+    weights = {**rollout["status"]["canary"]["weights"], "verified": False}
+    status = {**rollout["status"], "canary": {"weights": weights}}
+    assert RolloutFacts.of({**rollout, "status": status}).actual_weight == "10 (not yet verified)"
+
+
+def test_color_only_when_asked() -> None:
+    plain = render_rollout(objects("canary-paused"), now=NOW)
+    colored = render_rollout(objects("canary-paused"), now=NOW, style=Style(color=True))
+    assert "\033[" not in plain
+    assert "\033[" in colored
+    assert "॥ Paused" in plain
+
+
+def test_list_table_matches_golden() -> None:
+    rollout = objects("canary-paused").rollout
+    other = {
+        "metadata": {"name": "checkout", "namespace": "pay"},
+        "spec": {"replicas": 3, "strategy": {"blueGreen": {"activeService": "a"}}},
+        "status": {
+            "phase": "Healthy",
+            "replicas": 3,
+            "updatedReplicas": 3,
+            "readyReplicas": 3,
+            "availableReplicas": 3,
+        },
+    }
+    rows = [RolloutFacts.of(rollout), RolloutFacts.of(other)]
+    assert_golden("list-rollouts.txt", render_table(rows))
+    assert_golden("list-rollouts-all-namespaces.txt", render_table(rows, all_namespaces=True))
+
+
+def test_status_line_and_exit_codes() -> None:
+    rollout = objects("canary-paused").rollout
+    assert render_status(rollout) == "॥ Paused - CanaryPauseStep\n"
+    assert [exit_code_for(p) for p in ("Healthy", "Degraded", "Paused", "Progressing")] == [0, 1, 0, 0]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "0s"),
+        (59, "59s"),
+        (119, "119s"),
+        (150, "2m30s"),
+        (600, "10m"),
+        (7200, "120m"),
+        (4 * 3600 + 60, "4h1m"),
+        (30 * 3600, "30h"),
+        (3 * 86400 + 3600, "3d1h"),
+        (10 * 86400, "10d"),
+    ],
+)
+def test_ages_read_like_kubectl(seconds: int, text: str) -> None:
+    assert age(datetime.fromtimestamp(NOW.timestamp() - seconds, UTC), NOW) == text
+
+
+def test_unknown_age() -> None:
+    assert age(None, NOW) == "<unknown>"
+
+
+def test_golden_directory_is_documented() -> None:
+    assert (Path(GOLDEN) / "README.md").exists()
