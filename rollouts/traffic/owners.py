@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rollouts.api import GROUP_VERSION, Rollout
+from rollouts.api import API_GROUP, GROUP_VERSION, Rollout
 
 __all__ = ["describe_owner", "is_controlled_by", "owner_reference"]
 
@@ -42,7 +42,7 @@ def is_controlled_by(obj: Mapping[str, Any], rollout: Rollout) -> bool:
     return (
         ref is not None
         and ref.get("kind") == "Rollout"
-        and ref.get("apiVersion") == GROUP_VERSION
+        and str(ref.get("apiVersion", "")).partition("/")[0] == API_GROUP  # any version of our API
         and ref.get("uid") == rollout.metadata.uid
     )
 

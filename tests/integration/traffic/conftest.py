@@ -33,7 +33,10 @@ async def client(cluster: Cluster) -> AsyncIterator[KubeClient]:
 
 def create(kubectl: Kubectl, obj: dict[str, Any]) -> dict[str, Any]:
     """Create ``obj`` with the real kubectl and return it as the server stored it."""
-    return json.loads(kubectl("create", "-f", "-", "-o", "json", stdin=json.dumps(obj)).stdout)
+    stored: dict[str, Any] = json.loads(
+        kubectl("create", "-f", "-", "-o", "json", stdin=json.dumps(obj)).stdout
+    )
+    return stored
 
 
 @pytest.fixture

@@ -70,7 +70,12 @@ async def test_host_level_weights_leave_unmanaged_routes_and_destinations_byte_f
     assert await router.read_weight(ctx) == 30
     assert raw_route(kubectl, 0) == admin_before
     assert kubectl("get", "vs", "web-vs", "-o", "jsonpath={.spec.http[1].route[2]}").stdout == legacy_before
-    assert kubectl_json(kubectl, "get", "vs", "web-vs")["spec"]["http"][1]["timeout"] == "10s"
+    vs = kubectl_json(kubectl, "get", "vs", "web-vs", "--show-managed-fields")
+    assert vs["spec"]["http"][1]["timeout"] == "10s"
+    managers = {(m["manager"], m["operation"]) for m in vs["metadata"]["managedFields"]}
+    assert ("kube-rollouts", "Update") in managers, (
+        f"a GitOps diff must see who wrote the weights: {managers}"
+    )
 
     await router.cleanup(ctx)
     assert route_weights(kubectl, 1) == [

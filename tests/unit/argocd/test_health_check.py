@@ -129,7 +129,7 @@ def test_messages_with_quotes_and_non_ascii_survive(lua: str) -> None:
 
 
 def test_the_encoder_writes_what_lua_reads_back(lua: str) -> None:
-    value = {"a": [1, 2.5, True, "x\\y"], "b": {"c": {}}, "n": None}
+    value: dict[str, Any] = {"a": [1, 2.5, True, "x\\y"], "b": {"c": {}}, "n": None}
     program = (
         f"local v = {to_lua(value)}\n"
         'io.write(#v.a, " ", v.a[2], " ", tostring(v.a[3]), " ", v.a[4], " ", '

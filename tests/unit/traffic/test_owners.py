@@ -24,6 +24,7 @@ def obj(*refs: dict[str, Any]) -> dict[str, Any]:
         (obj({**OURS, "uid": "uid-of-an-earlier-web"}), False),
         (obj({**OURS, "controller": False}), False),
         (obj({**OURS, "apiVersion": "argoproj.io/v1alpha1"}), False),
+        (obj({**OURS, "apiVersion": "rollouts.dev/v1beta1"}), True),
         (
             obj(
                 {
@@ -44,6 +45,7 @@ def obj(*refs: dict[str, Any]) -> dict[str, Any]:
         "same name other uid",
         "not controller",
         "argo rollout",
+        "ours from a later API version",
         "deployment",
         "empty refs",
         "no refs",
