@@ -9,9 +9,11 @@ simulator's numbers exact enough for tests to assert on, with no seed to manage.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 
+from e2e.simulator.profiles import Profile
 from e2e.simulator.streams import Family, Labels, Stream
 
 
@@ -53,6 +55,13 @@ FAMILIES: dict[Family, FamilySpec] = {
 SeriesKey = tuple[Family, Labels]
 
 
+@functools.cache
+def _bucket_shares(profile: Profile, family: Family) -> tuple[float, ...]:
+    """Share of a profile's requests within each bucket bound (a profile has few, fixed values)."""
+    spec = FAMILIES[family]
+    return tuple(profile.latency_cdf(bound / spec.unit) for bound in spec.buckets)
+
+
 class Counters:
     """Running totals per series: requests, and per histogram series its buckets and sum."""
 
@@ -75,7 +84,7 @@ class Counters:
                     continue
                 key: SeriesKey = (stream.family, tuple(sorted((*stream.labels, (spec.status_label, status)))))
                 self.requests[key] += n
-                cdf = [stream.profile.latency_cdf(bound / spec.unit) for bound in spec.buckets]
+                cdf = _bucket_shares(stream.profile, stream.family)
                 held = self.buckets.setdefault(key, [0.0] * len(spec.buckets))
                 for i, share in enumerate(cdf):
                     held[i] += n * share
