@@ -137,6 +137,12 @@ def svc(name: str, pod_hash: str | None) -> ObservedService:
 
 SERVICES_V1 = (svc("web-stable", V1), svc("web-canary", V1))
 SERVICES_V2 = (svc("web-stable", V1), svc("web-canary", V2))
+CANARY_AT_20: dict[str, Any] = {
+    "replica_sets": (rs(V1, 10), rs(V2, 2, revision=2)),
+    "services": SERVICES_V2,
+    "router_canary_weight": 20,
+}
+"""The cluster of a V1 -> V2 canary of 10 pods serving 20%: ``snapshot(ro, **CANARY_AT_20)``."""
 
 
 def snapshot(rollout: Rollout, *, now: datetime = T0, **observed: Any) -> Snapshot:

@@ -20,6 +20,7 @@ from rollouts.engine.plan import (
 )
 from rollouts.engine.snapshot import ObservedPod
 from tests.unit.engine.scenario import (
+    CANARY_AT_20,
     SERVICES_V1,
     SERVICES_V2,
     V1,
@@ -163,9 +164,7 @@ def test_pause_with_duration(
     snap = snapshot(
         ro,
         now=at(now),
-        replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)),
-        services=SERVICES_V2,
-        router_canary_weight=20,
+        **CANARY_AT_20,
     )
     plan = canary.decide(snap)
     assert plan.status.current_step_index == index_after
@@ -199,9 +198,7 @@ def test_spec_paused_holds_the_step() -> None:
     plan = canary.decide(
         snapshot(
             ro,
-            replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)),
-            services=SERVICES_V2,
-            router_canary_weight=20,
+            **CANARY_AT_20,
         )
     )
     assert plan.status.current_step_index == 1 and plan.status.phase is RolloutPhase.PAUSED
@@ -215,9 +212,7 @@ def test_after_last_step_canary_goes_full_then_promotes_and_keeps_old_stable_for
     growing = canary.decide(
         snapshot(
             ro,
-            replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)),
-            services=SERVICES_V2,
-            router_canary_weight=20,
+            **CANARY_AT_20,
         )
     )
     assert of_type(growing, ScaleReplicaSet)[0].replicas == 10
@@ -259,9 +254,7 @@ def test_promote_full_skips_remaining_steps() -> None:
     plan = canary.decide(
         snapshot(
             ro,
-            replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)),
-            services=SERVICES_V2,
-            router_canary_weight=20,
+            **CANARY_AT_20,
         )
     )
     assert plan.status.current_step_index == 3

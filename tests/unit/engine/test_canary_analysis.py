@@ -12,6 +12,7 @@ from rollouts.engine import canary
 from rollouts.engine.plan import CreateAnalysisRun, SetWeight, TerminateAnalysisRun
 from rollouts.engine.snapshot import AnalysisRunKind
 from tests.unit.engine.scenario import (
+    CANARY_AT_20,
     SERVICES_V2,
     T0,
     V1,
@@ -39,9 +40,7 @@ def test_failed_step_analysis_aborts_with_its_message() -> None:
     )
     snap = snapshot(
         ro,
-        replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)),
-        services=SERVICES_V2,
-        router_canary_weight=20,
+        **CANARY_AT_20,
         analysis_runs=(step_run(name, AnalysisPhase.FAILED),),
     )
     plan = canary.decide(snap)
@@ -69,9 +68,7 @@ def test_step_analysis_outcomes(phase: AnalysisPhase, index_after: int, rollout_
     )
     snap = snapshot(
         ro,
-        replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)),
-        services=SERVICES_V2,
-        router_canary_weight=20,
+        **CANARY_AT_20,
         analysis_runs=(step_run(name, phase),),
     )
     plan = canary.decide(snap)
@@ -90,9 +87,7 @@ def test_analysis_step_starts_a_run_and_background_analysis_starts_at_its_step()
     plan = canary.decide(
         snapshot(
             ro,
-            replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)),
-            services=SERVICES_V2,
-            router_canary_weight=20,
+            **CANARY_AT_20,
         )
     )
     created = of_type(plan, CreateAnalysisRun)
@@ -130,9 +125,7 @@ def _with_background(phase: AnalysisPhase, **status: Any) -> Any:
         snapshot(
             ro,
             now=at(10),
-            replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)),
-            services=SERVICES_V2,
-            router_canary_weight=20,
+            **CANARY_AT_20,
             analysis_runs=(step_run(BACKGROUND, phase, kind=AnalysisRunKind.BACKGROUND, step=None),),
         )
     )
@@ -176,9 +169,7 @@ def test_promote_after_an_inconclusive_run_starts_a_fresh_one() -> None:
     plan = canary.decide(
         snapshot(
             ro,
-            replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)),
-            services=SERVICES_V2,
-            router_canary_weight=20,
+            **CANARY_AT_20,
             analysis_runs=(step_run(name, AnalysisPhase.INCONCLUSIVE),),
         )
     )
@@ -197,9 +188,7 @@ def test_promote_full_terminates_running_analysis() -> None:
     plan = canary.decide(
         snapshot(
             ro,
-            replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)),
-            services=SERVICES_V2,
-            router_canary_weight=20,
+            **CANARY_AT_20,
             analysis_runs=(step_run(name, AnalysisPhase.RUNNING),),
         )
     )
@@ -230,9 +219,7 @@ def test_a_long_analysis_step_is_not_a_missed_progress_deadline() -> None:
         snapshot(
             with_spec(ro, progress_deadline_abort=True),
             now=at(3600),
-            replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)),
-            services=SERVICES_V2,
-            router_canary_weight=20,
+            **CANARY_AT_20,
             analysis_runs=(step_run(name, AnalysisPhase.RUNNING),),
         )
     )

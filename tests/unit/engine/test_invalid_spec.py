@@ -10,6 +10,7 @@ from rollouts.api import RolloutPhase, validation_errors
 from rollouts.engine import EventType, canary, decide_invalid_spec
 from rollouts.engine.status import find_condition
 from tests.unit.engine.scenario import (
+    CANARY_AT_20,
     SERVICES_V2,
     T0,
     V1,
@@ -84,9 +85,7 @@ def test_fixing_the_spec_resumes_at_the_same_step_and_clears_invalid_spec() -> N
         snapshot(
             fixed,
             now=at(20),
-            replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)),
-            services=SERVICES_V2,
-            router_canary_weight=20,
+            **CANARY_AT_20,
         )
     )
     assert plan.status.current_step_index == 1 and plan.status.phase is RolloutPhase.PAUSED

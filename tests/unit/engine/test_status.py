@@ -13,6 +13,7 @@ from rollouts.engine.plan import Plan
 from rollouts.engine.status import Verdict, conditions_for, find_condition, kstatus_trio, phase_for
 from tests.unit.api.crd_check import crd_schemas, server_errors
 from tests.unit.engine.scenario import (
+    CANARY_AT_20,
     SERVICES_V2,
     T0,
     V1,
@@ -94,9 +95,7 @@ HEALTHY = dict(
 )
 PAUSED = dict(
     status=mid(1),
-    replica_sets=(rs(V1, 10), rs(V2, 2, revision=2)),
-    services=SERVICES_V2,
-    router_canary_weight=20,
+    **CANARY_AT_20,
 )
 ABORTED = dict(
     status=mid(1, abort=True, abortedAt=T0),
