@@ -32,7 +32,6 @@ from datetime import timedelta
 from rollouts.api.enums import AnalysisPhase, PauseReason
 from rollouts.api.strategy import BlueGreenStrategy, RolloutAnalysis
 from rollouts.engine import revisions
-from rollouts.engine.canary_traffic import point_service
 from rollouts.engine.context import PassContext, RunRef
 from rollouts.engine.outcome import check_progress_deadline, finish
 from rollouts.engine.plan import AnnotateScaleDownDeadline, Plan
@@ -87,7 +86,7 @@ def decide(snapshot: Snapshot) -> Plan:
         _abort(b)
         return _finish(b)
     _size(b)
-    point_service(b.ctx, spec.preview_service, b.ctx.new_rs)
+    revisions.point_service(b.ctx, spec.preview_service, b.ctx.new_rs)
     if _ready_to_switch(b):
         _switch_active(b)
     _promote_when_done(b)
@@ -175,7 +174,7 @@ def _abort(b: BlueGreen) -> None:
     draft.clear_pauses()
     if b.promoted:
         return
-    point_service(ctx, b.spec.active_service, ctx.stable_rs)
+    revisions.point_service(ctx, b.spec.active_service, ctx.stable_rs)
     delay = b.spec.abort_scale_down_delay_seconds
     if delay > 0 and draft.aborted_at is not None:
         deadline = draft.aborted_at + timedelta(seconds=delay)
@@ -261,7 +260,7 @@ def _switch_active(b: BlueGreen) -> None:
     ctx, draft, new_rs = b.ctx, b.ctx.draft, b.ctx.new_rs
     assert new_rs is not None
     old_active = b.active_rs
-    point_service(ctx, b.spec.active_service, new_rs)
+    revisions.point_service(ctx, b.spec.active_service, new_rs)
     if new_rs.scale_down_at is not None:
         ctx.plan.add(AnnotateScaleDownDeadline(name=new_rs.name, deadline=None))
     if old_active is not None and old_active is not new_rs:

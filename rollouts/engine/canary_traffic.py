@@ -12,25 +12,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rollouts.engine.context import PassContext
-from rollouts.engine.plan import SetWeight, SwitchServiceSelector
-from rollouts.engine.revisions import selector_after_plan
-from rollouts.engine.snapshot import ObservedReplicaSet
+from rollouts.engine.plan import SetWeight
+from rollouts.engine.revisions import point_service, selector_after_plan
 
 if TYPE_CHECKING:
     from rollouts.engine.canary import Canary
 
-__all__ = ["point_service", "route_traffic"]
-
-
-def point_service(ctx: PassContext, service: str | None, rs: ObservedReplicaSet | None) -> None:
-    """Switch ``service`` to ``rs``'s revision, but only once ``rs`` is fully available."""
-    if not service or rs is None or not ctx.available(rs):
-        return
-    if selector_after_plan(ctx, service) == rs.pod_template_hash:
-        return
-    ctx.plan.add(SwitchServiceSelector(service=service, pod_template_hash=rs.pod_template_hash))
-    ctx.plan.event("SwitchService", f"Switched Service {service} to revision {rs.pod_template_hash}")
+__all__ = ["point_service", "route_traffic"]  # point_service lives in revisions.py (both strategies)
 
 
 def route_traffic(c: Canary) -> None:

@@ -1,5 +1,7 @@
-"""Rules about ReplicaSets that both strategies share: retiring old revisions, history, restarts.
+"""Rules about ReplicaSets that both strategies share: Services, retiring old revisions, history,
+restarts.
 
+* A Service is pointed at a revision only once that ReplicaSet is fully available.
 * An old ReplicaSet (neither the desired revision nor the stable one) is scaled to zero once
   nothing routes traffic to it. One that carries a scale-down deadline (the previous stable or
   active, kept warm for ``scaleDownDelaySeconds`` so a quick rollback is instant) waits for it.
@@ -25,6 +27,7 @@ from rollouts.engine.snapshot import ObservedReplicaSet
 __all__ = [
     "delete_beyond_history",
     "keep_for",
+    "point_service",
     "restart_pods",
     "retire_old",
     "selector_after_plan",
@@ -54,6 +57,16 @@ def weight_after_plan(ctx: PassContext) -> int | None:
         if isinstance(action, SetWeight):
             weight = action.canary_weight
     return weight
+
+
+def point_service(ctx: PassContext, service: str | None, rs: ObservedReplicaSet | None) -> None:
+    """Switch ``service`` to ``rs``'s revision, but only once ``rs`` is fully available."""
+    if not service or rs is None or not ctx.available(rs):
+        return
+    if selector_after_plan(ctx, service) == rs.pod_template_hash:
+        return
+    ctx.plan.add(SwitchServiceSelector(service=service, pod_template_hash=rs.pod_template_hash))
+    ctx.plan.event("SwitchService", f"Switched Service {service} to revision {rs.pod_template_hash}")
 
 
 def serves_traffic(ctx: PassContext, rs: ObservedReplicaSet, *, services: tuple[str | None, ...]) -> bool:
