@@ -9,7 +9,7 @@ Wiring it into the controller::
     from rollouts.traffic import RouterContext, RouterError, router_for
 
     router = router_for(rollout)              # None: no trafficRouting (pod-ratio canary)
-    ctx = RouterContext(rollout=rollout, client=kube_client)
+    ctx = RouterContext(rollout=rollout, client=kube_client, cache=caches)  # cache: optional, see below
 
     # observe: the weight really in the cluster -> Snapshot(router_canary_weight=...)
     weight = await router.read_weight(ctx) if router else None
@@ -25,6 +25,9 @@ Wiring it into the controller::
     except RouterError as exc:                # the user must fix something: condition + Event
         condition/event reason = exc.reason, message = str(exc)   # names object, field and fix
 
+``cache`` is anything with ``get((api_version, kind), namespace, name) -> dict | None`` (the
+controller's ``Caches``): ``read_weight`` then costs no API call while the objects are cached.
+
 Any other exception is transient API trouble (``rollouts.kube.Unavailable``, ``Conflict`` after the
 router's own retries): retry with backoff. ``read_weight`` returns ``None`` when the weight cannot be
 verified (canary Ingress not created yet, managed routes disagreeing); the engine then re-issues
@@ -37,6 +40,7 @@ from rollouts.traffic.registry import ROUTERS, router_for, router_named, routing
 from rollouts.traffic.router import (
     ForeignObjectError,
     InvalidRoutingError,
+    ObjectReader,
     RouterContext,
     RouterError,
     RouterObjectMissingError,
@@ -50,6 +54,7 @@ __all__ = [
     "InvalidRoutingError",
     "IstioRouter",
     "NginxRouter",
+    "ObjectReader",
     "RouterContext",
     "RouterError",
     "RouterObjectMissingError",

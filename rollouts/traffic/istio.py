@@ -84,7 +84,10 @@ class IstioRouter:
     async def read_weight(self, ctx: RouterContext) -> int | None:
         """The canary weight of the managed routes (``None`` when they disagree)."""
         settings = istio_settings(ctx.rollout)
-        return canary_weight_in(await self._read(ctx, "VirtualService", settings.virtual_service), settings)
+        vs = await ctx.observe(self.api_version, "VirtualService", settings.virtual_service)
+        if vs is None:
+            raise RouterObjectMissingError(_missing(ctx, "VirtualService", settings.virtual_service))
+        return canary_weight_in(vs, settings)
 
     async def cleanup(self, ctx: RouterContext) -> None:
         """All traffic to stable in the managed routes; nothing to do when the VirtualService is gone."""

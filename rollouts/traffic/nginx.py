@@ -57,7 +57,7 @@ class NginxRouter:
     async def read_weight(self, ctx: RouterContext) -> int | None:
         """The canary Ingress's weight; ``None`` while it does not exist or is not a valid canary."""
         routing, _, _ = nginx_routing(ctx.rollout)
-        canary = await self._read_canary(ctx)
+        canary = await self._read_canary(ctx, observe=True)
         return (
             None if canary is None else canary_weight_of(canary, annotation_prefix=routing.annotation_prefix)
         )
@@ -95,12 +95,18 @@ class NginxRouter:
         routing, _, _ = nginx_routing(ctx.rollout)
         return canary_ingress_name(ctx.name, routing.stable_ingress)
 
-    async def _read_canary(self, ctx: RouterContext) -> KubeObject | None:
-        """Our canary Ingress, ``None`` when absent; someone else's raises :class:`ForeignObjectError`."""
+    async def _read_canary(self, ctx: RouterContext, *, observe: bool = False) -> KubeObject | None:
+        """Our canary Ingress, ``None`` when absent; someone else's raises :class:`ForeignObjectError`.
+
+        ``observe`` allows the watch cache (reads); writes pass ``False`` to start from a fresh GET.
+        """
         name = self._canary_name(ctx)
-        existing = await ctx.client.get_or_none(
-            INGRESS_API_VERSION, "Ingress", namespace=ctx.namespace, name=name
-        )
+        if observe:
+            existing = await ctx.observe(INGRESS_API_VERSION, "Ingress", name)
+        else:
+            existing = await ctx.client.get_or_none(
+                INGRESS_API_VERSION, "Ingress", namespace=ctx.namespace, name=name
+            )
         if existing is not None and not is_controlled_by(existing, ctx.rollout):
             raise ForeignObjectError(
                 f"Ingress {ctx.namespace}/{name} already exists and is controlled by "

@@ -27,11 +27,12 @@ from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 from rollouts.api import Rollout
-from rollouts.kube import KubeClient
+from rollouts.kube import KubeClient, KubeObject
 
 __all__ = [
     "ForeignObjectError",
     "InvalidRoutingError",
+    "ObjectReader",
     "RouterContext",
     "RouterError",
     "RouterObjectMissingError",
@@ -40,16 +41,37 @@ __all__ = [
 ]
 
 
+class ObjectReader(Protocol):
+    """A watch cache the controller already keeps (e.g. its ``Caches``), keyed by (apiVersion, kind)."""
+
+    def get(self, watched: tuple[str, str], namespace: str, name: str) -> KubeObject | None: ...
+
+
 @dataclass(frozen=True, kw_only=True)
 class RouterContext:
     """What one router call works on: the Rollout as last read and the client to the API server.
 
     The Rollout must carry ``metadata.name``, ``metadata.namespace`` and ``metadata.uid`` (the uid goes
     into the ownerReference of objects the router creates, so they are garbage-collected with it).
+    ``cache``, when given, serves ``read_weight`` without an API call (observe reads from watch
+    caches); writes always start from a fresh GET, because they are guarded by its resourceVersion.
     """
 
     rollout: Rollout
     client: KubeClient
+    cache: ObjectReader | None = None
+
+    async def observe(self, api_version: str, kind: str, name: str) -> KubeObject | None:
+        """``kind``/``name`` in the Rollout's namespace: from the cache when it has it, else one GET.
+
+        A cache miss is confirmed with a GET (the object may be newer than the cache, or its kind's
+        informer may not run), so only a missing object costs an API call on every pass.
+        """
+        if self.cache is not None:
+            cached = self.cache.get((api_version, kind), self.namespace, name)
+            if cached is not None:
+                return cached
+        return await self.client.get_or_none(api_version, kind, namespace=self.namespace, name=name)
 
     @property
     def name(self) -> str:
