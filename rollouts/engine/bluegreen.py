@@ -36,7 +36,7 @@ from rollouts.engine.context import PassContext, RunRef
 from rollouts.engine.outcome import check_progress_deadline, finish
 from rollouts.engine.plan import AnnotateScaleDownDeadline, Plan
 from rollouts.engine.replicas import bluegreen_new_replicas
-from rollouts.engine.runs import ensure_run, terminate_stale_runs
+from rollouts.engine.runs import act_on_verdicts, ensure_run, terminate_stale_runs
 from rollouts.engine.snapshot import AnalysisRunKind, ObservedReplicaSet, Snapshot
 
 __all__ = ["BlueGreen", "decide"]
@@ -136,14 +136,7 @@ def _judge_analysis(b: BlueGreen) -> str | None:
         draft.post_run = _run(b, draft.post_run, AnalysisRunKind.POST, post)
     refs = [ref for ref in (draft.pre_run, draft.post_run) if ref is not None]
     terminate_stale_runs(ctx, keep={ref.name for ref in refs})
-    current = [draft.post_run] if b.switched else [draft.pre_run]
-    for ref in (r for r in current if r is not None):
-        if ref.status in (AnalysisPhase.FAILED, AnalysisPhase.ERROR):
-            detail = f": {ref.message}" if ref.message else ""
-            return f"AnalysisRun {ref.name} {ref.status}{detail}"
-        if ref.status == AnalysisPhase.INCONCLUSIVE and _INCONCLUSIVE not in draft.pause_conditions:
-            draft.pause(_INCONCLUSIVE, ctx.now)
-    return None
+    return act_on_verdicts(ctx, [draft.post_run] if b.switched else [draft.pre_run])
 
 
 def _run(b: BlueGreen, ref: RunRef | None, kind: AnalysisRunKind, analysis: RolloutAnalysis) -> RunRef:

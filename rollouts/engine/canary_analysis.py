@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from rollouts.api.enums import AnalysisPhase, PauseReason
 from rollouts.api.strategy import RolloutAnalysis
 from rollouts.engine.context import RunRef
-from rollouts.engine.runs import current_run, ensure_run, terminate_stale_runs
+from rollouts.engine.runs import act_on_verdicts, current_run, ensure_run, terminate_stale_runs
 from rollouts.engine.snapshot import AnalysisRunKind
 
 if TYPE_CHECKING:
@@ -47,14 +47,7 @@ def judge_analysis(c: Canary) -> str | None:
         draft.background_run = None
     refs = [ref for ref in (draft.step_run, draft.background_run) if ref is not None]
     terminate_stale_runs(ctx, keep={ref.name for ref in refs})
-    for ref in refs:
-        if ref.status in (AnalysisPhase.FAILED, AnalysisPhase.ERROR):
-            detail = f": {ref.message}" if ref.message else ""
-            return f"AnalysisRun {ref.name} {ref.status}{detail}"
-        if ref.status == AnalysisPhase.INCONCLUSIVE and _INCONCLUSIVE not in draft.pause_conditions:
-            draft.pause(_INCONCLUSIVE, ctx.now)
-            ctx.plan.event("RolloutPaused", f"AnalysisRun {ref.name} is inconclusive: waiting for a human")
-    return None
+    return act_on_verdicts(ctx, refs)
 
 
 def _run(

@@ -15,13 +15,15 @@ Judging a run's measurements is ``analysis.py``'s job; here only its phase is re
 
 from __future__ import annotations
 
-from rollouts.api.enums import AnalysisPhase
+from collections.abc import Iterable
+
+from rollouts.api.enums import AnalysisPhase, PauseReason
 from rollouts.api.strategy import RolloutAnalysis
 from rollouts.engine.context import PassContext, RunRef
 from rollouts.engine.plan import CreateAnalysisRun, TerminateAnalysisRun
 from rollouts.engine.snapshot import AnalysisRunKind, ObservedAnalysisRun
 
-__all__ = ["current_run", "ensure_run", "terminate_stale_runs"]
+__all__ = ["act_on_verdicts", "current_run", "ensure_run", "terminate_stale_runs"]
 
 
 def _prefix(ctx: PassContext, kind: AnalysisRunKind, step_index: int | None) -> str:
@@ -95,3 +97,22 @@ def terminate_stale_runs(ctx: PassContext, keep: set[str]) -> None:
         if run.name in keep or run.terminating or AnalysisPhase(run.phase).is_completed():
             continue
         ctx.plan.add(TerminateAnalysisRun(name=run.name))
+
+
+def act_on_verdicts(ctx: PassContext, refs: Iterable[RunRef | None]) -> str | None:
+    """Read the verdicts of the current runs: the abort message of the first Failed or Error run.
+
+    An Inconclusive run pauses the rollout (reason ``InconclusiveAnalysisRun``) for a human to
+    promote or abort; Running and Successful runs need nothing here (the strategy reads them).
+    """
+    inconclusive = PauseReason.INCONCLUSIVE_ANALYSIS_RUN
+    for ref in refs:
+        if ref is None:
+            continue
+        if ref.status in (AnalysisPhase.FAILED, AnalysisPhase.ERROR):
+            detail = f": {ref.message}" if ref.message else ""
+            return f"AnalysisRun {ref.name} {ref.status}{detail}"
+        if ref.status == AnalysisPhase.INCONCLUSIVE and inconclusive not in ctx.draft.pause_conditions:
+            ctx.draft.pause(inconclusive, ctx.now)
+            ctx.plan.event("RolloutPaused", f"AnalysisRun {ref.name} is inconclusive: waiting for a human")
+    return None

@@ -319,3 +319,9 @@ def test_restart_at_restarts_one_pod_at_a_time_then_records_it() -> None:
     fresh = tuple(ObservedPod(name=f"q{i}", pod_template_hash=V2, created=at(5)) for i in range(3))
     done = bluegreen.decide(snapshot(ro, pods=fresh, **base))
     assert of_type(done, RestartPod) == [] and done.status.restarted_at == at(0)
+
+
+def test_inconclusive_pre_promotion_analysis_pauses_with_an_event_saying_why() -> None:
+    plan = _with_run(AnalysisRunKind.PRE, AnalysisPhase.INCONCLUSIVE, V1)
+    assert [str(p.reason) for p in plan.status.pause_conditions or []] == ["InconclusiveAnalysisRun"]
+    assert any(e.reason == "RolloutPaused" and "inconclusive" in e.message for e in plan.events)
