@@ -21,8 +21,17 @@ help:
 	@echo "make bench           benchmarks (figures go to docs/benchmarks.md)"
 	@echo "make cluster-up | cluster-down | cluster-status   the local control plane"
 
+# Debian packages the tests use (Prometheus is installed by cluster-up when missing).
+DEBIAN_PACKAGES := lua5.4 openssl
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "install: Python 3.11 or newer is needed (apt-get install -y python3)"; exit 1; }
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "install: apt-get install $$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[dev]'
