@@ -50,6 +50,7 @@ PROMETHEUS_ADDRESS_ENV: Final = "PROMETHEUS_ADDRESS"
 """Environment variable with the default address, when the controller got no --prometheus-address."""
 
 _CLIENTS_KEPT: Final = 32
+_POOL_SIZE: Final = 32
 
 
 class ShapeError(ValueError):
@@ -160,13 +161,21 @@ class PrometheusProvider:
             if client is not None:
                 self._clients.move_to_end(key)
                 return client
+        import requests
         from prometheus_api_client import PrometheusConnect
+        from requests.adapters import HTTPAdapter
         from urllib3.util.retry import Retry
 
+        retry = Retry(total=0, read=False, redirect=0, raise_on_status=False)
+        session = requests.Session()
+        # The client mounts its own adapter (10 pooled connections) on the address; one on the
+        # longer query prefix wins, sized for the controller's measurement threads.
+        session.mount(f"{key.address}/api/", HTTPAdapter(max_retries=retry, pool_maxsize=_POOL_SIZE))
         client = PrometheusConnect(
             url=key.address,
             headers=dict(key.headers) or None,
-            retry=Retry(total=0, read=False, redirect=0, raise_on_status=False),
+            retry=retry,
+            session=session,
             timeout=math.ceil(key.timeout),
         )
         with self._lock:
