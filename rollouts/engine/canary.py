@@ -106,6 +106,16 @@ class Canary:
         return len(self.steps) if index is None else min(index, len(self.steps))
 
     @property
+    def first_index(self) -> int | None:
+        """``currentStepIndex`` at the start of the steps (``None``: a canary without steps)."""
+        return 0 if self.steps else None
+
+    @property
+    def done_index(self) -> int | None:
+        """``currentStepIndex`` once every step is done (``None``: a canary without steps)."""
+        return len(self.steps) if self.steps else None
+
+    @property
     def step(self) -> CanaryStep | None:
         return self.steps[self.index] if self.index < len(self.steps) else None
 
@@ -160,7 +170,7 @@ def _follow_template_and_steps(c: Canary) -> None:
     draft.current_step_hash = c.steps_hash
     if not draft.stable_rs:
         draft.stable_rs = ctx.desired_hash
-        draft.current_step_index = len(c.steps) if c.steps else None
+        draft.current_step_index = c.done_index
         ctx.stable_rs = ctx.new_rs
         ctx.plan.event("RolloutUpdated", f"Initial deploy of revision {ctx.desired_hash}: no steps to run")
         return
@@ -168,15 +178,13 @@ def _follow_template_and_steps(c: Canary) -> None:
     if not template_changed and not steps_changed:
         return
     draft.restart_update()
+    draft.current_step_index = c.done_index if c.promoted else c.first_index
     if c.promoted:
-        draft.current_step_index = len(c.steps) if c.steps else None
         if template_changed:
             ctx.plan.event("SkipSteps", f"Rollback to stable revision {ctx.desired_hash}: skipping all steps")
     elif template_changed:
-        draft.current_step_index = 0 if c.steps else None
         ctx.plan.event("RolloutUpdated", f"New revision {ctx.desired_hash}: starting the canary steps")
     else:
-        draft.current_step_index = 0 if c.steps else None
         ctx.plan.event(
             "RolloutStepsChanged",
             f"spec.strategy.canary.steps changed: restarting revision {ctx.desired_hash} from the first step",
@@ -187,7 +195,7 @@ def _take_user_requests(c: Canary) -> None:
     draft = c.ctx.draft
     c.ctx.read_abort_state()
     if draft.promote_full and not c.promoted and not draft.abort:
-        draft.current_step_index = len(c.steps) if c.steps else None
+        draft.current_step_index = c.done_index
         draft.clear_pauses()
 
 
@@ -204,7 +212,7 @@ def _abort(c: Canary) -> None:
     ctx, draft = c.ctx, c.ctx.draft
     if c.promoted:
         return
-    draft.current_step_index = 0 if c.steps else None
+    draft.current_step_index = c.first_index
     draft.clear_pauses()
     delay = abort_scale_down_delay_seconds(c.spec)
     if delay is None:
