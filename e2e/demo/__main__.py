@@ -124,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
                 timeline.skipped("deliver a good version, then a bad one", reason)
             else:
                 deliver(demo, running)
+    except KeyboardInterrupt:
+        print("\ndemo: interrupted; the controller and simulator it started are stopped", file=sys.stderr)
+        print("\n" + timeline.summary())
+        return 130
     except (ClusterError, DemoError, SimulatorError, httpx.HTTPError) as exc:
         print(f"\ndemo: {exc}", file=sys.stderr)
         print("\n" + timeline.summary())
