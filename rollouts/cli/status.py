@@ -78,9 +78,12 @@ def run(args: argparse.Namespace, *, out: TextIO) -> int:
             if phase in _FINAL or not args.watch:
                 return text(rollout), True
             if deadline is not None and time.monotonic() >= deadline:
-                outcome["code"] = EXIT_TIMEOUT
-                timed_out = f"timed out after {args.timeout} waiting for rollout {args.name} to be Healthy\n"
-                return text(rollout) + ("" if options.format else timed_out), True
+                message = dig(rollout, "status", "message")
+                raise CliError(
+                    f"timed out after {args.timeout} waiting for rollout {args.name} to be Healthy "
+                    f"or Degraded (it is {phase}{': ' + message if message else ''})",
+                    exit_code=EXIT_TIMEOUT,
+                )
             return text(rollout), False
 
         await watch(frame, out=out, tty=False)
