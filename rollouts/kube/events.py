@@ -93,6 +93,8 @@ class EventRecorder:
             "count": 1,
             "firstTimestamp": now,
             "lastTimestamp": now,
+            "eventTime": now,  # microseconds: orders Events that happen within one second
+            "action": "Reconcile",
             "source": {"component": self._component},
             "reportingComponent": self._component,
             "reportingInstance": self._instance,

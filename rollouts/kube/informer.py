@@ -90,6 +90,21 @@ class Informer:
     def __len__(self) -> int:
         return len(self._store)
 
+    def remember(self, obj: KubeObject) -> None:
+        """Store the server's answer to our own write now, ahead of its watch event.
+
+        Without this, a pass that starts before the watch delivers our write would decide from
+        the older copy (and, say, create the ReplicaSet it has just created). Kept only when
+        newer than the cached copy; no change handler runs (the watch event will wake anyone).
+        """
+        key = _key(obj)
+        old = self._store.get(key)
+        if old is not None and not _newer(obj, old):
+            return
+        obj = self._trim(obj)
+        self._store[key] = obj
+        self._index(key, old, obj)
+
     # -- the loop ------------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -149,6 +164,8 @@ class Informer:
             self._version = str(version)
         if kind == "BOOKMARK":
             return
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("watch %s %s %s/%s rv=%s", self.kind, kind, *_key(obj), version)
         key = _key(obj)
         if kind == "DELETED":
             self._remove(key)
@@ -162,8 +179,8 @@ class Informer:
 
     def _put(self, key: Key, obj: KubeObject) -> None:
         old = self._store.get(key)
-        if old is not None and _same_version(old, obj):
-            return
+        if old is not None and (_same_version(old, obj) or _newer(old, obj)):
+            return  # a replay, or older than what remember() already stored
         self._store[key] = obj
         self._index(key, old, obj)
         self._notify(old, obj)
@@ -193,6 +210,16 @@ class Informer:
                 handler(old, new)
             except Exception:
                 log.exception("change handler for %s failed", self.kind)
+
+
+def _newer(a: KubeObject, b: KubeObject) -> bool:
+    """Whether ``a`` is a later version than ``b`` (resourceVersions are etcd revisions in practice)."""
+    try:
+        return int(str((a.get("metadata") or {}).get("resourceVersion"))) > int(
+            str((b.get("metadata") or {}).get("resourceVersion"))
+        )
+    except (TypeError, ValueError):
+        return False
 
 
 def _same_version(a: KubeObject, b: KubeObject) -> bool:

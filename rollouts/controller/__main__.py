@@ -1,0 +1,114 @@
+"""``kube-rollouts run``: the controller process.
+
+    kube-rollouts run [--namespace NS]... [--all-namespaces] [--metrics-port N] [--health-port N]
+                      [--kubeconfig PATH] [--context NAME] [--workers N] [--log-format text|json]
+
+Uses ``--kubeconfig``/``$KUBECONFIG``/``~/.kube/config``, else the in-cluster service account.
+Without ``--namespace`` it watches the kubeconfig context's namespace; ``--all-namespaces`` watches
+every namespace. Logs go to stderr, one line per event, each naming the Rollout it is about.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+from datetime import UTC, datetime
+
+from rollouts.controller.controller import Controller, ControllerOptions
+from rollouts.kube import ConfigError, KubeClient, load_config
+
+__all__ = ["main"]
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message (and the exception, if any)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kube-rollouts", description="The kube-rollouts controller.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="watch Rollouts and carry them through their strategy")
+    run.add_argument(
+        "--namespace",
+        "-n",
+        action="append",
+        dest="namespaces",
+        metavar="NS",
+        help="watch this namespace (repeatable); default: the kubeconfig context's",
+    )
+    run.add_argument("--all-namespaces", "-A", action="store_true", help="watch every namespace")
+    run.add_argument("--metrics-port", type=int, default=8080, help="port of /metrics (0: any free, -1: off)")
+    run.add_argument("--health-port", type=int, default=8081, help="port of /healthz and /readyz (-1: off)")
+    run.add_argument("--bind", default="0.0.0.0", help="address the HTTP endpoints listen on")
+    run.add_argument(
+        "--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)"
+    )
+    run.add_argument("--context", help="kubeconfig context (default: the current one)")
+    run.add_argument("--workers", type=int, default=8, help="Rollouts reconciled at once (default 8)")
+    run.add_argument("--log-format", choices=("text", "json"), default="text")
+    run.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    return parser
+
+
+def _logging(fmt: str, level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+async def _run(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(kubeconfig=args.kubeconfig, context=args.context)
+    except ConfigError as exc:
+        logging.getLogger("kube-rollouts").error("%s", exc)
+        return 2
+    namespaces = None if args.all_namespaces else (args.namespaces or [config.namespace])
+    options = ControllerOptions(
+        namespaces=namespaces,
+        metrics_port=args.metrics_port,
+        health_port=args.health_port,
+        bind=args.bind,
+        workers=max(1, args.workers),
+    )
+    log = logging.getLogger("kube-rollouts")
+    log.info("starting: %s, namespaces %s", config.source, ", ".join(namespaces) if namespaces else "all")
+    async with KubeClient(config) as client:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel if task else (lambda: None))
+        with contextlib.suppress(asyncio.CancelledError):
+            await Controller(client, options).run()
+    log.info("stopped")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _logging(args.log_format, args.log_level)
+    return asyncio.run(_run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

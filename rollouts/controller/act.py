@@ -1,0 +1,216 @@
+"""Act: apply a plan's actions to the cluster, in order, stopping at the first failure.
+
+The order is the engine's safety contract (see :mod:`rollouts.engine.plan`): capacity first,
+then traffic, then analysis, then scale-down. Every action is idempotent, so a pass that crashed
+half-way is finished by the next one: creating what already exists (as this revision) is success,
+scaling to the current size is a no-op on the server, a selector already pointing at a revision
+is applied unchanged.
+
+Objects GitOps tools also write are changed by server-side apply with field manager
+``kube-rollouts``: a Service's selector (an atomic map, so the whole selector is applied, with
+force) and the router's weights (the router does that).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from rollouts.api import AnalysisTemplate, ClusterAnalysisTemplate, Rollout
+from rollouts.controller import caches as kinds
+from rollouts.controller.caches import Caches
+from rollouts.controller.errors import HashCollision, UserError
+from rollouts.controller.observe import SCALE_DOWN_DEADLINE_ANNOTATION, strategy_services
+from rollouts.controller.replica_sets import adoption_patch, desired_replica_set, same_revision
+from rollouts.engine import (
+    Action,
+    AnnotateScaleDownDeadline,
+    CreateAnalysisRun,
+    CreateReplicaSet,
+    DeleteReplicaSet,
+    RestartPod,
+    ScaleReplicaSet,
+    SetWeight,
+    SwitchServiceSelector,
+    TerminateAnalysisRun,
+)
+from rollouts.engine.analysis_runs import AnalysisRunError, Template, build_analysis_run
+from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
+from rollouts.kube import AlreadyExists, KubeClient, KubeObject, NotFound, meta
+from rollouts.traffic import RouterContext, TrafficRouter
+
+__all__ = ["ActContext", "apply_actions"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActContext:
+    """What the act step of one pass works with."""
+
+    client: KubeClient
+    caches: Caches
+    raw: KubeObject
+    """The Rollout as the API server holds it (templates are copied from here, verbatim)."""
+    rollout: Rollout
+    router: TrafficRouter | None
+
+    @property
+    def namespace(self) -> str:
+        return str(meta(self.raw)["namespace"])
+
+    @property
+    def name(self) -> str:
+        return str(meta(self.raw)["name"])
+
+
+async def apply_actions(ctx: ActContext, actions: Sequence[Action]) -> int:
+    """Apply ``actions`` in order; returns how many were applied. The first failure propagates."""
+    for action in actions:
+        log.debug("rollout %s/%s: applying %s", ctx.namespace, ctx.name, action)
+        await _apply(ctx, action)
+    return len(actions)
+
+
+async def _apply(ctx: ActContext, action: Action) -> None:
+    match action:
+        case CreateReplicaSet():
+            await _create_replica_set(ctx, action)
+        case ScaleReplicaSet():
+            await _patch_replica_set(ctx, action.name, {"spec": {"replicas": action.replicas}})
+        case SetWeight():
+            await _set_weight(ctx, action)
+        case SwitchServiceSelector():
+            await _switch_selector(ctx, action)
+        case CreateAnalysisRun():
+            await _create_analysis_run(ctx, action)
+        case TerminateAnalysisRun():
+            await _patch(ctx, kinds.ANALYSIS_RUN, action.name, {"spec": {"terminate": True}})
+        case AnnotateScaleDownDeadline():
+            value = None if action.deadline is None else _rfc3339(action.deadline)
+            await _patch_replica_set(
+                ctx, action.name, {"metadata": {"annotations": {SCALE_DOWN_DEADLINE_ANNOTATION: value}}}
+            )
+        case DeleteReplicaSet():
+            await ctx.client.delete(*kinds.REPLICA_SET, namespace=ctx.namespace, name=action.name)
+        case RestartPod():
+            await ctx.client.delete(*kinds.POD, namespace=ctx.namespace, name=action.name)
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def _patch(ctx: ActContext, watched: kinds.Watched, name: str, patch: dict[str, object]) -> KubeObject:
+    return await ctx.client.patch(*watched, namespace=ctx.namespace, name=name, patch=patch)
+
+
+async def _patch_replica_set(ctx: ActContext, name: str, patch: dict[str, object]) -> None:
+    answer = await _patch(ctx, kinds.REPLICA_SET, name, patch)
+    ctx.caches.remember_write(kinds.REPLICA_SET, answer)
+
+
+async def _create_replica_set(ctx: ActContext, action: CreateReplicaSet) -> None:
+    body = desired_replica_set(ctx.raw, action)
+    try:
+        answer = await ctx.client.create(body)
+    except AlreadyExists:
+        existing = await ctx.client.get(*kinds.REPLICA_SET, namespace=ctx.namespace, name=action.name)
+        if not same_revision(existing, ctx.raw, action.pod_template_hash):
+            raise HashCollision(action.name) from None
+        patch = adoption_patch(existing, ctx.raw)
+        answer = existing
+        if patch is not None:
+            answer = await _patch(ctx, kinds.REPLICA_SET, action.name, patch)
+            log.info("rollout %s/%s: adopted orphan ReplicaSet %s", ctx.namespace, ctx.name, action.name)
+        if int((answer.get("spec") or {}).get("replicas") or 0) < action.replicas:
+            answer = await _patch(
+                ctx, kinds.REPLICA_SET, action.name, {"spec": {"replicas": action.replicas}}
+            )
+    ctx.caches.remember_write(kinds.REPLICA_SET, answer)
+
+
+async def _set_weight(ctx: ActContext, action: SetWeight) -> None:
+    if ctx.router is None:
+        raise UserError(
+            f"Rollout {ctx.namespace}/{ctx.name}: a weight was planned but "
+            "spec.strategy.canary.trafficRouting names no router; set trafficRouting.nginx or .istio",
+            reason="InvalidTrafficRouting",
+        )
+    router_ctx = RouterContext(rollout=ctx.rollout, client=ctx.client)
+    await ctx.router.reconcile(router_ctx)
+    await ctx.router.set_weight(
+        router_ctx,
+        canary_weight=action.canary_weight,
+        canary_hash=action.canary_hash,
+        stable_hash=action.stable_hash,
+    )
+
+
+async def _switch_selector(ctx: ActContext, action: SwitchServiceSelector) -> None:
+    service = ctx.caches.get(kinds.SERVICE, ctx.namespace, action.service)
+    if service is None:
+        service = await ctx.client.get_or_none(*kinds.SERVICE, namespace=ctx.namespace, name=action.service)
+    if service is None:
+        raise missing_service(ctx.rollout, action.service)
+    selector = dict((service.get("spec") or {}).get("selector") or {})
+    if selector.get(POD_TEMPLATE_HASH_LABEL) == action.pod_template_hash:
+        return
+    selector[POD_TEMPLATE_HASH_LABEL] = action.pod_template_hash
+    # Apply only the selector: the API server treats it as one atomic field, so the whole map is
+    # ours after this write; force because its previous owner is whoever created the Service.
+    answer = await ctx.client.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": action.service, "namespace": ctx.namespace},
+            "spec": {"selector": selector},
+        },
+        force=True,
+    )
+    ctx.caches.remember_write(kinds.SERVICE, answer)
+
+
+def missing_service(rollout: Rollout, name: str) -> UserError:
+    fields = [f for f, n in strategy_services(rollout).items() if n == name] or ["spec.strategy"]
+    return UserError(
+        f"Rollout {rollout.metadata.namespace}/{rollout.metadata.name}: Service {name!r} named in "
+        f"{fields[0]} does not exist in namespace {rollout.metadata.namespace}; create it or fix {fields[0]}",
+        reason="ServiceNotFound",
+    )
+
+
+def _templates(ctx: ActContext) -> list[Template]:
+    found: list[Template] = []
+    for raw in ctx.caches.in_namespace(kinds.ANALYSIS_TEMPLATE, ctx.namespace):
+        try:
+            found.append(AnalysisTemplate.model_validate(raw))
+        except ValueError:
+            continue
+    for raw in ctx.caches.cluster_objects(kinds.CLUSTER_ANALYSIS_TEMPLATE):
+        try:
+            found.append(ClusterAnalysisTemplate.model_validate(raw))
+        except ValueError:
+            continue
+    return found
+
+
+async def _create_analysis_run(ctx: ActContext, action: CreateAnalysisRun) -> None:
+    try:
+        run = build_analysis_run(rollout=ctx.rollout, action=action, templates=_templates(ctx))
+    except AnalysisRunError as exc:
+        raise UserError(str(exc), reason="AnalysisRunError") from exc
+    body = run.model_dump(by_alias=True, exclude_none=True, mode="json")
+    try:
+        answer = await ctx.client.create(body)
+    except AlreadyExists:
+        return
+    except NotFound as exc:
+        raise UserError(
+            f"Rollout {ctx.namespace}/{ctx.name}: cannot create AnalysisRun {action.name}: {exc.message}; "
+            "install the rollouts.dev CRDs",
+            reason="AnalysisRunError",
+        ) from exc
+    ctx.caches.remember_write(kinds.ANALYSIS_RUN, answer)

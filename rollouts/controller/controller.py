@@ -1,0 +1,134 @@
+"""The controller process: watch caches, a work queue, workers running passes, HTTP endpoints.
+
+Nothing is kept only in memory that the next process would need: wake-ups are re-computed from
+each Rollout's status by its first pass after a start, so a restart (or a SIGKILL) loses nothing.
+Leader election is not implemented: run one replica.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rollouts.controller.caches import Caches
+from rollouts.controller.metrics import ControllerMetrics
+from rollouts.controller.queue import WorkQueue
+from rollouts.controller.reconciler import Reconciler
+from rollouts.controller.server import serve
+from rollouts.kube import EventRecorder, Key, KubeClient
+
+__all__ = ["Controller", "ControllerOptions"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ControllerOptions:
+    """How to run: which namespaces (``None``: all), ports (0: pick a free one, -1: off), workers."""
+
+    namespaces: Sequence[str] | None = None
+    metrics_port: int = 8080
+    health_port: int = 8081
+    bind: str = "0.0.0.0"
+    workers: int = 8
+    resync_seconds: float = 300.0
+
+
+class Controller:
+    """Runs until cancelled. ``await Controller(client, options).run()``."""
+
+    def __init__(self, client: KubeClient, options: ControllerOptions) -> None:
+        self.options = options
+        self.queue: WorkQueue[Key] = WorkQueue()
+        self.caches = Caches(client, namespaces=options.namespaces, wake=self.queue.add)
+        self.metrics = ControllerMetrics(phases=self._phases)
+        self.reconciler = Reconciler(client=client, caches=self.caches, recorder=EventRecorder(client))
+        self._client = client
+
+    def _phases(self) -> Counter[str]:
+        return Counter(str((r.get("status") or {}).get("phase") or "Unknown") for r in self.caches.rollouts())
+
+    async def run(self) -> None:
+        servers = await self._serve()
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self.caches.run(), name="watches")
+                await self.caches.wait_synced()
+                log.info("watch caches synced: %d Rollouts", len(self.caches.rollouts()))
+                for index in range(self.options.workers):
+                    group.create_task(self._work(), name=f"worker-{index}")
+                group.create_task(self._resync(), name="resync")
+        finally:
+            self.queue.shutdown()
+            for server in servers:
+                server.close()
+
+    async def _serve(self) -> list[asyncio.Server]:
+        servers: list[asyncio.Server] = []
+        opts = self.options
+        if opts.metrics_port >= 0:
+            servers.append(
+                await serve(
+                    host=opts.bind,
+                    port=opts.metrics_port,
+                    metrics=self.metrics.render,
+                    ready=lambda: self.caches.synced,
+                )
+            )
+        if opts.health_port >= 0 and opts.health_port != opts.metrics_port:
+            servers.append(
+                await serve(
+                    host=opts.bind,
+                    port=opts.health_port,
+                    metrics=self.metrics.render,
+                    ready=lambda: self.caches.synced,
+                )
+            )
+        for server in servers:
+            for sock in server.sockets:
+                log.info("serving /metrics /healthz /readyz on %s:%d", *sock.getsockname()[:2])
+        return servers
+
+    async def _resync(self) -> None:
+        """Every ``resync_seconds``, a pass for every Rollout: a safety net, never the mechanism."""
+        while True:
+            await asyncio.sleep(self.options.resync_seconds)
+            for rollout in self.caches.rollouts():
+                meta = rollout.get("metadata") or {}
+                self.queue.add((str(meta.get("namespace")), str(meta.get("name"))))
+
+    async def _work(self) -> None:
+        while True:
+            key = await self.queue.get()
+            started = time.monotonic()
+            try:
+                outcome = await self.reconciler.reconcile(key)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug must not stop this worker or other Rollouts
+                log.exception("rollout %s/%s: pass failed unexpectedly", *key)
+                self.metrics.observe_error(type(exc).__name__)
+                self.metrics.observe_reconcile(seconds=time.monotonic() - started, outcome="error")
+                delay = self.queue.retry(key)
+                log.info("rollout %s/%s: retrying in %.1fs", *key, delay)
+            else:
+                elapsed = time.monotonic() - started
+                if outcome.error is not None:
+                    self.metrics.observe_error(outcome.error.split(":")[0])
+                    log.warning("rollout %s/%s: %s", *key, outcome.error)
+                if outcome.retry:
+                    self.metrics.observe_reconcile(seconds=elapsed, outcome="error")
+                    self.queue.retry(key)
+                else:
+                    self.metrics.observe_reconcile(
+                        seconds=elapsed, outcome="ok" if outcome.error is None else "requeue"
+                    )
+                    self.queue.forget(key)
+                if outcome.requeue_after is not None:
+                    self.queue.add_after(key, outcome.requeue_after)
+            finally:
+                self.queue.done(key)

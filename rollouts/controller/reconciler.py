@@ -1,0 +1,269 @@
+"""One pass over one Rollout: observe -> decide -> act -> write status -> record Events.
+
+The pass reads as a straight list of steps over a per-pass :class:`Pass` context with early
+returns, and ends with one status write (skipped when nothing changed). What it returns is when
+the Rollout wants its next pass even if nothing changes (the plan's ``requeue_after``).
+
+Failures, by who must act:
+
+* the user (invalid spec, a Service or router object that is missing or belongs to someone else,
+  an AnalysisRun that cannot be built): nothing more is changed; the status gets phase Degraded
+  and an ``InvalidSpec`` condition whose message names the object, field and fix, plus a Warning
+  Event; the pass is retried with backoff until the user fixes it;
+* nobody (409 conflict, API server unavailable or restarting): a Warning Event and a retry with
+  backoff; the status is left alone, since the plan it would record was not carried out.
+
+Status is written with the resourceVersion the pass decided from (PUT on the status
+subresource), so a user's concurrent change to ``status.abort``, ``status.promoteFull`` or
+``status.pauseConditions`` is never overwritten: the write gets a 409 and the pass runs again on
+the new object.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from rollouts.api import InvalidObjectError, Rollout, RolloutStatus, parse_rollout
+from rollouts.controller import caches as kinds
+from rollouts.controller.act import ActContext, apply_actions, missing_service
+from rollouts.controller.caches import Caches
+from rollouts.controller.errors import HashCollision, UserError
+from rollouts.controller.observe import snapshot, strategy_services
+from rollouts.engine import Event, Plan, decide
+from rollouts.engine.invalid_spec import decide_invalid_spec
+from rollouts.kube import Conflict, EventRecorder, Key, KubeClient, KubeError, KubeObject, NotFound, meta
+from rollouts.traffic import RouterContext, RouterError, TrafficRouter, router_for
+
+__all__ = ["Outcome", "Reconciler"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outcome:
+    """How a pass ended: ``requeue_after`` seconds (None: only on change) and whether it failed."""
+
+    requeue_after: float | None = None
+    error: str | None = None
+    retry: bool = False
+
+
+@dataclass
+class Pass:
+    """Everything one pass works on."""
+
+    key: Key
+    raw: KubeObject
+    now: datetime
+    rollout: Rollout | None = None
+    router: TrafficRouter | None = None
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.key[0]}/{self.key[1]}"
+
+
+class Reconciler:
+    """Runs passes. Holds no per-Rollout state beyond caches: the status is the memory."""
+
+    def __init__(
+        self,
+        *,
+        client: KubeClient,
+        caches: Caches,
+        recorder: EventRecorder,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._client = client
+        self._caches = caches
+        self._recorder = recorder
+        self._clock = clock
+        self._parsed: OrderedDict[tuple[str, str], Rollout] = OrderedDict()
+
+    async def reconcile(self, key: Key) -> Outcome:
+        raw = self._caches.get(kinds.ROLLOUT, *key)
+        if raw is None or meta(raw).get("deletionTimestamp"):
+            return Outcome()  # deleted: ownerReferences let the garbage collector clean up
+        p = Pass(key=key, raw=raw, now=self._clock())
+        try:
+            p.rollout = self._parse(raw)
+        except InvalidObjectError as exc:
+            return await self._invalid(p, exc.errors, reason="InvalidSpec")
+        try:
+            self._check_services(p)
+            p.router = router_for(p.rollout)
+            weight = await self._read_weight(p)
+            plan = decide(
+                snapshot(
+                    rollout=p.rollout,
+                    now=p.now,
+                    replica_sets=self._caches.owned_by(kinds.REPLICA_SET, key[0], str(meta(raw)["uid"])),
+                    services=[s for s in (self._service(key[0], n) for n in self._service_names(p)) if s],
+                    analysis_runs=self._caches.owned_by(kinds.ANALYSIS_RUN, key[0], str(meta(raw)["uid"])),
+                    pods=self._pods(p),
+                    router_canary_weight=weight,
+                )
+            )
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "rollout %s: pass: weight=%s -> %s, phase %s, wake in %s",
+                    p.ref,
+                    weight,
+                    [type(a).__name__ for a in plan.actions],
+                    plan.status.phase,
+                    plan.requeue_after,
+                )
+            ctx = ActContext(
+                client=self._client, caches=self._caches, raw=raw, rollout=p.rollout, router=p.router
+            )
+            await apply_actions(ctx, plan.actions)
+        except (UserError, RouterError) as exc:
+            return await self._invalid(p, [str(exc)], reason=getattr(exc, "reason", "InvalidSpec"))
+        except HashCollision as exc:
+            return await self._bump_collision_count(p, exc)
+        except KubeError as exc:
+            await self._recorder.record(raw, reason="ReconcileError", message=exc.message, type="Warning")
+            return Outcome(error=f"{type(exc).__name__}: {exc.message}", retry=True)
+        written = await self._write_status(p, plan.status)
+        if written is None:
+            return Outcome(
+                error="status write conflicted; deciding again on the new object",
+                retry=False,
+                requeue_after=0,
+            )
+        await self._record(p, plan)
+        await self._record_phase_change(p, plan.status)
+        if plan.actions or written is not p.raw:
+            # Our own writes do not wake us (the cache already holds them), yet the engine moves
+            # one rule at a time: look again at once; a pass that changes nothing ends the chain.
+            return Outcome(requeue_after=0)
+        return Outcome(
+            requeue_after=None if plan.requeue_after is None else plan.requeue_after.total_seconds()
+        )
+
+    # -- observe -------------------------------------------------------------------------------
+
+    def _parse(self, raw: KubeObject) -> Rollout:
+        """Parse the Rollout, reusing the result for an unchanged resourceVersion."""
+        m = meta(raw)
+        cache_key = (str(m.get("uid")), str(m.get("resourceVersion")))
+        found = self._parsed.get(cache_key)
+        if found is None:
+            found = parse_rollout(raw)
+            self._parsed[cache_key] = found
+            while len(self._parsed) > 4096:
+                self._parsed.popitem(last=False)
+        return found
+
+    def _service_names(self, p: Pass) -> list[str]:
+        assert p.rollout is not None
+        return list(dict.fromkeys(strategy_services(p.rollout).values()))
+
+    def _service(self, namespace: str, name: str) -> KubeObject | None:
+        return self._caches.get(kinds.SERVICE, namespace, name)
+
+    def _check_services(self, p: Pass) -> None:
+        assert p.rollout is not None
+        for name in self._service_names(p):
+            if self._service(p.key[0], name) is None:
+                raise missing_service(p.rollout, name)
+
+    def _pods(self, p: Pass) -> list[KubeObject]:
+        assert p.rollout is not None
+        if p.rollout.spec.restart_at is None:
+            return []
+        uid = meta(p.raw).get("uid")
+        names = {meta(rs).get("name") for rs in self._caches.owned_by(kinds.REPLICA_SET, p.key[0], str(uid))}
+        return [
+            pod
+            for pod in self._caches.in_namespace(kinds.POD, p.key[0])
+            if any(ref.get("name") in names for ref in meta(pod).get("ownerReferences") or [])
+        ]
+
+    async def _read_weight(self, p: Pass) -> int | None:
+        if p.router is None:
+            return None
+        assert p.rollout is not None
+        return await p.router.read_weight(RouterContext(rollout=p.rollout, client=self._client))
+
+    # -- status and events ---------------------------------------------------------------------
+
+    async def _write_status(self, p: Pass, status: RolloutStatus) -> KubeObject | None:
+        """Write ``status`` unless unchanged; ``None`` when the Rollout changed meanwhile (409)."""
+        new = status.model_dump(by_alias=True, exclude_none=True, mode="json")
+        if new == _normalized_status(p.raw.get("status")):
+            return p.raw
+        body = {**p.raw, "status": new}
+        try:
+            answer = await self._client.replace(body, subresource="status")
+        except Conflict:
+            await self._refresh(p.key)
+            return None
+        except NotFound:
+            return None
+        self._caches.remember_write(kinds.ROLLOUT, answer)
+        return answer
+
+    async def _refresh(self, key: Key) -> None:
+        fresh = await self._client.get_or_none(*kinds.ROLLOUT, namespace=key[0], name=key[1])
+        if fresh is not None:
+            self._caches.remember_write(kinds.ROLLOUT, fresh)
+
+    async def _record(self, p: Pass, plan: Plan, *, reason: str | None = None) -> None:
+        for event in plan.events:
+            message = f"{event.message} (Rollout {p.ref})" if p.ref not in event.message else event.message
+            log.info("rollout %s: %s: %s", p.ref, event.reason, event.message)
+            await self._recorder.record(
+                p.raw,
+                reason=reason or event.reason,
+                message=message,
+                type="Warning" if event.type == "Warning" else "Normal",
+            )
+
+    async def _record_phase_change(self, p: Pass, status: RolloutStatus) -> None:
+        """An Event when the phase changes (Progressing -> Paused, ...), with the status message."""
+        before = (p.raw.get("status") or {}).get("phase")
+        after = None if status.phase is None else str(status.phase)
+        if after is None or before == after:
+            return
+        detail = f": {status.message}" if status.message else ""
+        await self._recorder.record(
+            p.raw,
+            reason=f"Rollout{after}",
+            message=f"Rollout {p.ref} is {after} (was {before or 'new'}){detail}",
+            type="Warning" if after == "Degraded" else "Normal",
+        )
+
+    async def _invalid(self, p: Pass, errors: Sequence[str], *, reason: str) -> Outcome:
+        """Touch nothing; say in the status and an Event what the user must fix."""
+        plan = decide_invalid_spec(p.raw, now=p.now, errors=list(errors))
+        log.warning("rollout %s: %s: %s", p.ref, reason, "; ".join(errors))
+        if await self._write_status(p, plan.status) is None:
+            return Outcome(requeue_after=0, error="status write conflicted")
+        await self._record(p, plan, reason=reason)
+        return Outcome(error=f"{reason}: {'; '.join(errors)}", retry=True)
+
+    async def _bump_collision_count(self, p: Pass, exc: HashCollision) -> Outcome:
+        old = p.rollout.status if p.rollout is not None and p.rollout.status else RolloutStatus()
+        status = old.model_copy(update={"collision_count": (old.collision_count or 0) + 1})
+        log.warning("rollout %s: %s", p.ref, exc)
+        await self._recorder.record(
+            p.raw, reason="HashCollision", message=f"{exc} (Rollout {p.ref})", type="Warning"
+        )
+        await self._write_status(p, status)
+        return Outcome(requeue_after=0)
+
+
+def _normalized_status(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        return {}
+    try:
+        return RolloutStatus.model_validate(raw).model_dump(by_alias=True, exclude_none=True, mode="json")
+    except ValueError:
+        return dict(raw)

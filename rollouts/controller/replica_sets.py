@@ -1,0 +1,81 @@
+"""The ReplicaSets a Rollout runs: built from its pod template, labelled with the revision hash.
+
+A ReplicaSet ``<rollout>-<hash>`` carries ``rollouts-pod-template-hash: <hash>`` on itself, its
+selector and its pod template (so two revisions never select each other's pods), the revision
+number in ``rollouts.dev/revision``, and a controller ownerReference to the Rollout. Creating one
+that already exists is only fine when it is the same revision: ours, or an orphan with our labels
+(adopted, e.g. after the Rollout was deleted with ``--cascade=orphan`` and applied again);
+anything else is a hash collision.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from rollouts.controller.observe import REVISION_ANNOTATION
+from rollouts.engine import CreateReplicaSet
+from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
+from rollouts.kube import KubeObject, controller_of, meta, owner_reference
+
+__all__ = ["MANAGED_BY_ANNOTATION", "adoption_patch", "desired_replica_set", "same_revision"]
+
+MANAGED_BY_ANNOTATION = "rollouts.dev/managed-by"
+
+
+def desired_replica_set(rollout: KubeObject, action: CreateReplicaSet) -> KubeObject:
+    """The ReplicaSet ``action`` asks for, from the Rollout object exactly as the API server holds it."""
+    spec = rollout["spec"]
+    template: dict[str, Any] = copy.deepcopy(spec["template"])
+    template_meta = template.setdefault("metadata", {})
+    template_meta["labels"] = {
+        **(template_meta.get("labels") or {}),
+        POD_TEMPLATE_HASH_LABEL: action.pod_template_hash,
+    }
+    selector: dict[str, Any] = copy.deepcopy(spec["selector"])
+    selector["matchLabels"] = {
+        **(selector.get("matchLabels") or {}),
+        POD_TEMPLATE_HASH_LABEL: action.pod_template_hash,
+    }
+    m = meta(rollout)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {
+            "name": action.name,
+            "namespace": m["namespace"],
+            "labels": dict(template_meta["labels"]),
+            "annotations": {
+                REVISION_ANNOTATION: str(action.revision),
+                MANAGED_BY_ANNOTATION: "kube-rollouts",
+            },
+            "ownerReferences": [owner_reference(rollout)],
+        },
+        "spec": {
+            "replicas": action.replicas,
+            "minReadySeconds": int(spec.get("minReadySeconds") or 0),
+            "selector": selector,
+            "template": template,
+        },
+    }
+
+
+def same_revision(existing: KubeObject, rollout: KubeObject, pod_hash: str) -> bool:
+    """Whether ``existing`` may serve as this Rollout's ReplicaSet of revision ``pod_hash``.
+
+    It must carry the revision's hash label and be controlled by this Rollout or by nobody (an
+    orphan to adopt). Its template is not re-hashed: the API server fills defaults into a
+    ReplicaSet's template, so it never hashes like the Rollout's own template.
+    """
+    if (meta(existing).get("labels") or {}).get(POD_TEMPLATE_HASH_LABEL) != pod_hash:
+        return False
+    owner = controller_of(existing)
+    return owner is None or owner.get("uid") == meta(rollout).get("uid")
+
+
+def adoption_patch(existing: KubeObject, rollout: KubeObject) -> dict[str, Any] | None:
+    """The merge patch that makes the Rollout the controller of an orphan RS; ``None`` when it already is."""
+    if controller_of(existing) is not None:
+        return None
+    refs = [*(meta(existing).get("ownerReferences") or []), owner_reference(rollout)]
+    return {"metadata": {"ownerReferences": refs, "resourceVersion": meta(existing).get("resourceVersion")}}

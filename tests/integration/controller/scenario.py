@@ -1,0 +1,163 @@
+"""What a scenario does and reads through the API, as a user (or ``kubectl rollouts``) would.
+
+Manifests are built as dicts and applied with the real kubectl; reads go through kubectl too.
+Steering uses the same fields the plugin will write: ``spec.paused``, ``status.pauseConditions``
+(cleared = promote), ``status.promoteFull``, ``status.abort`` (cleared = retry).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.support import Kubectl, eventually, kubectl_json
+
+HASH = "rollouts-pod-template-hash"
+
+
+def service(name: str, app: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name},
+        "spec": {"selector": {"app": app}, "ports": [{"port": 80, "targetPort": 8080}]},
+    }
+
+
+def rollout(
+    name: str, *, strategy: dict[str, Any], replicas: int = 4, image: str = "v1", **spec: Any
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "rollouts.dev/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "app", "image": f"example.com/{name}:{image}"}]},
+            },
+            "strategy": strategy,
+            **spec,
+        },
+    }
+
+
+def apply(kubectl: Kubectl, *objects: dict[str, Any]) -> None:
+    kubectl(
+        "apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)})
+    )
+
+
+def get_rollout(kubectl: Kubectl, name: str) -> dict[str, Any]:
+    result: dict[str, Any] = kubectl_json(kubectl, "get", "rollout", name)
+    return result
+
+
+def status(kubectl: Kubectl, name: str) -> dict[str, Any]:
+    return get_rollout(kubectl, name).get("status") or {}
+
+
+def set_image(kubectl: Kubectl, name: str, image: str) -> None:
+    container = {"name": "app", "image": f"example.com/{name}:{image}"}
+    patch = {"spec": {"template": {"spec": {"containers": [container]}}}}
+    kubectl("patch", "rollout", name, "--type=merge", "-p", json.dumps(patch))
+
+
+def patch_status(kubectl: Kubectl, name: str, status_patch: dict[str, Any]) -> None:
+    kubectl(
+        "patch",
+        "rollout",
+        name,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps({"status": status_patch}),
+    )
+
+
+def promote(kubectl: Kubectl, name: str) -> None:
+    patch_status(kubectl, name, {"pauseConditions": None})
+
+
+def promote_full(kubectl: Kubectl, name: str) -> None:
+    patch_status(kubectl, name, {"promoteFull": True})
+
+
+def abort(kubectl: Kubectl, name: str) -> None:
+    patch_status(kubectl, name, {"abort": True})
+
+
+def retry(kubectl: Kubectl, name: str) -> None:
+    patch_status(kubectl, name, {"abort": False})
+
+
+def replica_sets(kubectl: Kubectl, name: str) -> dict[str, dict[str, int]]:
+    """hash -> {replicas, ready, available} of the Rollout's ReplicaSets."""
+    found: dict[str, dict[str, int]] = {}
+    for rs in kubectl_json(kubectl, "get", "replicasets", "-l", f"app={name}")["items"]:
+        owners = [ref for ref in rs["metadata"].get("ownerReferences") or [] if ref.get("kind") == "Rollout"]
+        if not owners or owners[0]["name"] != name:
+            continue
+        st = rs.get("status") or {}
+        found[rs["metadata"]["labels"][HASH]] = {
+            "replicas": rs["spec"]["replicas"],
+            "ready": st.get("readyReplicas", 0),
+            "available": st.get("availableReplicas", 0),
+        }
+    return found
+
+
+def sizes(kubectl: Kubectl, name: str) -> dict[str, int]:
+    return {h: rs["replicas"] for h, rs in replica_sets(kubectl, name).items()}
+
+
+def selector_hash(kubectl: Kubectl, service_name: str) -> str | None:
+    svc = kubectl_json(kubectl, "get", "service", service_name)
+    value: str | None = (svc["spec"].get("selector") or {}).get(HASH)
+    return value
+
+
+def events(kubectl: Kubectl, name: str) -> list[tuple[str, str]]:
+    """(reason, message) of the Rollout's Events, oldest first."""
+    items = kubectl_json(
+        kubectl,
+        "get",
+        "events",
+        "--field-selector",
+        f"involvedObject.kind=Rollout,involvedObject.name={name}",
+    )["items"]
+    items.sort(key=lambda e: e.get("eventTime") or e.get("firstTimestamp") or "")
+    return [(e.get("reason", ""), e.get("message", "")) for e in items]
+
+
+def condition(st: dict[str, Any], kind: str) -> dict[str, Any]:
+    return next((c for c in st.get("conditions") or [] if c.get("type") == kind), {})
+
+
+def wait_status(kubectl: Kubectl, name: str, what: str, check: Any, timeout: float = 40) -> dict[str, Any]:
+    """Poll the Rollout's status until ``check(status)`` is truthy; fail showing the last status."""
+
+    def probe() -> dict[str, Any] | None:
+        st = status(kubectl, name)
+        return st if check(st) else None
+
+    result: dict[str, Any] = eventually(probe, timeout=timeout, what=f"Rollout {name} {what}")
+    return result
+
+
+def wait_healthy(
+    kubectl: Kubectl, name: str, pod_hash: str | None = None, timeout: float = 40
+) -> dict[str, Any]:
+    return wait_status(
+        kubectl,
+        name,
+        f"Healthy at {pod_hash or 'its current revision'}",
+        lambda st: (
+            st.get("phase") == "Healthy"
+            and (pod_hash is None or st.get("stableRS") == pod_hash)
+            and st.get("stableRS") == st.get("currentPodHash")
+        ),
+        timeout,
+    )
