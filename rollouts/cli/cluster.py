@@ -29,7 +29,15 @@ from rollouts.kube import (
     load_config,
 )
 
-__all__ = ["ROLLOUT_API", "Session", "fetch_objects", "get_rollout", "patch_rollout", "run_in_cluster"]
+__all__ = [
+    "ROLLOUT_API",
+    "Session",
+    "fetch_objects",
+    "get_rollout",
+    "patch_rollout",
+    "run_in_cluster",
+    "transient",
+]
 
 ROLLOUT_API = ("rollouts.dev/v1alpha1", "Rollout")
 T = TypeVar("T")
@@ -42,6 +50,11 @@ class Session:
     client: KubeClient
     namespace: str
     server: str
+
+
+def transient(exc: Exception) -> bool:
+    """An API failure worth waiting out in a watch (unreachable, restarting, overloaded)."""
+    return isinstance(exc, KubeError) and exc.retryable
 
 
 def explain(exc: KubeError, *, server: str) -> CliError:

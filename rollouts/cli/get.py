@@ -12,7 +12,7 @@ import contextlib
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from rollouts.cli.cluster import Session, fetch_objects, get_rollout, run_in_cluster
+from rollouts.cli.cluster import Session, fetch_objects, get_rollout, run_in_cluster, transient
 from rollouts.cli.errors import EXIT_OK
 from rollouts.cli.facts import RolloutFacts, RolloutObjects
 from rollouts.cli.header import render_header
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace, *, out: TextIO) -> int:
             return render_rollout(objects, now=datetime.now(UTC), style=options.style), False
 
         if args.watch:
-            await watch(frame, out=out, tty=out.isatty())
+            await watch(frame, out=out, tty=out.isatty(), transient=transient)
         else:
             out.write((await frame())[0])
 

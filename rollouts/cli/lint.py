@@ -91,7 +91,7 @@ def render_results(results: list[DocumentResult], *, style: Style = PLAIN) -> tu
     if errors:
         lines.append(f"{errors} problem{'s' if errors != 1 else ''} in {bad} of {len(results)} documents")
     else:
-        lines.append(f"{len(results)} documents, no problems")
+        lines.append(f"{len(results)} document{'s' if len(results) != 1 else ''}, no problems")
     return "\n".join(lines) + "\n", errors == 0
 
 

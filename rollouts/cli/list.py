@@ -6,7 +6,7 @@ import argparse
 import contextlib
 from typing import Any, TextIO
 
-from rollouts.cli.cluster import ROLLOUT_API, Session, run_in_cluster
+from rollouts.cli.cluster import ROLLOUT_API, Session, run_in_cluster, transient
 from rollouts.cli.errors import EXIT_OK
 from rollouts.cli.facts import RolloutFacts
 from rollouts.cli.options import add_all_namespaces, add_output_flag, cluster_options, output_options
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace, *, out: TextIO) -> int:
             return render_table(facts, all_namespaces=cluster.all_namespaces, style=options.style), False
 
         if args.watch:
-            await watch(frame, out=out, tty=out.isatty())
+            await watch(frame, out=out, tty=out.isatty(), transient=transient)
         else:
             out.write((await frame())[0])
 

@@ -16,7 +16,7 @@ import time
 from typing import Any, TextIO
 
 from rollouts.api import parse_duration
-from rollouts.cli.cluster import Session, get_rollout, run_in_cluster
+from rollouts.cli.cluster import Session, get_rollout, run_in_cluster, transient
 from rollouts.cli.errors import EXIT_DEGRADED, EXIT_OK, EXIT_TIMEOUT, CliError
 from rollouts.cli.facts import dig, phase_of
 from rollouts.cli.options import add_output_flag, cluster_options, output_options
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace, *, out: TextIO) -> int:
                 )
             return text(rollout), False
 
-        await watch(frame, out=out, tty=False)
+        await watch(frame, out=out, tty=False, transient=transient if args.watch else lambda _: False)
 
     run_in_cluster(cluster_options(args), operation)
     return outcome["code"]

@@ -3,11 +3,16 @@
 On a terminal each frame replaces the last (cursor home, clear screen), so the picture updates
 in place. Into a pipe or a file only frames that differ from the last are written, separated by a
 blank line, so a log of ``get -w`` is the list of changes rather than a copy per second.
+
+A watch outlives short API-server outages (a restart, a leader change): a frame that fails with
+an error ``transient`` accepts is tried again every ``interval`` for up to ``patience`` seconds
+since the last good frame, so ``status -w`` in a CI job does not fail on a blip.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import TextIO
 
@@ -15,6 +20,11 @@ __all__ = ["CLEAR", "watch"]
 
 CLEAR = "\033[H\033[2J"
 INTERVAL_SECONDS = 1.0
+PATIENCE_SECONDS = 30.0
+
+
+def _never(_: Exception) -> bool:
+    return False
 
 
 async def watch(
@@ -23,11 +33,21 @@ async def watch(
     out: TextIO,
     tty: bool,
     interval: float = INTERVAL_SECONDS,
+    transient: Callable[[Exception], bool] = _never,
+    patience: float = PATIENCE_SECONDS,
 ) -> None:
     """Write ``frame()``'s text every ``interval`` until it reports done (its second value)."""
     last: str | None = None
+    good = time.monotonic()
     while True:
-        text, done = await frame()
+        try:
+            text, done = await frame()
+        except Exception as exc:
+            if not transient(exc) or time.monotonic() - good > patience:
+                raise
+            await asyncio.sleep(interval)
+            continue
+        good = time.monotonic()
         if tty:
             out.write(CLEAR + text)
         elif text != last:
