@@ -319,6 +319,9 @@ def _start(state: Path) -> Cluster:
         [
             str(binaries / "kwok"), f"--kubeconfig={kubeconfig}", "--manage-all-nodes=false",
             f"--manage-nodes-with-annotation-selector={NODE_ANNOTATION}=fake",
+            # Renew each node's Lease like a kubelet: without it the node lifecycle controller marks
+            # every node NotReady after its grace period (~50 s) and flips all pods to Ready=False.
+            "--node-lease-duration-seconds=40",
             f"--server-address=127.0.0.1:{p['kwok']}", f"--config={kwok_config}",
         ],
     )  # fmt: skip

@@ -185,3 +185,19 @@ def test_prometheus_scrapes_a_target_the_test_starts(cluster: Cluster) -> None:
     finally:
         target.unlink()
         server.shutdown()
+
+
+def test_kwok_renews_node_leases_so_nodes_and_pods_stay_ready(cluster: Cluster) -> None:
+    # Without lease renewals the node lifecycle controller marks every node NotReady after its grace
+    # period (about 50 s) and every pod Ready=False with it, which breaks any longer test.
+    def renew_times() -> dict[str, str]:
+        out = run_kubectl(cluster, "get", "leases", "-n", "kube-node-lease", "-o", "json").stdout
+        return {i["metadata"]["name"]: i["spec"]["renewTime"] for i in json.loads(out)["items"]}
+
+    first = eventually(renew_times, what="node Leases to exist")
+    assert set(first) == {f"kwok-node-{i}" for i in range(3)}
+    eventually(
+        lambda: all(renew_times()[n] != first[n] for n in first),
+        timeout=30,
+        what="every node Lease to be renewed",
+    )
