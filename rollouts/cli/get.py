@@ -20,9 +20,11 @@ from rollouts.cli.options import add_output_flag, cluster_options, output_option
 from rollouts.cli.output import dump
 from rollouts.cli.style import PLAIN, Style
 from rollouts.cli.tree import build_tree, render_tree
-from rollouts.cli.watch import watch
+from rollouts.cli.watch import Frame, watch
 
 __all__ = ["as_data", "register", "render_rollout"]
+
+_FROZEN = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def render_rollout(objects: RolloutObjects, *, now: datetime, style: Style = PLAIN) -> str:
@@ -50,11 +52,12 @@ def run(args: argparse.Namespace, *, out: TextIO) -> int:
     options = output_options(args)
 
     async def operation(session: Session) -> None:
-        async def frame() -> tuple[str, bool]:
+        async def frame() -> Frame:
             objects = await _read(session, args.name)
             if options.format is not None:
                 return dump(as_data(objects), options.format), False
-            return render_rollout(objects, now=datetime.now(UTC), style=options.style), False
+            text = render_rollout(objects, now=datetime.now(UTC), style=options.style)
+            return text, False, render_rollout(objects, now=_FROZEN)  # ages that only grow are no change
 
         if args.watch:
             await watch(frame, out=out, tty=out.isatty(), transient=transient)

@@ -2,7 +2,9 @@
 
 On a terminal each frame replaces the last (cursor home, clear screen), so the picture updates
 in place. Into a pipe or a file only frames that differ from the last are written, separated by a
-blank line, so a log of ``get -w`` is the list of changes rather than a copy per second.
+blank line, so a log of ``get -w`` is the list of changes rather than a copy per second. A frame
+may come with a ``key`` for that comparison (``get`` renders one with ages frozen, so ages that
+merely grow do not count as a change).
 
 A watch outlives short API-server outages (a restart, a leader change): a frame that fails with
 an error ``transient`` accepts is tried again every ``interval`` for up to ``patience`` seconds
@@ -16,11 +18,15 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TextIO
 
-__all__ = ["CLEAR", "watch"]
+__all__ = ["CLEAR", "Frame", "watch"]
 
 CLEAR = "\033[H\033[2J"
 INTERVAL_SECONDS = 1.0
 PATIENCE_SECONDS = 30.0
+
+
+Frame = tuple[str, bool] | tuple[str, bool, str]
+"""(text, done) or (text, done, key): ``key`` (default: the text) decides whether anything changed."""
 
 
 def _never(_: Exception) -> bool:
@@ -28,7 +34,7 @@ def _never(_: Exception) -> bool:
 
 
 async def watch(
-    frame: Callable[[], Awaitable[tuple[str, bool]]],
+    frame: Callable[[], Awaitable[Frame]],
     *,
     out: TextIO,
     tty: bool,
@@ -41,19 +47,20 @@ async def watch(
     good = time.monotonic()
     while True:
         try:
-            text, done = await frame()
+            shown = await frame()
         except Exception as exc:
             if not transient(exc) or time.monotonic() - good > patience:
                 raise
             await asyncio.sleep(interval)
             continue
         good = time.monotonic()
+        text, done, key = shown[0], shown[1], shown[-1]
         if tty:
             out.write(CLEAR + text)
-        elif text != last:
+        elif key != last:
             out.write(("\n" if last is not None else "") + text)
         out.flush()
-        last = text
+        last = key
         if done:
             return
         await asyncio.sleep(interval)

@@ -92,3 +92,35 @@ def test_bad_flag_through_kubectl(plugin: Plugin) -> None:
         "error: kubectl rollouts status: argument --timeout: expected one argument"
     )
     assert isinstance(result, subprocess.CompletedProcess)
+
+
+def test_get_watch_redraws_until_interrupted(
+    plugin: Plugin, kubectl: Kubectl, cluster: Cluster, namespace: str
+) -> None:
+    import os
+    import signal
+    import sys
+    import time
+
+    apply(kubectl, rollout("web", steps=STEPS))
+    venv_bin = Path(sys.executable).parent
+    env = {
+        **os.environ,
+        "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+        "KUBECONFIG": str(cluster.kubeconfig),
+    }
+    kubectl_bin = str(Path(cluster.bin_dir) / "kubectl")
+    proc = subprocess.Popen(
+        [kubectl_bin, "rollouts", "get", "rollout", "web", "-w", "-n", namespace],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    time.sleep(2)
+    kubectl("label", "rollout", "web", "touched=yes")  # no visible change: no new frame
+    kubectl("patch", "rollout", "web", "--type=merge", "-p", '{"spec": {"replicas": 5}}')
+    time.sleep(3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    frames = out.split("\n\n")
+    assert "Desired:      3" in out and "Desired:      5" in out
+    assert len([f for f in frames if f.startswith("Name:")]) == 2, out

@@ -69,3 +69,18 @@ def test_abort_moves_the_canary_to_degraded_and_retry_resumes(
         timeout=60,
         what="the retried canary to pause at step 1 again",
     )
+
+
+def test_undo_after_abort_goes_back_to_the_stable_revision(
+    controller: Any, plugin: Plugin, kubectl: Kubectl
+) -> None:
+    paused = _paused_canary(plugin, kubectl)
+    stable = paused["stableRS"]
+    assert plugin("abort", "web").returncode == 0
+    undone = plugin("undo", "web")
+    assert undone.stdout == "rollout 'web' rolled back to revision 1\n", undone.stderr
+    healthy = plugin("status", "web", "-w", "--timeout", "60s", timeout=90)
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    final = _status(kubectl)
+    # the same pod-template hash as before: the old ReplicaSet is reused, not a new revision
+    assert final["currentPodHash"] == final["stableRS"] == stable
