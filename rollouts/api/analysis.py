@@ -91,7 +91,14 @@ class PrometheusMetric(ApiModel):
 
     UNSUPPORTED = frozenset({"authentication", "insecure"})
 
-    address: str = Field(min_length=1, description="Base URL of Prometheus, e.g. http://prometheus:9090.")
+    address: str | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "Base URL of Prometheus, e.g. http://prometheus.monitoring:9090; may use {{args.<name>}}. "
+            "When unset, the controller's --prometheus-address (or $PROMETHEUS_ADDRESS) is used."
+        ),
+    )
     query: str = Field(min_length=1, description="PromQL query; may use {{args.<name>}}.")
     timeout: int | None = Field(
         default=None, ge=1, description="Seconds before the query counts as an error."

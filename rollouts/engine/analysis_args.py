@@ -140,7 +140,7 @@ def _headers(
 def _prometheus(p: PrometheusMetric, args: Mapping[str, str], at: str) -> PrometheusMetric:
     return p.model_copy(
         update={
-            "address": substitute(p.address, args, field=f"{at}.address"),
+            "address": None if p.address is None else substitute(p.address, args, field=f"{at}.address"),
             "query": substitute(p.query, args, field=f"{at}.query"),
             "headers": _headers(p.headers, args, field=f"{at}.headers"),
         }
