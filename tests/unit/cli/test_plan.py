@@ -13,19 +13,20 @@ from rollouts.cli.simulation import simulate
 from tests.unit.cli.cli import cli
 from tests.unit.cli.golden import assert_golden
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+REPO = Path(__file__).resolve().parents[3]
+EXAMPLES = REPO / "tests" / "golden" / "manifests"  # copies of examples/, so the goldens move only with us
 TEMPLATE = str(EXAMPLES / "analysis-template-success-rate.yaml")
 
 
 @pytest.mark.parametrize("name", ["canary-nginx", "canary-istio", "blue-green"])
 def test_plan_text_matches_golden(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(EXAMPLES.parent)  # the file names in the output are as given on the command line
+    monkeypatch.chdir(REPO)  # the file names in the output are as given on the command line
     result = cli(
         "plan",
         "-f",
-        f"examples/{name}.yaml",
+        f"tests/golden/manifests/{name}.yaml",
         "-f",
-        "examples/analysis-template-success-rate.yaml",
+        "tests/golden/manifests/analysis-template-success-rate.yaml",
         "--no-color",
     )
     assert result.code == 0, result.err
@@ -33,20 +34,20 @@ def test_plan_text_matches_golden(name: str, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_plan_json_matches_golden_and_parses(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(EXAMPLES.parent)
+    monkeypatch.chdir(REPO)
     result = cli(
         "plan",
         "-f",
-        "examples/canary-nginx.yaml",
+        "tests/golden/manifests/canary-nginx.yaml",
         "-f",
-        "examples/analysis-template-success-rate.yaml",
+        "tests/golden/manifests/analysis-template-success-rate.yaml",
         "-o",
         "json",
     )
     assert result.code == 0
     assert_golden("plan-canary-nginx.json", result.out)
     (plan,) = json.loads(result.out)["rollouts"]
-    assert (plan["name"], plan["promotedAfterSeconds"], plan["manualPromotions"]) == ("web", 600.0, 1)
+    assert (plan["name"], plan["promotedAfterSeconds"], plan["manualPromotions"]) == ("web", 400.0, 1)
 
 
 def test_yaml_output_is_the_same_data() -> None:
@@ -68,11 +69,11 @@ def test_nginx_canary_timeline_follows_the_steps() -> None:
         5,
     )
     assert by_index[1]["waitSeconds"] == 60  # pause 1m
-    assert by_index[2]["waitSeconds"] == 240  # 5 measurements, 1m apart
+    assert by_index[2]["waitSeconds"] == 40  # 5 measurements, 10s apart
     assert (by_index[3]["trafficWeight"], by_index[3]["newReplicas"]) == (50, 3)
-    assert by_index[3]["atSeconds"] == 300
+    assert by_index[3]["atSeconds"] == 100
     assert by_index[6]["untilPromoted"] is True
-    assert plan["rollouts"][0]["completedAfterSeconds"] == 630  # 30s scale-down delay after promotion
+    assert plan["rollouts"][0]["completedAfterSeconds"] == 430  # 30s scale-down delay after promotion
 
 
 def test_without_the_template_the_analysis_counts_as_instant_and_says_so() -> None:
