@@ -67,6 +67,7 @@ test: lint unit integration
 
 crds: $(STAMP)
 	$(PY) -m rollouts.api.crdgen
+	cp crds/*.yaml charts/kube-rollouts/crds/
 
 bench: $(STAMP)
 	$(PY) -m bench

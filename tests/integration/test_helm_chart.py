@@ -1,0 +1,89 @@
+"""The Helm chart, rendered and installed by the real helm binary into the real API server."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from e2e.cluster import Cluster
+from tests.conftest import REPO, run_kubectl
+from tests.support import Kubectl, kubectl_json
+
+CHART = REPO / "charts" / "kube-rollouts"
+
+
+def helm(cluster: Cluster, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    res = subprocess.run(
+        [str(Path(cluster.bin_dir) / "helm"), f"--kubeconfig={cluster.kubeconfig}", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if check and res.returncode != 0:
+        raise AssertionError(f"helm {' '.join(args)} failed: {res.stderr.strip()}")
+    return res
+
+
+def test_chart_lints(cluster: Cluster) -> None:
+    helm(cluster, "lint", str(CHART))
+
+
+def test_namespaced_install_grants_roles_only_in_the_watched_namespaces(cluster: Cluster) -> None:
+    docs = list(
+        yaml.safe_load_all(
+            helm(cluster, "template", "r", str(CHART), "--set", "watchNamespaces={a,b}").stdout
+        )
+    )
+    kinds = sorted((d["kind"], d["metadata"].get("namespace", "")) for d in docs if d)
+    assert ("Role", "a") in kinds and ("Role", "b") in kinds
+    assert ("RoleBinding", "a") in kinds and ("RoleBinding", "b") in kinds
+    cluster_roles = [d for d in docs if d and d["kind"] == "ClusterRole"]
+    # Only ClusterAnalysisTemplates (cluster-scoped) are read cluster-wide.
+    assert [r["resources"] for d in cluster_roles for r in d["rules"]] == [["clusteranalysistemplates"]]
+    deployment = next(d for d in docs if d and d["kind"] == "Deployment")
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--namespace=a" in args and "--namespace=b" in args and "--all-namespaces" not in args
+
+
+@pytest.fixture
+def release(cluster: Cluster, rollout_crds: None, namespace: str) -> Iterator[str]:
+    name = f"r{uuid.uuid4().hex[:6]}"
+    helm(
+        cluster,
+        "install",
+        name,
+        str(CHART),
+        "--namespace",
+        namespace,
+        "--skip-crds",
+        "--wait",
+        "--timeout=90s",
+    )
+    yield name
+    helm(cluster, "uninstall", name, "--namespace", namespace, check=False)
+
+
+def test_install_creates_a_running_controller_deployment(
+    cluster: Cluster, release: str, kubectl: Kubectl, namespace: str
+) -> None:
+    fullname = f"{release}-kube-rollouts"
+    deployment = kubectl_json(kubectl, "get", "deployment", fullname)
+    assert deployment["status"].get("availableReplicas") == 1
+    assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == fullname
+    kubectl("get", "service", f"{fullname}-metrics")
+    # Cluster-wide by default: the ServiceAccount may read Rollouts anywhere but not, say, delete Services.
+    sa = f"system:serviceaccount:{namespace}:{fullname}"
+
+    def can(*args: str) -> str:
+        return run_kubectl(cluster, "auth", "can-i", *args, f"--as={sa}", check=False).stdout.strip()
+
+    assert can("watch", "rollouts.rollouts.dev", "--all-namespaces") == "yes"
+    assert can("patch", "rollouts.rollouts.dev", "--subresource=status", "-n", "default") == "yes"
+    assert can("create", "replicasets.apps", "-n", "default") == "yes"
+    assert can("delete", "services", "-n", "default") == "no"
+    assert can("update", "rollouts.rollouts.dev", "-n", "default") == "no"
