@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from rollouts.api import AnalysisTemplateSpec, CanaryStep, PauseReason, RolloutAnalysis
 from rollouts.cli.simulation import PREVIOUS, Moment, Simulation, TemplateKey
@@ -111,10 +112,10 @@ def _canary_rows(r: _Reader, templates: Mapping[TemplateKey, AnalysisTemplateSpe
     canary = r.sim.rollout.spec.strategy.canary
     rows: list[Row] = []
     for index, step in enumerate(canary.steps or [] if canary else []):
-        start = r.first(lambda m, i=index: m.status.current_step_index == i)
+        start = r.first(partial(_at_step, index))
         if start is None:
             break
-        end = r.first(lambda m, i=index: (m.status.current_step_index or 0) > i, after=start)
+        end = r.first(partial(_past_step, index), after=start)
         if end is None:
             break
         m = r.sim.moments[end]
@@ -150,10 +151,10 @@ def _bluegreen_rows(r: _Reader, templates: Mapping[TemplateKey, AnalysisTemplate
     ):
         if analysis is None:
             continue
-        start = r.first(acted(lambda a, k=kind: isinstance(a, CreateAnalysisRun) and a.kind is k))
+        start = r.first(acted(partial(_starts_run, kind)))
         if start is None:
             continue
-        end = r.first(lambda m, k=kind: _run_succeeded(m, k), after=start)
+        end = r.first(partial(_run_succeeded, kind=kind), after=start)
         end = start if end is None else end
         names = ", ".join(ref.template_name for ref in analysis.templates)
         wait = r.sim.moments[end].at - r.sim.moments[start].at
@@ -204,7 +205,19 @@ def _scales_up(action: object, pod_template_hash: str) -> bool:
     )
 
 
-def _run_succeeded(m: Moment, kind: AnalysisRunKind) -> bool:
+def _at_step(index: int, m: Moment) -> bool:
+    return m.status.current_step_index == index
+
+
+def _past_step(index: int, m: Moment) -> bool:
+    return (m.status.current_step_index or 0) > index
+
+
+def _starts_run(kind: AnalysisRunKind, action: object) -> bool:
+    return isinstance(action, CreateAnalysisRun) and action.kind is kind
+
+
+def _run_succeeded(m: Moment, *, kind: AnalysisRunKind) -> bool:
     bg = m.status.blue_green
     run = None
     if bg is not None:

@@ -54,7 +54,8 @@ async def watch(
             await asyncio.sleep(interval)
             continue
         good = time.monotonic()
-        text, done, key = shown[0], shown[1], shown[-1]
+        text, done = shown[0], shown[1]
+        key = shown[2] if len(shown) == 3 else text
         if tty:
             out.write(CLEAR + text)
         elif key != last:
