@@ -183,7 +183,7 @@ class Caches:
     # -- reads ---------------------------------------------------------------------------------
 
     def _for(self, watched: Watched, namespace: str | None) -> Iterable[Informer]:
-        informers = self.informers[watched]
+        informers = self.informers.get(watched, ())
         return [inf for inf in informers if inf.namespace is None or inf.namespace == namespace]
 
     def get(self, watched: Watched, namespace: str, name: str) -> KubeObject | None:

@@ -119,7 +119,7 @@ class Controller:
                 elapsed = time.monotonic() - started
                 if outcome.error is not None:
                     self.metrics.observe_error(outcome.error.split(":")[0])
-                    log.warning("rollout %s/%s: %s", *key, outcome.error)
+                    log.debug("rollout %s/%s: pass ended with %s", *key, outcome.error)
                 if outcome.retry:
                     self.metrics.observe_reconcile(seconds=elapsed, outcome="error")
                     self.queue.retry(key)

@@ -190,7 +190,8 @@ class Reconciler:
         if p.router is None:
             return None
         assert p.rollout is not None
-        return await p.router.read_weight(RouterContext(rollout=p.rollout, client=self._client))
+        ctx = RouterContext(rollout=p.rollout, client=self._client, cache=self._caches)
+        return await p.router.read_weight(ctx)
 
     # -- status and events ---------------------------------------------------------------------
 

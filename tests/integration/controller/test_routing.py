@@ -1,0 +1,203 @@
+"""Canary with traffic routing on the real controller: NGINX Ingress canary and Istio weights."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.integration.controller import scenario as sc
+from tests.support import Kubectl, eventually, kubectl_json
+
+NGINX = "nginx.ingress.kubernetes.io"
+STEPS = [{"setWeight": 20}, {"pause": {}}, {"setWeight": 60}, {"pause": {"duration": "1s"}}]
+
+
+def _ingress(name: str, service: str) -> dict[str, Any]:
+    backend = {"service": {"name": service, "port": {"number": 80}}}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": name},
+        "spec": {
+            "ingressClassName": "nginx",
+            "rules": [
+                {
+                    "host": "web.example.com",
+                    "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]},
+                }
+            ],
+        },
+    }
+
+
+def _canary_annotations(kubectl: Kubectl) -> dict[str, str]:
+    ing = kubectl("get", "ingress", "web-web-canary", "-o", "json", check=False)
+    return json.loads(ing.stdout)["metadata"].get("annotations") or {} if ing.returncode == 0 else {}
+
+
+def _nginx_rollout() -> dict[str, Any]:
+    strategy = {
+        "canary": {
+            "canaryService": "web-canary",
+            "stableService": "web-stable",
+            "trafficRouting": {"nginx": {"stableIngress": "web"}},
+            "steps": STEPS,
+        }
+    }
+    return sc.rollout("web", strategy=strategy, replicas=2)
+
+
+def test_nginx_canary_from_first_step_to_promotion(controller, kubectl: Kubectl) -> None:
+    sc.apply(
+        kubectl,
+        sc.service("web-stable", "web"),
+        sc.service("web-canary", "web"),
+        _ingress("web", "web-stable"),
+    )
+    sc.apply(kubectl, _nginx_rollout())
+    v1 = sc.wait_healthy(kubectl, "web")["stableRS"]
+    sc.set_image(kubectl, "web", "v2")
+    paused = sc.wait_status(kubectl, "web", "paused at 20%", lambda st: st.get("phase") == "Paused")
+    v2 = paused["currentPodHash"]
+    notes = _canary_annotations(kubectl)
+    assert notes[f"{NGINX}/canary"] == "true" and notes[f"{NGINX}/canary-weight"] == "20"
+    assert paused["canary"]["weights"]["canary"]["weight"] == 20
+    canary_ing = kubectl_json(kubectl, "get", "ingress", "web-web-canary")
+    paths = canary_ing["spec"]["rules"][0]["http"]["paths"]
+    assert paths[0]["backend"]["service"]["name"] == "web-canary"
+    assert [ref["name"] for ref in canary_ing["metadata"]["ownerReferences"]] == ["web"]
+    # Traffic only reaches available canary pods: the canary RS is fully available at this weight.
+    rs = sc.replica_sets(kubectl, "web")
+    assert rs[v2]["replicas"] >= 1 and rs[v2]["available"] == rs[v2]["replicas"]
+    assert sc.selector_hash(kubectl, "web-canary") == v2 and sc.selector_hash(kubectl, "web-stable") == v1
+
+    sc.promote(kubectl, "web")
+    sc.wait_healthy(kubectl, "web", v2)
+    eventually(
+        lambda: _canary_annotations(kubectl).get(f"{NGINX}/canary-weight") == "0",
+        what="canary weight back to 0",
+    )
+    assert sc.selector_hash(kubectl, "web-stable") == v2
+    weights = [m for r, m in sc.events(kubectl, "web") if r == "TrafficWeightUpdated"]
+    assert any("20%" in m for m in weights) and any("60%" in m for m in weights)
+
+
+def test_an_ingress_owned_by_someone_else_is_never_taken_over(controller, kubectl: Kubectl) -> None:
+    foreign = _ingress("web-web-canary", "someone-else")
+    sc.apply(
+        kubectl,
+        sc.service("web-stable", "web"),
+        sc.service("web-canary", "web"),
+        _ingress("web", "web-stable"),
+        foreign,
+    )
+    before = kubectl_json(kubectl, "get", "ingress", "web-web-canary")
+    sc.apply(kubectl, _nginx_rollout())
+    st = sc.wait_status(
+        kubectl, "web", "Degraded: canary Ingress not ours", lambda s: s.get("phase") == "Degraded"
+    )
+    message = sc.condition(st, "InvalidSpec")["message"]
+    assert "web-web-canary" in message
+    assert any(
+        r == "TrafficRouterObjectNotOwned" and "web-web-canary" in m for r, m in sc.events(kubectl, "web")
+    )
+    after = kubectl_json(kubectl, "get", "ingress", "web-web-canary")
+    assert after["spec"] == before["spec"] and after["metadata"].get("annotations") == before["metadata"].get(
+        "annotations"
+    )
+    assert not after["metadata"].get("ownerReferences")
+
+
+def _dest(host: str, weight: int, subset: str | None = None) -> dict[str, Any]:
+    destination: dict[str, Any] = {"host": host}
+    if subset:
+        destination["subset"] = subset
+    return {"destination": destination, "weight": weight}
+
+
+ADMIN_ROUTE = {"name": "admin", "match": [{"uri": {"prefix": "/admin"}}], "route": [_dest("web-stable", 100)]}
+
+
+def _vs(primary: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "VirtualService",
+        "metadata": {"name": "web-vs"},
+        "spec": {"hosts": ["web"], "http": [ADMIN_ROUTE, {"name": "primary", "route": primary}]},
+    }
+
+
+def _weights(kubectl: Kubectl) -> list[tuple[str, str | None, int]]:
+    vs = kubectl_json(kubectl, "get", "virtualservice", "web-vs")
+    return [
+        (d["destination"]["host"], d["destination"].get("subset"), d.get("weight", 0))
+        for d in vs["spec"]["http"][1]["route"]
+    ]
+
+
+def _istio_rollout(istio: dict[str, Any]) -> dict[str, Any]:
+    strategy = {
+        "canary": {
+            "canaryService": "web-canary",
+            "stableService": "web-stable",
+            "trafficRouting": {"istio": istio},
+            "steps": STEPS,
+        }
+    }
+    return sc.rollout("web", strategy=strategy, replicas=2)
+
+
+def test_istio_host_level_weights_and_unmanaged_routes_untouched(controller, kubectl: Kubectl) -> None:
+    sc.apply(kubectl, sc.service("web-stable", "web"), sc.service("web-canary", "web"))
+    sc.apply(kubectl, _vs([_dest("web-stable", 100), _dest("web-canary", 0)]))
+    sc.apply(kubectl, _istio_rollout({"virtualService": {"name": "web-vs", "routes": ["primary"]}}))
+    sc.wait_healthy(kubectl, "web")
+    sc.set_image(kubectl, "web", "v2")
+    paused = sc.wait_status(kubectl, "web", "paused at 20%", lambda st: st.get("phase") == "Paused")
+    assert _weights(kubectl) == [("web-stable", None, 80), ("web-canary", None, 20)]
+    vs = kubectl_json(kubectl, "get", "virtualservice", "web-vs")
+    assert vs["spec"]["http"][0] == ADMIN_ROUTE
+    sc.promote(kubectl, "web")
+    sc.wait_healthy(kubectl, "web", paused["currentPodHash"])
+    eventually(
+        lambda: _weights(kubectl) == [("web-stable", None, 100), ("web-canary", None, 0)],
+        what="all traffic on stable",
+    )
+    assert kubectl_json(kubectl, "get", "virtualservice", "web-vs")["spec"]["http"][0] == ADMIN_ROUTE
+
+
+def test_istio_subset_level_weights_label_the_subsets_with_revisions(controller, kubectl: Kubectl) -> None:
+    sc.apply(kubectl, sc.service("web-stable", "web"), sc.service("web-canary", "web"))
+    rule = {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "DestinationRule",
+        "metadata": {"name": "web-dr"},
+        "spec": {
+            "host": "web",
+            "subsets": [
+                {"name": "stable", "labels": {"app": "web"}},
+                {"name": "canary", "labels": {"app": "web"}},
+            ],
+        },
+    }
+    sc.apply(kubectl, rule, _vs([_dest("web", 100, "stable"), _dest("web", 0, "canary")]))
+    istio = {
+        "virtualService": {"name": "web-vs", "routes": ["primary"]},
+        "destinationRule": {"name": "web-dr", "canarySubsetName": "canary", "stableSubsetName": "stable"},
+    }
+    sc.apply(kubectl, _istio_rollout(istio))
+    v1 = sc.wait_healthy(kubectl, "web")["stableRS"]
+    sc.set_image(kubectl, "web", "v2")
+    v2 = sc.wait_status(kubectl, "web", "paused at 20%", lambda st: st.get("phase") == "Paused")[
+        "currentPodHash"
+    ]
+    assert _weights(kubectl) == [("web", "stable", 80), ("web", "canary", 20)]
+    subsets = {
+        s["name"]: s["labels"]
+        for s in kubectl_json(kubectl, "get", "destinationrule", "web-dr")["spec"]["subsets"]
+    }
+    assert subsets["stable"] == {"app": "web", sc.HASH: v1} and subsets["canary"] == {
+        "app": "web",
+        sc.HASH: v2,
+    }
+    assert kubectl_json(kubectl, "get", "virtualservice", "web-vs")["spec"]["http"][0] == ADMIN_ROUTE
