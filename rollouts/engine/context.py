@@ -208,12 +208,18 @@ class PassContext:
         self.plan.event("RolloutAborted", message, warning=True)
 
     def read_abort_state(self) -> None:
-        """Notice a retry (``status.abort`` cleared after an abort) or recall why the update aborted.
+        """Stamp a user's abort, notice a retry, or recall why the update aborted.
 
+        ``status.abort: true`` written without ``abortedAt`` (a plain ``kubectl patch`` of the
+        status) gets ``abortedAt = now`` on the first pass that sees it, exactly what
+        ``kubectl rollouts abort`` writes: the abort scale-down delay counts from it, and a later
+        retry (``abort`` cleared, ``abortedAt`` kept) is told from "never aborted" by it.
         A retry starts the update over with fresh analysis; while aborted, the reason recorded in
         the ``Progressing`` condition stays the phase message.
         """
         draft = self.draft
+        if draft.abort and draft.aborted_at is None:
+            draft.aborted_at = self.now
         if not draft.abort and draft.aborted_at is not None:
             self.retried = True
             draft.aborted_at = None
