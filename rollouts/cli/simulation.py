@@ -119,7 +119,11 @@ class Simulation:
 
     @property
     def completed_at(self) -> timedelta | None:
-        """When the Rollout was Healthy on the new revision with no pod of the previous one left."""
+        """When no pod of the previous revision is left (``None``: never).
+
+        The Rollout is Healthy from its promotion on; with traffic routing or blue-green the
+        previous revision keeps its pods for ``scaleDownDelaySeconds`` after that.
+        """
         return next(
             (
                 m.at
@@ -157,19 +161,16 @@ class _World:
         ]
         return min(ends, default=None)
 
+    def runs_revision(self, pod_template_hash: str) -> bool:
+        """Whether a ReplicaSet of that revision still has pods (Healthy does not wait for them)."""
+        return any(
+            rs.replicas for rs in self.replica_sets.values() if rs.pod_template_hash == pod_template_hash
+        )
+
     def apply(self, action: Action, now: datetime) -> None:
         match action:
             case CreateReplicaSet(name=name, pod_template_hash=h, replicas=n, revision=revision):
-                self.replica_sets[name] = ObservedReplicaSet(
-                    name=name,
-                    pod_template_hash=h,
-                    replicas=n,
-                    revision=revision,
-                    created=now,
-                    ready=n,
-                    available=n,
-                    pods=n,
-                )
+                self.replica_sets[name] = _running(name, h, replicas=n, revision=revision, created=now)
             case ScaleReplicaSet(name=name, replicas=n):
                 self.replica_sets[name] = replace(
                     self.replica_sets[name], replicas=n, ready=n, available=n, pods=n
@@ -201,19 +202,28 @@ class _World:
                 pass  # RestartPod: the synthetic cluster has no pods to restart
 
 
-def _start(rollout: Rollout, world: _World) -> Rollout:
-    """The Rollout Healthy on the previous revision, and the world that goes with it."""
-    name = rollout.metadata.name or "rollout"
-    replicas = rollout.spec.replicas
-    world.replica_sets[f"{name}-{PREVIOUS}"] = ObservedReplicaSet(
-        name=f"{name}-{PREVIOUS}",
-        pod_template_hash=PREVIOUS,
+def _running(
+    name: str, pod_template_hash: str, *, replicas: int, revision: int, created: datetime
+) -> ObservedReplicaSet:
+    """A ReplicaSet of the synthetic cluster: every pod it asks for exists and is available."""
+    return ObservedReplicaSet(
+        name=name,
+        pod_template_hash=pod_template_hash,
         replicas=replicas,
-        revision=1,
-        created=START - timedelta(days=1),
+        revision=revision,
+        created=created,
         ready=replicas,
         available=replicas,
         pods=replicas,
+    )
+
+
+def _start(rollout: Rollout, world: _World) -> Rollout:
+    """The Rollout Healthy on the previous revision, and the world that goes with it."""
+    name = f"{rollout.metadata.name or 'rollout'}-{PREVIOUS}"
+    replicas = rollout.spec.replicas
+    world.replica_sets[name] = _running(
+        name, PREVIOUS, replicas=replicas, revision=1, created=START - timedelta(days=1)
     )
     status: dict[str, object] = {
         "phase": RolloutPhase.HEALTHY,
@@ -294,7 +304,8 @@ def simulate(
         if not settled:
             continue
         status = plan.status
-        if status.phase is RolloutPhase.HEALTHY and status.stable_rs == desired:
+        delivered = status.phase is RolloutPhase.HEALTHY and status.stable_rs == desired
+        if delivered and (plan.wake_at is None or not world.runs_revision(PREVIOUS)):
             return Simulation(
                 rollout=rollout, desired_hash=desired, moments=tuple(moments), manual_promotions=manual
             )

@@ -296,13 +296,11 @@ def _retire(b: BlueGreen) -> None:
 def _finish(b: BlueGreen) -> Plan:
     ctx = b.ctx
     new_rs, active = ctx.new_rs, b.active_rs
-    completed = (
-        b.promoted
-        and b.switched
-        and new_rs is not None
-        and new_rs.available >= ctx.replicas
-        and sum(rs.actual for rs in ctx.snap.replica_sets if rs is not new_rs) == 0
-    )
+    # Healthy once the desired revision is active, stable and fully available. The previous
+    # active kept warm for scaleDownDelaySeconds takes no traffic and does not count (as in Argo
+    # Rollouts), so the phase stays Healthy from the promotion on instead of going back to
+    # Progressing while it waits.
+    completed = b.promoted and b.switched and new_rs is not None and new_rs.available >= ctx.replicas
     return finish(
         ctx,
         canary=False,
@@ -317,4 +315,4 @@ def _progress_message(b: BlueGreen) -> str:
         return f"waiting for revision {b.ctx.desired_hash} to be ready and promoted"
     if not b.promoted:
         return "active Service switched; waiting for post-promotion analysis"
-    return "waiting for old ReplicaSets to scale down"
+    return f"waiting for ReplicaSet {b.ctx.name}-{b.ctx.desired_hash} to be fully available"

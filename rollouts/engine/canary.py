@@ -336,20 +336,27 @@ def _seconds(value: float) -> timedelta:
     return timedelta(seconds=value)
 
 
+def _completed(c: Canary) -> bool:
+    """Healthy: the desired revision is stable and fully available.
+
+    With traffic routing the previous stable is kept on purpose for ``scaleDownDelaySeconds``
+    after promotion; it takes no traffic, so it does not make the rollout Progressing (as in Argo
+    Rollouts). Otherwise the update itself replaces the old pods, so it is complete only once
+    no pod of another revision is left, including the stable this very pass replaced: the phase
+    never goes Healthy -> Progressing -> Healthy through a promotion.
+    """
+    ctx, new_rs = c.ctx, c.ctx.new_rs
+    if not c.promoted or new_rs is None or new_rs.available < ctx.replicas:
+        return False
+    return c.routed or not any(rs.actual for rs in ctx.snap.replica_sets if rs is not new_rs)
+
+
 def _finish(c: Canary) -> Plan:
     ctx = c.ctx
-    new_rs = ctx.new_rs
-    completed = (
-        c.promoted
-        and new_rs is not None
-        and new_rs.available >= ctx.replicas
-        and sum(rs.actual for rs in ctx.older) == 0
-        and (ctx.stable_rs is None or ctx.stable_rs is new_rs)
-    )
     return finish(
         ctx,
         canary=True,
-        completed=completed,
+        completed=_completed(c),
         available=counts_of(ctx).available >= ctx.replicas,
         progress_message=_progress_message(c),
     )

@@ -120,7 +120,7 @@ def _with_run(kind: AnalysisRunKind, phase: AnalysisPhase, active_hash: str) -> 
     ("phase", "switched", "rollout_phase"),
     [
         (AnalysisPhase.RUNNING, False, RolloutPhase.PROGRESSING),
-        (AnalysisPhase.SUCCESSFUL, True, RolloutPhase.PROGRESSING),
+        (AnalysisPhase.SUCCESSFUL, True, RolloutPhase.HEALTHY),
         (AnalysisPhase.FAILED, False, RolloutPhase.DEGRADED),
         (AnalysisPhase.INCONCLUSIVE, False, RolloutPhase.PAUSED),
     ],
@@ -170,7 +170,8 @@ def test_old_active_scaled_down_after_scale_down_delay(now: float, scaled: bool)
     assert (
         ScaleReplicaSet(name=f"web-{V1}", pod_template_hash=V1, replicas=0, previous=3) in plan.actions
     ) is scaled
-    assert plan.status.phase is RolloutPhase.PROGRESSING
+    # The old active waiting out scaleDownDelaySeconds takes no traffic: Healthy throughout.
+    assert plan.status.phase is RolloutPhase.HEALTHY
 
 
 def test_abort_before_switch_keeps_active_and_scales_preview_down_after_delay() -> None:
