@@ -34,6 +34,7 @@ from rollouts.api.common import (
     ObjectMeta,
     PodTemplateMetadata,
     parse_duration,
+    parse_timestamp,
     scaled_value,
 )
 from rollouts.api.enums import (
@@ -46,6 +47,7 @@ from rollouts.api.enums import (
     SelectorOperator,
 )
 from rollouts.api.measurement import AnalysisRunStatus, Measurement, MetricResult, RunSummary
+from rollouts.api.ownership import rollout_owner_reference
 from rollouts.api.rollout import Rollout, RolloutSpec
 from rollouts.api.rollout_analysis import (
     AnalysisRunArgument,
@@ -155,6 +157,8 @@ __all__ = [
     "parse_duration",
     "parse_object",
     "parse_rollout",
+    "parse_timestamp",
+    "rollout_owner_reference",
     "scaled_value",
     "validation_errors",
 ]

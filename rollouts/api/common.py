@@ -38,6 +38,7 @@ __all__ = [
     "PodTemplateMetadata",
     "Timestamp",
     "parse_duration",
+    "parse_timestamp",
     "scaled_value",
 ]
 
@@ -106,6 +107,21 @@ def parse_duration(value: int | str) -> timedelta:
             "30s, 5m, 1h, 1h30m, 500ms"
         )
     return timedelta(seconds=total)
+
+
+def parse_timestamp(value: str | None) -> datetime | None:
+    """Parse an RFC 3339 timestamp with a time zone ("2024-05-01T12:00:00Z"); ``None`` if absent or bad.
+
+    For timestamps read from objects the models do not parse (annotations, other kinds' dicts):
+    a value nobody can read, or one without a zone, is treated as missing, never as a crash.
+    """
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
 
 
 def _validate_duration(value: Any) -> int | str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from rollouts.api import parse_timestamp
 from rollouts.engine.analysis_runs import ANALYSIS_KIND_LABEL, ROLLOUT_LABEL, STEP_INDEX_LABEL
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
 
@@ -54,13 +55,8 @@ def _int(value: Any) -> int:
 
 
 def parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
+    """An RFC 3339 timestamp from an object's dict; ``None`` when absent, not a string or bad."""
+    return parse_timestamp(value) if isinstance(value, str) else None
 
 
 def created(obj: Mapping[str, Any]) -> datetime | None:

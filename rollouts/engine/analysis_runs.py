@@ -38,8 +38,9 @@ from rollouts.api.analysis import (
     Metric,
     ValueFrom,
 )
-from rollouts.api.common import GROUP_VERSION, ObjectMeta
+from rollouts.api.common import ObjectMeta
 from rollouts.api.enums import AnalysisPhase, PodTemplateHashValue
+from rollouts.api.ownership import rollout_owner_reference
 from rollouts.api.rollout import Rollout
 from rollouts.api.rollout_analysis import AnalysisRunArgument, AnalysisTemplateRef
 from rollouts.engine.analysis_args import ArgumentError, read_field
@@ -240,19 +241,10 @@ def _labels(rollout_name: str, action: CreateAnalysisRun) -> dict[str, str]:
 
 
 def _owner_reference(rollout: Rollout) -> dict[str, Any]:
-    if not rollout.metadata.uid:
-        raise AnalysisRunError(
-            f"Rollout {rollout.metadata.name!r} has no metadata.uid; build runs from the Rollout as read "
-            "from the API server"
-        )
-    return {
-        "apiVersion": GROUP_VERSION,
-        "kind": "Rollout",
-        "name": rollout.metadata.name,
-        "uid": rollout.metadata.uid,
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
+    try:
+        return rollout_owner_reference(rollout)
+    except ValueError as exc:
+        raise AnalysisRunError(str(exc)) from None
 
 
 def build_analysis_run(

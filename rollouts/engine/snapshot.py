@@ -15,6 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 
+from rollouts.api.common import parse_timestamp
 from rollouts.api.enums import AnalysisPhase
 from rollouts.api.rollout import Rollout
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
@@ -36,13 +37,7 @@ def parse_deadline(value: str | None) -> datetime | None:
     A value nobody can read is treated as "no deadline" rather than an error: the RS is then
     handled as if it had never been annotated, and the next plan writes a fresh deadline.
     """
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
+    return parse_timestamp(value)
 
 
 @dataclass(frozen=True, kw_only=True)

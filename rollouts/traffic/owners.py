@@ -10,25 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rollouts.api import API_GROUP, GROUP_VERSION, Rollout
+from rollouts.api import API_GROUP, Rollout, rollout_owner_reference
 
 __all__ = ["describe_owner", "is_controlled_by", "owner_reference"]
 
 
 def owner_reference(rollout: Rollout) -> dict[str, Any]:
-    """The controller ownerReference to ``rollout`` (needs ``metadata.uid``)."""
-    if not rollout.metadata.uid or not rollout.metadata.name:
-        raise ValueError(
-            "an ownerReference needs the Rollout's metadata.name and metadata.uid (read it first)"
-        )
-    return {
-        "apiVersion": GROUP_VERSION,
-        "kind": "Rollout",
-        "name": rollout.metadata.name,
-        "uid": rollout.metadata.uid,
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
+    """The controller ownerReference to ``rollout`` (needs ``metadata.uid``; ``ValueError`` without)."""
+    return rollout_owner_reference(rollout)
 
 
 def _controller_ref(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
