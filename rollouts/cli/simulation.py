@@ -43,7 +43,7 @@ from rollouts.engine import (
     TerminateAnalysisRun,
     decide,
 )
-from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL, pod_template_hash
+from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL, pod_template_hash, replica_set_name
 
 __all__ = ["PREVIOUS", "START", "Moment", "Simulation", "TemplateKey", "analysis_seconds", "simulate"]
 
@@ -220,7 +220,7 @@ def _running(
 
 def _start(rollout: Rollout, world: _World) -> Rollout:
     """The Rollout Healthy on the previous revision, and the world that goes with it."""
-    name = f"{rollout.metadata.name or 'rollout'}-{PREVIOUS}"
+    name = replica_set_name(rollout.metadata.name, PREVIOUS)
     replicas = rollout.spec.replicas
     world.replica_sets[name] = _running(
         name, PREVIOUS, replicas=replicas, revision=1, created=START - timedelta(days=1)

@@ -315,4 +315,4 @@ def _progress_message(b: BlueGreen) -> str:
         return f"waiting for revision {b.ctx.desired_hash} to be ready and promoted"
     if not b.promoted:
         return "active Service switched; waiting for post-promotion analysis"
-    return f"waiting for ReplicaSet {b.ctx.name}-{b.ctx.desired_hash} to be fully available"
+    return f"waiting for ReplicaSet {b.ctx.new_rs_name} to be fully available"

@@ -364,7 +364,7 @@ def _finish(c: Canary) -> Plan:
 
 def _progress_message(c: Canary) -> str:
     if c.promoted:
-        return f"ReplicaSet {c.ctx.name}-{c.ctx.desired_hash} is progressing"
+        return f"ReplicaSet {c.ctx.new_rs_name} is progressing"
     if c.step is None:
         return "waiting for the canary to be fully available before promotion"
     return f"at step {c.index + 1} of {len(c.steps)} ({_describe(c.step)})"

@@ -19,7 +19,7 @@ from typing import Any
 from rollouts.api.enums import PauseReason
 from rollouts.api.rollout import Rollout
 from rollouts.api.status import RolloutStatus
-from rollouts.engine.hashing import pod_template_hash
+from rollouts.engine.hashing import pod_template_hash, replica_set_name
 from rollouts.engine.plan import CreateReplicaSet, Plan, PlanBuilder, ScaleReplicaSet
 from rollouts.engine.snapshot import ObservedReplicaSet, Snapshot
 from rollouts.engine.status import PROGRESSING, Reason, find_condition
@@ -176,6 +176,11 @@ class PassContext:
         return self.rollout.metadata.name or "rollout"
 
     @property
+    def new_rs_name(self) -> str:
+        """The name of the desired revision's ReplicaSet (whether or not it exists yet)."""
+        return replica_set_name(self.rollout.metadata.name, self.desired_hash)
+
+    @property
     def replicas(self) -> int:
         return self.rollout.spec.replicas
 
@@ -238,7 +243,7 @@ class PassContext:
         if self.new_rs is not None:
             return self.new_rs
         revision = max((rs.revision for rs in self.snap.replica_sets), default=0) + 1
-        name = f"{self.name}-{self.desired_hash}"
+        name = self.new_rs_name
         self.plan.add(
             CreateReplicaSet(
                 name=name, pod_template_hash=self.desired_hash, replicas=replicas, revision=revision

@@ -35,6 +35,7 @@ __all__ = [
     "POD_TEMPLATE_HASH_LABEL",
     "canonical_template",
     "pod_template_hash",
+    "replica_set_name",
     "steps_hash",
 ]
 
@@ -124,3 +125,8 @@ def steps_hash(steps: Sequence[Mapping[str, Any]]) -> str:
     """
     digest = hashlib.blake2b(_canonical(list(steps), what="canary steps"), digest_size=8, person=b"ro-steps")
     return _encode(int.from_bytes(digest.digest(), "big"), HASH_LENGTH)
+
+
+def replica_set_name(rollout_name: str | None, pod_template_hash: str) -> str:
+    """The name of a revision's ReplicaSet: ``<rollout>-<hash>`` (``rollout`` for a nameless Rollout)."""
+    return f"{rollout_name or 'rollout'}-{pod_template_hash}"

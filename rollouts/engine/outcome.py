@@ -106,7 +106,7 @@ def check_progress_deadline(ctx: PassContext, *, exempt: bool) -> None:
     if not ctx.timed_out:
         return
     seconds = ctx.rollout.spec.progress_deadline_seconds
-    message = f"ReplicaSet {ctx.name}-{ctx.desired_hash} has made no progress for {seconds}s"
+    message = f"ReplicaSet {ctx.new_rs_name} has made no progress for {seconds}s"
     if not stuck:
         ctx.plan.event(Reason.TIMED_OUT, message, warning=True)
     if ctx.rollout.spec.progress_deadline_abort:

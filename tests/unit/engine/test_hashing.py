@@ -18,6 +18,7 @@ from rollouts.engine.hashing import (
     POD_TEMPLATE_HASH_LABEL,
     canonical_template,
     pod_template_hash,
+    replica_set_name,
     steps_hash,
 )
 
@@ -156,3 +157,9 @@ def test_steps_hash_follows_the_steps_not_their_spelling() -> None:
     assert steps_hash(steps) != steps_hash([{"setWeight": 30}, {"pause": {"duration": "1m"}}])
     assert steps_hash(steps) != steps_hash(list(reversed(steps)))
     assert len(steps_hash([])) == 10 and steps_hash([]) != steps_hash(steps)
+
+
+def test_a_revision_replica_set_is_named_after_its_rollout_and_hash() -> None:
+    hashed = pod_template_hash(TEMPLATE)
+    assert replica_set_name("shop", hashed) == f"shop-{hashed}"
+    assert replica_set_name(None, hashed) == f"rollout-{hashed}"
