@@ -69,14 +69,23 @@ def recorded(state: Path) -> dict[str, tuple[int, str]]:
 
 
 def alive(pid: int, exe: str) -> bool:
-    """True when `pid` runs `exe` (and is not a zombie)."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (OSError, UnicodeDecodeError):
-        return False
-    state = stat.rsplit(")", 1)[-1].split()[0]
-    return cmdline == exe and state != "Z"
+    """True when `pid` runs `exe` (and is not a zombie).
+
+    Right around exec, /proc/<pid>/cmdline can read empty for a moment; such a reading is retried
+    briefly instead of being taken for "some other process".
+    """
+    for _ in range(10):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except (OSError, UnicodeDecodeError):
+            return False
+        if stat.rsplit(")", 1)[-1].split()[0] == "Z":
+            return False
+        if cmdline:
+            return cmdline == exe
+        time.sleep(0.02)
+    return False
 
 
 def stop(state: Path, name: str, pid: int, exe: str, grace: float = 10.0) -> None:
