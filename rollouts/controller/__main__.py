@@ -2,10 +2,13 @@
 
     kube-rollouts run [--namespace NS]... [--all-namespaces] [--metrics-port N] [--health-port N]
                       [--kubeconfig PATH] [--context NAME] [--workers N] [--log-format text|json]
+                      [--prometheus-address URL]
 
 Uses ``--kubeconfig``/``$KUBECONFIG``/``~/.kube/config``, else the in-cluster service account.
 Without ``--namespace`` it watches the kubeconfig context's namespace; ``--all-namespaces`` watches
-every namespace. Logs go to stderr, one line per event, each naming the Rollout it is about.
+every namespace. ``--prometheus-address`` (default ``$PROMETHEUS_ADDRESS``) is the Prometheus of
+analysis metrics that name no address. Logs go to stderr, one line per event, each naming the
+Rollout it is about.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 from datetime import UTC, datetime
@@ -61,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--context", help="kubeconfig context (default: the current one)")
     run.add_argument("--workers", type=int, default=8, help="Rollouts reconciled at once (default 8)")
+    run.add_argument(
+        "--prometheus-address",
+        metavar="URL",
+        default=os.environ.get("PROMETHEUS_ADDRESS") or None,
+        help="Prometheus of analysis metrics that name no address (default: $PROMETHEUS_ADDRESS)",
+    )
     run.add_argument("--log-format", choices=("text", "json"), default="text")
     run.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     return parser
@@ -90,6 +100,7 @@ async def _run(args: argparse.Namespace) -> int:
         health_port=args.health_port,
         bind=args.bind,
         workers=max(1, args.workers),
+        prometheus_address=args.prometheus_address,
     )
     log = logging.getLogger("kube-rollouts")
     log.info("starting: %s, namespaces %s", config.source, ", ".join(namespaces) if namespaces else "all")

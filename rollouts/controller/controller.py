@@ -1,4 +1,5 @@
-"""The controller process: watch caches, a work queue, workers running passes, HTTP endpoints.
+"""The controller process: watch caches, a work queue, workers running passes, the AnalysisRun
+controller on the same AnalysisRun caches, HTTP endpoints.
 
 Nothing is kept only in memory that the next process would need: wake-ups are re-computed from
 each Rollout's status by its first pass after a start, so a restart (or a SIGKILL) loses nothing.
@@ -14,6 +15,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rollouts.controller import caches as kinds
+from rollouts.controller.analysisruns import AnalysisRunController, AnalysisRunOptions
 from rollouts.controller.caches import Caches
 from rollouts.controller.metrics import ControllerMetrics
 from rollouts.controller.queue import WorkQueue
@@ -36,6 +39,8 @@ class ControllerOptions:
     bind: str = "0.0.0.0"
     workers: int = 8
     resync_seconds: float = 300.0
+    prometheus_address: str | None = None
+    """Default Prometheus of analysis metrics that name no address (``None``: $PROMETHEUS_ADDRESS)."""
 
 
 class Controller:
@@ -45,7 +50,17 @@ class Controller:
         self.options = options
         self.queue: WorkQueue[Key] = WorkQueue()
         self.caches = Caches(client, namespaces=options.namespaces, wake=self.queue.add)
-        self.metrics = ControllerMetrics(phases=self._phases)
+        # Measures AnalysisRuns off the same AnalysisRun watch caches (no second watch).
+        self.analysis = AnalysisRunController(
+            client,
+            AnalysisRunOptions(namespaces=options.namespaces, prometheus_address=options.prometheus_address),
+            informers=self.caches.informers[kinds.ANALYSIS_RUN],
+        )
+        self.metrics = ControllerMetrics(
+            phases=self._phases,
+            analysis_measurements=lambda: self.analysis.stats.by_phase,
+            analysis_status_writes=lambda: self.analysis.stats.status_writes,
+        )
         self.reconciler = Reconciler(client=client, caches=self.caches, recorder=EventRecorder(client))
         self._client = client
 
@@ -62,6 +77,7 @@ class Controller:
                 for index in range(self.options.workers):
                     group.create_task(self._work(), name=f"worker-{index}")
                 group.create_task(self._resync(), name="resync")
+                group.create_task(self.analysis.run(), name="analysisruns")
         finally:
             self.queue.shutdown()
             for server in servers:

@@ -29,9 +29,14 @@ def _escape(value: str) -> str:
 
 @dataclass
 class ControllerMetrics:
-    """Reconciles and errors by outcome, reconcile duration, and (read at scrape) Rollouts by phase."""
+    """Reconciles and errors by outcome, reconcile duration, and (read at scrape) Rollouts by phase
+    and the AnalysisRun controller's measurements and status writes."""
 
     phases: Callable[[], Mapping[str, int]] = dict
+    analysis_measurements: Callable[[], Mapping[str, int]] = dict
+    """Measurements taken by the AnalysisRun controller, by phase (read at scrape)."""
+    analysis_status_writes: Callable[[], int] = int
+    """AnalysisRun status writes made by the AnalysisRun controller (read at scrape)."""
     reconciles: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     _bucket_counts: list[int] = field(default_factory=lambda: [0] * len(BUCKETS))
@@ -81,4 +86,17 @@ class ControllerMetrics:
         counts = dict(self.phases())
         for phase in sorted(set(counts) | {"Healthy", "Progressing", "Paused", "Degraded"}):
             lines.append(f"kube_rollouts_rollouts{_labels({'phase': phase})} {counts.get(phase, 0)}")
+        lines += [
+            "# HELP kube_rollouts_analysis_measurements_total Analysis measurements taken, by phase.",
+            "# TYPE kube_rollouts_analysis_measurements_total counter",
+        ]
+        measured = dict(self.analysis_measurements())
+        for phase in sorted(set(measured) | {"Successful", "Failed", "Inconclusive", "Error"}):
+            labels = _labels({"phase": phase})
+            lines.append(f"kube_rollouts_analysis_measurements_total{labels} {measured.get(phase, 0)}")
+        lines += [
+            "# HELP kube_rollouts_analysis_status_writes_total AnalysisRun status writes.",
+            "# TYPE kube_rollouts_analysis_status_writes_total counter",
+            f"kube_rollouts_analysis_status_writes_total {self.analysis_status_writes()}",
+        ]
         return "\n".join(lines) + "\n"
