@@ -3,7 +3,7 @@
 ``controller`` starts ``kube-rollouts run --namespace <test namespace>`` (the console script, as a
 user runs it) against the local control plane and kills it after the test. Its log is kept in a
 file and printed when the test fails. ``controller.kill()`` sends SIGKILL; ``controller.start()``
-starts it again.
+starts it again. ``extra_args`` are appended to the command line (e.g. ``--prometheus-address``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -27,9 +27,12 @@ VENV_BIN = Path(sys.executable).parent
 class ControllerProcess:
     """One ``kube-rollouts run`` process for a namespace; restartable."""
 
-    def __init__(self, *, cluster: Cluster, namespace: str, log_dir: Path) -> None:
+    def __init__(
+        self, *, cluster: Cluster, namespace: str, log_dir: Path, extra_args: Sequence[str] = ()
+    ) -> None:
         self.cluster = cluster
         self.namespace = namespace
+        self.extra_args = list(extra_args)
         self.log_path = log_dir / "controller.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
@@ -56,6 +59,7 @@ class ControllerProcess:
                 "127.0.0.1",
                 "--log-level",
                 "DEBUG",
+                *self.extra_args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
