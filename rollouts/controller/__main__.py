@@ -83,7 +83,7 @@ def _logging(fmt: str, level: str) -> None:
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler], force=True)
-    for noisy in ("httpx", "httpcore"):
+    for noisy in ("httpx", "httpcore", "celpy"):  # celpy logs every evaluation step at DEBUG
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
