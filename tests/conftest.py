@@ -29,13 +29,6 @@ def cluster() -> Cluster:
     return ensure_up(log=False)
 
 
-@pytest.fixture(scope="session")
-def kube_api(cluster: Cluster):  # type: ignore[no-untyped-def]
-    from kubernetes import config
-
-    return config.new_client_from_config(config_file=cluster.kubeconfig)
-
-
 def run_kubectl(
     cluster: Cluster, *args: str, namespace: str | None = None, stdin: str | None = None, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
