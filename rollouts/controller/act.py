@@ -213,4 +213,5 @@ async def _create_analysis_run(ctx: ActContext, action: CreateAnalysisRun) -> No
             "install the rollouts.dev CRDs",
             reason="AnalysisRunError",
         ) from exc
-    ctx.caches.remember_write(kinds.ANALYSIS_RUN, answer)
+    # notify: the AnalysisRun controller shares this cache and must start measuring the new run.
+    ctx.caches.remember_write(kinds.ANALYSIS_RUN, answer, notify=True)

@@ -253,7 +253,9 @@ class AnalysisRunController:
             subresource="status",
         )
         self.stats.status_writes += 1
-        informer.remember(_without_managed_fields(written))
+        # notify: the Rollout controller shares this cache and must see the new phase (the watch
+        # event of this version will be dropped as a replay).
+        informer.remember(_without_managed_fields(written), notify=True)
         log.debug(
             "AnalysisRun %s/%s status written in %.3fs",
             meta.get("namespace"),
@@ -289,7 +291,7 @@ class AnalysisRunController:
             patch={"status": {"phase": AnalysisPhase.ERROR.value, "message": message}},
             subresource="status",
         )
-        informer.remember(_without_managed_fields(written))
+        informer.remember(_without_managed_fields(written), notify=True)
         await self._completed(obj, AnalysisPhase.ERROR, message)
 
 

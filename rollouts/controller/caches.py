@@ -206,11 +206,16 @@ class Caches:
     def rollouts(self) -> list[KubeObject]:
         return [obj for inf in self.informers[ROLLOUT] for obj in inf.list()]
 
-    def remember_write(self, watched: Watched, obj: KubeObject) -> None:
-        """Put the API server's answer to our own write into the cache ahead of its watch event."""
+    def remember_write(self, watched: Watched, obj: KubeObject, *, notify: bool = False) -> None:
+        """Put the API server's answer to our own write into the cache ahead of its watch event.
+
+        ``notify``: run the change handlers now (the watch event will be dropped as a replay);
+        needed when another user of the cache must react, e.g. the AnalysisRun controller to a
+        run the Rollout controller created.
+        """
         namespace = (obj.get("metadata") or {}).get("namespace")
         for informer in self._for(watched, namespace):
-            informer.remember(obj)
+            informer.remember(obj, notify=notify)
 
     # -- wake-ups ------------------------------------------------------------------------------
 

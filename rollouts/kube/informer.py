@@ -90,12 +90,16 @@ class Informer:
     def __len__(self) -> int:
         return len(self._store)
 
-    def remember(self, obj: KubeObject) -> None:
+    def remember(self, obj: KubeObject, *, notify: bool = False) -> None:
         """Store the server's answer to our own write now, ahead of its watch event.
 
         Without this, a pass that starts before the watch delivers our write would decide from
         the older copy (and, say, create the ReplicaSet it has just created). Kept only when
-        newer than the cached copy; no change handler runs (the watch event will wake anyone).
+        newer than the cached copy. The watch event of the same version is then a replay and
+        runs no change handler, so by default nobody hears of the write: right for a writer that
+        re-queues itself, wrong when another user of this cache must react to it (the Rollout
+        owning an AnalysisRun whose status the AnalysisRun controller wrote). ``notify=True``
+        runs the change handlers now, once.
         """
         key = _key(obj)
         old = self._store.get(key)
@@ -104,6 +108,8 @@ class Informer:
         obj = self._trim(obj)
         self._store[key] = obj
         self._index(key, old, obj)
+        if notify:
+            self._notify(old, obj)
 
     # -- the loop ------------------------------------------------------------------------------
 
