@@ -207,14 +207,30 @@ def _effective_count(metric: Metric) -> int | None:
     return 1 if metric.interval is None else None
 
 
+def _last_value(result: MetricResult, phase: AnalysisPhase) -> str:
+    """``; last <phase> value <v>`` from the newest measurement in ``phase`` (empty without one):
+    the Rollout's status and Events quote the run's message, so the user sees what was measured."""
+    for measurement in reversed(result.measurements or []):
+        if measurement.phase is phase and measurement.value is not None:
+            return f"; last {phase.value.lower()} value {measurement.value}"
+    return ""
+
+
 def _without_success(result: MetricResult, why: str) -> Judgement:
     """The phase of a finished metric that never saw a successful measurement."""
     seen = f"{result.error} errors, {result.failed} failed, {result.inconclusive} inconclusive"
     if result.error:
         return Judgement(AnalysisPhase.ERROR, f"{why} without a successful measurement ({seen})")
     if result.inconclusive:
-        return Judgement(AnalysisPhase.INCONCLUSIVE, f"{why} without a successful measurement ({seen})")
-    return Judgement(AnalysisPhase.FAILED, f"{why} without a successful measurement ({seen})")
+        return Judgement(
+            AnalysisPhase.INCONCLUSIVE,
+            f"{why} without a successful measurement ({seen})"
+            + _last_value(result, AnalysisPhase.INCONCLUSIVE),
+        )
+    return Judgement(
+        AnalysisPhase.FAILED,
+        f"{why} without a successful measurement ({seen})" + _last_value(result, AnalysisPhase.FAILED),
+    )
 
 
 def metric_phase(metric: Metric, result: MetricResult | None, *, terminating: bool = False) -> Judgement:
@@ -235,12 +251,15 @@ def metric_phase(metric: Metric, result: MetricResult | None, *, terminating: bo
         return Judgement(AnalysisPhase.RUNNING)
     if result.failed > metric.failure_limit:
         return Judgement(
-            AnalysisPhase.FAILED, f"failed ({result.failed}) > failureLimit ({metric.failure_limit})"
+            AnalysisPhase.FAILED,
+            f"failed ({result.failed}) > failureLimit ({metric.failure_limit})"
+            + _last_value(result, AnalysisPhase.FAILED),
         )
     if result.inconclusive > metric.inconclusive_limit:
         return Judgement(
             AnalysisPhase.INCONCLUSIVE,
-            f"inconclusive ({result.inconclusive}) > inconclusiveLimit ({metric.inconclusive_limit})",
+            f"inconclusive ({result.inconclusive}) > inconclusiveLimit ({metric.inconclusive_limit})"
+            + _last_value(result, AnalysisPhase.INCONCLUSIVE),
         )
     if result.consecutive_error > metric.consecutive_error_limit:
         return Judgement(
