@@ -57,6 +57,9 @@ class Demo:
     namespace: str
     timeline: Timeline
     sim: RunningSimulator | None = None
+    controller_log: Path | None = None
+    # What happened, in a line per delivery, for the closing summary.
+    story: list[str] = field(default_factory=list)
 
     def kubectl(self, *args: str, stdin: str | None = None, namespaced: bool = True) -> str:
         argv = [str(Path(self.cluster.bin_dir) / "kubectl"), f"--kubeconfig={self.cluster.kubeconfig}"]

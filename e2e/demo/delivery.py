@@ -1,178 +1,178 @@
 """The demo's delivery part: the controller carries a good version through, then rolls a bad one back.
 
-Runs only when the controller exists (see `controller_available` in `__main__`). Every line it prints
-is state read back from the cluster: the Rollout's status and the canary weight in the NGINX canary
-Ingress the controller manages. It waits with bounds and says what it last saw when a bound passes;
-it never declares an outcome it did not observe.
+Everything it prints is read back from the cluster (see `progress`): the Rollout's status, the weight
+in the canary Ingress the controller manages, the stable Service's selector, ready pods, and the
+AnalysisRuns with the values Prometheus returned. It waits with bounds and, when a bound passes or
+something goes the wrong way, says what it last saw; it never declares an outcome it did not observe.
 
-Left for the lead to finish once the controller, the analysis runs and the CLI land (issue 5):
-- the example's last step is `pause: {}` (wait for `kubectl rollouts promote`), so the good version
-  waits there: promote it here with the CLI once `kubectl-rollouts promote` exists;
-- the example's pauses (1m, 5m) and analysis (5 x 1m) make a good delivery take ~12 minutes; a demo
-  variant with shorter steps keeps `make demo` to a few minutes;
-- the example AnalysisTemplate selects `service="web-canary"`, but ingress-nginx (and the simulator)
-  label canary traffic with the stable Ingress's Service and `canary="<ns>-web-canary-80"`; the query
-  needs `canary!=""` (see e2e/simulator/nginx.py) or every measurement is an empty-result Error.
+The good version (`nginx:1.28`) must reach Healthy as the new stable revision with its analysis
+Successful. The bad one (`nginx:1.29-bad`: the simulator fails 30 % of its requests) must end aborted
+and Degraded by a Failed (or Error) analysis of that revision, with canary weight 0 and the stable
+Service still selecting the good revision, and must never become stable.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Any
 
-from e2e.demo.context import REPO, Demo, DemoError
+from e2e.demo.context import Demo, DemoError
+from e2e.demo.progress import State, changes
 
 ROLLOUT = "web"
 GOOD_IMAGE = "nginx:1.28"
 BAD_IMAGE = "nginx:1.29-bad"
-LOGS = REPO / ".local" / "demo"
+KINDS = "rollouts.rollouts.dev,replicasets,ingresses,services,analysisruns.rollouts.dev"
+POLL_SECONDS = 0.5
+FIRST_TIMEOUT = 120.0
+GOOD_TIMEOUT = 300.0
+BAD_TIMEOUT = 180.0
+
+
+def read_state(demo: Demo) -> State:
+    return State.read(demo.kubectl_json("get", KINDS)["items"], rollout=ROLLOUT)
 
 
 @dataclass(frozen=True)
-class Seen:
-    """One observation of the Rollout, as the demo prints it."""
+class Watched:
+    """Every distinct state seen while waiting, with the seconds since the wait began."""
 
-    phase: str
-    step: str
-    weight: str
-    analysis: str
-    message: str
-    stable: str
-    current: str
-    aborted: bool
+    history: tuple[tuple[float, State], ...]
 
-    def line(self) -> str:
-        parts = [f"phase={self.phase}", f"step={self.step}", f"canary weight={self.weight}"]
-        if self.analysis:
-            parts.append(f"analysis={self.analysis}")
-        if self.message:
-            parts.append(f"({self.message})")
-        return " ".join(parts)
+    @property
+    def last(self) -> State:
+        return self.history[-1][1]
+
+    @property
+    def took(self) -> float:
+        return self.history[-1][0]
+
+    def first(self, holds: Callable[[State], bool]) -> float | None:
+        """When a state for which `holds` is true was first seen."""
+        return next((at for at, state in self.history if holds(state)), None)
 
 
-def observe(demo: Demo) -> Seen:
-    rollout = demo.kubectl_json("get", "rollout", ROLLOUT)
-    status: dict[str, Any] = rollout.get("status") or {}
-    steps = (rollout["spec"].get("strategy", {}).get("canary") or {}).get("steps") or []
-    index = status.get("currentStepIndex")
-    run = (status.get("canary") or {}).get("currentStepAnalysisRunStatus") or {}
-    return Seen(
-        phase=str(status.get("phase", "-")),
-        step=f"{index}/{len(steps)}" if index is not None else "-",
-        weight=_canary_weight(demo),
-        analysis=f"{run['name']}: {run['status']}" if run else "",
-        message=str(status.get("message") or ""),
-        stable=str(status.get("stableRS") or ""),
-        current=str(status.get("currentPodHash") or ""),
-        aborted=bool(status.get("abort")),
-    )
-
-
-def _canary_weight(demo: Demo) -> str:
-    """The weight in the canary Ingress itself (what NGINX would route), not what the status claims."""
-    for ingress in demo.kubectl_json("get", "ingress")["items"]:
-        notes = ingress["metadata"].get("annotations") or {}
-        if notes.get("nginx.ingress.kubernetes.io/canary") == "true":
-            return str(notes.get("nginx.ingress.kubernetes.io/canary-weight", "0"))
-    return "-"
-
-
-def watch(demo: Demo, *, until: Callable[[Seen], bool], fails: Callable[[Seen], str], timeout: float) -> Seen:
-    """Print each change of the Rollout until `until` holds; `fails` names an outcome that ends it early."""
+def watch(
+    demo: Demo,
+    *,
+    until: Callable[[State], bool],
+    fails: Callable[[State], str],
+    timeout: float,
+) -> Watched:
+    """Print each real change until `until` holds; `fails` names an outcome that ends the wait early."""
     started = time.monotonic()
-    last: Seen | None = None
+    history: list[tuple[float, State]] = []
     while True:
-        seen = observe(demo)
-        if seen != last:
-            print(f"    {time.monotonic() - started:6.1f}s  {seen.line()}", flush=True)
-            last = seen
-        if until(seen):
-            return seen
-        if problem := fails(seen):
-            raise DemoError(problem)
-        if time.monotonic() - started > timeout:
-            raise DemoError(f"not there after {timeout:.0f}s; last seen: {seen.line()}")
-        time.sleep(1)
-
-
-def start_controller(demo: Demo, running: ExitStack) -> None:
-    LOGS.mkdir(parents=True, exist_ok=True)
-    log_path = LOGS / "controller.log"
-    log = running.enter_context(log_path.open("w"))
-    env = {**os.environ, "KUBECONFIG": demo.cluster.kubeconfig}
-    env["PROMETHEUS_ADDRESS"] = demo.cluster.prometheus_url
-    argv = [sys.executable, "-m", "rollouts.controller", "run", "--namespace", demo.namespace]
-    argv += ["--kubeconfig", demo.cluster.kubeconfig, "--metrics-port", "0", "--health-port", "-1"]
-    process = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
-    running.callback(_stop, process)
-    time.sleep(2)
-    if process.poll() is not None:
-        raise DemoError(f"the controller exited at once ({process.returncode}); see {log_path}")
-    print(f"    kube-rollouts run (pid {process.pid}), log in {log_path}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
-def point_analysis_at_local_prometheus(demo: Demo) -> None:
-    """The example's default address is an in-cluster Service; here Prometheus runs on the host."""
-    template = demo.kubectl_json("get", "analysistemplate", "success-rate")
-    names = [a["name"] for a in template["spec"].get("args") or []]
-    if "prometheus-address" in names:
-        index = names.index("prometheus-address")
-        url = demo.cluster.prometheus_url
-        patch = f'[{{"op":"replace","path":"/spec/args/{index}/value","value":"{url}"}}]'
-        demo.kubectl("patch", "analysistemplate", "success-rate", "--type=json", "-p", patch)
-        print(f"    success-rate analysis queries {demo.cluster.prometheus_url}")
+        state = read_state(demo)
+        at = time.monotonic() - started
+        before = history[-1][1] if history else None
+        if before != state:
+            for line in changes(before, state):
+                print(f"    {at:6.1f}s  {line}", flush=True)
+            history.append((at, state))
+        if until(state):
+            return Watched(tuple(history))
+        if problem := fails(state):
+            raise DemoError(f"{problem}\n    last seen: phase {state.phase} step {state.step_text()}")
+        if at > timeout:
+            raise DemoError(
+                f"not there after {timeout:.0f}s; last seen: phase {state.phase}"
+                f"{': ' + state.message if state.message else ''}, step {state.step_text()},"
+                f" {state.weight_text()}"
+            )
+        time.sleep(POLL_SECONDS)
 
 
 def set_image(demo: Demo, image: str) -> None:
     patch = f'[{{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"{image}"}}]'
     demo.kubectl("patch", "rollout", ROLLOUT, "--type=json", "-p", patch)
-    print(f"    spec.template image -> {image}")
+    print(f"    kubectl patch rollout {ROLLOUT}: spec.template image -> {image}", flush=True)
 
 
-def deliver(demo: Demo, running: ExitStack) -> None:
-    """Start the controller; let the first revision settle; roll out a good image, then a bad one."""
-    timeline = demo.timeline
-    with timeline.part("start the controller"):
-        start_controller(demo, running)
-        point_analysis_at_local_prometheus(demo)
-    with timeline.part("first revision becomes stable"):
-        watch(
-            demo,
-            until=lambda s: s.phase == "Healthy" and bool(s.stable) and s.stable == s.current,
-            fails=lambda s: "the first revision went Degraded" if s.phase == "Degraded" else "",
-            timeout=180,
+def first_revision(demo: Demo) -> None:
+    """The Rollout's first revision has no steps to run: it becomes stable at once."""
+    watch(
+        demo,
+        until=lambda s: s.phase == "Healthy" and bool(s.stable_hash) and s.stable_hash == s.current_hash,
+        fails=lambda s: f"the first revision went Degraded: {s.message}" if s.phase == "Degraded" else "",
+        timeout=FIRST_TIMEOUT,
+    )
+
+
+def good_version(demo: Demo) -> str:
+    """Roll out GOOD_IMAGE; it must be promoted on passing analysis. Returns its pod-template hash."""
+    old = read_state(demo).stable_hash
+    set_image(demo, GOOD_IMAGE)
+
+    def promoted(s: State) -> bool:
+        return s.phase == "Healthy" and s.stable_hash == s.current_hash != old and s.image == GOOD_IMAGE
+
+    def went_wrong(s: State) -> str:
+        if s.image != GOOD_IMAGE or s.current_hash == old:
+            return ""  # the controller has not seen the new template yet
+        run = s.run_for(s.current_hash)
+        if s.aborted or s.phase == "Degraded":
+            return f"the good version {GOOD_IMAGE} was aborted: {s.message or 'no message'}"
+        if run is not None and run.phase in ("Failed", "Error", "Inconclusive"):
+            return f"the good version's analysis {run.name} ended {run.phase}: {run.message}"
+        return ""
+
+    watched = watch(demo, until=promoted, fails=went_wrong, timeout=GOOD_TIMEOUT)
+    state = watched.last
+    run = state.run_for(state.current_hash)
+    if run is None or run.phase != "Successful":
+        found = f"{run.name} is {run.phase}" if run else "none was found"
+        raise DemoError(f"the good version was promoted without a Successful AnalysisRun ({found})")
+    values = ", ".join(m.value for m in run.measurements)
+    demo.story.append(
+        f"good {GOOD_IMAGE}: promoted in {watched.took:.0f}s; AnalysisRun {run.name} Successful"
+        f" (success-rate {values}); stable is now {state.stable_hash}"
+    )
+    return state.stable_hash
+
+
+def bad_version(demo: Demo, *, good: str) -> None:
+    """Roll out BAD_IMAGE; its analysis must fail and the controller must send traffic back to `good`."""
+    set_image(demo, BAD_IMAGE)
+
+    def bad_run_failed(s: State) -> bool:
+        run = s.run_for(s.current_hash) if s.current_hash != good else None
+        return run is not None and run.phase in ("Failed", "Error")
+
+    def rolled_back(s: State) -> bool:
+        return (
+            s.image == BAD_IMAGE
+            and s.aborted
+            and s.phase == "Degraded"
+            and bad_run_failed(s)
+            and s.canary_weight in (0, None)
+            and s.stable_hash == good
+            and s.stable_selector == good
         )
-    with timeline.part(f"good version {GOOD_IMAGE}: steps advance on passing analysis, promoted"):
-        before = observe(demo).stable
-        set_image(demo, GOOD_IMAGE)
-        watch(
-            demo,
-            until=lambda s: s.phase == "Healthy" and s.stable == s.current and s.stable != before,
-            fails=lambda s: "the good version was aborted" if s.aborted else "",
-            timeout=15 * 60,
-        )
-    with timeline.part(f"bad version {BAD_IMAGE}: analysis fails, automatic rollback"):
-        good = observe(demo).stable
-        set_image(demo, BAD_IMAGE)
-        seen = watch(
-            demo,
-            until=lambda s: s.aborted and s.weight in ("0", "-"),
-            fails=lambda s: "the bad version was promoted" if s.stable != good else "",
-            timeout=10 * 60,
-        )
-        print(f"    rolled back: traffic on stable {seen.stable}, canary weight {seen.weight}")
+
+    def went_wrong(s: State) -> str:
+        if s.stable_hash and s.stable_hash != good:
+            return f"the bad version {BAD_IMAGE} was promoted: stable is now {s.stable_hash}"
+        if s.stable_selector and s.stable_selector != good:
+            return f"the stable Service {s.stable_service} was switched to {s.stable_selector}"
+        return ""
+
+    watched = watch(demo, until=rolled_back, fails=went_wrong, timeout=BAD_TIMEOUT)
+    state = watched.last
+    run = state.run_for(state.current_hash)
+    assert run is not None  # rolled_back() holds
+    failing = [m for m in run.measurements if m.phase in ("Failed", "Error")]
+    caught = watched.first(bad_run_failed)
+    measured = f" by {failing[0].text()}" if failing else ""
+    weight = "0" if state.canary_weight == 0 else "gone (no canary Ingress)"
+    demo.story.append(
+        f"bad {BAD_IMAGE}: AnalysisRun {run.name} {run.phase}{measured}, {caught or 0:.0f}s after the"
+        f" update; canary weight {weight}, stable Service {state.stable_service} still selects {good},"
+        f" phase {state.phase}"
+    )
+    print(
+        f"    rolled back: canary weight {weight} in the canary Ingress, stable Service"
+        f" {state.stable_service} still on {good}, phase {state.phase}",
+        flush=True,
+    )
