@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from e2e.cluster import Cluster
+from e2e.demo.progress import State
 from e2e.simulator import RunningSimulator
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,6 +61,8 @@ class Demo:
     controller_log: Path | None = None
     # What happened, in a line per delivery, for the closing summary.
     story: list[str] = field(default_factory=list)
+    # The last state printed, so the next wait prints only what changed since.
+    last_seen: State | None = None
 
     def kubectl(self, *args: str, stdin: str | None = None, namespaced: bool = True) -> str:
         argv = [str(Path(self.cluster.bin_dir) / "kubectl"), f"--kubeconfig={self.cluster.kubeconfig}"]

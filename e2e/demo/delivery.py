@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from e2e.demo.context import Demo, DemoError
-from e2e.demo.progress import State, changes
+from e2e.demo.progress import Measured, State, changes
 
 ROLLOUT = "web"
 GOOD_IMAGE = "nginx:1.28"
@@ -66,11 +66,11 @@ def watch(
     while True:
         state = read_state(demo)
         at = time.monotonic() - started
-        before = history[-1][1] if history else None
-        if before != state:
-            for line in changes(before, state):
+        if not history or history[-1][1] != state:
+            for line in changes(demo.last_seen, state):
                 print(f"    {at:6.1f}s  {line}", flush=True)
             history.append((at, state))
+            demo.last_seen = state
         if until(state):
             return Watched(tuple(history))
         if problem := fails(state):
@@ -132,6 +132,11 @@ def good_version(demo: Demo) -> str:
     return state.stable_hash
 
 
+def _bad_run(s: State, good: str) -> tuple[Measured, ...]:
+    run = s.run_for(s.current_hash) if s.current_hash != good else None
+    return run.measurements if run else ()
+
+
 def bad_version(demo: Demo, *, good: str) -> None:
     """Roll out BAD_IMAGE; its analysis must fail and the controller must send traffic back to `good`."""
     set_image(demo, BAD_IMAGE)
@@ -163,13 +168,15 @@ def bad_version(demo: Demo, *, good: str) -> None:
     run = state.run_for(state.current_hash)
     assert run is not None  # rolled_back() holds
     failing = [m for m in run.measurements if m.phase in ("Failed", "Error")]
-    caught = watched.first(bad_run_failed)
-    measured = f" by {failing[0].text()}" if failing else ""
+    measured = f" on {failing[0].text(why=False)}" if failing else ""
     weight = "0" if state.canary_weight == 0 else "gone (no canary Ingress)"
+    caught = watched.first(lambda s: any(m.phase in ("Failed", "Error") for m in _bad_run(s, good)))
+    back = watched.first(lambda s: s.aborted and s.canary_weight in (0, None) and s.current_hash != good)
+    seen = f"failing measurement seen at +{caught:.1f}s, " if caught is not None else ""
     demo.story.append(
-        f"bad {BAD_IMAGE}: AnalysisRun {run.name} {run.phase}{measured}, {caught or 0:.0f}s after the"
-        f" update; canary weight {weight}, stable Service {state.stable_service} still selects {good},"
-        f" phase {state.phase}"
+        f"bad {BAD_IMAGE}: AnalysisRun {run.name} {run.phase}{measured}; {seen}canary weight {weight}"
+        f" at +{back or watched.took:.1f}s after the update (polled every {POLL_SECONDS}s); stable Service"
+        f" {state.stable_service} still selects {good}; phase {state.phase}"
     )
     print(
         f"    rolled back: canary weight {weight} in the canary Ingress, stable Service"

@@ -15,6 +15,7 @@ lines, so the terminal shows one line per real change and nothing that was not r
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,10 +36,10 @@ class Measured:
     message: str
     finished_at: str
 
-    def text(self) -> str:
+    def text(self, *, why: bool = True) -> str:
         shown = self.value or "(no value)"
-        why = f": {self.message}" if self.message and self.phase != "Successful" else ""
-        return f"{self.metric} #{self.number} = {shown} -> {self.phase}{why}"
+        reason = f": {self.message}" if why and self.message and self.phase != "Successful" else ""
+        return f"{self.metric} #{self.number} = {shown} -> {self.phase}{reason}"
 
 
 @dataclass(frozen=True)
@@ -154,15 +155,16 @@ def changes(before: State | None, after: State) -> list[str]:
         )
     if before is None or before.ready_pods != after.ready_pods:
         pods = ", ".join(f"{name} {ready}/{want}" for name, ready, want in after.ready_pods) or "none"
-        lines.append(f"ready pods per ReplicaSet: {pods}")
+        lines.append(f"ready/wanted pods per ReplicaSet: {pods}")
     seen_runs = {run.name: run for run in before.runs} if before else {}
     for run in after.runs:
         old = seen_runs.get(run.name)
+        # The measurements first: they are why the run's phase changes.
+        known = set(old.measurements) if old else set()
+        lines += [f"AnalysisRun {run.name}: {m.text()}" for m in run.measurements if m not in known]
         if old is None or (old.phase, old.message) != (run.phase, run.message):
             why = f": {run.message}" if run.message else ""
             lines.append(f"AnalysisRun {run.name} {run.phase}{why}")
-        known = set(old.measurements) if old else set()
-        lines += [f"AnalysisRun {run.name}: {m.text()}" for m in run.measurements if m not in known]
     return lines
 
 
@@ -240,8 +242,12 @@ def format_value(value: str) -> str:
         parsed = json.loads(value)
     except ValueError:
         return value
-    if isinstance(parsed, float):
+    if isinstance(parsed, float) and math.isfinite(parsed):
         return f"{parsed:.4f}"
-    if isinstance(parsed, list) and all(isinstance(v, int | float) for v in parsed):
+    if isinstance(parsed, list) and all(_finite(v) for v in parsed):
         return "[" + ", ".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in parsed) + "]"
     return value
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
