@@ -194,6 +194,7 @@ def test_steps_in_a_few_words(step: dict[str, Any], text: str) -> None:
         ("[]", "[]"),
         ("[3]", "[3]"),
         ("NaN", "NaN"),
+        ("[NaN]", "[NaN]"),
         ("x", "x"),
     ],
 )
