@@ -39,6 +39,8 @@ class ControllerOptions:
     bind: str = "0.0.0.0"
     workers: int = 8
     resync_seconds: float = 300.0
+    follow_up_passes: int = 8
+    """Passes in a row one worker may give a Rollout that keeps changing, before re-queueing it."""
     prometheus_address: str | None = None
     """Default Prometheus of analysis metrics that name no address (``None``: $PROMETHEUS_ADDRESS)."""
 
@@ -61,7 +63,8 @@ class Controller:
             analysis_measurements=lambda: self.analysis.stats.by_phase,
             analysis_status_writes=lambda: self.analysis.stats.status_writes,
         )
-        self.reconciler = Reconciler(client=client, caches=self.caches, recorder=EventRecorder(client))
+        self.recorder = EventRecorder(client)
+        self.reconciler = Reconciler(client=client, caches=self.caches, recorder=self.recorder)
         self._client = client
 
     def _phases(self) -> Counter[str]:
@@ -72,6 +75,7 @@ class Controller:
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.caches.run(), name="watches")
+                group.create_task(self.recorder.run(), name="events")
                 await self.caches.wait_synced()
                 log.info("watch caches synced: %d Rollouts", len(self.caches.rollouts()))
                 for index in range(self.options.workers):
@@ -120,31 +124,47 @@ class Controller:
     async def _work(self) -> None:
         while True:
             key = await self.queue.get()
-            started = time.monotonic()
             try:
-                outcome = await self.reconciler.reconcile(key)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a bug must not stop this worker or other Rollouts
-                log.exception("rollout %s/%s: pass failed unexpectedly", *key)
-                self.metrics.observe_error(type(exc).__name__)
-                self.metrics.observe_reconcile(seconds=time.monotonic() - started, outcome="error")
-                delay = self.queue.retry(key)
-                log.info("rollout %s/%s: retrying in %.1fs", *key, delay)
-            else:
-                elapsed = time.monotonic() - started
-                if outcome.error is not None:
-                    self.metrics.observe_error(outcome.error.split(":")[0])
-                    log.debug("rollout %s/%s: pass ended with %s", *key, outcome.error)
-                if outcome.retry:
-                    self.metrics.observe_reconcile(seconds=elapsed, outcome="error")
-                    self.queue.retry(key)
+                for _ in range(self.options.follow_up_passes):
+                    again = await self._pass(key)
+                    if not again:
+                        break
                 else:
-                    self.metrics.observe_reconcile(
-                        seconds=elapsed, outcome="ok" if outcome.error is None else "requeue"
-                    )
-                    self.queue.forget(key)
-                if outcome.requeue_after is not None:
-                    self.queue.add_after(key, outcome.requeue_after)
+                    self.queue.add(key)
             finally:
                 self.queue.done(key)
+
+    async def _pass(self, key: Key) -> bool:
+        """Run one pass; True when the Rollout wants another pass at once (it just changed something).
+
+        The follow-up pass runs in the same worker rather than at the back of the queue: under a
+        backlog of many Rollouts, a step that needs two passes (advance, then set the weight)
+        would otherwise wait for every other Rollout in between.
+        """
+        started = time.monotonic()
+        try:
+            outcome = await self.reconciler.reconcile(key)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug must not stop this worker or other Rollouts
+            log.exception("rollout %s/%s: pass failed unexpectedly", *key)
+            self.metrics.observe_error(type(exc).__name__)
+            self.metrics.observe_reconcile(seconds=time.monotonic() - started, outcome="error")
+            delay = self.queue.retry(key)
+            log.info("rollout %s/%s: retrying in %.1fs", *key, delay)
+            return False
+        elapsed = time.monotonic() - started
+        if outcome.error is not None:
+            self.metrics.observe_error(outcome.error.split(":")[0])
+            log.debug("rollout %s/%s: pass ended with %s", *key, outcome.error)
+        if outcome.retry:
+            self.metrics.observe_reconcile(seconds=elapsed, outcome="error")
+            self.queue.retry(key)
+            return False
+        self.metrics.observe_reconcile(seconds=elapsed, outcome="ok" if outcome.error is None else "requeue")
+        self.queue.forget(key)
+        if outcome.requeue_after == 0:
+            return True
+        if outcome.requeue_after is not None:
+            self.queue.add_after(key, outcome.requeue_after)
+        return False

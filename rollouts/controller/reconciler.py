@@ -128,7 +128,7 @@ class Reconciler:
         except HashCollision as exc:
             return await self._bump_collision_count(p, exc)
         except KubeError as exc:
-            await self._recorder.record(raw, reason="ReconcileError", message=exc.message, type="Warning")
+            self._recorder.emit(raw, reason="ReconcileError", message=exc.message, type="Warning")
             return Outcome(error=f"{type(exc).__name__}: {exc.message}", retry=True)
         written = await self._write_status(p, plan.status)
         if written is None:
@@ -137,8 +137,8 @@ class Reconciler:
                 retry=False,
                 requeue_after=0,
             )
-        await self._record(p, plan)
-        await self._record_phase_change(p, plan.status)
+        self._record(p, plan)
+        self._record_phase_change(p, plan.status)
         if plan.actions or written is not p.raw:
             # Our own writes do not wake us (the cache already holds them), yet the engine moves
             # one rule at a time: look again at once; a pass that changes nothing ends the chain.
@@ -216,25 +216,25 @@ class Reconciler:
         if fresh is not None:
             self._caches.remember_write(kinds.ROLLOUT, fresh)
 
-    async def _record(self, p: Pass, plan: Plan, *, reason: str | None = None) -> None:
+    def _record(self, p: Pass, plan: Plan, *, reason: str | None = None) -> None:
         for event in plan.events:
             message = f"{event.message} (Rollout {p.ref})" if p.ref not in event.message else event.message
             log.info("rollout %s: %s: %s", p.ref, event.reason, event.message)
-            await self._recorder.record(
+            self._recorder.emit(
                 p.raw,
                 reason=reason or event.reason,
                 message=message,
                 type="Warning" if event.type == "Warning" else "Normal",
             )
 
-    async def _record_phase_change(self, p: Pass, status: RolloutStatus) -> None:
+    def _record_phase_change(self, p: Pass, status: RolloutStatus) -> None:
         """An Event when the phase changes (Progressing -> Paused, ...), with the status message."""
         before = (p.raw.get("status") or {}).get("phase")
         after = None if status.phase is None else str(status.phase)
         if after is None or before == after:
             return
         detail = f": {status.message}" if status.message else ""
-        await self._recorder.record(
+        self._recorder.emit(
             p.raw,
             reason=f"Rollout{after}",
             message=f"Rollout {p.ref} is {after} (was {before or 'new'}){detail}",
@@ -247,16 +247,14 @@ class Reconciler:
         log.warning("rollout %s: %s: %s", p.ref, reason, "; ".join(errors))
         if await self._write_status(p, plan.status) is None:
             return Outcome(requeue_after=0, error="status write conflicted")
-        await self._record(p, plan, reason=reason)
+        self._record(p, plan, reason=reason)
         return Outcome(error=f"{reason}: {'; '.join(errors)}", retry=True)
 
     async def _bump_collision_count(self, p: Pass, exc: HashCollision) -> Outcome:
         old = p.rollout.status if p.rollout is not None and p.rollout.status else RolloutStatus()
         status = old.model_copy(update={"collision_count": (old.collision_count or 0) + 1})
         log.warning("rollout %s: %s", p.ref, exc)
-        await self._recorder.record(
-            p.raw, reason="HashCollision", message=f"{exc} (Rollout {p.ref})", type="Warning"
-        )
+        self._recorder.emit(p.raw, reason="HashCollision", message=f"{exc} (Rollout {p.ref})", type="Warning")
         await self._write_status(p, status)
         return Outcome(requeue_after=0)
 

@@ -7,6 +7,7 @@ fails the same way every few seconds does not flood the namespace.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
@@ -37,12 +38,45 @@ class EventRecorder:
         self._instance = f"{socket.gethostname()}-{os.getpid()}"
         self._recent: OrderedDict[tuple[str, str, str, str], tuple[str, int]] = OrderedDict()
         self._memory = memory
+        self._backlog: asyncio.Queue[tuple[KubeObject, str, str, EventType, str]] = asyncio.Queue(
+            maxsize=10000
+        )
 
-    async def record(self, obj: KubeObject, *, reason: str, message: str, type: EventType = "Normal") -> None:
+    def emit(self, obj: KubeObject, *, reason: str, message: str, type: EventType = "Normal") -> None:
+        """Queue an Event for :meth:`run` to post, without waiting: a pass never waits on Events.
+
+        The time is taken now, so Events keep the order they were emitted in. When the backlog is
+        full (the API server is down), the Event is logged and dropped.
+        """
+        if self._backlog.full():
+            log.warning("Event backlog full; dropping %s: %s", reason, message)
+            return
+        self._backlog.put_nowait((obj, reason, message, type, _now()))
+
+    async def run(self, *, senders: int = 4) -> None:
+        """Post queued Events until cancelled (``senders`` at a time)."""
+
+        async def send() -> None:
+            while True:
+                obj, reason, message, type, now = await self._backlog.get()
+                await self.record(obj, reason=reason, message=message, type=type, now=now)
+
+        await asyncio.gather(*(send() for _ in range(senders)))
+
+    async def record(
+        self,
+        obj: KubeObject,
+        *,
+        reason: str,
+        message: str,
+        type: EventType = "Normal",
+        now: str | None = None,
+    ) -> None:
+        """Post one Event now (or bump the count of the same one recorded before)."""
         meta = obj.get("metadata") or {}
         namespace = meta.get("namespace") or "default"
         key = (str(meta.get("uid")), type, reason, message)
-        now = _now()
+        now = now or _now()
         seen = self._recent.get(key)
         try:
             if seen is not None:

@@ -116,10 +116,12 @@ class Informer:
     async def run(self) -> None:
         """List and watch forever, with capped exponential backoff on errors. Cancel to stop."""
         delay = 0.5
+        loop = asyncio.get_running_loop()
         while True:
             try:
                 if not self._version:
                     await self._relist()
+                started, seen = loop.time(), 0
                 async for event in self._client.watch(
                     self.api_version,
                     self.kind,
@@ -128,7 +130,9 @@ class Informer:
                     label_selector=self._selector,
                 ):
                     self._apply(event.type, event.object)
-                    delay = 0.5
+                    delay, seen = 0.5, seen + 1
+                if not seen and loop.time() - started < 1.0:
+                    await asyncio.sleep(delay)  # a server that ends watches at once: do not spin
             except Gone:
                 self._version = ""
             except asyncio.CancelledError:

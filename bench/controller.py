@@ -1,0 +1,283 @@
+"""Benchmark of the controller: N Rollouts doing a 3-step NGINX canary at once on KWOK.
+
+Each Rollout (1 replica) runs ``setWeight 20, pause 2s, setWeight 50, pause 2s, setWeight 80,
+pause 2s``. A step *may advance* the moment its pause ends (``pauseConditions[].startTime`` + 2 s,
+as the controller recorded it); its latency is the time until the effect is visible through a
+watch: the next canary-weight annotation on the canary Ingress (after pauses 1 and 2), or the
+step index reaching the end (after pause 3). Also reported: the controller's peak RSS (VmHWM)
+and CPU seconds (user + system) over the whole run, and the wall time of the update.
+
+Run: ``python -m bench controller`` (N=200), or ``BENCH_ROLLOUTS=50 python -m bench controller``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from e2e.cluster import ensure_up
+from rollouts.kube import Gone, KubeClient, KubeError, load_config
+
+REPO = Path(__file__).resolve().parents[1]
+PAUSE = 2.0
+STEPS = [
+    {"setWeight": 20},
+    {"pause": {"duration": "2s"}},
+    {"setWeight": 50},
+    {"pause": {"duration": "2s"}},
+    {"setWeight": 80},
+    {"pause": {"duration": "2s"}},
+]
+WEIGHT_AFTER_PAUSE = {1: "50", 3: "80"}
+ANNOTATION = "nginx.ingress.kubernetes.io/canary-weight"
+
+
+def _objects(namespace: str, index: int) -> list[dict[str, Any]]:
+    name = f"r{index}"
+
+    def svc(service: str) -> dict[str, Any]:
+        meta = {"name": service, "namespace": namespace}
+        return {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": meta,
+            "spec": {"selector": {"app": name}, "ports": [{"port": 80}]},
+        }
+
+    backend = {"service": {"name": f"{name}-stable", "port": {"number": 80}}}
+    ingress = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "ingressClassName": "nginx",
+            "rules": [
+                {
+                    "host": f"{name}.example.com",
+                    "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]},
+                }
+            ],
+        },
+    }
+    rollout = {
+        "apiVersion": "rollouts.dev/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "app", "image": "v1"}]},
+            },
+            "strategy": {
+                "canary": {
+                    "canaryService": f"{name}-canary",
+                    "stableService": f"{name}-stable",
+                    "trafficRouting": {"nginx": {"stableIngress": name}},
+                    "steps": STEPS,
+                }
+            },
+        },
+    }
+    return [svc(f"{name}-stable"), svc(f"{name}-canary"), ingress, rollout]
+
+
+def _ts(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+class Recorder:
+    """Follows Rollouts and Ingresses by watch and turns what it sees into step latencies."""
+
+    def __init__(self, client: KubeClient, namespace: str, count: int) -> None:
+        self.client, self.namespace, self.count = client, namespace, count
+        self.pause_start: dict[tuple[str, int], float] = {}
+        self.weight_seen: dict[tuple[str, str], float] = {}
+        self.done_at: dict[str, float] = {}
+        self.healthy: dict[str, str] = {}
+
+    async def follow(self, api_version: str, kind: str) -> None:
+        """List, then watch; on any watch failure resume (or list again when the version expired)."""
+        version = ""
+        while True:
+            try:
+                if not version:
+                    listing = await self.client.list(api_version, kind, namespace=self.namespace)
+                    for obj in listing.items:
+                        self._see(kind, obj, time.time())
+                    version = listing.resource_version
+                async for event in self.client.watch(
+                    api_version, kind, namespace=self.namespace, resource_version=version
+                ):
+                    version = event.object.get("metadata", {}).get("resourceVersion", version)
+                    self._see(kind, event.object, time.time())
+            except Gone:
+                version = ""
+            except KubeError:
+                await asyncio.sleep(0.5)
+
+    def _see(self, kind: str, obj: dict[str, Any], now: float) -> None:
+        if kind == "Rollout":
+            self._rollout(obj, now)
+        else:
+            self._ingress(obj, now)
+
+    def _rollout(self, obj: dict[str, Any], now: float) -> None:
+        name, st = obj["metadata"]["name"], obj.get("status") or {}
+        step = st.get("currentStepIndex")
+        for cond in st.get("pauseConditions") or []:
+            if step is not None:
+                self.pause_start.setdefault((name, step), _ts(cond["startTime"]))
+        if step == len(STEPS) and (name, len(STEPS) - 1) in self.pause_start:
+            self.done_at.setdefault(name, now)  # the last pause was seen, so this is its end
+        if st.get("phase") == "Healthy" and st.get("stableRS") == st.get("currentPodHash"):
+            self.healthy[name] = st["stableRS"]
+        else:
+            self.healthy.pop(name, None)
+
+    def _ingress(self, obj: dict[str, Any], now: float) -> None:
+        weight = (obj["metadata"].get("annotations") or {}).get(ANNOTATION)
+        name = obj["metadata"]["name"]
+        if weight is not None and name.endswith("-canary"):
+            self.weight_seen.setdefault((name.split("-")[0], weight), now)
+
+    def latencies(self) -> list[float]:
+        found = []
+        for (name, step), start in self.pause_start.items():
+            may_advance = start + PAUSE
+            if step in WEIGHT_AFTER_PAUSE:
+                seen = self.weight_seen.get((name, WEIGHT_AFTER_PAUSE[step]))
+            else:
+                seen = self.done_at.get(name)
+            if seen is not None:
+                found.append(max(0.0, seen - may_advance))
+        return found
+
+
+def _proc(pid: int) -> tuple[int, float]:
+    """(peak RSS KiB, CPU seconds) of a process."""
+    peak = next(
+        int(line.split()[1])
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        if line.startswith("VmHWM:")
+    )
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return peak, (int(fields[11]) + int(fields[12])) / ticks
+
+
+async def _bench(count: int, namespace: str, kubeconfig: str) -> dict[str, Any]:
+    client = KubeClient(load_config(kubeconfig=kubeconfig))
+    recorder = Recorder(client, namespace, count)
+    await client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    log_path = Path(os.environ.get("BENCH_LOG_DIR", "/tmp")) / f"{namespace}-controller.log"
+    log_file = log_path.open("wb")
+    controller = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "kube-rollouts"),
+            "run",
+            "--namespace",
+            namespace,
+            "--metrics-port",
+            "-1",
+            "--health-port",
+            "-1",
+            "--log-level",
+            os.environ.get("BENCH_LOG_LEVEL", "INFO"),
+        ],
+        env={**os.environ, "KUBECONFIG": kubeconfig},
+        stderr=log_file,
+    )
+    watches = [
+        asyncio.create_task(recorder.follow("rollouts.dev/v1alpha1", "Rollout")),
+        asyncio.create_task(recorder.follow("networking.k8s.io/v1", "Ingress")),
+    ]
+    sem = asyncio.Semaphore(16)
+
+    async def make(obj: dict[str, Any]) -> None:
+        async with sem:
+            await client.create(obj)
+
+    try:
+        await asyncio.gather(*(make(o) for i in range(count) for o in _objects(namespace, i)))
+        deadline = time.monotonic() + 300
+        while len(recorder.healthy) < count and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+        deployed = len(recorder.healthy)
+        v1 = dict(recorder.healthy)
+        started = time.monotonic()
+        patch = {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "v2"}]}}}}
+
+        async def update(i: int) -> None:
+            async with sem:
+                await client.patch(
+                    "rollouts.dev/v1alpha1", "Rollout", namespace=namespace, name=f"r{i}", patch=patch
+                )
+
+        await asyncio.gather(*(update(i) for i in range(count)))
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            done = [n for n, h in recorder.healthy.items() if h != v1.get(n)]
+            if len(done) == count:
+                break
+            await asyncio.sleep(0.5)
+        wall = time.monotonic() - started
+        peak_kib, cpu = _proc(controller.pid)
+        lat = sorted(recorder.latencies())
+    finally:
+        controller.terminate()
+        controller.wait(timeout=30)
+        log_file.close()
+        for task in watches:
+            task.cancel()
+        await client.delete("v1", "Namespace", name=namespace)
+        await client.close()
+    q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [float("nan")] * 99
+    return {
+        "rollouts": count,
+        "deployed_healthy": deployed,
+        "finished_canary": len([n for n, h in recorder.healthy.items() if h != v1.get(n)]),
+        "step_latency_samples": len(lat),
+        "step_latency_p50_s": round(statistics.median(lat), 3) if lat else None,
+        "step_latency_p99_s": round(q[98], 3),
+        "step_latency_max_s": round(lat[-1], 3) if lat else None,
+        "update_wall_seconds": round(wall, 1),
+        "controller_peak_rss_mib": round(peak_kib / 1024, 1),
+        "controller_cpu_seconds": round(cpu, 1),
+        "controller_log": str(log_path),
+    }
+
+
+def run(rollouts: int | None = None) -> dict[str, Any]:
+    count = rollouts or int(os.environ.get("BENCH_ROLLOUTS", "200"))
+    cluster = ensure_up(log=False)
+    subprocess.run(
+        [
+            str(Path(cluster.bin_dir) / "kubectl"),
+            f"--kubeconfig={cluster.kubeconfig}",
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            str(REPO / "crds"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    namespace = f"bench-ctl-{uuid.uuid4().hex[:6]}"
+    return asyncio.run(_bench(count, namespace, str(cluster.kubeconfig)))
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(run(), indent=2))
