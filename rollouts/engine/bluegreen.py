@@ -171,8 +171,12 @@ def _abort(b: BlueGreen) -> None:
     delay = b.spec.abort_scale_down_delay_seconds
     if delay > 0 and draft.aborted_at is not None:
         deadline = draft.aborted_at + timedelta(seconds=delay)
-        if ctx.now >= deadline and draft.active_selector != ctx.desired_hash:
-            ctx.scale(ctx.new_rs, 0)
+        if ctx.now >= deadline and ctx.new_rs is not None:
+            # The preview Service follows the stable first: no Service selects a revision
+            # scaled to zero (nor the active one, switched back above if it could be).
+            revisions.point_service_back(ctx, b.spec.preview_service, ctx.stable_rs)
+            if not revisions.selected_by_any(ctx, ctx.new_rs, services=b.services()):
+                ctx.scale(ctx.new_rs, 0)
         else:
             ctx.plan.wake_at(deadline)
     _refresh_selectors(b)

@@ -17,8 +17,10 @@ A pass is the straight list in :func:`decide`. Each rule is a small function ove
 5. **Abort** (by a user, analysis or the deadline): all traffic to stable at once, the canary
    scaled down after ``abortScaleDownDelaySeconds`` (0 keeps it), phase Degraded. End of pass.
 6. **Size** the canary and stable ReplicaSets for the weight in force (``canary_sizing.py``).
-7. **Promote** once every step is done and the canary runs available at full size; with traffic
-   routing the old stable is kept for ``scaleDownDelaySeconds``.
+7. **Promote** once every step is done and the canary runs fully available at its promotion size
+   (full size; without traffic routing, as many pods as fit beside the stable's last pod, which
+   is kept until the stable Service has switched); with traffic routing the old stable is kept
+   for ``scaleDownDelaySeconds``, without it goes to zero right after the switch.
 8. **Route traffic**: Services and router weight, only ever onto a fully available ReplicaSet
    (``canary_traffic.py``).
 9. **Advance** the current step when it is complete (not while ``spec.paused``, nor while an
@@ -41,6 +43,7 @@ from rollouts.engine import revisions
 from rollouts.engine.canary_analysis import judge_analysis
 from rollouts.engine.canary_sizing import (
     at_desired_counts,
+    promotion_size,
     size_basic,
     size_replica_sets,
     surge_and_unavailable,
@@ -211,6 +214,11 @@ def _abort(c: Canary) -> None:
     """All traffic back to stable first; the canary goes after the abort delay (0 keeps it)."""
     ctx, draft = c.ctx, c.ctx.draft
     if c.promoted:
+        # Nothing left to undo, but a promotion may still be finishing (without surge room the
+        # new stable is promoted one pod short): it still grows to full size.
+        size_replica_sets(c)
+        route_traffic(c)
+        _retire(c)
         return
     draft.current_step_index = c.first_index
     draft.clear_pauses()
@@ -224,10 +232,20 @@ def _abort(c: Canary) -> None:
         if delay > 0 and draft.aborted_at is not None:
             deadline = draft.aborted_at + _seconds(delay)
             if ctx.now >= deadline:
-                ctx.scale(ctx.new_rs, 0)
+                _scale_down_aborted_canary(c)
             else:
                 ctx.plan.wake_at(deadline)
     _retire(c)
+
+
+def _scale_down_aborted_canary(c: Canary) -> None:
+    """The canary Service follows the stable first: no Service may select a revision without pods."""
+    ctx, new_rs = c.ctx, c.ctx.new_rs
+    if new_rs is None:
+        return
+    revisions.point_service_back(ctx, c.spec.canary_service, ctx.stable_rs)
+    if not revisions.selected_by_any(ctx, new_rs, services=c.services()):
+        ctx.scale(new_rs, 0)
 
 
 # --- 7. promotion ---------------------------------------------------------------------------------
@@ -238,7 +256,8 @@ def _promote_when_done(c: Canary) -> None:
     new_rs = ctx.new_rs
     if c.promoted or c.index < len(c.steps) or new_rs is None:
         return
-    if new_rs.replicas < ctx.replicas or new_rs.available < ctx.replicas:
+    size = promotion_size(c)
+    if new_rs.replicas < size or new_rs.available < size or not ctx.available(new_rs):
         return
     old_stable = ctx.stable_rs
     draft.stable_rs = ctx.desired_hash

@@ -7,7 +7,10 @@ reached (a ``setWeight`` or ``setCanaryScale`` step completes only then).
 * With traffic routing the canary is sized from the weight (or the ``setCanaryScale`` in force)
   and the stable stays at full size, ready to take all traffic back at once.
 * Without traffic routing the pod ratio is the traffic split, moved within ``maxSurge`` and
-  ``maxUnavailable``, older ReplicaSets drained first.
+  ``maxUnavailable``, older ReplicaSets drained first. Until promotion the stable keeps at least
+  one pod (weight 100 included): the stable Service selects it, so it must never select a
+  revision scaled to zero. Promotion happens once the canary runs fully available at
+  :func:`promotion_size` beside that pod; only then does the old stable go to zero.
 * Once the desired revision is stable it runs at full size.
 """
 
@@ -16,11 +19,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rollouts.engine.replicas import (
+    CanarySplit,
     ReplicaSetCounts,
     basic_canary_counts,
-    closest_canary_split,
     old_replicaset_targets,
     resolve_surge_and_unavailable,
+    split_keeping_a_stable_pod,
     traffic_routed_canary_counts,
 )
 from rollouts.engine.snapshot import ObservedReplicaSet
@@ -30,7 +34,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "at_desired_counts",
+    "basic_split",
     "desired_canary_size",
+    "promotion_size",
     "size_basic",
     "size_replica_sets",
     "surge_and_unavailable",
@@ -58,8 +64,37 @@ def desired_canary_size(c: Canary) -> int:
             canary_scale_weight=scale_weight,
         )
         return min(split.canary, replicas) if scale_replicas is None else split.canary
+    return basic_split(c).canary
+
+
+def basic_split(c: Canary) -> CanarySplit:
+    """Without traffic routing: the canary/stable pod counts the current step aims at.
+
+    Argo Rollouts' closest split for the weight in force, except that a stable which still has
+    pods keeps one until promotion (:func:`split_keeping_a_stable_pod`).
+    """
+    ctx = c.ctx
     surge, _ = surge_and_unavailable(c)
-    return closest_canary_split(replicas=replicas, weight=c.weight_in_force(), max_surge=surge).canary
+    stable = ctx.stable_rs if ctx.stable_rs is not ctx.new_rs else None
+    return split_keeping_a_stable_pod(
+        replicas=ctx.replicas,
+        weight=c.weight_in_force(),
+        max_surge=surge,
+        stable_replicas=0 if stable is None else stable.replicas,
+    )
+
+
+def promotion_size(c: Canary) -> int:
+    """Pods the canary must run, all available, before it is promoted once every step is done.
+
+    With traffic routing: every replica (the router then moves all traffic at once). Without:
+    the most that fit beside the stable's last pod (:func:`basic_split` at weight 100), so the
+    stable Service is switched to the canary while the old stable still has a pod, and the old
+    stable goes to zero only after the switch.
+    """
+    if c.routed:
+        return c.ctx.replicas
+    return basic_split(c).canary
 
 
 def size_replica_sets(c: Canary) -> None:
@@ -87,6 +122,7 @@ def size_basic(c: Canary, *, weight: int) -> None:
         canary=_counts(ctx.new_rs),
         stable=None if separate_stable is None else _counts(separate_stable),
         older=[_counts(rs) for rs in ctx.older],
+        keep_stable_pod=True,
     )
     new_rs = ctx.ensure_new_rs(replicas=split.canary)
     ctx.scale(new_rs, split.canary)
@@ -112,10 +148,7 @@ def at_desired_counts(c: Canary) -> bool:
     stable = ctx.stable_rs if ctx.stable_rs is not new_rs else None
     if c.routed:
         return stable is None or stable.available >= ctx.replicas
-    surge, _ = surge_and_unavailable(c)
-    want_stable = closest_canary_split(
-        replicas=ctx.replicas, weight=c.weight_in_force(), max_surge=surge
-    ).stable
+    want_stable = basic_split(c).stable
     if stable is not None and (stable.replicas != want_stable or stable.available < want_stable):
         return False
     return all(rs.replicas == 0 for rs in ctx.older)

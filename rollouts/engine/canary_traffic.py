@@ -5,7 +5,9 @@ planned size. A Service is switched to a revision only then, and a new canary we
 planned then. While the canary grows for the next step, the weight already in the router is
 held (its pods are still there); anything else falls back to weight 0, all to stable. Moving
 traffic *away* (abort, new revision, promotion) needs no wait, and the plan's stages put it
-before every scale-down.
+before every scale-down. After an abort without a router the canary Service, a plain Service
+clients call, goes back to the stable revision too, and so does a canary Service whose revision
+this plan scales to zero pods (a ``setWeight: 0`` step, an old canary replaced by a newer one).
 """
 
 from __future__ import annotations
@@ -13,7 +15,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rollouts.engine.plan import SetWeight
-from rollouts.engine.revisions import point_service, selector_after_plan
+from rollouts.engine.revisions import (
+    move_off_empty,
+    point_service,
+    point_service_back,
+    selector_after_plan,
+)
 
 if TYPE_CHECKING:
     from rollouts.engine.canary import Canary
@@ -27,6 +34,11 @@ def route_traffic(c: Canary) -> None:
     point_service(ctx, spec.stable_service, ctx.stable_rs)
     if not draft.abort:
         point_service(ctx, spec.canary_service, ctx.new_rs)
+    elif not c.routed:
+        # Without a router the canary Service is a plain Service that clients call: after an
+        # abort it follows the stable revision (as in Argo Rollouts) before the canary shrinks.
+        point_service_back(ctx, spec.canary_service, ctx.stable_rs)
+    move_off_empty(ctx, spec.canary_service, ctx.stable_rs)
     if not c.routed:
         draft.canary_weight = None
         return

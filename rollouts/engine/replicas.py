@@ -15,7 +15,9 @@ Three regimes:
   totals of ``replicas`` and (when surge is allowed) ``replicas + 1``; a weight of 1..99 never
   leaves either side at zero pods when there is room for both; and every move stays within
   ``maxSurge`` (pods above ``replicas``) and ``maxUnavailable`` (available pods below
-  ``replicas``), with older ReplicaSets drained before the canary or stable shrink.
+  ``replicas``), with older ReplicaSets drained before the canary or stable shrink. One
+  deliberate difference at weight 100 before promotion: the stable keeps its last pod
+  (:func:`split_keeping_a_stable_pod`), because the stable Service still selects it.
 * **Blue-green**: the new ReplicaSet runs ``previewReplicaCount`` pods until promotion, then full.
 """
 
@@ -38,6 +40,7 @@ __all__ = [
     "old_replicaset_targets",
     "resolve_int_or_percent",
     "resolve_surge_and_unavailable",
+    "split_keeping_a_stable_pod",
     "traffic_routed_canary_counts",
     "weight_to_replicas",
 ]
@@ -144,7 +147,11 @@ def closest_canary_split(*, replicas: int, weight: int, max_surge: int) -> Canar
     candidates: list[tuple[int, int]] = []
     if ceiling < replicas or zero_allowed:
         candidates.append((ceiling, replicas))
-    if not _floor_and_ceiling_tie(weight=weight, total=replicas) and (floor != 0 or zero_allowed):
+    # On a tie only the larger canary is offered, unless it is not (it would leave no stable pod:
+    # 2 pods at 75% without surge). Argo Rollouts then falls back to no canary at all, a 75%
+    # step with 0% of the pods; the floor (1 of 2) is the closest split with both sides.
+    tied = _floor_and_ceiling_tie(weight=weight, total=replicas) and bool(candidates)
+    if not tied and (floor != 0 or zero_allowed):
         candidates.append((floor, replicas))
     if max_surge > 0:
         candidates.append((ceiling, replicas + 1))
@@ -163,6 +170,28 @@ def closest_canary_split(*, replicas: int, weight: int, max_surge: int) -> Canar
         if distance(candidate) < distance(best):
             best = candidate
     return CanarySplit(canary=best[0], stable=best[1] - best[0])
+
+
+def split_keeping_a_stable_pod(
+    *, replicas: int, weight: int, max_surge: int, stable_replicas: int
+) -> CanarySplit:
+    """:func:`closest_canary_split`, except that a stable which still has a pod keeps one.
+
+    Until promotion switches the stable Service to the new revision, that Service selects the
+    stable revision; scaling it to zero pods first would leave it selecting nothing (traffic to
+    pods that do not exist) for as long as the canary takes to become fully available. So where
+    the closest split leaves no stable pod (weight 100), the stable keeps one and the canary gets
+    the most pods that fit beside it within ``max_surge``: ``replicas`` when surge is allowed,
+    ``replicas - 1`` without. Weights 1..99 are untouched (their closest split already keeps a
+    stable pod whenever one can be kept). A stable already at zero is not grown back. A single
+    pod without surge room has no split with both sides: there the closest split stands, and the
+    only pod must go before its replacement can come up (``maxUnavailable`` is then 100%).
+    """
+    split = closest_canary_split(replicas=replicas, weight=weight, max_surge=max_surge)
+    beside_one_stable = replicas + max_surge - 1
+    if split.stable > 0 or stable_replicas == 0 or beside_one_stable < 1:
+        return split
+    return CanarySplit(canary=min(split.canary, beside_one_stable), stable=1)
 
 
 def _scale_down_basis(rs: ReplicaSetCounts | None, *, ignore_availability: bool) -> int:
@@ -213,6 +242,7 @@ def basic_canary_counts(
     canary: ReplicaSetCounts | None,
     stable: ReplicaSetCounts | None,
     older: Sequence[ReplicaSetCounts] = (),
+    keep_stable_pod: bool = False,
 ) -> CanarySplit:
     """Next canary and stable sizes for a canary without traffic routing.
 
@@ -222,11 +252,19 @@ def basic_canary_counts(
     (those go first, via :func:`old_replicaset_targets`). Pass ``stable=None`` when there is no
     stable ReplicaSet or it is the canary itself: then the canary is simply driven to full size.
     ``weight`` is the weight in force (100 on full promotion, 0 after an abort).
+    ``keep_stable_pod`` aims at :func:`split_keeping_a_stable_pod` instead of the closest split:
+    the step machine asks for it until promotion, so the stable Service never selects a revision
+    scaled to zero (without it, the counts are exactly Argo Rollouts').
     """
     surge, unavailable = resolve_surge_and_unavailable(
         replicas=replicas, max_surge=max_surge, max_unavailable=max_unavailable
     )
-    desired = closest_canary_split(replicas=replicas, weight=weight, max_surge=surge)
+    if keep_stable_pod and stable is not None:
+        desired = split_keeping_a_stable_pod(
+            replicas=replicas, weight=weight, max_surge=surge, stable_replicas=stable.spec_replicas
+        )
+    else:
+        desired = closest_canary_split(replicas=replicas, weight=weight, max_surge=surge)
     want_canary, want_stable = desired.canary, desired.stable
     if stable is None:
         want_canary, want_stable = replicas, 0

@@ -1,7 +1,9 @@
 """Rules about ReplicaSets that both strategies share: Services, retiring old revisions, history,
 restarts.
 
-* A Service is pointed at a revision only once that ReplicaSet is fully available.
+* A Service is pointed at a revision only once that ReplicaSet is fully available; one moved
+  *back* to the stable revision after an abort goes as soon as the stable has an available pod.
+* No ReplicaSet is scaled to zero while a Service of the strategy still selects it.
 * An old ReplicaSet (neither the desired revision nor the stable one) is scaled to zero once
   nothing routes traffic to it. One that carries a scale-down deadline (the previous stable or
   active, kept warm for ``scaleDownDelaySeconds`` so a quick rollback is instant) waits for it.
@@ -27,9 +29,12 @@ from rollouts.engine.snapshot import ObservedReplicaSet
 __all__ = [
     "delete_beyond_history",
     "keep_for",
+    "move_off_empty",
     "point_service",
+    "point_service_back",
     "restart_pods",
     "retire_old",
+    "selected_by_any",
     "selector_after_plan",
     "serves_traffic",
     "weight_after_plan",
@@ -67,6 +72,43 @@ def point_service(ctx: PassContext, service: str | None, rs: ObservedReplicaSet 
         return
     ctx.plan.add(SwitchServiceSelector(service=service, pod_template_hash=rs.pod_template_hash))
     ctx.plan.event("SwitchService", f"Switched Service {service} to revision {rs.pod_template_hash}")
+
+
+def point_service_back(ctx: PassContext, service: str | None, rs: ObservedReplicaSet | None) -> None:
+    """Switch ``service`` back to ``rs`` (the stable revision) once ``rs`` has an available pod.
+
+    For moving traffic *away* from a revision being given up (an aborted update): waiting for
+    ``rs`` to be fully available would keep the Service on a revision that is losing its pods,
+    while a Service only ever sends requests to ready pods of the revision it selects.
+    """
+    if not service or rs is None or rs.available == 0 or ctx.size(rs) == 0:
+        return
+    if selector_after_plan(ctx, service) == rs.pod_template_hash:
+        return
+    ctx.plan.add(SwitchServiceSelector(service=service, pod_template_hash=rs.pod_template_hash))
+    ctx.plan.event("SwitchService", f"Switched Service {service} back to revision {rs.pod_template_hash}")
+
+
+def move_off_empty(ctx: PassContext, service: str | None, fallback: ObservedReplicaSet | None) -> None:
+    """Move ``service`` to ``fallback`` when this plan leaves its revision with no pod.
+
+    A Service stays where it is until the revision it selects is planned at zero pods (a
+    ``setWeight: 0`` step, an older canary drained by a new revision); then it goes to
+    ``fallback`` (the stable revision) in the same plan, whose stages switch it before the
+    scale-down. It never moves onto a fallback without an available pod.
+    """
+    selected = selector_after_plan(ctx, service)
+    if selected is None:
+        return
+    rs = ctx.snap.replica_set(selected)
+    if rs is not None and ctx.size(rs) > 0:
+        return
+    point_service_back(ctx, service, fallback)
+
+
+def selected_by_any(ctx: PassContext, rs: ObservedReplicaSet, *, services: tuple[str | None, ...]) -> bool:
+    """True when, after this plan, one of ``services`` selects ``rs``'s revision."""
+    return any(selector_after_plan(ctx, service) == rs.pod_template_hash for service in services)
 
 
 def serves_traffic(ctx: PassContext, rs: ObservedReplicaSet, *, services: tuple[str | None, ...]) -> bool:

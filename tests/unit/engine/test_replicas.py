@@ -350,3 +350,8 @@ def test_old_replicaset_targets(
 )
 def test_bluegreen_new_replicas(preview: int | None, promoted: bool, expected: int) -> None:
     assert bluegreen_new_replicas(replicas=10, preview_replica_count=preview, promoted=promoted) == expected
+
+
+def test_a_tie_without_room_for_the_larger_canary_takes_the_smaller_one() -> None:
+    """2 pods at 75% without surge: 2 canary pods would leave no stable, so 1 of 2, never 0 of 2."""
+    assert closest_canary_split(replicas=2, weight=75, max_surge=0) == CanarySplit(canary=1, stable=1)
