@@ -135,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM (a CI job cancelled, a test timing out) unwinds like Ctrl-C, so the children are stopped.
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminated) if in_main_thread else None
+    if in_main_thread:  # Ctrl-C raises KeyboardInterrupt even where the shell started us ignoring it
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     timeline = Timeline()
     demo: Demo | None = None
     try:

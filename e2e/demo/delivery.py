@@ -18,12 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from e2e.demo.context import Demo, DemoError
-from e2e.demo.progress import Measured, State, changes
+from e2e.demo.progress import Measured, State, changes, one_line
 
 ROLLOUT = "web"
 GOOD_IMAGE = "nginx:1.28"
 BAD_IMAGE = "nginx:1.29-bad"
-KINDS = "rollouts.rollouts.dev,replicasets,ingresses,services,analysisruns.rollouts.dev"
+KINDS = "rollouts.rollouts.dev,replicasets,pods,ingresses,services,analysisruns.rollouts.dev"
 POLL_SECONDS = 0.5
 FIRST_TIMEOUT = 120.0
 GOOD_TIMEOUT = 300.0
@@ -73,13 +73,18 @@ def watch(
             demo.last_seen = state
         if until(state):
             return Watched(tuple(history))
+        if demo.sim is not None and (code := demo.sim.process.poll()) is not None:
+            raise DemoError(
+                f"the traffic simulator exited ({code}): without its requests no analysis can pass"
+            )
         if problem := fails(state):
             raise DemoError(f"{problem}\n    last seen: phase {state.phase} step {state.step_text()}")
         if at > timeout:
             raise DemoError(
                 f"not there after {timeout:.0f}s; last seen: phase {state.phase}"
-                f"{': ' + state.message if state.message else ''}, step {state.step_text()},"
+                f"{': ' + one_line(state.message) if state.message else ''}, step {state.step_text()},"
                 f" {state.weight_text()}"
+                + (f"; {len(state.unschedulable)} pod(s) unschedulable" if state.unschedulable else "")
             )
         time.sleep(POLL_SECONDS)
 
@@ -113,9 +118,12 @@ def good_version(demo: Demo) -> str:
             return ""  # the controller has not seen the new template yet
         run = s.run_for(s.current_hash)
         if s.aborted or s.phase == "Degraded":
-            return f"the good version {GOOD_IMAGE} was aborted: {s.message or 'no message'}"
+            return f"the good version {GOOD_IMAGE} was aborted: {one_line(s.message) or 'no message'}"
         if run is not None and run.phase in ("Failed", "Error", "Inconclusive"):
-            return f"the good version's analysis {run.name} ended {run.phase}: {run.message}"
+            return (
+                f"the good version {GOOD_IMAGE} was not promoted: its analysis {run.name} ended"
+                f" {run.phase}: {one_line(run.message)}"
+            )
         return ""
 
     watched = watch(demo, until=promoted, fails=went_wrong, timeout=GOOD_TIMEOUT)

@@ -38,7 +38,7 @@ class Measured:
 
     def text(self, *, why: bool = True) -> str:
         shown = self.value or "(no value)"
-        reason = f": {self.message}" if why and self.message and self.phase != "Successful" else ""
+        reason = f": {one_line(self.message)}" if why and self.message and self.phase != "Successful" else ""
         return f"{self.metric} #{self.number} = {shown} -> {self.phase}{reason}"
 
 
@@ -70,6 +70,7 @@ class State:
     stable_service: str
     stable_selector: str
     ready_pods: tuple[tuple[str, int, int], ...]
+    unschedulable: tuple[str, ...]
     runs: tuple[Run, ...]
 
     @classmethod
@@ -101,6 +102,7 @@ class State:
             stable_service=stable_service,
             stable_selector=_selected_hash(by_kind.get("Service", []), stable_service),
             ready_pods=_ready_pods(by_kind.get("ReplicaSet", [])),
+            unschedulable=_unschedulable(by_kind.get("Pod", [])),
             runs=tuple(_run(item) for item in _by_creation(by_kind.get("AnalysisRun", []))),
         )
 
@@ -139,7 +141,7 @@ def changes(before: State | None, after: State) -> list[str]:
     """What a user would want to hear about `after`, given they last saw `before`."""
     lines: list[str] = []
     if before is None or (before.phase, before.message) != (after.phase, after.message):
-        why = f": {after.message}" if after.message else ""
+        why = f": {one_line(after.message)}" if after.message else ""
         lines.append(f"phase {after.phase}{why}")
     if before is None or before.step_index != after.step_index:
         lines.append(f"step {after.step_text()}")
@@ -156,6 +158,12 @@ def changes(before: State | None, after: State) -> list[str]:
     if before is None or before.ready_pods != after.ready_pods:
         pods = ", ".join(f"{name} {ready}/{want}" for name, ready, want in after.ready_pods) or "none"
         lines.append(f"ready/wanted pods per ReplicaSet: {pods}")
+    if (before.unschedulable if before else ()) != after.unschedulable:
+        if after.unschedulable:
+            why = one_line(after.unschedulable[0])
+            lines.append(f"{len(after.unschedulable)} pod(s) cannot be scheduled yet: {why}")
+        else:
+            lines.append("every pod is scheduled")
     seen_runs = {run.name: run for run in before.runs} if before else {}
     for run in after.runs:
         old = seen_runs.get(run.name)
@@ -163,7 +171,7 @@ def changes(before: State | None, after: State) -> list[str]:
         known = set(old.measurements) if old else set()
         lines += [f"AnalysisRun {run.name}: {m.text()}" for m in run.measurements if m not in known]
         if old is None or (old.phase, old.message) != (run.phase, run.message):
-            why = f": {run.message}" if run.message else ""
+            why = f": {one_line(run.message)}" if run.message else ""
             lines.append(f"AnalysisRun {run.name} {run.phase}{why}")
     return lines
 
@@ -200,6 +208,21 @@ def _ready_pods(replica_sets: list[dict[str, Any]]) -> tuple[tuple[str, int, int
         if wanted or ready:
             rows.append((str(rs["metadata"]["name"]), ready, wanted))
     return tuple(rows)
+
+
+def _unschedulable(pods: list[dict[str, Any]]) -> tuple[str, ...]:
+    """The scheduler's message for each pod it could not place (e.g. the shared nodes are full)."""
+    found = []
+    for pod in _by_creation(pods):
+        for condition in (pod.get("status") or {}).get("conditions") or []:
+            if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
+                found.append(str(condition.get("message") or condition.get("reason") or "unschedulable"))
+    return tuple(found)
+
+
+def one_line(text: str) -> str:
+    """Messages that quote a multi-line query, on one line."""
+    return " ".join(text.split())
 
 
 def _by_creation(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

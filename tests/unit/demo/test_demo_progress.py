@@ -200,3 +200,18 @@ def test_steps_in_a_few_words(step: dict[str, Any], text: str) -> None:
 )
 def test_values_are_shown_as_recorded_with_short_floats(value: str, shown: str) -> None:
     assert format_value(value) == shown
+
+
+def _pod(name: str, *, scheduled: bool, message: str = "") -> dict[str, Any]:
+    condition = {"type": "PodScheduled", "status": "True" if scheduled else "False", "message": message}
+    return {"kind": "Pod", "metadata": {"name": name}, "status": {"conditions": [condition]}}
+
+
+def test_pods_the_scheduler_cannot_place_are_said_with_its_reason_and_when_that_ends() -> None:
+    full = "0/3 nodes are available:\n 3 Too many pods."
+    waiting = _state(_pod("web-bbb-1", scheduled=False, message=full), _pod("web-aaa-1", scheduled=True))
+    assert waiting.unschedulable == (full,)
+    assert changes(_state(), waiting) == [
+        "1 pod(s) cannot be scheduled yet: 0/3 nodes are available: 3 Too many pods."
+    ]
+    assert changes(waiting, _state(_pod("web-bbb-1", scheduled=True))) == ["every pod is scheduled"]
