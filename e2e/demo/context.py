@@ -34,6 +34,9 @@ class Timeline:
         try:
             yield
             outcome = "ok"
+        except KeyboardInterrupt:
+            outcome = "interrupted"
+            raise
         finally:
             took = time.monotonic() - started
             self.parts.append((name, took, outcome))
