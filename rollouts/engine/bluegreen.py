@@ -217,6 +217,10 @@ def _at_preview_size(b: BlueGreen) -> bool:
 
 
 def _pre_passed(b: BlueGreen) -> bool:
+    """Pre-promotion analysis passed, or is not asked for: the desired revision is already the
+    stable one (a first deploy, or back to the stable template), which is never analysed."""
+    if b.promoted:
+        return True
     return _analysis_passed(b, b.ctx.draft.pre_run, b.spec.pre_promotion_analysis is not None)
 
 
