@@ -4,6 +4,7 @@ simulator's traffic in the real Prometheus, and promotes or rolls back with nobo
 from __future__ import annotations
 
 import time
+import urllib.request
 from typing import Any
 
 from e2e.simulator.launcher import RunningSimulator
@@ -29,7 +30,7 @@ def _start(kubectl: Kubectl, *templates: dict[str, Any], **canary: Any) -> str:
     """Apply the app, the templates and the Rollout; returns the stable hash once Healthy."""
     sc.apply(kubectl, *m.nginx_app(), *templates)
     sc.apply(kubectl, m.canary_rollout(**{"steps": ANALYSIS_STEPS, **canary}))
-    stable: str = sc.wait_healthy(kubectl, "web")["stableRS"]
+    stable: str = sc.wait_healthy(kubectl, "web", timeout=90)["stableRS"]
     return stable
 
 
@@ -50,6 +51,13 @@ def test_good_canary_passes_its_analysis_step_and_is_promoted(
     eventually(lambda: canary_weight(kubectl) == 0, what="canary weight back to 0 after promotion")
     reasons = [reason for reason, _ in sc.events(kubectl, "web")]
     assert "AnalysisRunCreated" in reasons and "RolloutCompleted" in reasons
+    # The controller's /metrics counts what its AnalysisRun controller measured and wrote.
+    assert controller.metrics_port
+    with urllib.request.urlopen(f"http://127.0.0.1:{controller.metrics_port}/metrics", timeout=10) as page:
+        text = page.read().decode()
+    lines = dict(line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
+    assert float(lines['kube_rollouts_analysis_measurements_total{phase="Successful"}']) >= 3
+    assert float(lines["kube_rollouts_analysis_status_writes_total"]) >= 3
 
 
 def test_bad_canary_is_aborted_and_traffic_goes_back_before_any_scale_down(

@@ -41,7 +41,7 @@ def test_prometheus_stopped_mid_run_errors_then_aborts_never_promotes(
     steps: list[dict[str, Any]] = [{"setWeight": 50}, {"analysis": m.analysis("success-rate")}]
     sc.apply(kubectl, *m.nginx_app(), m.template("success-rate", metric))
     sc.apply(kubectl, m.canary_rollout(steps=steps))
-    v1 = sc.wait_healthy(kubectl, "web")["stableRS"]
+    v1 = sc.wait_healthy(kubectl, "web", timeout=90)["stableRS"]
     sc.set_image(kubectl, "web", m.GOOD)  # a good version: only the outage can stop it
     eventually(lambda: _successes(kubectl) >= 1, timeout=60, what="a first successful measurement")
     prometheus_proxy.stop()
