@@ -84,7 +84,7 @@ class Reconciler:
         self._caches = caches
         self._recorder = recorder
         self._clock = clock
-        self._parsed: OrderedDict[tuple[str, str], Rollout] = OrderedDict()
+        self._parsed: OrderedDict[str, tuple[str, Rollout]] = OrderedDict()
 
     async def reconcile(self, key: Key) -> Outcome:
         raw = self._caches.get(kinds.ROLLOUT, *key)
@@ -150,16 +150,23 @@ class Reconciler:
     # -- observe -------------------------------------------------------------------------------
 
     def _parse(self, raw: KubeObject) -> Rollout:
-        """Parse the Rollout, reusing the result for an unchanged resourceVersion."""
+        """Parse the Rollout, reusing the last result while its resourceVersion is unchanged.
+
+        One entry per Rollout (by uid): a parsed Rollout is tens of kilobytes, and every status
+        write makes a new version, so keeping old versions would grow with every pass.
+        """
         m = meta(raw)
-        cache_key = (str(m.get("uid")), str(m.get("resourceVersion")))
-        found = self._parsed.get(cache_key)
-        if found is None:
-            found = parse_rollout(raw)
-            self._parsed[cache_key] = found
-            while len(self._parsed) > 4096:
-                self._parsed.popitem(last=False)
-        return found
+        uid, version = str(m.get("uid")), str(m.get("resourceVersion"))
+        found = self._parsed.get(uid)
+        if found is not None and found[0] == version:
+            self._parsed.move_to_end(uid)
+            return found[1]
+        rollout = parse_rollout(raw)
+        self._parsed[uid] = (version, rollout)
+        self._parsed.move_to_end(uid)
+        while len(self._parsed) > 10000:
+            self._parsed.popitem(last=False)
+        return rollout
 
     def _service_names(self, p: Pass) -> list[str]:
         assert p.rollout is not None
