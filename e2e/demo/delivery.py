@@ -140,6 +140,10 @@ def good_version(demo: Demo) -> str:
     return state.stable_hash
 
 
+def _bad_run_exists(s: State, good: str) -> bool:
+    return s.current_hash != good and s.run_for(s.current_hash) is not None
+
+
 def _bad_run(s: State, good: str) -> tuple[Measured, ...]:
     run = s.run_for(s.current_hash) if s.current_hash != good else None
     return run.measurements if run else ()
@@ -179,7 +183,9 @@ def bad_version(demo: Demo, *, good: str) -> None:
     measured = f" on {failing[0].text(why=False)}" if failing else ""
     weight = "0" if state.canary_weight == 0 else "gone (no canary Ingress)"
     caught = watched.first(lambda s: any(m.phase in ("Failed", "Error") for m in _bad_run(s, good)))
-    back = watched.first(lambda s: s.aborted and s.canary_weight in (0, None) and s.current_hash != good)
+    # Weight 0 once this revision's run exists (its weight was 20 by then): the controller moves traffic
+    # back before it writes the abort to the status, so the Ingress may show it a poll earlier.
+    back = watched.first(lambda s: _bad_run_exists(s, good) and s.canary_weight in (0, None))
     seen = f"failing measurement seen at +{caught:.1f}s, " if caught is not None else ""
     demo.story.append(
         f"bad {BAD_IMAGE}: AnalysisRun {run.name} {run.phase}{measured}; {seen}canary weight {weight}"
