@@ -15,7 +15,7 @@ BENCHMARKS = {
     "engine": "time of one decide() for a 10-step routed canary in representative states",
     "traffic_routers": "one router weight change written and read back (NGINX, Istio host and subset level)",
     "analysis": "measurements per second one AnalysisRun controller sustains against the real Prometheus",
-    "delivery": "first failing measurement to canary weight 0 in the Ingress (real controller and Prometheus)",
+    "delivery": "first failing measurement to canary weight 0 in the Ingress, real controller and Prometheus",
 }
 
 

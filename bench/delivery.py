@@ -92,6 +92,7 @@ def _manifests(image: str) -> list[dict[str, Any]]:
         "name": "success-rate",
         "interval": "1s",
         "count": 5,
+        "consecutiveErrorLimit": 10,  # no data until Prometheus has scraped canary traffic
         "successCondition": "result[0] >= 0.95",
         "failureCondition": "result[0] < 0.95",
         "provider": {
@@ -216,6 +217,8 @@ def _first_failed_measurement(cluster: Cluster, namespace: str) -> datetime:
         for m in result.get("measurements") or []
         if m.get("phase") == "Failed"
     ]
+    if not measurements:
+        raise RuntimeError(f"{namespace}: the rollout was aborted without a Failed measurement: {runs}")
     first = min(measurements, key=lambda m: m["finishedAt"])
     return datetime.fromisoformat(first["finishedAt"].replace("Z", "+00:00"))
 

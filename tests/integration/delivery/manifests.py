@@ -60,6 +60,9 @@ def success_rate_metric(
         "name": name,
         "interval": interval,
         "successCondition": success,
+        # Until Prometheus has scraped the canary's first requests the query has no data (an
+        # Error measurement); on a loaded machine that can take a few seconds.
+        "consecutiveErrorLimit": 8,
         "provider": {"prometheus": prometheus},
         **fields,
     }
