@@ -71,7 +71,10 @@ class Demo:
         argv = [str(Path(self.cluster.bin_dir) / "kubectl"), f"--kubeconfig={self.cluster.kubeconfig}"]
         if namespaced:
             argv.append(f"--namespace={self.namespace}")
-        res = subprocess.run([*argv, *args], input=stdin, capture_output=True, text=True, timeout=120)
+        try:
+            res = subprocess.run([*argv, *args], input=stdin, capture_output=True, text=True, timeout=120)
+        except subprocess.TimeoutExpired:
+            raise DemoError(f"kubectl {' '.join(args)} did not answer within 120s") from None
         if res.returncode != 0:
             raise DemoError(f"kubectl {' '.join(args)} failed: {res.stderr.strip()}")
         return res.stdout
