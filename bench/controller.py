@@ -7,7 +7,8 @@ as the controller recorded it); its latency is the time until the next canary-we
 two samples per Rollout. Also reported: the controller's peak RSS (VmHWM) and CPU seconds (user +
 system) from start to the end of the update, and the wall time of the whole update.
 
-Run: ``python -m bench controller`` (N=200), or ``BENCH_ROLLOUTS=50 python -m bench controller``.
+Run: ``python -m bench controller`` (N=200), or ``BENCH_ROLLOUTS=50 python -m bench controller``;
+``BENCH_WORKERS`` sets the controller's ``--workers`` (default 8), ``BENCH_LOG_LEVEL`` its log level.
 """
 
 from __future__ import annotations
@@ -119,7 +120,8 @@ class Recorder:
                     api_version, kind, namespace=self.namespace, resource_version=version
                 ):
                     version = event.object.get("metadata", {}).get("resourceVersion", version)
-                    self._see(kind, event.object, time.time())
+                    if event.type != "BOOKMARK":
+                        self._see(kind, event.object, time.time())
             except Gone:
                 version = ""
             except KubeError:
@@ -205,6 +207,8 @@ async def _bench(count: int, namespace: str, kubeconfig: str) -> dict[str, Any]:
             "-1",
             "--log-level",
             os.environ.get("BENCH_LOG_LEVEL", "INFO"),
+            "--workers",
+            os.environ.get("BENCH_WORKERS", "8"),
         ],
         env={**os.environ, "KUBECONFIG": kubeconfig},
         stderr=log_file,
