@@ -375,6 +375,8 @@ def kubectl(cluster: Cluster, *args: str, stdin: str | None = None, check: bool 
 
 
 def _create_nodes(cluster: Cluster) -> None:
+    # Room for 3000 pods: benchmarks run hundreds of Rollouts beside the test suite's own pods, and a
+    # kubelet's default of 110 pods per node would leave them Pending for no reason the test cares about.
     docs = []
     for i in range(NODES):
         docs.append(
@@ -388,8 +390,8 @@ metadata:
 spec:
   taints: []
 status:
-  allocatable: {{cpu: "32", memory: 256Gi, pods: "110"}}
-  capacity: {{cpu: "32", memory: 256Gi, pods: "110"}}
+  allocatable: {{cpu: "64", memory: 512Gi, pods: "1000"}}
+  capacity: {{cpu: "64", memory: 512Gi, pods: "1000"}}
 """
         )
     kubectl(cluster, "apply", "-f", "-", stdin="---\n".join(docs))
