@@ -66,6 +66,9 @@ class Controller:
         self.recorder = EventRecorder(client)
         self.reconciler = Reconciler(client=client, caches=self.caches, recorder=self.recorder)
         self._client = client
+        self._passes = 0
+        self._waited = 0.0
+        self._running = 0.0
 
     def _phases(self) -> Counter[str]:
         return Counter(str((r.get("status") or {}).get("phase") or "Unknown") for r in self.caches.rollouts())
@@ -84,6 +87,13 @@ class Controller:
                 group.create_task(self.analysis.run(), name="analysisruns")
         finally:
             self.queue.shutdown()
+            log.info(
+                "%d passes (%.1f s waiting in the queue, %.1f s running); API requests: %s",
+                self._passes,
+                self._waited,
+                self._running,
+                ", ".join(f"{k} {n}" for k, n in sorted(self._client.requests.items())),
+            )
             for server in servers:
                 server.close()
 
@@ -124,6 +134,7 @@ class Controller:
     async def _work(self) -> None:
         while True:
             key = await self.queue.get()
+            self._waited += self.queue.last_wait
             try:
                 for _ in range(self.options.follow_up_passes):
                     again = await self._pass(key)
@@ -154,6 +165,8 @@ class Controller:
             log.info("rollout %s/%s: retrying in %.1fs", *key, delay)
             return False
         elapsed = time.monotonic() - started
+        self._passes += 1
+        self._running += elapsed
         if outcome.error is not None:
             self.metrics.observe_error(outcome.error.split(":")[0])
             log.debug("rollout %s/%s: pass ended with %s", *key, outcome.error)

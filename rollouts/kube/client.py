@@ -9,6 +9,7 @@ subclass naming the request (kind, namespace/name).
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -81,6 +82,9 @@ class KubeClient:
         # Watches hold their connection for minutes: a pool of their own so they never starve requests.
         self._watch_http = httpx.AsyncClient(**common, timeout=httpx.Timeout(timeout, read=None))
         self._discovered: dict[tuple[str, str], Resource] = {}
+        self.requests: Counter[str] = Counter()
+        """Requests sent so far by method and what they were about ("PUT Rollout", ...): the cost
+        of a pass in API calls, which is what bounds the controller's speed under load."""
 
     @classmethod
     def from_config(cls, *, kubeconfig: str | None = None, context: str | None = None) -> KubeClient:
@@ -105,7 +109,7 @@ class KubeClient:
             return known
         root = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
         try:
-            body = await self._request("GET", root, what=f"discovery of {api_version}")
+            body = await self._request("GET", root, what=f"discovery of {api_version}", counted="discovery")
         except NotFound as exc:
             raise NotFound(
                 f"API {api_version} is not served: is the CRD for {kind} installed?", status=404
@@ -129,7 +133,10 @@ class KubeClient:
     ) -> KubeObject:
         res = await self.resource(api_version, kind)
         return await self._request(
-            "GET", res.path(namespace=namespace, name=name), what=_describe(res, namespace, name)
+            "GET",
+            res.path(namespace=namespace, name=name),
+            what=_describe(res, namespace, name),
+            counted=res.kind,
         )
 
     async def get_or_none(
@@ -159,6 +166,7 @@ class KubeClient:
             res.path(namespace=namespace),
             params=params,
             what=f"list {_describe(res, namespace, None)}",
+            counted=f"{res.kind} list",
         )
         items = body.get("items") or []
         for item in items:  # LIST items carry no apiVersion/kind; make them whole objects.
@@ -215,7 +223,11 @@ class KubeClient:
     async def create(self, obj: KubeObject, *, namespace: str | None = None) -> KubeObject:
         res, ns, name = await self._locate(obj, namespace)
         return await self._request(
-            "POST", res.path(namespace=ns), body=obj, what=f"create {_describe(res, ns, name)}"
+            "POST",
+            res.path(namespace=ns),
+            body=obj,
+            what=f"create {_describe(res, ns, name)}",
+            counted=res.kind,
         )
 
     async def replace(
@@ -224,7 +236,13 @@ class KubeClient:
         """PUT the whole object; with ``metadata.resourceVersion`` set, a stale copy raises Conflict."""
         res, ns, name = await self._locate(obj, namespace)
         path = res.path(namespace=ns, name=name, subresource=subresource)
-        return await self._request("PUT", path, body=obj, what=f"replace {_describe(res, ns, name)}")
+        return await self._request(
+            "PUT",
+            path,
+            body=obj,
+            what=f"replace {_describe(res, ns, name)}",
+            counted=_counted(res, subresource),
+        )
 
     async def patch(
         self,
@@ -244,6 +262,7 @@ class KubeClient:
             body=patch,
             content_type=_PATCH_CONTENT[patch_type],
             what=f"patch {_describe(res, namespace, name)}",
+            counted=_counted(res, subresource),
         )
 
     async def apply(
@@ -271,6 +290,7 @@ class KubeClient:
             params=params,
             content_type="application/apply-patch+yaml",
             what=f"apply {_describe(res, ns, name)}",
+            counted=f"{_counted(res, subresource)} apply",
         )
 
     async def delete(
@@ -295,6 +315,7 @@ class KubeClient:
                 res.path(namespace=namespace, name=name),
                 body=body,
                 what=f"delete {_describe(res, namespace, name)}",
+                counted=res.kind,
             )
         except NotFound:
             if not missing_ok:
@@ -319,10 +340,12 @@ class KubeClient:
         path: str,
         *,
         what: str,
+        counted: str,
         body: Any = None,
         params: Mapping[str, str] | None = None,
         content_type: str = "application/json",
     ) -> KubeObject:
+        self.requests[f"{method} {counted}"] += 1
         content = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": content_type} if content is not None else None
         try:
@@ -335,6 +358,10 @@ class KubeClient:
         if not isinstance(payload, dict):
             raise KubeError(f"{what}: unexpected answer {response.text[:200]!r}", status=response.status_code)
         return payload
+
+
+def _counted(res: Resource, subresource: str | None) -> str:
+    return f"{res.kind}/{subresource}" if subresource else res.kind
 
 
 def _json_or_none(content: bytes) -> Any:
