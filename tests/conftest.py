@@ -7,15 +7,23 @@ none of this and never start a cluster.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from e2e.cluster import Cluster, ensure_up
 from tests.support import Kubectl
+
+# CI runs the property tests with a fixed seed, so a landing never depends on what the random
+# search happened to try; developers' runs keep exploring (and print a reproducer on failure).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

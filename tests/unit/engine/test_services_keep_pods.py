@@ -289,7 +289,11 @@ def test_bluegreen_update_and_promotion_never_leave_a_service_without_pods() -> 
 
 
 def _settled(snap: Snapshot, replicas: int) -> bool:
-    return sizes(snap) in ({V1: 0, V2: replicas}, {V1: replicas, V2: 0})
+    """Promoted with the old revision gone, or aborted with the canary gone."""
+    status = snap.rollout.status
+    if status is not None and status.stable_rs == V2:
+        return sizes(snap) == {V1: 0, V2: replicas}
+    return bool(status and status.abort) and sizes(snap) == {V1: replicas, V2: 0}
 
 
 limit = st.one_of(st.integers(0, 3), st.sampled_from(["0%", "10%", "25%", "50%"]))
