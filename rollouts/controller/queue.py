@@ -9,12 +9,19 @@ level-triggered controller correct and cheap:
 * ``add_after`` schedules a wake-up (pause end, scale-down deadline); only the earliest pending
   wake-up per key is kept, and the schedule lives in memory only: after a restart every Rollout
   gets a pass anyway, and that pass computes its wake-ups again from the status;
-* ``retry`` re-queues a failed key with per-key exponential backoff; ``forget`` resets it.
+* ``retry`` re-queues a failed key with per-key exponential backoff; ``forget`` resets it;
+* a wake-up that comes due (``add_after``) jumps the queue: it goes to a lane served before
+  ordinary change notifications. A pause that ends is the moment a step may advance, and under
+  a backlog of hundreds of Rollouts, each busy reacting to its own writes' watch events, a
+  wake-up at the back of one FIFO waited for all of them (seconds). Backoff retries stay in
+  the ordinary lane, so a failing Rollout cannot starve the others.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import deque
 from collections.abc import Hashable
 from typing import Generic, TypeVar
 
@@ -27,34 +34,63 @@ class WorkQueue(Generic[K]):
     """An asyncio work queue of keys with coalescing, per-key exclusivity, delays and backoff."""
 
     def __init__(self, *, base_delay: float = 0.5, max_delay: float = 60.0) -> None:
-        self._queue: asyncio.Queue[K] = asyncio.Queue()
-        self._queued: set[K] = set()
+        self._ordinary: deque[K] = deque()
+        self._due: deque[K] = deque()
+        self._ready = asyncio.Semaphore(0)
+        self._queued: dict[K, float] = {}
+        """Queued keys and when they were queued (monotonic), for :attr:`last_wait`."""
         self._processing: set[K] = set()
         self._dirty: set[K] = set()
-        self._timers: dict[K, tuple[float, asyncio.TimerHandle]] = {}
+        self._dirty_due: set[K] = set()
+        self._ordinary_set: set[K] = set()
+        self._timers: dict[K, tuple[float, asyncio.TimerHandle, bool]] = {}
         self._failures: dict[K, int] = {}
         self._base = base_delay
         self._max = max_delay
         self._shutdown = False
+        self.last_wait = 0.0
+        """Seconds the key last returned by :meth:`get` spent queued (a pass's queue wait)."""
 
     def __len__(self) -> int:
         return len(self._queued)
 
-    def add(self, key: K) -> None:
-        """Queue ``key`` for a pass (a no-op when it is already queued)."""
+    def add(self, key: K, *, due: bool = False) -> None:
+        """Queue ``key`` for a pass (a no-op when it is already queued).
+
+        ``due``: a wake-up whose time has come; served before ordinary changes (and moved ahead
+        when the key already waits in the ordinary lane).
+        """
         if self._shutdown:
             return
         if key in self._processing:
             self._dirty.add(key)
+            if due:
+                self._dirty_due.add(key)
             return
-        if key not in self._queued:
-            self._queued.add(key)
-            self._queue.put_nowait(key)
+        if key in self._queued:
+            if due and key in self._ordinary_set:
+                self._ordinary.remove(key)
+                self._ordinary_set.discard(key)
+                self._due.append(key)
+            return
+        self._queued[key] = time.monotonic()
+        if due:
+            self._due.append(key)
+        else:
+            self._ordinary.append(key)
+            self._ordinary_set.add(key)
+        self._ready.release()
 
     def add_after(self, key: K, delay: float) -> None:
-        """Queue ``key`` after ``delay`` seconds, unless an earlier wake-up is already pending."""
+        """Queue ``key`` after ``delay`` seconds, unless an earlier wake-up is already pending.
+
+        When the time comes the key is *due*: served before ordinary changes.
+        """
+        self._schedule(key, delay, due=True)
+
+    def _schedule(self, key: K, delay: float, *, due: bool) -> None:
         if delay <= 0:
-            self.add(key)
+            self.add(key, due=due)
             return
         loop = asyncio.get_running_loop()
         when = loop.time() + delay
@@ -63,18 +99,18 @@ class WorkQueue(Generic[K]):
             if pending[0] <= when:
                 return
             pending[1].cancel()
-        self._timers[key] = (when, loop.call_at(when, self._fire, key))
+        self._timers[key] = (when, loop.call_at(when, self._fire, key), due)
 
     def _fire(self, key: K) -> None:
-        self._timers.pop(key, None)
-        self.add(key)
+        entry = self._timers.pop(key, None)
+        self.add(key, due=entry is None or entry[2])
 
     def retry(self, key: K) -> float:
         """Queue ``key`` again after its backoff (doubling per consecutive failure); returns the delay."""
         failures = self._failures.get(key, 0)
         self._failures[key] = failures + 1
         delay: float = min(self._base * (2.0**failures), self._max)
-        self.add_after(key, delay)
+        self._schedule(key, delay, due=False)
         return delay
 
     def forget(self, key: K) -> None:
@@ -86,8 +122,13 @@ class WorkQueue(Generic[K]):
 
     async def get(self) -> K:
         """The next key to process; it stays exclusive to the caller until :meth:`done`."""
-        key = await self._queue.get()
-        self._queued.discard(key)
+        await self._ready.acquire()
+        if self._due:
+            key = self._due.popleft()
+        else:
+            key = self._ordinary.popleft()
+            self._ordinary_set.discard(key)
+        self.last_wait = time.monotonic() - self._queued.pop(key)
         self._processing.add(key)
         return key
 
@@ -96,7 +137,9 @@ class WorkQueue(Generic[K]):
         self._processing.discard(key)
         if key in self._dirty:
             self._dirty.discard(key)
-            self.add(key)
+            due = key in self._dirty_due
+            self._dirty_due.discard(key)
+            self.add(key, due=due)
 
     def discard(self, key: K) -> None:
         """Drop pending wake-ups and backoff of a key whose object is gone."""
@@ -107,6 +150,6 @@ class WorkQueue(Generic[K]):
 
     def shutdown(self) -> None:
         self._shutdown = True
-        for _, handle in self._timers.values():
+        for _, handle, _ in self._timers.values():
             handle.cancel()
         self._timers.clear()

@@ -40,3 +40,42 @@ async def test_retry_backs_off_exponentially_and_forget_resets() -> None:
     queue.forget("a")
     assert queue.retry("a") == 0.5
     queue.shutdown()
+
+
+async def test_a_pause_that_ends_is_served_before_a_backlog_of_changes() -> None:
+    queue: WorkQueue[str] = WorkQueue()
+    for name in ("busy-1", "busy-2", "busy-3"):
+        queue.add(name)
+    queue.add_after("paused", 0.01)
+    await asyncio.sleep(0.05)
+    assert await queue.get() == "paused"
+    assert [await queue.get() for _ in range(3)] == ["busy-1", "busy-2", "busy-3"]
+
+
+async def test_a_due_wake_up_moves_a_key_already_waiting_in_the_backlog_ahead() -> None:
+    queue: WorkQueue[str] = WorkQueue()
+    for name in ("busy-1", "paused", "busy-2"):
+        queue.add(name)
+    queue.add_after("paused", 0.01)
+    await asyncio.sleep(0.05)
+    assert len(queue) == 3, "still one pass per key"
+    assert [await queue.get() for _ in range(3)] == ["paused", "busy-1", "busy-2"]
+
+
+async def test_a_wake_up_during_the_pass_stays_due_after_it() -> None:
+    queue: WorkQueue[str] = WorkQueue()
+    queue.add("paused")
+    key = await queue.get()
+    queue.add_after("paused", 0.01)
+    await asyncio.sleep(0.05)
+    queue.add("busy")
+    queue.done(key)
+    assert await queue.get() == "paused"
+
+
+async def test_a_failing_key_retries_behind_ordinary_changes() -> None:
+    queue: WorkQueue[str] = WorkQueue(base_delay=0.01)
+    queue.add("busy")
+    queue.retry("failing")
+    await asyncio.sleep(0.05)
+    assert [await queue.get(), await queue.get()] == ["busy", "failing"]
