@@ -139,8 +139,16 @@ async def _set_weight(ctx: ActContext, action: SetWeight) -> None:
             "spec.strategy.canary.trafficRouting names no router; set trafficRouting.nginx or .istio",
             reason="InvalidTrafficRouting",
         )
-    router_ctx = RouterContext(rollout=ctx.rollout, client=ctx.client)
-    await ctx.router.reconcile(router_ctx)
+    # set_weight creates or repairs the router's objects itself (and checks the user's), so no
+    # separate reconcile; it writes from the watch caches' copies, guarded by resourceVersion.
+    router_ctx = RouterContext(
+        rollout=ctx.rollout,
+        client=ctx.client,
+        cache=ctx.caches,
+        remember=lambda answer: ctx.caches.remember_write(
+            (str(answer.get("apiVersion")), str(answer.get("kind"))), answer
+        ),
+    )
     await ctx.router.set_weight(
         router_ctx,
         canary_weight=action.canary_weight,

@@ -7,11 +7,12 @@ changes a few numbers and two labels inside them. How it writes, and why not ser
 for server-side apply, so it is an *atomic* list: applying weights would mean applying the whole
 ``http`` list, taking ownership of every route (including the ones the Rollout does not manage) away
 from the GitOps tool, and a concurrent edit to any route would be overwritten. Instead each write is
-a JSON patch (RFC 6902) of just the weights (or the subset labels), computed from a fresh read, that
-also sets ``metadata.resourceVersion`` to the version it was computed from: the API server treats
-that as a precondition, so if anyone changed the object in between, the patch fails with 409
-Conflict instead of applying list indexes computed on a stale copy. The router then re-reads and
-recomputes, a few times. Only the patched fields change; every other route, destination, subset and
+a JSON patch (RFC 6902) of just the weights (or the subset labels), computed from the watch cache's
+copy (or a fresh read when the context has no cache), that also sets ``metadata.resourceVersion`` to
+the version it was computed from: the API server treats that as a precondition, so if anyone changed
+the object in between, the patch fails with 409 Conflict instead of applying list indexes computed
+on a stale copy. The router then re-reads (a fresh GET) and recomputes, a few times.
+Only the patched fields change; every other route, destination, subset and
 label stays byte for byte as it was.
 
 Subset-level: the DestinationRule subsets are labelled before the VirtualService weights are written,
@@ -23,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rollouts.kube import Conflict, KubeObject
+from rollouts.kube import Conflict, Invalid, KubeObject
 from rollouts.traffic.istio_routes import (
     JsonPatch,
     canary_weight_in,
@@ -67,6 +68,12 @@ class IstioRouter:
         check_weight(canary_weight)
         settings = istio_settings(ctx.rollout)
         rule = settings.destination_rule
+        # The VirtualService must take the weights before any subset is relabelled (a cached read).
+        weight_patch(
+            await self._observe(ctx, "VirtualService", settings.virtual_service),
+            settings,
+            canary_weight=canary_weight,
+        )
         if rule is not None:
             await self._patch(
                 ctx,
@@ -111,12 +118,19 @@ class IstioRouter:
             raise RouterObjectMissingError(_missing(ctx, kind, name))
         return obj
 
+    async def _observe(self, ctx: RouterContext, kind: str, name: str, *, attempt: int = 0) -> KubeObject:
+        obj = await ctx.read_for_write(self.api_version, kind, name, attempt=attempt)
+        if obj is None:
+            raise RouterObjectMissingError(_missing(ctx, kind, name))
+        return obj
+
     async def _patch(
         self, ctx: RouterContext, kind: str, name: str, build: Callable[[KubeObject], JsonPatch]
     ) -> None:
-        """Read, compute the ops, patch guarded by resourceVersion; re-read and retry on a conflict."""
+        """Read (the cache first), compute the ops, patch guarded by resourceVersion; re-read with a
+        GET and retry on a conflict."""
         for attempt in range(_ATTEMPTS):
-            obj = await self._read(ctx, kind, name)
+            obj = await self._observe(ctx, kind, name, attempt=attempt)
             ops = build(obj)
             if not ops:
                 return
@@ -126,7 +140,7 @@ class IstioRouter:
                 "value": obj["metadata"]["resourceVersion"],
             }
             try:
-                await ctx.client.patch(
+                answer = await ctx.client.patch(
                     self.api_version,
                     kind,
                     namespace=ctx.namespace,
@@ -134,9 +148,16 @@ class IstioRouter:
                     patch=[guard, *ops],
                     patch_type="json",
                 )
+                ctx.wrote(answer)
                 return
             except Conflict:
                 if attempt == _ATTEMPTS - 1:
+                    raise
+            except Invalid:
+                # JSON patch ops run before the resourceVersion precondition is checked, so indexes
+                # computed on a stale cached copy can point past the end of a list (422, not 409).
+                # Only a copy from a fresh read makes Invalid the user's (or our) real problem.
+                if attempt > 0:
                     raise
 
 

@@ -7,7 +7,8 @@ removed, fields other tools add are kept. Two guards keep us off other people's 
 - the first write is a ``create``, which fails when the name is taken (then the owner is checked);
 - every later write carries the ``resourceVersion`` we checked ownership on, so an Ingress replaced
   in between (deleted and re-created by someone else) makes the write fail with a conflict instead
-  of being taken over. A conflict is retried from a fresh read a few times.
+  of being taken over. The first attempt starts from the watch cache's copy when the context has
+  one (no GET); a conflict is retried from a fresh read a few times.
 
 An Ingress of that name that the Rollout does not control raises :class:`ForeignObjectError`; the
 router never adopts, edits or deletes it. After promotion the canary Ingress stays, at weight 0
@@ -95,18 +96,19 @@ class NginxRouter:
         routing, _, _ = nginx_routing(ctx.rollout)
         return canary_ingress_name(ctx.name, routing.stable_ingress)
 
-    async def _read_canary(self, ctx: RouterContext, *, observe: bool = False) -> KubeObject | None:
+    async def _read_canary(
+        self, ctx: RouterContext, *, observe: bool = False, attempt: int = 0
+    ) -> KubeObject | None:
         """Our canary Ingress, ``None`` when absent; someone else's raises :class:`ForeignObjectError`.
 
-        ``observe`` allows the watch cache (reads); writes pass ``False`` to start from a fresh GET.
+        ``observe`` allows the watch cache (reads); writes pass their ``attempt`` instead (the
+        cache for the first, a fresh GET after a conflict).
         """
         name = self._canary_name(ctx)
         if observe:
             existing = await ctx.observe(INGRESS_API_VERSION, "Ingress", name)
         else:
-            existing = await ctx.client.get_or_none(
-                INGRESS_API_VERSION, "Ingress", namespace=ctx.namespace, name=name
-            )
+            existing = await ctx.read_for_write(INGRESS_API_VERSION, "Ingress", name, attempt=attempt)
         if existing is not None and not is_controlled_by(existing, ctx.rollout):
             raise ForeignObjectError(
                 f"Ingress {ctx.namespace}/{name} already exists and is controlled by "
@@ -116,10 +118,10 @@ class NginxRouter:
             )
         return existing
 
-    async def _read_stable(self, ctx: RouterContext) -> KubeObject:
+    async def _read_stable(self, ctx: RouterContext, *, attempt: int) -> KubeObject:
         routing, _, _ = nginx_routing(ctx.rollout)
-        stable = await ctx.client.get_or_none(
-            INGRESS_API_VERSION, "Ingress", namespace=ctx.namespace, name=routing.stable_ingress
+        stable = await ctx.read_for_write(
+            INGRESS_API_VERSION, "Ingress", routing.stable_ingress, attempt=attempt
         )
         if stable is None:
             raise RouterObjectMissingError(
@@ -133,8 +135,8 @@ class NginxRouter:
         """Create or update the canary Ingress; ``canary_weight=None`` keeps its weight (0 if new)."""
         routing, _, _ = nginx_routing(ctx.rollout)
         for attempt in range(_ATTEMPTS):
-            stable = await self._read_stable(ctx)
-            existing = await self._read_canary(ctx)
+            stable = await self._read_stable(ctx, attempt=attempt)
+            existing = await self._read_canary(ctx, attempt=attempt)
             weight = canary_weight
             if weight is None:
                 held = (
@@ -146,10 +148,10 @@ class NginxRouter:
             desired = desired_canary_ingress(stable, rollout=ctx.rollout, canary_weight=weight)
             try:
                 if existing is None:
-                    await ctx.client.create(desired)
+                    ctx.wrote(await ctx.client.create(desired))
                 elif not _in_place(existing, desired, prefix=routing.annotation_prefix):
                     desired["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"]
-                    await ctx.client.apply(desired, force=True)
+                    ctx.wrote(await ctx.client.apply(desired, force=True))
                 return
             except (AlreadyExists, Conflict):
                 if attempt == _ATTEMPTS - 1:
