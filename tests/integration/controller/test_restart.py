@@ -31,8 +31,11 @@ class TrafficWatch(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.is_set():
-            services = kubectl_json(self.kubectl, "get", "services")["items"]
+            # ReplicaSets first, then Services: the controller moves a selector before it scales
+            # the old revision down, so this order never sees a correct switch as a violation,
+            # while a scale-down that came before the switch is still caught.
             rs = sc.replica_sets(self.kubectl, "web")
+            services = kubectl_json(self.kubectl, "get", "services")["items"]
             for svc in services:
                 selected = (svc["spec"].get("selector") or {}).get(sc.HASH)
                 if selected and selected in rs and rs[selected]["available"] == 0:
