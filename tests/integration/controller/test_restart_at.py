@@ -1,0 +1,121 @@
+"""``spec.restartAt`` (set by ``kubectl rollouts restart``): every pod replaced, a few at a time."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from kubernetes import client, config, watch
+
+from e2e.cluster import Cluster
+from tests.integration.cli.conftest import run_plugin
+from tests.integration.controller import scenario as sc
+from tests.support import Kubectl, eventually, kubectl_json
+
+REPLICAS = 4
+MAX_UNAVAILABLE = 1  # the default 25% of 4 pods
+
+
+def _serves(pod: Any) -> bool:
+    """Ready and not being deleted: a pod that takes traffic."""
+    conditions = (pod.status and pod.status.conditions) or []
+    ready = any(c.type == "Ready" and c.status == "True" for c in conditions)
+    return ready and pod.metadata.deletion_timestamp is None
+
+
+class PodWatch(threading.Thread):
+    """Follows every change of the Rollout's pods through a watch (a restart on KWOK takes well under
+    a second, too fast for polling); keeps the fewest pods serving at any moment and every pod
+    name ever seen."""
+
+    def __init__(self, cluster: Cluster, namespace: str) -> None:
+        super().__init__(daemon=True)
+        self.api = client.CoreV1Api(config.new_client_from_config(config_file=cluster.kubeconfig))
+        self.namespace = namespace
+        listed = self.api.list_namespaced_pod(namespace, label_selector="app=web")
+        self.pods = {pod.metadata.uid: pod for pod in listed.items}
+        self.version = listed.metadata.resource_version
+        self.fewest_serving = self.serving()
+        self.changes = 0
+        self.stop = threading.Event()
+
+    def serving(self) -> int:
+        return sum(1 for pod in self.pods.values() if _serves(pod))
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            stream = watch.Watch().stream(
+                self.api.list_namespaced_pod,
+                self.namespace,
+                label_selector="app=web",
+                resource_version=self.version,
+                timeout_seconds=1,
+            )
+            for event in stream:
+                pod = event["object"]
+                self.version = pod.metadata.resource_version
+                if event["type"] == "DELETED":
+                    self.pods.pop(pod.metadata.uid, None)
+                else:
+                    self.pods[pod.metadata.uid] = pod
+                self.changes += 1
+                self.fewest_serving = min(self.fewest_serving, self.serving())
+
+
+def _pod_names(kubectl: Kubectl) -> dict[str, str]:
+    """uid -> name of the serving pods, read through kubectl."""
+    found = {}
+    for pod in kubectl_json(kubectl, "get", "pods", "-l", "app=web")["items"]:
+        conditions = (pod.get("status") or {}).get("conditions") or []
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+        if ready and not pod["metadata"].get("deletionTimestamp"):
+            found[pod["metadata"]["uid"]] = pod["metadata"]["name"]
+    return found
+
+
+def test_restart_replaces_every_pod_one_at_a_time_and_records_restarted_at(
+    controller: Any, cluster: Cluster, namespace: str, kubectl: Kubectl
+) -> None:
+    strategy = {"canary": {"steps": [{"setWeight": 50}]}}
+    sc.apply(kubectl, sc.rollout("web", strategy=strategy, replicas=REPLICAS))
+    stable = sc.wait_healthy(kubectl, "web", timeout=60)["stableRS"]
+    before = eventually(
+        lambda: len(names := _pod_names(kubectl)) == REPLICAS and names,
+        timeout=30,
+        what=f"{REPLICAS} Ready pods",
+    )
+    time.sleep(1.1)  # restartAt has second precision: the pods must be created strictly before it
+
+    pods = PodWatch(cluster, namespace)
+    pods.start()
+    try:
+        done = run_plugin(cluster, "restart", "web", "-n", namespace)
+        assert done.returncode == 0, done.stdout + done.stderr
+        restart_at = sc.get_rollout(kubectl, "web")["spec"]["restartAt"]
+
+        def all_replaced() -> dict[str, str] | None:
+            names = _pod_names(kubectl)
+            fresh = len(names) == REPLICAS and not set(names) & set(before)
+            return names if fresh and len(pods.pods) == REPLICAS else None
+
+        after = eventually(all_replaced, timeout=60, what="every pod replaced by a new Ready one")
+        final = sc.wait_status(
+            kubectl,
+            "web",
+            f"Healthy with restartedAt {restart_at}",
+            lambda st: st.get("phase") == "Healthy" and st.get("restartedAt") == restart_at,
+            timeout=30,
+        )
+    finally:
+        pods.stop.set()
+        pods.join(timeout=10)
+
+    assert not set(after.values()) & set(before.values()), (before, after)
+    assert final["stableRS"] == stable, "a restart is not a new revision"
+    assert sc.sizes(kubectl, "web") == {stable: REPLICAS}
+    # Each replacement is at least: deleted, created, scheduled, Ready.
+    assert pods.changes >= 4 * REPLICAS, pods.changes
+    assert pods.fewest_serving == REPLICAS - MAX_UNAVAILABLE, pods.fewest_serving
+    restarting = [m for r, m in sc.events(kubectl, "web") if r == "RestartingPods"]
+    assert len(restarting) >= REPLICAS // MAX_UNAVAILABLE, restarting
