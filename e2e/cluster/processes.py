@@ -2,11 +2,14 @@
 
 Each process is recorded in `<state>/pids/<name>` as "<pid> <executable>". Stopping checks that the
 pid still runs that executable before signalling it, so a stale PID file (the pid reused by an
-unrelated process after a reboot) never gets someone else's process killed.
+unrelated process after a reboot) never gets someone else's process killed. Its full command line
+is kept in `<state>/argv/<name>.json`, so a test can start one component again exactly as it was
+(see `e2e.cluster.outages`).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -41,6 +44,10 @@ def _pid_file(state: Path, name: str) -> Path:
     return state / "pids" / name
 
 
+def argv_file(state: Path, name: str) -> Path:
+    return state / "argv" / f"{name}.json"
+
+
 def start(state: Path, proc: Proc) -> subprocess.Popen[bytes]:
     proc.log.parent.mkdir(parents=True, exist_ok=True)
     _pid_file(state, proc.name).parent.mkdir(parents=True, exist_ok=True)
@@ -50,6 +57,8 @@ def start(state: Path, proc: Proc) -> subprocess.Popen[bytes]:
             proc.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
         )
     _pid_file(state, proc.name).write_text(f"{p.pid} {proc.argv[0]}\n")
+    argv_file(state, proc.name).parent.mkdir(parents=True, exist_ok=True)
+    argv_file(state, proc.name).write_text(json.dumps({"argv": proc.argv, "log": str(proc.log)}) + "\n")
     return p
 
 
