@@ -130,7 +130,12 @@ class Reconciler:
         except KubeError as exc:
             self._recorder.emit(raw, reason="ReconcileError", message=exc.message, type="Warning")
             return Outcome(error=f"{type(exc).__name__}: {exc.message}", retry=True)
-        written = await self._write_status(p, plan.status)
+        try:
+            written = await self._write_status(p, plan.status)
+        except KubeError as exc:  # e.g. the API server restarting: the plan is redone next pass
+            log.warning("rollout %s: status not written, retrying with backoff: %s", p.ref, exc.message)
+            self._recorder.emit(raw, reason="ReconcileError", message=exc.message, type="Warning")
+            return Outcome(error=f"{type(exc).__name__}: {exc.message}", retry=True)
         if written is None:
             return Outcome(
                 error="status write conflicted; deciding again on the new object",
