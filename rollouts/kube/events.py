@@ -3,11 +3,17 @@
 A repeat of the same (object, type, reason, message) within the recorder's memory bumps the
 existing Event's ``count`` instead of creating another, as kubelet and client-go do, so a pass that
 fails the same way every few seconds does not flood the namespace.
+
+An Event that meets an unavailable API server (restarting, overloaded) is posted again with
+backoff under the same name, not dropped: an Event marks a transition that happens once (a step
+completed), so losing it to a short outage would lose it for good; a create that did land before
+the connection broke answers AlreadyExists on the retry and is not duplicated.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -17,12 +23,14 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from rollouts.kube.client import KubeClient, KubeObject
-from rollouts.kube.errors import KubeError
+from rollouts.kube.errors import AlreadyExists, KubeError, Unavailable
 
 __all__ = ["EventRecorder", "EventType"]
 
 EventType = Literal["Normal", "Warning"]
 log = logging.getLogger(__name__)
+RETRY_FIRST, RETRY_MAX = 0.5, 10.0
+"""Seconds between attempts to post an Event while the API server is unavailable."""
 
 
 def _now() -> str:
@@ -59,7 +67,13 @@ class EventRecorder:
         async def send() -> None:
             while True:
                 obj, reason, message, type, now = await self._backlog.get()
-                await self.record(obj, reason=reason, message=message, type=type, now=now)
+                name = f"{(obj.get('metadata') or {}).get('name')}.{secrets.token_hex(8)}"
+                delay = RETRY_FIRST
+                while not await self.record(
+                    obj, reason=reason, message=message, type=type, now=now, name=name
+                ):
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, RETRY_MAX)
 
         await asyncio.gather(*(send() for _ in range(senders)))
 
@@ -71,8 +85,13 @@ class EventRecorder:
         message: str,
         type: EventType = "Normal",
         now: str | None = None,
-    ) -> None:
-        """Post one Event now (or bump the count of the same one recorded before)."""
+        name: str | None = None,
+    ) -> bool:
+        """Post one Event now (or bump the count of the same one recorded before).
+
+        False when the API server was unavailable and the caller should try again later (with the
+        same ``name``); True when it is done, posted or given up on (an error retrying cannot fix).
+        """
         meta = obj.get("metadata") or {}
         namespace = meta.get("namespace") or "default"
         key = (str(meta.get("uid")), type, reason, message)
@@ -89,15 +108,23 @@ class EventRecorder:
                     patch={"count": count + 1, "lastTimestamp": now},
                 )
                 self._remember(key, (name, count + 1))
-                return
-            name = f"{meta.get('name')}.{secrets.token_hex(8)}"
-            await self._client.create(
-                self._event(obj, name=name, reason=reason, message=message, type=type, now=now)
-            )
+                return True
+            name = name or f"{meta.get('name')}.{secrets.token_hex(8)}"
+            # AlreadyExists: our earlier attempt landed before its connection broke.
+            with contextlib.suppress(AlreadyExists):
+                await self._client.create(
+                    self._event(obj, name=name, reason=reason, message=message, type=type, now=now)
+                )
             self._remember(key, (name, 1))
+        except Unavailable as exc:
+            log.warning(
+                "could not record Event %s on %s/%s yet: %s", reason, namespace, meta.get("name"), exc
+            )
+            return False
         except KubeError as exc:
             self._recent.pop(key, None)
             log.warning("could not record Event %s on %s/%s: %s", reason, namespace, meta.get("name"), exc)
+        return True
 
     def _remember(self, key: tuple[str, str, str, str], value: tuple[str, int]) -> None:
         self._recent[key] = value
