@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from e2e.cluster import Cluster
+from tests.integration.controller import scenario as sc
 from tests.integration.controller.conftest import controller, pytest_runtest_makereport  # noqa: F401
 from tests.support import Kubectl
 
@@ -66,17 +67,5 @@ def rollout(
     name: str, *, steps: list[dict[str, Any]], image: str = "v1", replicas: int = 3
 ) -> dict[str, Any]:
     """A canary without a router (the controller needs no Ingress) with the given steps."""
-    return {
-        "apiVersion": "rollouts.dev/v1alpha1",
-        "kind": "Rollout",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "app", "image": f"example.com/{name}:{image}"}]},
-            },
-            "strategy": {"canary": {"maxSurge": 1, "maxUnavailable": 0, "steps": steps}},
-        },
-    }
+    strategy = {"canary": {"maxSurge": 1, "maxUnavailable": 0, "steps": steps}}
+    return sc.rollout(name, strategy=strategy, replicas=replicas, image=image)

@@ -8,6 +8,8 @@ Steering uses the same fields the plugin will write: ``spec.paused``, ``status.p
 from __future__ import annotations
 
 import json
+import threading
+import time
 from typing import Any
 
 from tests.support import Kubectl, eventually, kubectl_json
@@ -161,3 +163,38 @@ def wait_healthy(
         ),
         timeout,
     )
+
+
+class TrafficWatch(threading.Thread):
+    """Samples the ReplicaSets of Rollout ``name``, then the Services, every 0.2 s and records any
+    Service selecting a revision with no available pod (traffic sent to pods that are not ready).
+
+    ReplicaSets first: the controller moves a selector before it scales the old revision down, so
+    this order never reads a correct switch as a violation, while a scale-down that came before the
+    switch is still caught. A read that fails (the API server down) is counted, not fatal.
+    """
+
+    def __init__(self, kubectl: Kubectl, name: str = "web") -> None:
+        super().__init__(daemon=True)
+        self.kubectl = kubectl
+        self.name = name
+        self.violations: list[str] = []
+        self.samples = 0
+        self.failed_reads = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                rs = replica_sets(self.kubectl, self.name)
+                services = kubectl_json(self.kubectl, "get", "services")["items"]
+            except AssertionError:  # kubectl failed
+                self.failed_reads += 1
+                time.sleep(0.2)
+                continue
+            for svc in services:
+                selected = (svc["spec"].get("selector") or {}).get(HASH)
+                if selected and selected in rs and rs[selected]["available"] == 0:
+                    self.violations.append(f"{svc['metadata']['name']} -> {selected} with {rs[selected]}")
+            self.samples += 1
+            time.sleep(0.2)

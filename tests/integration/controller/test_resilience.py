@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import signal
-import threading
 import time
 import urllib.request
 import uuid
@@ -26,7 +25,7 @@ from e2e.cluster.outages import start_component, stop_component
 from tests.conftest import REPO, run_kubectl
 from tests.integration.controller import scenario as sc
 from tests.integration.controller.conftest import ControllerProcess
-from tests.support import Kubectl, eventually, kubectl_json
+from tests.support import Kubectl, eventually
 
 STEPS = [
     {"setWeight": 25},
@@ -71,36 +70,6 @@ def private_kubectl(private_cluster: tuple[Cluster, Path]) -> Iterator[tuple[Kub
     run_kubectl(cluster, "delete", "namespace", namespace, "--wait=false", check=False)
 
 
-class OutageTolerantTrafficWatch(threading.Thread):
-    """Samples ReplicaSets, then Services (that order: a correct switch-then-scale-down is never
-    read as a violation); records any Service selecting a revision with no available pod. Reads
-    that fail while the API server is down are counted, not fatal."""
-
-    def __init__(self, kubectl: Kubectl) -> None:
-        super().__init__(daemon=True)
-        self.kubectl = kubectl
-        self.violations: list[str] = []
-        self.samples = 0
-        self.failed_reads = 0
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                rs = sc.replica_sets(self.kubectl, "web")
-                services = kubectl_json(self.kubectl, "get", "services")["items"]
-            except AssertionError:  # kubectl failed: the API server is down
-                self.failed_reads += 1
-                time.sleep(0.2)
-                continue
-            for svc in services:
-                selected = (svc["spec"].get("selector") or {}).get(sc.HASH)
-                if selected and selected in rs and rs[selected]["available"] == 0:
-                    self.violations.append(f"{svc['metadata']['name']} -> {selected} with {rs[selected]}")
-            self.samples += 1
-            time.sleep(0.2)
-
-
 def _healthz(controller: ControllerProcess) -> int:
     with urllib.request.urlopen(f"http://127.0.0.1:{controller.metrics_port}/healthz", timeout=5) as resp:
         return int(resp.status)
@@ -127,7 +96,7 @@ def _run_scenario(controller: ControllerProcess, kubectl: Kubectl, state: Path) 
     strategy = {"canary": {"canaryService": "web-canary", "stableService": "web-stable", "steps": STEPS}}
     sc.apply(kubectl, sc.rollout("web", strategy=strategy, replicas=4))
     v1 = sc.wait_healthy(kubectl, "web", timeout=60)["stableRS"]
-    watch = OutageTolerantTrafficWatch(kubectl)
+    watch = sc.TrafficWatch(kubectl)
     watch.start()
     try:
         sc.set_image(kubectl, "web", "v2")

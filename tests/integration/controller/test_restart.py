@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 from tests.integration.controller import scenario as sc
-from tests.support import Kubectl, eventually, kubectl_json
+from tests.support import Kubectl, eventually
 
 STEPS = [
     {"setWeight": 25},
@@ -18,32 +17,6 @@ STEPS = [
 ]
 
 
-class TrafficWatch(threading.Thread):
-    """Samples the Services and ReplicaSets; records any moment a Service selects a revision
-    that has no available pod (traffic sent to pods that are not ready)."""
-
-    def __init__(self, kubectl: Kubectl) -> None:
-        super().__init__(daemon=True)
-        self.kubectl = kubectl
-        self.violations: list[str] = []
-        self.samples = 0
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            # ReplicaSets first, then Services: the controller moves a selector before it scales
-            # the old revision down, so this order never sees a correct switch as a violation,
-            # while a scale-down that came before the switch is still caught.
-            rs = sc.replica_sets(self.kubectl, "web")
-            services = kubectl_json(self.kubectl, "get", "services")["items"]
-            for svc in services:
-                selected = (svc["spec"].get("selector") or {}).get(sc.HASH)
-                if selected and selected in rs and rs[selected]["available"] == 0:
-                    self.violations.append(f"{svc['metadata']['name']} -> {selected} with {rs[selected]}")
-            self.samples += 1
-            time.sleep(0.2)
-
-
 def test_sigkill_mid_canary_then_restart_finishes_every_step_exactly_once(
     controller, kubectl: Kubectl
 ) -> None:
@@ -51,7 +24,7 @@ def test_sigkill_mid_canary_then_restart_finishes_every_step_exactly_once(
     strategy = {"canary": {"canaryService": "web-canary", "stableService": "web-stable", "steps": STEPS}}
     sc.apply(kubectl, sc.rollout("web", strategy=strategy, replicas=4))
     v1 = sc.wait_healthy(kubectl, "web")["stableRS"]
-    watch = TrafficWatch(kubectl)
+    watch = sc.TrafficWatch(kubectl)
     watch.start()
     try:
         sc.set_image(kubectl, "web", "v2")
