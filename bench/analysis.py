@@ -19,11 +19,9 @@ Run: ``.venv/bin/python -m bench analysis`` (the cluster is shared; the namespac
 from __future__ import annotations
 
 import asyncio
-import http.server
 import json
 import resource
 import subprocess
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -34,6 +32,7 @@ from typing import Any
 import httpx
 
 from e2e.cluster import Cluster, ensure_up
+from e2e.cluster.scrape import served_metrics
 from rollouts.controller.analysisruns import AnalysisRunController, AnalysisRunOptions
 from rollouts.kube import KubeClient
 
@@ -58,32 +57,14 @@ def _kubectl(cluster: Cluster, *args: str, stdin: str | None = None) -> None:
 def _scrape_target(cluster: Cluster, run_id: str) -> Iterator[str]:
     """Serve ``bench_success_ratio{run=<id>} 0.99`` to Prometheus; yield the query that reads it."""
     body = f'bench_success_ratio{{run="{run_id}"}} 0.99\n'.encode()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, args=(0.1,), daemon=True).start()
-    target = Path(cluster.prometheus_targets_dir) / f"bench-analysis-{run_id}.json"
-    target.write_text(json.dumps([{"targets": [f"127.0.0.1:{server.server_address[1]}"], "labels": {}}]))
     query = f'bench_success_ratio{{run="{run_id}"}}'
-    try:
+    with served_metrics(cluster.prometheus_targets_dir, lambda: body, name=f"bench-analysis-{run_id}"):
         deadline = time.monotonic() + 60
         while not _answered(cluster, query):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"Prometheus did not scrape the benchmark's target within 60s ({query})")
             time.sleep(0.5)
         yield query
-    finally:
-        target.unlink(missing_ok=True)
-        server.shutdown()
 
 
 def _answered(cluster: Cluster, query: str) -> bool:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from e2e.simulator.backends import NamespaceObjects, Revision, revisions_behind
 from e2e.simulator.launcher import RunningSimulator, SimulatorError, simulator
 from e2e.simulator.profiles import HEALTHY, NO_ENDPOINTS, PROFILE_TABLE, Profile, profile_for
-from e2e.simulator.server import Runner, Settings, register_target
+from e2e.simulator.server import Runner, Settings
 from e2e.simulator.simulation import Simulation, streams_for
 from e2e.simulator.streams import Stream
 
@@ -38,7 +38,6 @@ __all__ = [
     "SimulatorError",
     "Stream",
     "profile_for",
-    "register_target",
     "revisions_behind",
     "simulator",
     "streams_for",

@@ -11,12 +11,12 @@ from __future__ import annotations
 import http.server
 import json
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from e2e.cluster.scrape import register_target
 from e2e.simulator.exposition import CONTENT_TYPE
 from e2e.simulator.observer import Observer
 from e2e.simulator.simulation import DEFAULT_RATE, Simulation
@@ -37,17 +37,6 @@ class Settings:
     name: str = "traffic-simulator"
     poll_interval: float = 0.5
     tick_interval: float = 0.1
-
-
-def register_target(targets_dir: str | Path, *, name: str, address: str) -> Path:
-    """Ask the local Prometheus to scrape `address`: a file_sd JSON file in its targets folder, written
-    atomically (Prometheus watches the folder and may read at any moment). Returns the file's path."""
-    folder = Path(targets_dir)
-    path = folder / f"{name}.json"
-    temporary = folder / f".{name}.tmp"  # not matched by the *.json glob Prometheus reads
-    temporary.write_text(json.dumps([{"targets": [address], "labels": {"simulator": name}}]))
-    os.replace(temporary, path)
-    return path
 
 
 class Runner:
@@ -80,7 +69,10 @@ class Runner:
             self._threads.append(thread)
         if self.settings.targets_dir:
             self.registration = register_target(
-                self.settings.targets_dir, name=self.settings.name, address=self.address
+                self.settings.targets_dir,
+                name=self.settings.name,
+                address=self.address,
+                labels={"simulator": self.settings.name},
             )
 
     def stop(self) -> None:

@@ -7,10 +7,8 @@ API server enforcing a structural schema and RBAC, and Prometheus scraping a liv
 
 from __future__ import annotations
 
-import http.server
 import json
 import subprocess
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +17,7 @@ import httpx
 import pytest
 
 from e2e.cluster import Cluster
+from e2e.cluster.scrape import served_metrics
 from tests.conftest import run_kubectl
 from tests.support import Kubectl, eventually, kubectl_json
 
@@ -147,44 +146,22 @@ def test_rbac_denies_a_service_account_without_rights(
     eventually(lambda: as_nobody().returncode == 0, what="the RoleBinding to take effect")
 
 
-class _Metrics(http.server.BaseHTTPRequestHandler):
-    body = b""
-
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain; version=0.0.4")
-        self.end_headers()
-        self.wfile.write(self.body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 def test_prometheus_scrapes_a_target_the_test_starts(cluster: Cluster) -> None:
     run = uuid.uuid4().hex
-    handler = type("Handler", (_Metrics,), {"body": f'proof_requests_total{{run="{run}"}} 42\n'.encode()})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    target = Path(cluster.prometheus_targets_dir) / f"proof-{run}.json"
-    target.write_text(
-        json.dumps([{"targets": [f"127.0.0.1:{server.server_address[1]}"], "labels": {"proof": run}}])
-    )
-    try:
+    body = f'proof_requests_total{{run="{run}"}} 42\n'.encode()
+    name = f"proof-{run}"
+    with served_metrics(cluster.prometheus_targets_dir, lambda: body, name=name, labels={"proof": run}):
 
         def query() -> list[dict]:  # type: ignore[type-arg]
-            resp = httpx.get(
-                f"{cluster.prometheus_url}/api/v1/query",
-                params={"query": f'proof_requests_total{{run="{run}"}}'},
-            )
+            params = {"query": f'proof_requests_total{{run="{run}"}}'}
+            resp = httpx.get(f"{cluster.prometheus_url}/api/v1/query", params=params)
             resp.raise_for_status()
             return resp.json()["data"]["result"]  # type: ignore[no-any-return]
 
         result = eventually(query, timeout=30, what="Prometheus to scrape the test's target")
         assert result[0]["value"][1] == "42"
         assert result[0]["metric"]["proof"] == run
-    finally:
-        target.unlink()
-        server.shutdown()
+    assert not (Path(cluster.prometheus_targets_dir) / f"{name}.json").exists()
 
 
 def test_kwok_renews_node_leases_so_nodes_and_pods_stay_ready(cluster: Cluster) -> None:

@@ -11,19 +11,17 @@ drives the cluster with kubectl.
 from __future__ import annotations
 
 import asyncio
-import http.server
-import json
 import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from e2e.cluster import Cluster
+from e2e.cluster.scrape import served_metrics
 from rollouts.controller.analysisruns import AnalysisRunController, AnalysisRunOptions
 from rollouts.kube import KubeClient
 from tests.support import eventually
@@ -63,29 +61,8 @@ class AppMetrics:
 @pytest.fixture
 def app_metrics(cluster: Cluster) -> Iterator[AppMetrics]:
     app = AppMetrics(cluster)
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = app.exposition()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, args=(0.1,), daemon=True).start()
-    target = Path(cluster.prometheus_targets_dir) / f"analysis-{app.run_id}.json"
-    target.write_text(json.dumps([{"targets": [f"127.0.0.1:{server.server_address[1]}"], "labels": {}}]))
-    try:
+    with served_metrics(cluster.prometheus_targets_dir, app.exposition, name=f"analysis-{app.run_id}"):
         yield app
-    finally:
-        target.unlink(missing_ok=True)
-        server.shutdown()
-        server.server_close()
 
 
 class ControllerThread:

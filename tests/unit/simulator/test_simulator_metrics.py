@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from e2e.simulator import HEALTHY, Profile, Simulation, profile_for, register_target
+from e2e.cluster.scrape import register_target
+from e2e.simulator import HEALTHY, Profile, Simulation, profile_for
 from e2e.simulator.counters import Counters
 from e2e.simulator.profiles import image_tag
 from e2e.simulator.streams import Stream, labels
@@ -123,6 +124,6 @@ def test_first_tick_starts_the_clock_and_observations_replace_streams() -> None:
 
 
 def test_register_target_writes_a_file_sd_entry_atomically(tmp_path: Path) -> None:
-    path = register_target(tmp_path, name="sim-1", address="127.0.0.1:9400")
+    path = register_target(tmp_path, name="sim-1", address="127.0.0.1:9400", labels={"simulator": "sim-1"})
     assert json.loads(path.read_text()) == [{"targets": ["127.0.0.1:9400"], "labels": {"simulator": "sim-1"}}]
     assert [p.name for p in tmp_path.iterdir()] == ["sim-1.json"]  # no temporary left behind
