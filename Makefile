@@ -7,9 +7,9 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 CLUSTER_ENV := .local/cluster/env
 # Python >= 3.11: the first one found.
-PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do command -v $$p >/dev/null && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' && { echo $$p; break; }; done)
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do command -v $$p >/dev/null && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
 
-.PHONY: help install lint unit integration test crds bench demo cluster-up cluster-down cluster-status build-cluster clean
+.PHONY: help install lock tools-update lint unit integration test crds bench demo cluster-up cluster-down cluster-status build-cluster clean
 
 help:
 	@echo "make demo            run the main job on the embedded local cluster"
@@ -18,23 +18,27 @@ help:
 	@echo "make unit            unit tests only (no cluster)"
 	@echo "make integration     integration tests against the local control plane"
 	@echo "make crds            regenerate crds/ from the pydantic models"
+	@echo "make lock            refresh the Python lock (requirements/) from pyproject.toml"
+	@echo "make tools-update    regenerate e2e/cluster/tools/*/go.{mod,sum} from versions.env"
 	@echo "make bench           benchmarks (figures go to docs/benchmarks.md)"
 	@echo "make cluster-up | cluster-down | cluster-status   the local control plane"
 
-# Debian packages the tests use (Prometheus is installed by cluster-up when missing).
-DEBIAN_PACKAGES := lua5.4 openssl
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Every input is pinned in the repository: Python packages by the hash lock in requirements/ (refreshed
+# by `make lock`), the Go-built control plane by e2e/cluster/tools/*/go.sum (`make tools-update`), and
+# Debian packages by the version ranges in e2e/cluster/debian-packages.txt (checked, installed when missing).
+LOCK := requirements/dev.txt
+UV_VERSION := 0.13.9
+UV := .local/uv/bin/uv
+LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@test -n "$(PYTHON)" || { echo "install: Python 3.11 or newer is needed (apt-get install -y python3)"; exit 1; }
-	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-	  echo "install: apt-get install $$missing"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
-	fi
+	$(PYTHON) e2e/cluster/debian.py
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[dev]'
+	$(VENV)/bin/pip install -q --disable-pip-version-check --require-hashes --no-deps -r $(LOCK)
+	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(VENV)/bin/pip check --disable-pip-version-check
 	@touch $@
 
 install: $(STAMP)
@@ -68,6 +72,18 @@ test: lint unit integration
 crds: $(STAMP)
 	$(PY) -m rollouts.api.crdgen
 	cp crds/*.yaml charts/kube-rollouts/crds/
+
+# Refresh the Python lock from pyproject.toml, keeping current pins that still fit; `make lock
+# UPGRADE=--upgrade` takes the newest versions. Needs the package index; commit the result.
+lock:
+	@test -x $(UV) || { $(PYTHON) -m venv .local/uv && .local/uv/bin/pip install -q uv==$(UV_VERSION); }
+	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) $(UPGRADE) -o requirements/runtime.txt
+	$(UV) pip compile pyproject.toml requirements/build.in --extra dev $(LOCK_FLAGS) $(UPGRADE) \
+	  -c requirements/runtime.txt -o $(LOCK)
+
+# Regenerate the control plane's pinned Go wrapper modules from e2e/cluster/versions.env (commit the result).
+tools-update:
+	bash e2e/cluster/tools/update.sh
 
 bench: $(STAMP)
 	$(PY) -m bench
