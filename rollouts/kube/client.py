@@ -17,6 +17,7 @@ from typing import Any, Literal
 import httpx
 
 from rollouts.kube.config import ClusterConfig, load_config
+from rollouts.kube.credentials import CredentialsAuth
 from rollouts.kube.errors import KubeError, NotFound, Unavailable, error_for
 from rollouts.kube.resources import Resource, known_resource
 
@@ -73,7 +74,13 @@ class KubeClient:
         headers = {"Accept": "application/json", "User-Agent": "kube-rollouts"}
         if config.token:
             headers["Authorization"] = f"Bearer {config.token}"
-        common: dict[str, Any] = {"base_url": config.server, "headers": headers, "verify": config.ssl_context}
+        common: dict[str, Any] = {
+            "base_url": config.server,
+            "headers": headers,
+            "verify": config.ssl_context,
+            "auth": CredentialsAuth(config.credentials, sni_hostname=config.tls_server_name),
+            "proxy": config.proxy,
+        }
         if transport is not None:
             common = {**common, "transport": transport}
         self._http = httpx.AsyncClient(

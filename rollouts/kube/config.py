@@ -1,23 +1,44 @@
-"""Where the API server is and how to authenticate: kubeconfig or in-cluster service account.
+"""Where the API server is and how to log in: kubeconfig or the in-cluster ServiceAccount, like kubectl.
 
-Read without the ``kubernetes`` package on purpose: importing its generated models costs tens of
-megabytes of RSS in a controller that only needs a base URL, a TLS context and maybe a token.
-Supported: ``certificate-authority(-data)``, ``client-certificate(-data)``/``client-key(-data)``,
-``token``/``tokenFile``, ``insecure-skip-tls-verify``, the current context or a named one, and the
-in-cluster service account. Exec and auth-provider plugins are not (the error says so).
+Resolution is the `kubernetes` package's (the stack's client): its merger reads a `KUBECONFIG` list as
+kubectl does (the first file to define a cluster, user or context wins), and its loaders resolve
+certificates, tokens and token files, exec credential plugins (`client.authentication.k8s.io/v1` and
+`v1beta1`, with `provideClusterInfo`), `insecure-skip-tls-verify`, `tls-server-name` and `proxy-url`, and
+the in-cluster token, which it re-reads as it rotates. What comes out is fed to our httpx client: a
+TLS context, a proxy, and :class:`~rollouts.kube.credentials.Credentials` that refresh and log in again.
+
+Key material never stays on disk. The loader writes inline ``*-data`` (and an exec plugin's client
+certificate) to files because Python's ``ssl`` loads certificates only from files; we hand it a
+private directory (0700) and remove it as soon as the TLS context holds them in memory, and again on
+exit should a re-login have written into it.
+
+Two kubectl rules the package does not follow are applied here: ``current-context`` comes from the
+first file that sets it, and an exec plugin with ``interactiveMode: Always`` needs a terminal.
 """
 
 from __future__ import annotations
 
-import base64
+import atexit
+import logging
 import os
+import shutil
 import ssl
+import sys
 import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+from kubernetes.client import Configuration
+from kubernetes.config.config_exception import ConfigException
+from kubernetes.config.incluster_config import InClusterConfigLoader
+from kubernetes.config.kube_config import KubeConfigLoader, KubeConfigMerger
+
+from rollouts.kube.credentials import Credentials
 
 __all__ = ["ClusterConfig", "ConfigError", "load_config"]
 
@@ -35,112 +56,187 @@ class ClusterConfig:
     server: str
     ssl_context: ssl.SSLContext | bool
     token: str | None = None
+    """A fixed bearer token (tests and simple callers); a real login uses ``credentials``."""
+    credentials: Credentials | None = None
     namespace: str = "default"
     source: str = ""
+    tls_server_name: str | None = None
+    proxy: str | None = None
 
 
 def load_config(*, kubeconfig: str | None = None, context: str | None = None) -> ClusterConfig:
-    """Load ``kubeconfig`` (else ``$KUBECONFIG``, else ``~/.kube/config``), or the in-cluster config.
+    """``kubeconfig`` (else the ``$KUBECONFIG`` list, else ``~/.kube/config``), or the in-cluster login.
 
-    In-cluster config is used when no kubeconfig file exists and the service-account files do.
+    The in-cluster login is used when no kubeconfig file exists and the ServiceAccount files do.
     """
-    path = kubeconfig or (os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None)
-    candidate = Path(path) if path else Path.home() / ".kube" / "config"
-    if candidate.is_file():
-        return _from_kubeconfig(candidate, context)
-    if path:
-        raise ConfigError(f"kubeconfig {candidate} does not exist: set KUBECONFIG or pass --kubeconfig")
+    paths = _kubeconfig_paths(kubeconfig)
+    existing = [p for p in paths if p.is_file()]
+    if existing:
+        return _from_kubeconfig(existing, context)
+    if kubeconfig or os.environ.get("KUBECONFIG"):
+        listed = os.pathsep.join(map(str, paths))
+        raise ConfigError(f"kubeconfig {listed} does not exist: set KUBECONFIG or pass --kubeconfig")
     if (SERVICE_ACCOUNT_DIR / "token").is_file() and os.environ.get("KUBERNETES_SERVICE_HOST"):
         return _in_cluster()
     raise ConfigError(
-        f"no kubeconfig at {candidate} and not running in a pod: set KUBECONFIG or pass --kubeconfig"
+        f"no kubeconfig at {paths[0]} and not running in a pod: set KUBECONFIG or pass --kubeconfig"
     )
 
 
+def _kubeconfig_paths(explicit: str | None) -> list[Path]:
+    if explicit:
+        return [Path(explicit).expanduser()]  # kubectl: --kubeconfig names exactly one file
+    listed = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
+    return [Path(p).expanduser() for p in listed] or [Path.home() / ".kube" / "config"]
+
+
 def _in_cluster() -> ClusterConfig:
-    host = os.environ["KUBERNETES_SERVICE_HOST"]
-    port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
-    if ":" in host:
-        host = f"[{host}]"
-    ctx = ssl.create_default_context(cafile=str(SERVICE_ACCOUNT_DIR / "ca.crt"))
+    configuration = Configuration()
+    loader = InClusterConfigLoader(
+        token_filename=str(SERVICE_ACCOUNT_DIR / "token"),
+        cert_filename=str(SERVICE_ACCOUNT_DIR / "ca.crt"),
+        try_refresh_token=True,  # projected tokens rotate: re-read every minute, and after a 401
+    )
+    try:
+        loader.load_and_set(configuration)
+    except ConfigException as exc:
+        raise ConfigError(f"in-cluster login: {exc}") from None
     namespace_file = SERVICE_ACCOUNT_DIR / "namespace"
     return ClusterConfig(
-        server=f"https://{host}:{port}",
-        ssl_context=ctx,
-        token=(SERVICE_ACCOUNT_DIR / "token").read_text().strip(),
+        server=configuration.host,
+        ssl_context=ssl.create_default_context(cafile=configuration.ssl_ca_cert),
+        credentials=Credentials(configuration, lambda: loader.load_and_set(configuration)),
         namespace=namespace_file.read_text().strip() if namespace_file.is_file() else "default",
         source="in-cluster service account",
     )
 
 
-def _named(entries: list[dict[str, Any]] | None, name: str, what: str, path: Path) -> dict[str, Any]:
-    for entry in entries or []:
-        if entry.get("name") == name:
-            body = entry.get(what)
-            return body if isinstance(body, dict) else {}
-    raise ConfigError(f"kubeconfig {path}: {what} {name!r} is not defined; fix the context or the file")
-
-
-def _from_kubeconfig(path: Path, context_name: str | None) -> ClusterConfig:
-    doc = yaml.safe_load(path.read_text()) or {}
-    name = context_name or doc.get("current-context")
+def _from_kubeconfig(paths: list[Path], context_name: str | None) -> ClusterConfig:
+    where = f"kubeconfig {os.pathsep.join(map(str, paths))}"
+    try:
+        merged = KubeConfigMerger(os.pathsep.join(map(str, paths))).config
+    except (ConfigException, OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{where}: cannot be read ({exc}); fix the file") from None
+    name = context_name or _first_current_context(paths)
     if not name:
-        raise ConfigError(f"kubeconfig {path} has no current-context: pass --context or set one")
-    context = _named(doc.get("contexts"), name, "context", path)
-    cluster = _named(doc.get("clusters"), str(context.get("cluster")), "cluster", path)
-    user = _named(doc.get("users"), str(context.get("user")), "user", path) if context.get("user") else {}
-    if "exec" in user or "auth-provider" in user:
+        raise ConfigError(f"{where} has no current-context: pass --context or set one")
+    context = _named(merged, "contexts", name, where)["context"]
+    cluster_name, user_name = context.get("cluster"), context.get("user")
+    _named(merged, "clusters", cluster_name, f"{where} (context {name!r})")
+    user = _named(merged, "users", user_name, f"{where} (context {name!r})")["user"] if user_name else {}
+    if "auth-provider" in user:
         raise ConfigError(
-            f"kubeconfig {path}: user {context.get('user')!r} uses an exec/auth-provider plugin, which "
-            "kube-rollouts does not run; use a client certificate or a token"
+            f"{where}: user {user_name!r} uses the auth-provider {user['auth-provider'].get('name')!r}, "
+            "which kubectl no longer supports either; use its exec credential plugin instead "
+            "(kubelogin, gke-gcloud-auth-plugin, aws eks get-token, ...)"
         )
-    base = path.parent
-    server = str(cluster.get("server") or "")
-    if not server:
-        raise ConfigError(f"kubeconfig {path}: cluster {context.get('cluster')!r} has no server")
-    ssl_context: ssl.SSLContext | bool
-    if server.startswith("http://"):
-        ssl_context = False
-    elif cluster.get("insecure-skip-tls-verify"):
-        ssl_context = ssl.create_default_context()
-        ssl_context.check_hostname = False
-        ssl_context.verify_mode = ssl.CERT_NONE
-    else:
-        ssl_context = ssl.create_default_context()
-        if "certificate-authority-data" in cluster:
-            ssl_context.load_verify_locations(cadata=_decode(cluster["certificate-authority-data"]).decode())
-        elif "certificate-authority" in cluster:
-            ssl_context.load_verify_locations(cafile=str(base / cluster["certificate-authority"]))
-    if isinstance(ssl_context, ssl.SSLContext):
-        cert = _file_or_data(user, "client-certificate", base)
-        key = _file_or_data(user, "client-key", base)
-        if cert and key:
-            ssl_context.load_cert_chain(cert, key)
-    token = user.get("token")
-    if not token and user.get("tokenFile"):
-        token = (base / user["tokenFile"]).read_text().strip()
+    exec_config = user.get("exec") or {}
+    if exec_config.get("interactiveMode") == "Always" and not sys.stdin.isatty():
+        raise ConfigError(
+            f"{where}: the exec plugin {exec_config.get('command')!r} of user {user_name!r} has "
+            "interactiveMode: Always and needs a terminal; run this from one, or use a non-interactive login"
+        )
+
+    secrets = _PrivateDir()
+    configuration = Configuration()
+    loader = KubeConfigLoader(
+        config_dict=merged, active_context=name, config_base_path=None, temp_file_path=secrets.path
+    )
+
+    def login() -> None:
+        with _exec_errors() as errors:
+            loader.load_and_set(configuration)
+        if exec_config and not configuration.api_key.get("BearerToken") and not configuration.cert_file:
+            detail = "; ".join(errors) or "it gave neither a token nor a client certificate"
+            raise ConfigError(f"{where}: the exec plugin {exec_config.get('command')!r} failed: {detail}")
+
+    try:
+        with secrets.emptied_after():
+            login()
+            ssl_context = _ssl_context(configuration)
+    except ConfigException as exc:
+        raise ConfigError(f"{where}, context {name!r}: {exc}") from None
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"{where}, context {name!r}: cannot load its certificates: {exc}") from None
     return ClusterConfig(
-        server=server.rstrip("/"),
+        server=configuration.host,
         ssl_context=ssl_context,
-        token=token,
+        credentials=Credentials(configuration, lambda: _in(secrets, login))
+        if configuration.api_key.get("BearerToken")
+        else None,
         namespace=str(context.get("namespace") or "default"),
-        source=f"kubeconfig {path} context {name}",
+        source=f"{where} context {name}",
+        tls_server_name=getattr(configuration, "tls_server_name", None),
+        proxy=configuration.proxy,
     )
 
 
-def _decode(data: str) -> bytes:
-    return base64.b64decode(data)
+def _in(secrets: _PrivateDir, login: Callable[[], None]) -> None:
+    with secrets.emptied_after():
+        login()
 
 
-def _file_or_data(user: dict[str, Any], key: str, base: Path) -> str | None:
-    """A path to the PEM for ``key``: the file as given, or ``<key>-data`` written to a private temp file."""
-    if user.get(key):
-        return str(base / user[key])
-    data = user.get(f"{key}-data")
-    if not data:
-        return None
-    handle = tempfile.NamedTemporaryFile(prefix="kube-rollouts-", suffix=".pem", delete=False)  # noqa: SIM115
-    with handle:
-        handle.write(_decode(data))
-    os.chmod(handle.name, 0o600)
-    return handle.name
+def _first_current_context(paths: list[Path]) -> str | None:
+    for path in paths:
+        doc = yaml.safe_load(path.read_text()) or {}
+        if isinstance(doc, dict) and doc.get("current-context"):
+            return str(doc["current-context"])
+    return None
+
+
+def _named(merged: Any, section: str, name: object, where: str) -> dict[str, Any]:
+    for entry in merged.value.get(section) or []:
+        value = entry.value if hasattr(entry, "value") else entry
+        if value.get("name") == name:
+            return dict(value)
+    what = section.removesuffix("s")
+    raise ConfigError(f"{where}: {what} {name!r} is not defined; fix the context or the file")
+
+
+def _ssl_context(configuration: Any) -> ssl.SSLContext | bool:
+    if configuration.host.startswith("http://"):
+        return False
+    ctx = ssl.create_default_context(cafile=configuration.ssl_ca_cert)
+    if not configuration.verify_ssl:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if configuration.cert_file and configuration.key_file:
+        ctx.load_cert_chain(configuration.cert_file, configuration.key_file)
+    return ctx
+
+
+class _PrivateDir:
+    """A 0700 directory for the files the loader insists on writing, emptied right after each use."""
+
+    def __init__(self) -> None:
+        self.path = tempfile.mkdtemp(prefix="kube-rollouts-login-")
+        atexit.register(shutil.rmtree, self.path, True)
+
+    @contextmanager
+    def emptied_after(self) -> Iterator[None]:
+        try:
+            yield
+        finally:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+
+_capture = threading.Lock()
+
+
+@contextmanager
+def _exec_errors() -> Iterator[list[str]]:
+    """The loader logs an exec plugin's failure instead of raising it: catch those lines."""
+    errors: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            errors.append(record.getMessage())
+
+    handler = Collect(logging.ERROR)
+    with _capture:
+        root = logging.getLogger()
+        root.addHandler(handler)
+        try:
+            yield errors
+        finally:
+            root.removeHandler(handler)

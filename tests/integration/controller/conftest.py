@@ -3,7 +3,8 @@
 ``controller`` starts ``kube-rollouts run --namespace <test namespace>`` (the console script, as a
 user runs it) against the local control plane and kills it after the test. Its log is kept in a
 file and printed when the test fails. ``controller.kill()`` sends SIGKILL; ``controller.start()``
-starts it again. ``extra_args`` are appended to the command line (e.g. ``--prometheus-address``).
+starts it again. ``extra_args`` are appended to the command line (e.g. ``--prometheus-address``);
+``env`` overrides its environment (another ``KUBECONFIG``, ``TMPDIR``).
 """
 
 from __future__ import annotations
@@ -28,9 +29,16 @@ class ControllerProcess:
     """One ``kube-rollouts run`` process for a namespace; restartable."""
 
     def __init__(
-        self, *, cluster: Cluster, namespace: str, log_dir: Path, extra_args: Sequence[str] = ()
+        self,
+        *,
+        cluster: Cluster,
+        namespace: str,
+        log_dir: Path,
+        extra_args: Sequence[str] = (),
+        env: dict[str, str] | None = None,
     ) -> None:
         self.cluster = cluster
+        self.env = {"KUBECONFIG": str(cluster.kubeconfig), **(env or {})}
         self.namespace = namespace
         self.extra_args = list(extra_args)
         self.log_path = log_dir / "controller.log"
@@ -44,7 +52,7 @@ class ControllerProcess:
         log = self.log_path.open("ab")
         log.write(f"----- start #{self.starts} -----\n".encode())
         log.flush()
-        env = {**os.environ, "KUBECONFIG": str(self.cluster.kubeconfig), "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
             [
                 str(VENV_BIN / "kube-rollouts"),
