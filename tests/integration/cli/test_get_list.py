@@ -100,6 +100,7 @@ def test_get_watch_redraws_until_interrupted(
     import os
     import signal
     import sys
+    import threading
     import time
 
     apply(kubectl, rollout("web", steps=STEPS))
@@ -110,17 +111,38 @@ def test_get_watch_redraws_until_interrupted(
         "KUBECONFIG": str(cluster.kubeconfig),
     }
     kubectl_bin = str(Path(cluster.bin_dir) / "kubectl")
+    # Ctrl-C as in a terminal: a runner started in the background (`cmd &` in a script) passes SIGINT
+    # down as ignored, and an ignored SIGINT is inherited through kubectl's exec of the plugin.
     proc = subprocess.Popen(
         [kubectl_bin, "rollouts", "get", "rollout", "web", "-w", "-n", namespace],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
-    time.sleep(2)
-    kubectl("label", "rollout", "web", "touched=yes")  # no visible change: no new frame
-    kubectl("patch", "rollout", "web", "--type=merge", "-p", '{"spec": {"replicas": 5}}')
-    time.sleep(3)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    watchdog = threading.Timer(90, proc.kill)  # a frame that never comes fails the test, never hangs it
+    watchdog.start()
+
+    def next_frame() -> str:
+        """The lines of one frame: it ends with the tree's Rollout row."""
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if " Rollout " in line:
+                break
+        return "".join(lines)
+
+    try:
+        first = next_frame()  # drawn before anything changes, however slowly the plugin started
+        kubectl("label", "rollout", "web", "touched=yes")  # no visible change: no new frame
+        kubectl("patch", "rollout", "web", "--type=merge", "-p", '{"spec": {"replicas": 5}}')
+        second = next_frame()
+        time.sleep(2)  # room for a frame that should not come
+        proc.send_signal(signal.SIGINT)
+        rest, err = proc.communicate(timeout=30)
+    finally:
+        watchdog.cancel()
+    out = first + second + rest
     assert proc.returncode == 0, err
     frames = out.split("\n\n")
-    assert "Desired:      3" in out and "Desired:      5" in out
+    assert "Desired:      3" in first and "Desired:      5" in second
     assert len([f for f in frames if f.startswith("Name:")]) == 2, out
