@@ -2,7 +2,7 @@
 
     kube-rollouts run [--namespace NS]... [--all-namespaces] [--metrics-port N] [--health-port N]
                       [--kubeconfig PATH] [--context NAME] [--workers N] [--log-format text|json]
-                      [--prometheus-address URL]
+                      [--prometheus-address URL] [--leader-elect [--leader-election-namespace NS] ...]
 
 Uses ``--kubeconfig``/``$KUBECONFIG``/``~/.kube/config``, else the in-cluster service account.
 Without ``--namespace`` it watches the kubeconfig context's namespace; ``--all-namespaces`` watches
@@ -20,10 +20,13 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
+import uuid
 from datetime import UTC, datetime
 
 from rollouts.controller.controller import Controller, ControllerOptions
+from rollouts.controller.leader import LeaseOptions, LostLeadership
 from rollouts.kube import ConfigError, KubeClient, load_config
 
 __all__ = ["main"]
@@ -71,6 +74,21 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("PROMETHEUS_ADDRESS") or None,
         help="Prometheus of analysis metrics that name no address (default: $PROMETHEUS_ADDRESS)",
     )
+    elect = run.add_argument_group(
+        "leader election", "run several replicas: only the one holding the Lease acts, the others wait"
+    )
+    elect.add_argument("--leader-elect", action="store_true", help="act only while holding the Lease")
+    elect.add_argument(
+        "--leader-election-namespace",
+        metavar="NS",
+        help="namespace of the Lease (default: the in-cluster or kubeconfig context's namespace)",
+    )
+    elect.add_argument(
+        "--leader-election-id", default="kube-rollouts", metavar="NAME", help="name of the Lease"
+    )
+    elect.add_argument("--lease-duration", type=float, default=15.0, metavar="S", help="default 15 s")
+    elect.add_argument("--renew-deadline", type=float, default=10.0, metavar="S", help="default 10 s")
+    elect.add_argument("--retry-period", type=float, default=2.0, metavar="S", help="default 2 s")
     run.add_argument("--log-format", choices=("text", "json"), default="text")
     run.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     return parser
@@ -94,7 +112,13 @@ async def _run(args: argparse.Namespace) -> int:
         logging.getLogger("kube-rollouts").error("%s", exc)
         return 2
     namespaces = None if args.all_namespaces else (args.namespaces or [config.namespace])
+    try:
+        lease = _lease(args, default_namespace=config.namespace) if args.leader_elect else None
+    except ValueError as exc:
+        logging.getLogger("kube-rollouts").error("%s", exc)
+        return 2
     options = ControllerOptions(
+        leader_election=lease,
         namespaces=namespaces,
         metrics_port=args.metrics_port,
         health_port=args.health_port,
@@ -109,10 +133,30 @@ async def _run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, task.cancel if task else (lambda: None))
-        with contextlib.suppress(asyncio.CancelledError):
-            await Controller(client, options).run()
+        lost: BaseException | None = None
+        try:
+            with contextlib.suppress(asyncio.CancelledError):
+                await Controller(client, options).run()
+        except* LostLeadership as group:
+            lost = group.exceptions[0]
+    if lost is not None:
+        log.error("%s; exiting so that a fresh start waits for the Lease", lost)
+        return 1
     log.info("stopped")
     return 0
+
+
+def _lease(args: argparse.Namespace, *, default_namespace: str) -> LeaseOptions:
+    return LeaseOptions(
+        namespace=args.leader_election_namespace or default_namespace,
+        name=args.leader_election_id,
+        # The pod name (the hostname in a pod) says who leads; the suffix keeps two processes on
+        # one host apart.
+        identity=f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}",
+        lease_seconds=args.lease_duration,
+        renew_deadline_seconds=args.renew_deadline,
+        retry_seconds=args.retry_period,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

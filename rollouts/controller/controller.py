@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from rollouts.controller import caches as kinds
 from rollouts.controller.analysisruns import AnalysisRunController, AnalysisRunOptions
 from rollouts.controller.caches import Caches
+from rollouts.controller.leader import LeaderElector, LeaseOptions
 from rollouts.controller.metrics import ControllerMetrics
 from rollouts.controller.queue import WorkQueue
 from rollouts.controller.reconciler import Reconciler
@@ -43,6 +44,8 @@ class ControllerOptions:
     """Passes in a row one worker may give a Rollout that keeps changing, before re-queueing it."""
     prometheus_address: str | None = None
     """Default Prometheus of analysis metrics that name no address (``None``: $PROMETHEUS_ADDRESS)."""
+    leader_election: LeaseOptions | None = None
+    """Act only while holding this Lease (``None``: always act; run one replica then)."""
 
 
 class Controller:
@@ -66,6 +69,7 @@ class Controller:
         self.recorder = EventRecorder(client)
         self.reconciler = Reconciler(client=client, caches=self.caches, recorder=self.recorder)
         self._client = client
+        self.elector = LeaderElector(client, options.leader_election) if options.leader_election else None
         self._passes = 0
         self._waited = 0.0
         self._running = 0.0
@@ -73,10 +77,18 @@ class Controller:
     def _phases(self) -> Counter[str]:
         return Counter(str((r.get("status") or {}).get("phase") or "Unknown") for r in self.caches.rollouts())
 
+    def _ready(self) -> bool:
+        """Ready: a leader once its caches are synced; a standby at once (it serves, and waits to lead)."""
+        return self.caches.synced or (self.elector is not None and not self.elector.leading)
+
     async def run(self) -> None:
         servers = await self._serve()
         try:
+            if self.elector is not None:
+                await self.elector.acquire()
             async with asyncio.TaskGroup() as group:
+                if self.elector is not None:
+                    group.create_task(self.elector.hold(), name="leader-lease")
                 group.create_task(self.caches.run(), name="watches")
                 group.create_task(self.recorder.run(), name="events")
                 await self.caches.wait_synced()
@@ -87,6 +99,8 @@ class Controller:
                 group.create_task(self.analysis.run(), name="analysisruns")
         finally:
             self.queue.shutdown()
+            if self.elector is not None:
+                await self.elector.release()
             log.info(
                 "%d passes (%.1f s waiting in the queue, %.1f s running); API requests: %s",
                 self._passes,
@@ -106,7 +120,7 @@ class Controller:
                     host=opts.bind,
                     port=opts.metrics_port,
                     metrics=self.metrics.render,
-                    ready=lambda: self.caches.synced,
+                    ready=self._ready,
                 )
             )
         if opts.health_port >= 0 and opts.health_port != opts.metrics_port:
@@ -115,7 +129,7 @@ class Controller:
                     host=opts.bind,
                     port=opts.health_port,
                     metrics=self.metrics.render,
-                    ready=lambda: self.caches.synced,
+                    ready=self._ready,
                 )
             )
         for server in servers:

@@ -46,7 +46,8 @@ class ControllerProcess:
         self.starts = 0
         self.metrics_port: int | None = None
 
-    def start(self) -> None:
+    def start(self, *, until: str = "watch caches synced") -> None:
+        """Start it and wait until its log says ``until`` (a standby says "waiting to lead")."""
         assert self.proc is None or self.proc.poll() is not None, "controller already running"
         self.starts += 1
         log = self.log_path.open("ab")
@@ -84,7 +85,7 @@ class ControllerProcess:
             found = re.search(r"serving /metrics \S+ \S+ on [\d.]+:(\d+)", text)
             if found:
                 self.metrics_port = int(found.group(1))
-            return "watch caches synced" in text
+            return until in text
 
         eventually(synced, timeout=30, what="the controller's watch caches to sync")
 
