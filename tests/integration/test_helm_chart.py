@@ -33,6 +33,19 @@ def test_chart_lints(cluster: Cluster) -> None:
     helm(cluster, "lint", str(CHART))
 
 
+def test_several_replicas_without_leader_election_are_refused(cluster: Cluster) -> None:
+    res = helm(cluster, "template", "r", str(CHART), "--set", "leaderElection.enabled=false", check=False)
+    assert res.returncode != 0 and "replicaCount > 1 needs leaderElection.enabled" in res.stderr
+    single = helm(
+        cluster, "template", "r", str(CHART), "--set", "leaderElection.enabled=false,replicaCount=1"
+    )
+    docs = [d for d in yaml.safe_load_all(single.stdout) if d]
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert "--leader-elect" not in deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert not any(d["kind"] == "PodDisruptionBudget" or "leader" in d["metadata"]["name"] for d in docs)
+
+
 def test_namespaced_install_grants_roles_only_in_the_watched_namespaces(cluster: Cluster) -> None:
     docs = list(
         yaml.safe_load_all(
@@ -73,7 +86,11 @@ def test_install_creates_a_running_controller_deployment(
 ) -> None:
     fullname = f"{release}-kube-rollouts"
     deployment = kubectl_json(kubectl, "get", "deployment", fullname)
-    assert deployment["status"].get("availableReplicas") == 1
+    # Two replicas by default, leader-elected: rolling updates and drains keep one, the PDB says so.
+    assert deployment["status"].get("availableReplicas") == 2
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert "--leader-elect" in deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert kubectl_json(kubectl, "get", "pdb", fullname)["spec"]["maxUnavailable"] == 1
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == fullname
     kubectl("get", "service", f"{fullname}-metrics")
     # Cluster-wide by default: the ServiceAccount may read Rollouts anywhere but not, say, delete Services.
@@ -87,3 +104,6 @@ def test_install_creates_a_running_controller_deployment(
     assert can("create", "replicasets.apps", "-n", "default") == "yes"
     assert can("delete", "services", "-n", "default") == "no"
     assert can("update", "rollouts.rollouts.dev", "-n", "default") == "no"
+    # Its Lease, in its own namespace only.
+    assert can("update", "leases.coordination.k8s.io", "-n", namespace) == "yes"
+    assert can("update", "leases.coordination.k8s.io", "-n", "default") == "no"
