@@ -112,8 +112,13 @@ async def _run(args: argparse.Namespace) -> int:
         logging.getLogger("kube-rollouts").error("%s", exc)
         return 2
     namespaces = None if args.all_namespaces else (args.namespaces or [config.namespace])
+    # The pod name (the hostname in a pod) says who leads; the suffix keeps two processes on one host
+    # apart. It is in the User-Agent too, so the API server's audit log tells the replicas apart.
+    identity = f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
     try:
-        lease = _lease(args, default_namespace=config.namespace) if args.leader_elect else None
+        lease = (
+            _lease(args, identity=identity, default_namespace=config.namespace) if args.leader_elect else None
+        )
     except ValueError as exc:
         logging.getLogger("kube-rollouts").error("%s", exc)
         return 2
@@ -128,7 +133,7 @@ async def _run(args: argparse.Namespace) -> int:
     )
     log = logging.getLogger("kube-rollouts")
     log.info("starting: %s, namespaces %s", config.source, ", ".join(namespaces) if namespaces else "all")
-    async with KubeClient(config) as client:
+    async with KubeClient(config, user_agent=f"kube-rollouts ({identity})") as client:
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -146,13 +151,11 @@ async def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _lease(args: argparse.Namespace, *, default_namespace: str) -> LeaseOptions:
+def _lease(args: argparse.Namespace, *, identity: str, default_namespace: str) -> LeaseOptions:
     return LeaseOptions(
         namespace=args.leader_election_namespace or default_namespace,
         name=args.leader_election_id,
-        # The pod name (the hostname in a pod) says who leads; the suffix keeps two processes on
-        # one host apart.
-        identity=f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}",
+        identity=identity,
         lease_seconds=args.lease_duration,
         renew_deadline_seconds=args.renew_deadline,
         retry_seconds=args.retry_period,

@@ -68,10 +68,11 @@ class KubeClient:
         transport: httpx.AsyncBaseTransport | None = None,
         field_manager: str = FIELD_MANAGER,
         timeout: float = 30.0,
+        user_agent: str = "kube-rollouts",
     ) -> None:
         self.config = config
         self.field_manager = field_manager
-        headers = {"Accept": "application/json", "User-Agent": "kube-rollouts"}
+        headers = {"Accept": "application/json", "User-Agent": user_agent}
         if config.token:
             headers["Authorization"] = f"Bearer {config.token}"
         common: dict[str, Any] = {

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from e2e.cluster import Cluster
+from e2e.cluster.control_plane import audit_log
 from rollouts.controller.leader import LeaderElector, LeaseOptions, LostLeadership
 from rollouts.kube import KubeClient
 from tests.integration.cli.conftest import Plugin, apply, get, plugin, rollout  # noqa: F401 (fixture)
@@ -88,6 +89,25 @@ def _log_time(proc: ControllerProcess, marker: str) -> datetime:
     raise AssertionError(f"{marker!r} not in the log of {proc.log_path}")
 
 
+def _assert_one_writer_at_a_time(cluster: Cluster, namespace: str, *, first: str, then: str) -> None:
+    """From the API server's audit log: every write the old leader made in the namespace came before
+    the first write of the new one (its takeover of the Lease included), so they never both wrote."""
+    writes: list[tuple[str, str]] = []
+    for line in audit_log(cluster).read_text().splitlines():
+        event = json.loads(line)
+        if (event.get("objectRef") or {}).get("namespace") != namespace:
+            continue
+        agent = str(event.get("userAgent") or "")
+        for identity in (first, then):
+            if agent == f"kube-rollouts ({identity})":
+                writes.append((event["requestReceivedTimestamp"], identity))
+    writes.sort()
+    writers = [identity for _, identity in writes]
+    assert first in writers and then in writers, writers
+    switch = writers.index(then)
+    assert set(writers[:switch]) == {first} and set(writers[switch:]) == {then}, writes
+
+
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["sigkill", "sigterm"])
 def test_the_standby_takes_over_a_canary_when_the_leader_stops(
     cluster: Cluster,
@@ -128,6 +148,7 @@ def test_the_standby_takes_over_a_canary_when_the_leader_stops(
         else:
             assert takeover <= 15 + 2 + 1  # one lease after the last renewal it saw, plus a retry
 
+        _assert_one_writer_at_a_time(cluster, namespace, first=_identity(leader), then=_identity(standby))
         # The standby did nothing before it led: its caches start only then.
         before = standby.logs().split("leading as")[0]
         assert "watch caches synced" not in before and "web" not in before
