@@ -9,7 +9,7 @@ CLUSTER_ENV := .local/cluster/env
 # Python >= 3.11: the first one found.
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do command -v $$p >/dev/null && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
 
-.PHONY: help install lock tools-update lint unit integration test crds bench demo cluster-up cluster-down cluster-status build-cluster clean
+.PHONY: help install lock tools-update image lint unit integration test crds bench demo cluster-up cluster-down cluster-status build-cluster clean
 
 help:
 	@echo "make demo            run the main job on the embedded local cluster"
@@ -20,6 +20,7 @@ help:
 	@echo "make crds            regenerate crds/ from the pydantic models"
 	@echo "make lock            refresh the Python lock (requirements/) from pyproject.toml"
 	@echo "make tools-update    regenerate e2e/cluster/tools/*/go.{mod,sum} from versions.env"
+	@echo "make image           the controller image as an OCI archive in dist/ (no Docker needed)"
 	@echo "make bench           benchmarks (figures go to docs/benchmarks.md)"
 	@echo "make cluster-up | cluster-down | cluster-status   the local control plane"
 
@@ -84,6 +85,10 @@ lock:
 # Regenerate the control plane's pinned Go wrapper modules from e2e/cluster/versions.env (commit the result).
 tools-update:
 	bash e2e/cluster/tools/update.sh
+
+# The controller image as an OCI archive, without Docker (needs root for mmdebstrap and chroot).
+image: $(STAMP)
+	$(PY) -m image.build
 
 bench: $(STAMP)
 	$(PY) -m bench

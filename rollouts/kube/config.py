@@ -24,8 +24,8 @@ import os
 import shutil
 import ssl
 import sys
-import tempfile
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -122,7 +122,7 @@ def _from_kubeconfig(paths: list[Path], context_name: str | None) -> ClusterConf
         raise ConfigError(f"{where} has no current-context: pass --context or set one")
     context = _named(merged, "contexts", name, where)["context"]
     cluster_name, user_name = context.get("cluster"), context.get("user")
-    _named(merged, "clusters", cluster_name, f"{where} (context {name!r})")
+    cluster = _named(merged, "clusters", cluster_name, f"{where} (context {name!r})")["cluster"]
     user = _named(merged, "users", user_name, f"{where} (context {name!r})")["user"] if user_name else {}
     if "auth-provider" in user:
         raise ConfigError(
@@ -151,7 +151,8 @@ def _from_kubeconfig(paths: list[Path], context_name: str | None) -> ClusterConf
             raise ConfigError(f"{where}: the exec plugin {exec_config.get('command')!r} failed: {detail}")
 
     try:
-        with secrets.emptied_after():
+        writes = bool(exec_config) or any(k.endswith("-data") for k in (*user, *cluster))
+        with secrets.emptied_after(needed=writes):
             login()
             ssl_context = _ssl_context(configuration)
     except ConfigException as exc:
@@ -206,14 +207,22 @@ def _ssl_context(configuration: Any) -> ssl.SSLContext | bool:
 
 
 class _PrivateDir:
-    """A 0700 directory for the files the loader insists on writing, emptied right after each use."""
+    """A 0700 directory for the files the loader insists on writing, emptied right after each use.
+
+    Made only when a login has something to write (inline ``*-data``, an exec plugin's certificate),
+    so a kubeconfig of plain file paths works on a read-only root file system with no /tmp.
+    """
 
     def __init__(self) -> None:
-        self.path = tempfile.mkdtemp(prefix="kube-rollouts-login-")
+        # Not tempfile.gettempdir(): it probes for a writable directory, and fails on a read-only root.
+        base = os.environ.get("TMPDIR") or "/tmp"
+        self.path = os.path.join(base, f"kube-rollouts-login-{uuid.uuid4().hex}")
         atexit.register(shutil.rmtree, self.path, True)
 
     @contextmanager
-    def emptied_after(self) -> Iterator[None]:
+    def emptied_after(self, *, needed: bool = True) -> Iterator[None]:
+        if needed:
+            os.makedirs(self.path, mode=0o700, exist_ok=True)
         try:
             yield
         finally:

@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import httpx
@@ -182,7 +181,7 @@ def test_inline_key_material_never_stays_on_disk(tmp_path: Path, monkeypatch: py
     path = kubeconfig(tmp_path, data, **cluster)
     temp = tmp_path / "tmp"
     temp.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    monkeypatch.setenv("TMPDIR", str(temp))
     config = load_config(kubeconfig=str(path))
     assert config.credentials is None and config.ssl_context
     assert list(temp.iterdir()) == [], "a login left files behind"

@@ -1,0 +1,122 @@
+"""The container image runs the controller as the chart runs it: `make image`'s OCI archive is built,
+its root file system unpacked, and `kube-rollouts run` started from it as uid 65532 on a read-only
+root (chroot in a private mount namespace, no container engine) against the local cluster, through a
+canary delivery."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from e2e.cluster import Cluster
+from image.build import USER, unpack
+from tests.conftest import REPO
+from tests.integration.cli.conftest import Plugin, apply, plugin, rollout  # noqa: F401 (fixture)
+from tests.support import Kubectl, eventually
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Any]]]:
+    work = tmp_path_factory.mktemp("image")
+    archive = work / "kube-rollouts-image.tar"
+    subprocess.run(
+        [sys.executable, "-m", "image.build", "--out", str(archive)], cwd=REPO, check=True, timeout=900
+    )
+    rootfs = work / "rootfs"
+    config = unpack(archive, rootfs)
+    yield rootfs, config
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def test_the_image_runs_as_nonroot_with_the_locked_dependencies(image: tuple[Path, dict[str, Any]]) -> None:
+    rootfs, config = image
+    assert config["config"]["User"] == f"{USER}:{USER}"  # type: ignore[index]
+    assert config["config"]["Entrypoint"] == ["/usr/bin/python3", "-m", "rollouts.controller"]  # type: ignore[index]
+    assert "nonroot:x:65532:65532" in (rootfs / "etc" / "passwd").read_text()
+    lib = rootfs / "opt" / "kube-rollouts" / "lib"
+    pins = {
+        line.split("==")[0].lower().replace("_", "-"): line.split("==")[1].split()[0]
+        for line in (REPO / "requirements" / "runtime.txt").read_text().splitlines()
+        if "==" in line and not line.startswith(" ")
+    }
+    installed = dict(
+        p.name.removesuffix(".dist-info").lower().replace("_", "-").rsplit("-", 1)
+        for p in lib.glob("*.dist-info")
+    )
+    for name, version in pins.items():
+        if name in ("colorama",):  # Windows only
+            continue
+        assert installed.get(name) == version, f"{name}: locked {version}, image has {installed.get(name)}"
+
+
+def test_the_controller_delivers_a_canary_from_the_image(
+    image: tuple[Path, dict[str, Any]],
+    cluster: Cluster,
+    kubectl: Kubectl,
+    namespace: str,
+    rollout_crds: None,
+    plugin: Plugin,  # noqa: F811 (the fixture imported above)
+    tmp_path: Path,
+) -> None:
+    rootfs, config = image
+    # The cluster's admin login, with its files, where uid 65532 can read them inside the image.
+    kube = rootfs / "home" / "nonroot" / ".kube"
+    kube.mkdir(exist_ok=True)
+    doc = yaml.safe_load(Path(cluster.kubeconfig).read_text())
+    base = Path(cluster.kubeconfig).parent
+    for key, holder in (("certificate-authority", doc["clusters"][0]["cluster"]), *(
+        (k, doc["users"][0]["user"]) for k in ("client-certificate", "client-key")
+    )):  # fmt: skip
+        target = kube / Path(holder[key]).name
+        shutil.copy(base / holder[key], target)
+        holder[key] = str(Path("/home/nonroot/.kube") / target.name)
+    (kube / "config").write_text(yaml.safe_dump(doc))
+    for path in (kube, *kube.iterdir()):
+        os.chown(path, USER, USER)
+    env = [e for e in config["config"]["Env"]]  # type: ignore[index]
+    command = [
+        "env", "-i", *env, "KUBECONFIG=/home/nonroot/.kube/config",
+        *config["config"]["Entrypoint"], "run", "--namespace", namespace,  # type: ignore[index]
+        "--metrics-port", "-1", "--health-port", "-1",
+    ]  # fmt: skip
+    # A private mount namespace: the image's root bind-mounted read-only, /proc for the process's own
+    # figures, then chroot as 65532:65532, as a pod with readOnlyRootFilesystem runs it.
+    script = (
+        f'mount --bind "{rootfs}" "{rootfs}" && mount -o remount,bind,ro "{rootfs}" && '
+        f'mount -t proc proc "{rootfs}/proc" && '
+        f'exec chroot --userspec={USER}:{USER} "{rootfs}" {" ".join(command)}'
+    )
+    log = (tmp_path / "controller.log").open("wb")
+    proc = subprocess.Popen(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script], stdout=log, stderr=log
+    )
+    try:
+        eventually(
+            lambda: "watch caches synced" in (tmp_path / "controller.log").read_text(errors="replace"),
+            timeout=60, what="the controller in the image to start",
+        )  # fmt: skip
+        apply(kubectl, rollout("web", steps=[{"setWeight": 50}, {"pause": {"duration": "1s"}}]))
+        assert plugin("status", "web", "-w", "--timeout", "60s", timeout=90).returncode == 0
+        image_v2 = {
+            "op": "replace",
+            "path": "/spec/template/spec/containers/0/image",
+            "value": "example.com/web:v2",
+        }
+        kubectl("patch", "rollout.rollouts.dev", "web", "--type=json", "-p", json.dumps([image_v2]))
+        done = plugin("status", "web", "-w", "--timeout", "90s", timeout=120)
+        logs = (tmp_path / "controller.log").read_text(errors="replace")
+        assert done.returncode == 0 and done.stdout.endswith("✔ Healthy\n"), done.stdout + logs[-3000:]
+        assert "Read-only file system" not in logs and "Traceback" not in logs, logs[-3000:]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
