@@ -5,7 +5,6 @@ canary delivery."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -20,7 +19,7 @@ import yaml
 from e2e.cluster import Cluster
 from image.build import USER, unpack
 from tests.conftest import REPO
-from tests.integration.cli.conftest import Plugin, apply, plugin, rollout  # noqa: F401 (fixture)
+from tests.integration.cli.conftest import Plugin, deliver_a_canary, plugin  # noqa: F401 (fixture)
 from tests.support import Kubectl, eventually
 
 
@@ -104,18 +103,9 @@ def test_the_controller_delivers_a_canary_from_the_image(
             lambda: "watch caches synced" in (tmp_path / "controller.log").read_text(errors="replace"),
             timeout=60, what="the controller in the image to start",
         )  # fmt: skip
-        apply(kubectl, rollout("web", steps=[{"setWeight": 50}, {"pause": {"duration": "1s"}}]))
-        assert plugin("status", "web", "-w", "--timeout", "60s", timeout=90).returncode == 0
-        image_v2 = {
-            "op": "replace",
-            "path": "/spec/template/spec/containers/0/image",
-            "value": "example.com/web:v2",
-        }
-        kubectl("patch", "rollout.rollouts.dev", "web", "--type=json", "-p", json.dumps([image_v2]))
-        done = plugin("status", "web", "-w", "--timeout", "90s", timeout=120)
-        logs = (tmp_path / "controller.log").read_text(errors="replace")
-        assert done.returncode == 0 and done.stdout.endswith("✔ Healthy\n"), done.stdout + logs[-3000:]
-        assert "Read-only file system" not in logs and "Traceback" not in logs, logs[-3000:]
+        logs = lambda: (tmp_path / "controller.log").read_text(errors="replace")  # noqa: E731
+        deliver_a_canary(kubectl, plugin, logs)
+        assert "Read-only file system" not in logs() and "Traceback" not in logs(), logs()[-3000:]
     finally:
         proc.terminate()
         proc.wait(timeout=30)

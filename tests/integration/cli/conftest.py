@@ -69,3 +69,15 @@ def rollout(
     """A canary without a router (the controller needs no Ingress) with the given steps."""
     strategy = {"canary": {"maxSurge": 1, "maxUnavailable": 0, "steps": steps}}
     return sc.rollout(name, strategy=strategy, replicas=replicas, image=image)
+
+
+def deliver_a_canary(kubectl: Kubectl, plugin: Plugin, logs: Callable[[], str]) -> None:
+    """v1 of a two-step canary becomes Healthy, then v2 is rolled out to Healthy by whatever
+    controller the caller started (``logs`` is its log, shown on failure)."""
+    apply(kubectl, rollout("web", steps=[{"setWeight": 50}, {"pause": {"duration": "1s"}}]))
+    first = plugin("status", "web", "-w", "--timeout", "60s", timeout=90)
+    assert first.returncode == 0, first.stdout + first.stderr + logs()[-3000:]
+    v2 = {"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "example.com/web:v2"}
+    kubectl("patch", "rollout.rollouts.dev", "web", "--type=json", "-p", json.dumps([v2]))
+    done = plugin("status", "web", "-w", "--timeout", "90s", timeout=120)
+    assert done.returncode == 0 and done.stdout.endswith("✔ Healthy\n"), done.stdout + logs()[-3000:]

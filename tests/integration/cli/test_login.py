@@ -19,9 +19,9 @@ import pytest
 import yaml
 
 from e2e.cluster import Cluster
-from tests.integration.cli.conftest import Plugin, apply, rollout, run_plugin
+from tests.integration.cli.conftest import Plugin, apply, deliver_a_canary, rollout, run_plugin
 from tests.integration.controller.conftest import ControllerProcess
-from tests.support import Kubectl, eventually
+from tests.support import Kubectl
 
 CHART = Path(__file__).resolve().parents[3] / "charts" / "kube-rollouts"
 
@@ -193,20 +193,7 @@ def test_the_controller_runs_a_delivery_logged_in_through_an_exec_plugin(
         proc = ControllerProcess(cluster=cluster, namespace=namespace, log_dir=tmp_path, env=env)
         proc.start()
         try:
-            apply(kubectl, rollout("web", steps=[{"setWeight": 50}, {"pause": {"duration": "1s"}}]))
-            eventually(
-                lambda: "Healthy" in plugin("status", "web").stdout, timeout=60, what="web to be Healthy"
-            )
-            image = {
-                "op": "replace",
-                "path": "/spec/template/spec/containers/0/image",
-                "value": "example.com/web:v2",
-            }
-            kubectl("patch", "rollout.rollouts.dev", "web", "--type=json", "-p", json.dumps([image]))
-            done = plugin("status", "web", "-w", "--timeout", "90s", timeout=120)
-            assert done.returncode == 0 and done.stdout.endswith("✔ Healthy\n"), (
-                done.stdout + proc.logs()[-3000:]
-            )
+            deliver_a_canary(kubectl, plugin, proc.logs)
             assert "forbidden" not in proc.logs().lower(), proc.logs()[-3000:]  # the chart's RBAC suffices
         finally:
             proc.kill()
