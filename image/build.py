@@ -32,6 +32,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 USER = 65532
+PORTS = (8080, 8081)  # /metrics, /healthz and /readyz: the chart's defaults
+ENTRYPOINT = ["/usr/bin/python3", "-m", "rollouts.controller"]
 PREFIX = "/opt/kube-rollouts"
 EPOCH = int(os.environ.get("SOURCE_DATE_EPOCH", "946684800"))  # 2000-01-01: same inputs, same image
 DEBIAN_SUITE = "bookworm"
@@ -148,7 +150,7 @@ def pack(target: Path, out: Path, version: str) -> str:
         "os": "linux",
         "config": {
             "User": f"{USER}:{USER}",
-            "Entrypoint": ["/usr/bin/python3", "-m", "rollouts.controller"],
+            "Entrypoint": ENTRYPOINT,
             "Cmd": ["run"],
             "Env": [
                 "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -157,7 +159,7 @@ def pack(target: Path, out: Path, version: str) -> str:
                 "PYTHONUNBUFFERED=1",
             ],
             "WorkingDir": "/home/nonroot",
-            "ExposedPorts": {"8080/tcp": {}, "8081/tcp": {}},
+            "ExposedPorts": {f"{port}/tcp": {} for port in PORTS},
             "Labels": {
                 "org.opencontainers.image.title": "kube-rollouts",
                 "org.opencontainers.image.version": version,

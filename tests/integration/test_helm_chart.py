@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from e2e.cluster import Cluster
+from image import build as image_build
 from tests.conftest import REPO, run_kubectl
 from tests.support import Kubectl, kubectl_json
 
@@ -31,6 +32,24 @@ def helm(cluster: Cluster, *args: str, check: bool = True) -> subprocess.Complet
 
 def test_chart_lints(cluster: Cluster) -> None:
     helm(cluster, "lint", str(CHART))
+
+
+def test_values_are_checked_against_the_schema(cluster: Cluster) -> None:
+    typo = helm(cluster, "template", "r", str(CHART), "--set", "workerz=3", check=False)
+    assert typo.returncode != 0 and "additional properties 'workerz' not allowed" in typo.stderr
+    wrong = helm(cluster, "template", "r", str(CHART), "--set", "logFormat=yaml", check=False)
+    assert wrong.returncode != 0 and "/logFormat" in wrong.stderr
+
+
+def test_the_pod_spec_fits_the_image(cluster: Cluster) -> None:
+    """What `make image` builds (user, ports, entrypoint, no writes to the root) is what the chart runs."""
+    docs = [d for d in yaml.safe_load_all(helm(cluster, "template", "r", str(CHART)).stdout) if d]
+    pod = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert pod["securityContext"]["runAsUser"] == image_build.USER and pod["securityContext"]["runAsNonRoot"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert sorted(p["containerPort"] for p in container["ports"]) == sorted(image_build.PORTS)
+    assert "command" not in container and container["args"][0] == "run"  # the image's entrypoint runs it
 
 
 def test_several_replicas_without_leader_election_are_refused(cluster: Cluster) -> None:

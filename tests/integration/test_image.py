@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from e2e.cluster import Cluster
-from image.build import USER, unpack
+from image.build import ENTRYPOINT, USER, unpack
 from tests.conftest import REPO
 from tests.integration.cli.conftest import Plugin, deliver_a_canary, plugin  # noqa: F401 (fixture)
 from tests.support import Kubectl, eventually
@@ -39,7 +39,7 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict
 def test_the_image_runs_as_nonroot_with_the_locked_dependencies(image: tuple[Path, dict[str, Any]]) -> None:
     rootfs, config = image
     assert config["config"]["User"] == f"{USER}:{USER}"  # type: ignore[index]
-    assert config["config"]["Entrypoint"] == ["/usr/bin/python3", "-m", "rollouts.controller"]  # type: ignore[index]
+    assert config["config"]["Entrypoint"] == ENTRYPOINT  # type: ignore[index]
     assert "nonroot:x:65532:65532" in (rootfs / "etc" / "passwd").read_text()
     lib = rootfs / "opt" / "kube-rollouts" / "lib"
     pins = {
