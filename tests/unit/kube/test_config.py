@@ -210,3 +210,31 @@ def test_the_environment_is_not_changed_by_a_login(tmp_path: Path) -> None:
     before = dict(os.environ)
     load_config(kubeconfig=str(kubeconfig(tmp_path, exec_plugin(tmp_path, "t"), **INSECURE)))
     assert dict(os.environ) == before
+
+
+def test_the_in_cluster_token_is_read_again_as_it_rotates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pod's projected token is rewritten by the kubelet: a 401 (or the minute's refresh) reads it again."""
+    from rollouts.kube import config as kube_config
+
+    sa = tmp_path / "serviceaccount"
+    sa.mkdir()
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-subj", "/CN=ca", "-days", "1", "-keyout", str(tmp_path / "ca.key"), "-out", str(sa / "ca.crt")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    (sa / "token").write_text("first")
+    (sa / "namespace").write_text("shop")
+    monkeypatch.setattr(kube_config, "SERVICE_ACCOUNT_DIR", sa)
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.kube/config
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    config = load_config()
+    assert config.server == "https://10.0.0.1:443" and config.namespace == "shop"
+    assert config.credentials is not None and config.credentials.token() == "first"
+    (sa / "token").write_text("rotated")
+    assert config.credentials.refresh("first") == "rotated"
+    assert config.credentials.token() == "rotated"
