@@ -162,7 +162,7 @@ def _from_kubeconfig(paths: list[Path], context_name: str | None) -> ClusterConf
     return ClusterConfig(
         server=configuration.host,
         ssl_context=ssl_context,
-        credentials=Credentials(configuration, lambda: _in(secrets, login))
+        credentials=Credentials(configuration, lambda: _relogin(secrets, login, needed=writes))
         if configuration.api_key.get("BearerToken")
         else None,
         namespace=str(context.get("namespace") or "default"),
@@ -172,8 +172,8 @@ def _from_kubeconfig(paths: list[Path], context_name: str | None) -> ClusterConf
     )
 
 
-def _in(secrets: _PrivateDir, login: Callable[[], None]) -> None:
-    with secrets.emptied_after():
+def _relogin(secrets: _PrivateDir, login: Callable[[], None], *, needed: bool) -> None:
+    with secrets.emptied_after(needed=needed):
         login()
 
 
