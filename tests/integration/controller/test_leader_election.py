@@ -151,7 +151,7 @@ def test_the_standby_takes_over_a_canary_when_the_leader_stops(
         _assert_one_writer_at_a_time(cluster, namespace, first=_identity(leader), then=_identity(standby))
         # The standby did nothing before it led: its caches start only then.
         before = standby.logs().split("leading as")[0]
-        assert "watch caches synced" not in before and "web" not in before
+        assert "watch caches synced" not in before and f"{namespace}/web" not in before
 
         assert plugin("promote", "web").returncode == 0
         done = plugin("status", "web", "-w", "--timeout", "90s", timeout=120)
