@@ -35,8 +35,10 @@ def _successes(kubectl: Kubectl) -> int:
 def test_prometheus_stopped_mid_run_errors_then_aborts_never_promotes(
     controller: ControllerProcess, traffic: RunningSimulator, kubectl: Kubectl, prometheus_proxy: TcpProxy
 ) -> None:
+    # initialDelay: the canary's first requests must be scraped (twice, for a rate) before the first
+    # measurement, or three "no data" errors in the first three seconds abort it before the outage.
     metric = m.success_rate_metric(
-        address=prometheus_proxy.url, count=10, interval="1s", consecutiveErrorLimit=2
+        address=prometheus_proxy.url, count=10, interval="1s", consecutiveErrorLimit=2, initialDelay="8s"
     )
     steps: list[dict[str, Any]] = [{"setWeight": 50}, {"analysis": m.analysis("success-rate")}]
     sc.apply(kubectl, *m.nginx_app(), m.template("success-rate", metric))
