@@ -19,16 +19,15 @@ import statistics
 import subprocess
 import sys
 import time
-import traceback
 import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bench.kube import apply_crds, follow
 from e2e.cluster import ensure_up
-from rollouts.kube import Gone, KubeClient, KubeError, load_config
+from rollouts.kube import KubeClient, KubeError, load_config
 
-REPO = Path(__file__).resolve().parents[1]
 PAUSE = 2.0
 STEPS = [
     {"setWeight": 20},
@@ -107,29 +106,9 @@ class Recorder:
         self.healthy: dict[str, str] = {}
 
     async def follow(self, api_version: str, kind: str) -> None:
-        """List, then watch; on any watch failure resume (or list again when the version expired)."""
-        version = ""
-        while True:
-            try:
-                if not version:
-                    listing = await self.client.list(api_version, kind, namespace=self.namespace)
-                    for obj in listing.items:
-                        self._see(kind, obj, time.time())
-                    version = listing.resource_version
-                async for event in self.client.watch(
-                    api_version, kind, namespace=self.namespace, resource_version=version
-                ):
-                    version = event.object.get("metadata", {}).get("resourceVersion", version)
-                    if event.type != "BOOKMARK":
-                        self._see(kind, event.object, time.time())
-            except Gone:
-                version = ""
-            except KubeError:
-                await asyncio.sleep(0.5)
-            except Exception:  # never lose the recorder to one odd object
-                traceback.print_exc()
-                version = ""
-                await asyncio.sleep(0.5)
+        await follow(
+            self.client, api_version, kind, self.namespace, lambda obj, now: self._see(kind, obj, now)
+        )
 
     def _see(self, kind: str, obj: dict[str, Any], now: float) -> None:
         if kind == "Rollout":
@@ -277,19 +256,7 @@ async def _bench(count: int, namespace: str, kubeconfig: str) -> dict[str, Any]:
 def run(rollouts: int | None = None) -> dict[str, Any]:
     count = rollouts or int(os.environ.get("BENCH_ROLLOUTS", "200"))
     cluster = ensure_up(log=False)
-    subprocess.run(
-        [
-            str(Path(cluster.bin_dir) / "kubectl"),
-            f"--kubeconfig={cluster.kubeconfig}",
-            "apply",
-            "--server-side",
-            "--force-conflicts",
-            "-f",
-            str(REPO / "crds"),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    apply_crds(cluster)
     namespace = f"bench-ctl-{uuid.uuid4().hex[:6]}"
     return asyncio.run(_bench(count, namespace, str(cluster.kubeconfig)))
 

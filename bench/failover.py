@@ -32,9 +32,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.controller import REPO
+from bench.kube import apply_crds, follow
 from e2e.cluster import ensure_up
-from rollouts.kube import Gone, KubeClient, KubeError, load_config
+from rollouts.kube import KubeClient, KubeError, load_config
 
 HASH = "rollouts-pod-template-hash"
 CANARY_STEPS = [
@@ -112,26 +112,9 @@ class Observer:
         self.traffic_samples = 0
 
     async def follow(self) -> None:
-        version = ""
-        while True:
-            try:
-                if not version:
-                    listing = await self.client.list(
-                        "rollouts.dev/v1alpha1", "Rollout", namespace=self.namespace
-                    )
-                    for obj in listing.items:
-                        self._see(obj)
-                    version = listing.resource_version
-                async for event in self.client.watch(
-                    "rollouts.dev/v1alpha1", "Rollout", namespace=self.namespace, resource_version=version
-                ):
-                    version = event.object.get("metadata", {}).get("resourceVersion", version)
-                    if event.type != "BOOKMARK":
-                        self._see(event.object)
-            except Gone:
-                version = ""
-            except KubeError:
-                await asyncio.sleep(0.5)
+        await follow(
+            self.client, "rollouts.dev/v1alpha1", "Rollout", self.namespace, lambda obj, _: self._see(obj)
+        )
 
     def _see(self, obj: dict[str, Any]) -> None:
         name, st = obj["metadata"]["name"], obj.get("status") or {}
@@ -327,10 +310,6 @@ def run() -> dict[str, Any]:
     count = int(os.environ.get("BENCH_FAILOVER_ROLLOUTS", "20"))
     kills = int(os.environ.get("BENCH_FAILOVER_KILLS", "50"))
     cluster = ensure_up(log=False)
-    subprocess.run(
-        [str(Path(cluster.bin_dir) / "kubectl"), f"--kubeconfig={cluster.kubeconfig}", "apply",
-         "--server-side", "--force-conflicts", "-f", str(REPO / "crds")],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    apply_crds(cluster)
     namespace = f"bench-failover-{uuid.uuid4().hex[:6]}"
     return asyncio.run(_bench(count, kills, namespace, str(cluster.kubeconfig)))
