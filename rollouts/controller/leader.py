@@ -51,8 +51,9 @@ class LeaseOptions:
     def __post_init__(self) -> None:
         if not 0 < self.retry_seconds < self.renew_deadline_seconds < self.lease_seconds:
             raise ValueError(
-                "leader election needs retry < renew deadline < lease duration "
-                f"(got {self.retry_seconds} s, {self.renew_deadline_seconds} s, {self.lease_seconds} s)"
+                "leader election needs 0 < --retry-period < --renew-deadline < --lease-duration (got "
+                f"{self.retry_seconds:g} s, {self.renew_deadline_seconds:g} s, {self.lease_seconds:g} s): "
+                "a leader must stop acting before its Lease can expire; change one of them"
             )
 
 

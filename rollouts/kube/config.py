@@ -114,10 +114,11 @@ def _in_cluster() -> ClusterConfig:
 def _from_kubeconfig(paths: list[Path], context_name: str | None) -> ClusterConfig:
     where = f"kubeconfig {os.pathsep.join(map(str, paths))}"
     try:
-        merged = KubeConfigMerger(os.pathsep.join(map(str, paths))).config
+        merger = KubeConfigMerger(os.pathsep.join(map(str, paths)))
     except (ConfigException, OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{where}: cannot be read ({exc}); fix the file") from None
-    name = context_name or _first_current_context(paths)
+    merged = merger.config
+    name = context_name or _first_current_context(merger)
     if not name:
         raise ConfigError(f"{where} has no current-context: pass --context or set one")
     context = _named(merged, "contexts", name, where)["context"]
@@ -177,9 +178,10 @@ def _relogin(secrets: _PrivateDir, login: Callable[[], None], *, needed: bool) -
         login()
 
 
-def _first_current_context(paths: list[Path]) -> str | None:
-    for path in paths:
-        doc = yaml.safe_load(path.read_text()) or {}
+def _first_current_context(merger: KubeConfigMerger) -> str | None:
+    """kubectl's rule: the first file that sets it (the merger keeps the last one)."""
+    for path in merger.paths:  # in KUBECONFIG order, as the merger read them
+        doc = merger.config_files[path]
         if isinstance(doc, dict) and doc.get("current-context"):
             return str(doc["current-context"])
     return None
