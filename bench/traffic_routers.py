@@ -38,7 +38,7 @@ def _percentile(samples: list[float], q: float) -> float:
 
 
 async def _measure(router: TrafficRouter, ctx: RouterContext, changes: int) -> dict[str, float]:
-    await router.reconcile(ctx)
+    await router.set_weight(ctx, canary_weight=0, canary_hash="new", stable_hash="old")
     samples = []
     for i in range(changes):
         weight = (i * 7) % 100 + 1

@@ -1,5 +1,10 @@
 """Act: apply a plan's actions to the cluster, in order, stopping at the first failure.
 
+Act only executes: every decision (including the whole body of each AnalysisRun) was made by
+the engine, and every object it writes from was read by the observe step (the Service whose
+selector it switches, the router's objects). It reads no cache and calls no engine code; what it
+writes it hands back to the caches (``remember``) so the next pass sees it before the watch does.
+
 The order is the engine's safety contract (see :mod:`rollouts.engine.plan`): capacity first,
 then traffic, then analysis, then scale-down. Every action is idempotent, so a pass that crashed
 half-way is finished by the next one: creating what already exists (as this revision) is success,
@@ -14,15 +19,14 @@ force) and the router's weights (the router does that).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from rollouts.api import AnalysisTemplate, ClusterAnalysisTemplate, Rollout
+from rollouts.api import Rollout
 from rollouts.controller import caches as kinds
-from rollouts.controller.caches import Caches
 from rollouts.controller.errors import HashCollision, UserError
-from rollouts.controller.observe import SCALE_DOWN_DEADLINE_ANNOTATION, strategy_services
+from rollouts.controller.observe import SCALE_DOWN_DEADLINE_ANNOTATION, ObservedObjects
 from rollouts.controller.replica_sets import adoption_patch, desired_replica_set, same_revision
 from rollouts.engine import (
     Action,
@@ -36,7 +40,6 @@ from rollouts.engine import (
     SwitchServiceSelector,
     TerminateAnalysisRun,
 )
-from rollouts.engine.analysis_runs import AnalysisRunError, Template, build_analysis_run
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.kube import AlreadyExists, KubeClient, KubeObject, NotFound, meta
 from rollouts.traffic import RouterContext, TrafficRouter
@@ -51,11 +54,14 @@ class ActContext:
     """What the act step of one pass works with."""
 
     client: KubeClient
-    caches: Caches
     raw: KubeObject
     """The Rollout as the API server holds it (templates are copied from here, verbatim)."""
     rollout: Rollout
     router: TrafficRouter | None
+    objects: ObservedObjects
+    """The declared objects as the observe step read them (Services, router objects)."""
+    remember: Callable[[KubeObject, bool], None]
+    """Hand the API server's answer to a write to the caches (``True``: notify their listeners)."""
 
     @property
     def namespace(self) -> str:
@@ -108,8 +114,7 @@ async def _patch(ctx: ActContext, watched: kinds.Watched, name: str, patch: dict
 
 
 async def _patch_replica_set(ctx: ActContext, name: str, patch: dict[str, object]) -> None:
-    answer = await _patch(ctx, kinds.REPLICA_SET, name, patch)
-    ctx.caches.remember_write(kinds.REPLICA_SET, answer)
+    ctx.remember(await _patch(ctx, kinds.REPLICA_SET, name, patch), False)
 
 
 async def _create_replica_set(ctx: ActContext, action: CreateReplicaSet) -> None:
@@ -129,7 +134,7 @@ async def _create_replica_set(ctx: ActContext, action: CreateReplicaSet) -> None
             answer = await _patch(
                 ctx, kinds.REPLICA_SET, action.name, {"spec": {"replicas": action.replicas}}
             )
-    ctx.caches.remember_write(kinds.REPLICA_SET, answer)
+    ctx.remember(answer, False)
 
 
 async def _set_weight(ctx: ActContext, action: SetWeight) -> None:
@@ -139,15 +144,13 @@ async def _set_weight(ctx: ActContext, action: SetWeight) -> None:
             "spec.strategy.canary.trafficRouting names no router; set trafficRouting.nginx or .istio",
             reason="InvalidTrafficRouting",
         )
-    # set_weight creates or repairs the router's objects itself (and checks the user's), so no
-    # separate reconcile; it writes from the watch caches' copies, guarded by resourceVersion.
+    # set_weight creates or repairs the router's objects itself (and checks the user's); it writes
+    # from the copies observe read, guarded by resourceVersion.
     router_ctx = RouterContext(
         rollout=ctx.rollout,
         client=ctx.client,
-        cache=ctx.caches,
-        remember=lambda answer: ctx.caches.remember_write(
-            (str(answer.get("apiVersion")), str(answer.get("kind"))), answer
-        ),
+        cache=ctx.objects,
+        remember=lambda answer: ctx.remember(answer, False),
     )
     await ctx.router.set_weight(
         router_ctx,
@@ -158,11 +161,13 @@ async def _set_weight(ctx: ActContext, action: SetWeight) -> None:
 
 
 async def _switch_selector(ctx: ActContext, action: SwitchServiceSelector) -> None:
-    service = ctx.caches.get(kinds.SERVICE, ctx.namespace, action.service)
-    if service is None:
-        service = await ctx.client.get_or_none(*kinds.SERVICE, namespace=ctx.namespace, name=action.service)
-    if service is None:
-        raise missing_service(ctx.rollout, action.service)
+    service = ctx.objects.get(kinds.SERVICE, ctx.namespace, action.service)
+    if service is None:  # observe checked every Service the strategy names; the plan names no other
+        raise UserError(
+            f"Rollout {ctx.namespace}/{ctx.name}: Service {action.service!r} was not observed; "
+            "name it in spec.strategy",
+            reason="ServiceNotFound",
+        )
     selector = dict((service.get("spec") or {}).get("selector") or {})
     if selector.get(POD_TEMPLATE_HASH_LABEL) == action.pod_template_hash:
         return
@@ -178,39 +183,15 @@ async def _switch_selector(ctx: ActContext, action: SwitchServiceSelector) -> No
         },
         force=True,
     )
-    ctx.caches.remember_write(kinds.SERVICE, answer)
-
-
-def missing_service(rollout: Rollout, name: str) -> UserError:
-    fields = [f for f, n in strategy_services(rollout).items() if n == name] or ["spec.strategy"]
-    return UserError(
-        f"Rollout {rollout.metadata.namespace}/{rollout.metadata.name}: Service {name!r} named in "
-        f"{fields[0]} does not exist in namespace {rollout.metadata.namespace}; create it or fix {fields[0]}",
-        reason="ServiceNotFound",
-    )
-
-
-def _templates(ctx: ActContext) -> list[Template]:
-    found: list[Template] = []
-    for raw in ctx.caches.in_namespace(kinds.ANALYSIS_TEMPLATE, ctx.namespace):
-        try:
-            found.append(AnalysisTemplate.model_validate(raw))
-        except ValueError:
-            continue
-    for raw in ctx.caches.cluster_objects(kinds.CLUSTER_ANALYSIS_TEMPLATE):
-        try:
-            found.append(ClusterAnalysisTemplate.model_validate(raw))
-        except ValueError:
-            continue
-    return found
+    ctx.remember(answer, False)
 
 
 async def _create_analysis_run(ctx: ActContext, action: CreateAnalysisRun) -> None:
-    try:
-        run = build_analysis_run(rollout=ctx.rollout, action=action, templates=_templates(ctx))
-    except AnalysisRunError as exc:
-        raise UserError(str(exc), reason="AnalysisRunError") from exc
-    body = run.model_dump(by_alias=True, exclude_none=True, mode="json")
+    if action.run is None:
+        raise ValueError(
+            f"CreateAnalysisRun {action.name} carries no run: decide from a snapshot with templates"
+        )
+    body = action.run.model_dump(by_alias=True, exclude_none=True, mode="json")
     try:
         answer = await ctx.client.create(body)
     except AlreadyExists:
@@ -222,4 +203,4 @@ async def _create_analysis_run(ctx: ActContext, action: CreateAnalysisRun) -> No
             reason="AnalysisRunError",
         ) from exc
     # notify: the AnalysisRun controller shares this cache and must start measuring the new run.
-    ctx.caches.remember_write(kinds.ANALYSIS_RUN, answer, notify=True)
+    ctx.remember(answer, True)

@@ -1,39 +1,50 @@
 """The controller's watch caches and what wakes which Rollout.
 
 One :class:`~rollouts.kube.Informer` per watched kind and namespace feeds everything a pass
-reads, so observing costs no API call. Every change is mapped to the Rollout(s) it concerns and
-queues them:
+reads, so observing costs no API call. The kinds are the controller's own (Rollouts and what
+they own: ReplicaSets, pods, AnalysisRuns) plus every kind a Rollout can name, as declared by
+:mod:`rollouts.controller.reads` (Services, templates, each router's kinds). Every change is
+mapped to the Rollout(s) it concerns and queues them:
 
 * a Rollout: itself;
-* a ReplicaSet, AnalysisRun or canary Ingress: its controller owner (the Rollout's uid);
+* an object of an ``owned`` kind (ReplicaSet, AnalysisRun, canary Ingress): its controller
+  owner (the Rollout's uid);
 * a pod: only Rollouts with ``spec.restartAt`` read pods; its ReplicaSet's owner is woken;
-* a Service, Ingress, VirtualService or DestinationRule: every Rollout that names it in its spec
-  (a reverse index kept up to date as Rollouts change).
+* any object of a declared kind: every Rollout whose references name it (a reverse index kept
+  up to date as Rollouts change, built from the same declarations the observe step reads).
+
+The caches also keep one parsed :class:`~rollouts.api.Rollout` per uid (:class:`ParsedRollouts`):
+the reverse index needs the parsed spec, and the pass then reuses it instead of parsing again.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
+from rollouts.api import InvalidObjectError, Rollout, parse_rollout
+from rollouts.controller import reads
+from rollouts.engine import references as declared
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
+from rollouts.engine.references import Kind
 from rollouts.kube import Informer, Key, KubeClient, KubeObject, controller_of
 
-__all__ = ["Caches", "Watched", "references_of"]
-
-ROLLOUT = ("rollouts.dev/v1alpha1", "Rollout")
-REPLICA_SET = ("apps/v1", "ReplicaSet")
-SERVICE = ("v1", "Service")
-POD = ("v1", "Pod")
-ANALYSIS_RUN = ("rollouts.dev/v1alpha1", "AnalysisRun")
-ANALYSIS_TEMPLATE = ("rollouts.dev/v1alpha1", "AnalysisTemplate")
-CLUSTER_ANALYSIS_TEMPLATE = ("rollouts.dev/v1alpha1", "ClusterAnalysisTemplate")
-INGRESS = ("networking.k8s.io/v1", "Ingress")
-VIRTUAL_SERVICE = ("networking.istio.io/v1", "VirtualService")
-DESTINATION_RULE = ("networking.istio.io/v1", "DestinationRule")
+__all__ = ["Caches", "ParsedRollouts", "Watched"]
 
 Watched = tuple[str, str]
 """(api_version, kind)."""
+
+ROLLOUT: Watched = reads.ROLLOUT.key
+REPLICA_SET: Watched = reads.REPLICA_SET.key
+POD: Watched = reads.POD.key
+ANALYSIS_RUN: Watched = reads.ANALYSIS_RUN.key
+SERVICE: Watched = declared.SERVICE.key
+ANALYSIS_TEMPLATE: Watched = declared.ANALYSIS_TEMPLATE.key
+CLUSTER_ANALYSIS_TEMPLATE: Watched = declared.CLUSTER_ANALYSIS_TEMPLATE.key
+
+_IndexKey = tuple[str, Watched, str]
+"""(namespace, kind, name) of an object Rollouts name; namespace "" for a cluster-scoped kind."""
 
 
 def _trim_pod(pod: KubeObject) -> KubeObject:
@@ -81,29 +92,34 @@ def _trim_managed_fields(obj: KubeObject) -> KubeObject:
     return obj
 
 
-def references_of(rollout: KubeObject) -> set[tuple[str, str]]:
-    """(kind, name) of every object the Rollout's spec names: Services and router objects."""
-    strategy = (rollout.get("spec") or {}).get("strategy") or {}
-    refs: set[tuple[str, str]] = set()
-    for key in ("canary", "blueGreen"):
-        part = strategy.get(key) or {}
-        for field in ("canaryService", "stableService", "activeService", "previewService"):
-            if part.get(field):
-                refs.add(("Service", str(part[field])))
-        routing = part.get("trafficRouting") or {}
-        nginx = routing.get("nginx") or {}
-        for name in [nginx.get("stableIngress"), *(nginx.get("stableIngresses") or [])]:
-            if name:
-                refs.add(("Ingress", str(name)))
-        istio = routing.get("istio") or {}
-        services = [istio.get("virtualService"), *(istio.get("virtualServices") or [])]
-        for vs in services:
-            if isinstance(vs, dict) and vs.get("name"):
-                refs.add(("VirtualService", str(vs["name"])))
-        rule = istio.get("destinationRule") or {}
-        if rule.get("name"):
-            refs.add(("DestinationRule", str(rule["name"])))
-    return refs
+class ParsedRollouts:
+    """One parsed Rollout per uid, reused while its resourceVersion is unchanged.
+
+    One entry per Rollout: a parsed Rollout is tens of kilobytes, and every status write makes a
+    new version, so keeping old versions would grow with every pass.
+    """
+
+    def __init__(self, *, limit: int = 10000) -> None:
+        self._parsed: OrderedDict[str, tuple[str, Rollout]] = OrderedDict()
+        self._limit = limit
+
+    def parse(self, raw: KubeObject) -> Rollout:
+        """The parsed Rollout; raises :class:`~rollouts.api.InvalidObjectError` like ``parse_rollout``."""
+        meta = raw.get("metadata") or {}
+        uid, version = str(meta.get("uid")), str(meta.get("resourceVersion"))
+        found = self._parsed.get(uid)
+        if found is not None and found[0] == version:
+            self._parsed.move_to_end(uid)
+            return found[1]
+        rollout = parse_rollout(raw)
+        self._parsed[uid] = (version, rollout)
+        self._parsed.move_to_end(uid)
+        while len(self._parsed) > self._limit:
+            self._parsed.popitem(last=False)
+        return rollout
+
+    def forget(self, uid: str) -> None:
+        self._parsed.pop(uid, None)
 
 
 class Caches:
@@ -116,49 +132,38 @@ class Caches:
         self._wake = wake
         self._namespaces: list[str | None] = list(namespaces) if namespaces is not None else [None]
         self._uid_to_key: dict[str, Key] = {}
-        self._refs_by_rollout: dict[Key, set[tuple[str, str]]] = {}
-        self._rollouts_by_ref: dict[tuple[str, str, str], set[Key]] = {}
+        self._refs_by_rollout: dict[Key, set[_IndexKey]] = {}
+        self._rollouts_by_ref: dict[_IndexKey, set[Key]] = {}
+        self.parsed = ParsedRollouts()
         self.informers: dict[Watched, list[Informer]] = {}
-        self._add(ROLLOUT, on_change=self._rollout_changed, transform=_trim_managed_fields)
+        self._add(reads.ROLLOUT, on_change=self._rollout_changed)
         hashed = POD_TEMPLATE_HASH_LABEL
-        self._add(REPLICA_SET, on_change=self._owned_changed, transform=_trim_replica_set, selector=hashed)
-        self._add(POD, on_change=self._pod_changed, transform=_trim_pod, selector=hashed)
-        self._add(SERVICE, on_change=self._referenced_changed("Service"), transform=_trim_managed_fields)
-        self._add(ANALYSIS_RUN, on_change=self._owned_changed, transform=_trim_managed_fields, optional=True)
-        self._add(ANALYSIS_TEMPLATE, transform=_trim_managed_fields, optional=True)
-        self._add(CLUSTER_ANALYSIS_TEMPLATE, transform=_trim_managed_fields, optional=True, cluster=True)
-        for watched, kind in (
-            (INGRESS, "Ingress"),
-            (VIRTUAL_SERVICE, "VirtualService"),
-            (DESTINATION_RULE, "DestinationRule"),
-        ):
-            self._add(
-                watched,
-                on_change=self._router_object_changed(kind),
-                transform=_trim_managed_fields,
-                optional=True,
-            )
+        self._add(
+            reads.REPLICA_SET, on_change=self._owned_changed, transform=_trim_replica_set, selector=hashed
+        )
+        self._add(reads.POD, on_change=self._pod_changed, transform=_trim_pod, selector=hashed)
+        self._add(reads.ANALYSIS_RUN, on_change=self._owned_changed)
+        for kind in reads.declared_kinds():
+            self._add(kind, on_change=self._declared_changed(kind))
 
     def _add(
         self,
-        watched: Watched,
+        kind: Kind,
         *,
-        on_change: Callable[[KubeObject | None, KubeObject | None], None] | None = None,
-        transform: Callable[[KubeObject], KubeObject] | None = None,
+        on_change: Callable[[KubeObject | None, KubeObject | None], None],
+        transform: Callable[[KubeObject], KubeObject] = _trim_managed_fields,
         selector: str | None = None,
-        optional: bool = False,
-        cluster: bool = False,
     ) -> None:
-        namespaces: list[str | None] = [None] if cluster else self._namespaces
-        self.informers[watched] = [
+        namespaces: list[str | None] = [None] if kind.cluster_scoped else self._namespaces
+        self.informers[kind.key] = [
             Informer(
                 self._client,
-                *watched,
+                *kind.key,
                 namespace=ns,
                 label_selector=selector,
                 transform=transform,
                 on_change=on_change,
-                optional=optional,
+                optional=kind.optional,
             )
             for ns in namespaces
         ]
@@ -217,6 +222,10 @@ class Caches:
         for informer in self._for(watched, namespace):
             informer.remember(obj, notify=notify)
 
+    def remember(self, obj: KubeObject, notify: bool = False) -> None:
+        """:meth:`remember_write` for an answer that names its own kind (every API answer does)."""
+        self.remember_write((str(obj.get("apiVersion")), str(obj.get("kind"))), obj, notify=notify)
+
     # -- wake-ups ------------------------------------------------------------------------------
 
     def _rollout_changed(self, old: KubeObject | None, new: KubeObject | None) -> None:
@@ -224,23 +233,36 @@ class Caches:
         assert obj is not None
         meta = obj.get("metadata") or {}
         key: Key = (str(meta.get("namespace")), str(meta.get("name")))
+        uid = str(meta.get("uid"))
         if new is None:
-            self._uid_to_key.pop(str(meta.get("uid")), None)
+            self._uid_to_key.pop(uid, None)
+            self.parsed.forget(uid)
             self._index_refs(key, set())
         else:
-            self._uid_to_key[str(meta.get("uid"))] = key
-            self._index_refs(key, references_of(new))
+            self._uid_to_key[uid] = key
+            self._index_refs(key, self._index_keys(key[0], new))
         self._wake(key)
 
-    def _index_refs(self, key: Key, refs: set[tuple[str, str]]) -> None:
-        for kind, name in self._refs_by_rollout.pop(key, set()) - refs:
-            keys = self._rollouts_by_ref.get((key[0], kind, name))
+    def _index_keys(self, namespace: str, raw: KubeObject) -> set[_IndexKey]:
+        """What the Rollout names, as reverse-index keys; nothing while it does not parse."""
+        try:
+            rollout = self.parsed.parse(raw)
+        except InvalidObjectError:
+            return set()
+        return {
+            ("" if ref.kind.cluster_scoped else namespace, ref.kind.key, ref.name)
+            for ref in reads.references_of(rollout)
+        }
+
+    def _index_refs(self, key: Key, refs: set[_IndexKey]) -> None:
+        for ref in self._refs_by_rollout.pop(key, set()) - refs:
+            keys = self._rollouts_by_ref.get(ref)
             if keys is not None:
                 keys.discard(key)
                 if not keys:
-                    del self._rollouts_by_ref[(key[0], kind, name)]
-        for kind, name in refs:
-            self._rollouts_by_ref.setdefault((key[0], kind, name), set()).add(key)
+                    del self._rollouts_by_ref[ref]
+        for ref in refs:
+            self._rollouts_by_ref.setdefault(ref, set()).add(key)
         if refs:
             self._refs_by_rollout[key] = refs
 
@@ -272,23 +294,17 @@ class Caches:
         if rollout is not None and (rollout.get("spec") or {}).get("restartAt"):
             self._wake(key)
 
-    def _referenced_changed(self, kind: str) -> Callable[[KubeObject | None, KubeObject | None], None]:
+    def _declared_changed(self, kind: Kind) -> Callable[[KubeObject | None, KubeObject | None], None]:
+        """Wake every Rollout that names the object (and, for an owned kind, its owner)."""
+
         def changed(old: KubeObject | None, new: KubeObject | None) -> None:
             obj = new or old
             assert obj is not None
             meta = obj.get("metadata") or {}
-            for key in list(
-                self._rollouts_by_ref.get((str(meta.get("namespace")), kind, str(meta.get("name"))), ())
-            ):
+            namespace = "" if kind.cluster_scoped else str(meta.get("namespace"))
+            for key in list(self._rollouts_by_ref.get((namespace, kind.key, str(meta.get("name"))), ())):
                 self._wake(key)
-
-        return changed
-
-    def _router_object_changed(self, kind: str) -> Callable[[KubeObject | None, KubeObject | None], None]:
-        by_name = self._referenced_changed(kind)
-
-        def changed(old: KubeObject | None, new: KubeObject | None) -> None:
-            by_name(old, new)
-            self._owned_changed(old, new)
+            if kind.owned:
+                self._owned_changed(old, new)
 
         return changed

@@ -1,29 +1,48 @@
-"""Observe: turn the cached objects of one Rollout into the engine's :class:`Snapshot`.
+"""Observe: read everything one Rollout's pass needs into the engine's :class:`Snapshot`.
 
-Pure reading of dicts the caches hold; no API call. Each ``observed_*`` function maps one
-Kubernetes object to the engine's view of it, so each can be unit-tested on a recorded object.
+:func:`observe` reads from the watch caches what the Rollout owns (ReplicaSets, AnalysisRuns,
+pods) and every object its declarations name (:func:`rollouts.controller.reads.references_of`:
+Services, router objects, templates), asks the router for the weight really in the cluster, and
+returns the snapshot with the objects as read, so the act step works from the same copies and
+never reads a cache itself. A declared object the cache lacks is confirmed with one GET (the
+cache may lag behind a create, or the kind's CRD may have been installed after the watch gave
+up), so only a missing object costs an API call per pass.
+
+Each ``observed_*`` function maps one Kubernetes object to the engine's view of it, so each can
+be unit-tested on a recorded object.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from rollouts.api import AnalysisRun, Rollout
+from rollouts.api import AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate, Rollout
+from rollouts.controller import caches as kinds
+from rollouts.controller.caches import Caches
+from rollouts.controller.errors import UserError
+from rollouts.controller.reads import references_of
 from rollouts.engine import ObservedAnalysisRun, ObservedPod, ObservedReplicaSet, ObservedService, Snapshot
 from rollouts.engine.analysis_runs import observe_analysis_run
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
-from rollouts.kube import KubeObject, meta
+from rollouts.engine.references import ANALYSIS_TEMPLATE, CLUSTER_ANALYSIS_TEMPLATE, SERVICE, Reference
+from rollouts.engine.snapshot import Template
+from rollouts.kube import KubeClient, KubeObject, meta
+from rollouts.traffic import RouterContext, TrafficRouter, router_for
 
 __all__ = [
     "REVISION_ANNOTATION",
     "SCALE_DOWN_DEADLINE_ANNOTATION",
+    "Observation",
+    "ObservedObjects",
+    "observe",
     "observed_analysis_run",
     "observed_pod",
     "observed_replica_set",
     "observed_service",
     "parse_time",
-    "strategy_services",
 ]
 
 REVISION_ANNOTATION = "rollouts.dev/revision"
@@ -104,25 +123,106 @@ def observed_analysis_run(run: KubeObject) -> ObservedAnalysisRun | None:
     return observe_analysis_run(parsed)
 
 
-def strategy_services(rollout: Rollout) -> dict[str, str]:
-    """Field path -> Service name for every Service the strategy names."""
-    strategy = rollout.spec.strategy
-    found: dict[str, str] = {}
-    if strategy.canary is not None:
-        for field, name in (
-            ("canaryService", strategy.canary.canary_service),
-            ("stableService", strategy.canary.stable_service),
-        ):
-            if name:
-                found[f"spec.strategy.canary.{field}"] = name
-    if strategy.blue_green is not None:
-        for field, name in (
-            ("activeService", strategy.blue_green.active_service),
-            ("previewService", strategy.blue_green.preview_service),
-        ):
-            if name:
-                found[f"spec.strategy.blueGreen.{field}"] = name
-    return found
+class ObservedObjects:
+    """The declared objects of one pass, as read: the router and the act step read these copies.
+
+    Shaped like a cache (``get((apiVersion, kind), namespace, name)``), so a router takes it
+    where it would take the controller's caches.
+    """
+
+    def __init__(self, found: Mapping[tuple[tuple[str, str], str], KubeObject]) -> None:
+        self._found = dict(found)
+
+    def get(self, watched: tuple[str, str], namespace: str, name: str) -> KubeObject | None:
+        del namespace  # one Rollout's pass: everything is in its namespace (or cluster-scoped)
+        return self._found.get((watched, name))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Observation:
+    """What observe read for one pass: the engine's snapshot, the Rollout's router, the objects."""
+
+    snapshot: Snapshot
+    router: TrafficRouter | None
+    objects: ObservedObjects
+
+
+def missing_object(rollout: Rollout, ref: Reference) -> UserError:
+    """The error for a required object (a Service the strategy names) that does not exist."""
+    namespace = rollout.metadata.namespace
+    return UserError(
+        f"Rollout {namespace}/{rollout.metadata.name}: {ref.kind.kind} {ref.name!r} named in {ref.path} "
+        f"does not exist in namespace {namespace}; create it or fix {ref.path}",
+        reason=f"{ref.kind.kind}NotFound",
+    )
+
+
+async def observe(
+    *, raw: KubeObject, rollout: Rollout, caches: Caches, client: KubeClient, now: datetime
+) -> Observation:
+    """Everything one pass of ``rollout`` decides from. Raises :class:`UserError` for a missing
+    required object and :class:`~rollouts.traffic.RouterError` for a routing the user must fix."""
+    namespace, uid = str(meta(raw)["namespace"]), str(meta(raw)["uid"])
+    router = router_for(rollout)
+    found: dict[tuple[tuple[str, str], str], KubeObject] = {}
+    for ref in references_of(rollout, router):
+        where = None if ref.kind.cluster_scoped else namespace
+        obj = caches.get(ref.kind.key, where or "", ref.name)
+        if obj is None:
+            obj = await client.get_or_none(*ref.kind.key, namespace=where, name=ref.name)
+        if obj is None and ref.required:
+            raise missing_object(rollout, ref)
+        if obj is not None:
+            found[(ref.kind.key, ref.name)] = obj
+    objects = ObservedObjects(found)
+    weight = None
+    if router is not None:
+        weight = await router.read_weight(RouterContext(rollout=rollout, client=client, cache=objects))
+    replica_sets = caches.owned_by(kinds.REPLICA_SET, namespace, uid)
+    return Observation(
+        snapshot=snapshot(
+            rollout=rollout,
+            now=now,
+            replica_sets=replica_sets,
+            services=[obj for (kind, _), obj in found.items() if kind == SERVICE.key],
+            analysis_runs=caches.owned_by(kinds.ANALYSIS_RUN, namespace, uid),
+            pods=_pods(rollout, caches, namespace, replica_sets),
+            router_canary_weight=weight,
+            templates=_templates(found),
+        ),
+        router=router,
+        objects=objects,
+    )
+
+
+def _pods(
+    rollout: Rollout, caches: Caches, namespace: str, replica_sets: list[KubeObject]
+) -> list[KubeObject]:
+    """The pods of the Rollout's ReplicaSets; only the ``restartAt`` rule reads them."""
+    if rollout.spec.restart_at is None:
+        return []
+    names = {meta(rs).get("name") for rs in replica_sets}
+    return [
+        pod
+        for pod in caches.in_namespace(kinds.POD, namespace)
+        if any(ref.get("name") in names for ref in meta(pod).get("ownerReferences") or [])
+    ]
+
+
+def _templates(found: Mapping[tuple[tuple[str, str], str], KubeObject]) -> tuple[Template, ...]:
+    """The named templates that exist and parse (one that does not parse is as good as missing:
+    the engine's message then says it does not exist, and the template's own errors are the
+    webhook's and ``lint``'s to report)."""
+    parsed: list[Template] = []
+    for (kind, _), obj in found.items():
+        try:
+            if kind == ANALYSIS_TEMPLATE.key:
+                parsed.append(AnalysisTemplate.model_validate(obj))
+            elif kind == CLUSTER_ANALYSIS_TEMPLATE.key:
+                parsed.append(ClusterAnalysisTemplate.model_validate(obj))
+        except ValueError:
+            continue
+    return tuple(parsed)
 
 
 def snapshot(
@@ -134,6 +234,7 @@ def snapshot(
     analysis_runs: list[KubeObject],
     pods: list[KubeObject],
     router_canary_weight: int | None,
+    templates: tuple[Template, ...] | None = None,
 ) -> Snapshot:
     """The Snapshot of one Rollout from its cached objects."""
     rs_views = tuple(v for v in (observed_replica_set(rs) for rs in replica_sets) if v is not None)
@@ -148,4 +249,5 @@ def snapshot(
         pods=tuple(
             v for v in (observed_pod(p) for p in pods) if v is not None and v.pod_template_hash in hashes
         ),
+        templates=templates,
     )

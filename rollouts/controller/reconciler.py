@@ -22,22 +22,22 @@ the new object.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from rollouts.api import InvalidObjectError, Rollout, RolloutStatus, parse_rollout
+from rollouts.api import InvalidObjectError, Rollout, RolloutStatus
 from rollouts.controller import caches as kinds
-from rollouts.controller.act import ActContext, apply_actions, missing_service
+from rollouts.controller.act import ActContext, apply_actions
 from rollouts.controller.caches import Caches
 from rollouts.controller.errors import HashCollision, UserError
-from rollouts.controller.observe import snapshot, strategy_services
+from rollouts.controller.observe import observe
 from rollouts.engine import Event, Plan, decide
+from rollouts.engine.analysis_runs import AnalysisRunError
 from rollouts.engine.invalid_spec import decide_invalid_spec
 from rollouts.kube import Conflict, EventRecorder, Key, KubeClient, KubeError, KubeObject, NotFound, meta
-from rollouts.traffic import RouterContext, RouterError, TrafficRouter, router_for
+from rollouts.traffic import RouterError, TrafficRouter
 
 __all__ = ["Outcome", "Reconciler"]
 
@@ -84,7 +84,6 @@ class Reconciler:
         self._caches = caches
         self._recorder = recorder
         self._clock = clock
-        self._parsed: OrderedDict[str, tuple[str, Rollout]] = OrderedDict()
 
     async def reconcile(self, key: Key) -> Outcome:
         raw = self._caches.get(kinds.ROLLOUT, *key)
@@ -92,35 +91,34 @@ class Reconciler:
             return Outcome()  # deleted: ownerReferences let the garbage collector clean up
         p = Pass(key=key, raw=raw, now=self._clock())
         try:
-            p.rollout = self._parse(raw)
+            p.rollout = self._caches.parsed.parse(raw)
         except InvalidObjectError as exc:
             return await self._invalid(p, exc.errors, reason="InvalidSpec")
         try:
-            self._check_services(p)
-            p.router = router_for(p.rollout)
-            weight = await self._read_weight(p)
-            plan = decide(
-                snapshot(
-                    rollout=p.rollout,
-                    now=p.now,
-                    replica_sets=self._caches.owned_by(kinds.REPLICA_SET, key[0], str(meta(raw)["uid"])),
-                    services=[s for s in (self._service(key[0], n) for n in self._service_names(p)) if s],
-                    analysis_runs=self._caches.owned_by(kinds.ANALYSIS_RUN, key[0], str(meta(raw)["uid"])),
-                    pods=self._pods(p),
-                    router_canary_weight=weight,
-                )
+            seen = await observe(
+                raw=raw, rollout=p.rollout, caches=self._caches, client=self._client, now=p.now
             )
+            p.router = seen.router
+            try:
+                plan = decide(seen.snapshot)
+            except AnalysisRunError as exc:
+                raise UserError(str(exc), reason="AnalysisRunError") from exc
             if log.isEnabledFor(logging.DEBUG):
                 log.debug(
                     "rollout %s: pass: weight=%s -> %s, phase %s, wake in %s",
                     p.ref,
-                    weight,
+                    seen.snapshot.router_canary_weight,
                     [type(a).__name__ for a in plan.actions],
                     plan.status.phase,
                     plan.requeue_after,
                 )
             ctx = ActContext(
-                client=self._client, caches=self._caches, raw=raw, rollout=p.rollout, router=p.router
+                client=self._client,
+                raw=raw,
+                rollout=p.rollout,
+                router=p.router,
+                objects=seen.objects,
+                remember=self._caches.remember,
             )
             await apply_actions(ctx, plan.actions)
         except (UserError, RouterError) as exc:
@@ -151,59 +149,6 @@ class Reconciler:
         return Outcome(
             requeue_after=None if plan.requeue_after is None else plan.requeue_after.total_seconds()
         )
-
-    # -- observe -------------------------------------------------------------------------------
-
-    def _parse(self, raw: KubeObject) -> Rollout:
-        """Parse the Rollout, reusing the last result while its resourceVersion is unchanged.
-
-        One entry per Rollout (by uid): a parsed Rollout is tens of kilobytes, and every status
-        write makes a new version, so keeping old versions would grow with every pass.
-        """
-        m = meta(raw)
-        uid, version = str(m.get("uid")), str(m.get("resourceVersion"))
-        found = self._parsed.get(uid)
-        if found is not None and found[0] == version:
-            self._parsed.move_to_end(uid)
-            return found[1]
-        rollout = parse_rollout(raw)
-        self._parsed[uid] = (version, rollout)
-        self._parsed.move_to_end(uid)
-        while len(self._parsed) > 10000:
-            self._parsed.popitem(last=False)
-        return rollout
-
-    def _service_names(self, p: Pass) -> list[str]:
-        assert p.rollout is not None
-        return list(dict.fromkeys(strategy_services(p.rollout).values()))
-
-    def _service(self, namespace: str, name: str) -> KubeObject | None:
-        return self._caches.get(kinds.SERVICE, namespace, name)
-
-    def _check_services(self, p: Pass) -> None:
-        assert p.rollout is not None
-        for name in self._service_names(p):
-            if self._service(p.key[0], name) is None:
-                raise missing_service(p.rollout, name)
-
-    def _pods(self, p: Pass) -> list[KubeObject]:
-        assert p.rollout is not None
-        if p.rollout.spec.restart_at is None:
-            return []
-        uid = meta(p.raw).get("uid")
-        names = {meta(rs).get("name") for rs in self._caches.owned_by(kinds.REPLICA_SET, p.key[0], str(uid))}
-        return [
-            pod
-            for pod in self._caches.in_namespace(kinds.POD, p.key[0])
-            if any(ref.get("name") in names for ref in meta(pod).get("ownerReferences") or [])
-        ]
-
-    async def _read_weight(self, p: Pass) -> int | None:
-        if p.router is None:
-            return None
-        assert p.rollout is not None
-        ctx = RouterContext(rollout=p.rollout, client=self._client, cache=self._caches)
-        return await p.router.read_weight(ctx)
 
     # -- status and events ---------------------------------------------------------------------
 

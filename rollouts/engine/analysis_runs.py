@@ -1,8 +1,8 @@
 """The AnalysisRun a Rollout starts: built from its templates, args resolved, labelled for the engine.
 
-When a plan holds :class:`~rollouts.engine.plan.CreateAnalysisRun`, the act step looks up the
-templates it names and calls :func:`build_analysis_run`. The result is the whole object to
-create, so everything that decides what the run measures is fixed here, at creation:
+When the engine plans a :class:`~rollouts.engine.plan.CreateAnalysisRun`, it calls
+:func:`build_analysis_run` with the templates of the snapshot. The result is the whole object the
+act step creates, so everything that decides what the run measures is fixed here, at decision:
 
 * **metrics** are the templates' metrics in reference order. Two templates defining a metric of
   the same name is an error naming both: Argo silently keeps one, so a run could measure
@@ -19,7 +19,9 @@ create, so everything that decides what the run measures is fixed here, at creat
 * an **ownerReference** to the Rollout, so deleting the Rollout deletes its runs.
 
 Every error is an :class:`AnalysisRunError` whose message names the Rollout, the field and the
-fix; the caller turns it into an Event and an InvalidSpec condition rather than a crash loop.
+fix. It leaves :func:`rollouts.engine.decide` before any action is carried out; the controller
+turns it into an Event and an InvalidSpec condition (rather than a crash loop), and ``plan`` and
+``lint`` report it offline.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from rollouts.api.rollout_analysis import AnalysisRunArgument, AnalysisTemplateR
 from rollouts.engine.analysis_args import ArgumentError, read_field
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.engine.plan import CreateAnalysisRun
-from rollouts.engine.snapshot import AnalysisRunKind, ObservedAnalysisRun
+from rollouts.engine.snapshot import AnalysisRunKind, ObservedAnalysisRun, Template
 
 __all__ = [
     "ANALYSIS_KIND_LABEL",
@@ -68,7 +70,6 @@ STEP_INDEX_LABEL: Final = "rollouts.dev/step-index"
 ROLLOUT_LABEL: Final = "rollouts.dev/rollout"
 """Name of the Rollout that started the run, for label-selected watches and ``kubectl get ar -l``."""
 
-Template = AnalysisTemplate | ClusterAnalysisTemplate
 _Rule = TypeVar("_Rule", DryRun, MeasurementRetention)
 
 

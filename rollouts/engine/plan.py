@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
 
+from rollouts.api.analysis import AnalysisRun
 from rollouts.api.status import RolloutStatus
 from rollouts.api.strategy import RolloutAnalysis
 from rollouts.engine.snapshot import AnalysisRunKind
@@ -102,13 +103,18 @@ class SwitchServiceSelector:
 
 @dataclass(frozen=True, kw_only=True)
 class CreateAnalysisRun:
-    """Start an AnalysisRun called ``name`` from ``analysis`` (templates and args) for a revision."""
+    """Start an AnalysisRun called ``name`` from ``analysis`` (templates and args) for a revision.
+
+    ``run`` is the whole object to create, built by the engine from the snapshot's templates
+    (``None`` only when the snapshot carried no templates: tests of step logic alone).
+    """
 
     name: str
     kind: AnalysisRunKind
     pod_template_hash: str
     analysis: RolloutAnalysis
     step_index: int | None = None
+    run: AnalysisRun | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,9 +16,11 @@ Judging a run's measurements is ``analysis.py``'s job; here only its phase is re
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from rollouts.api.enums import AnalysisPhase, PauseReason
 from rollouts.api.strategy import RolloutAnalysis
+from rollouts.engine.analysis_runs import build_analysis_run
 from rollouts.engine.context import PassContext, RunRef
 from rollouts.engine.plan import CreateAnalysisRun, TerminateAnalysisRun
 from rollouts.engine.snapshot import AnalysisRunKind, ObservedAnalysisRun
@@ -78,15 +80,15 @@ def ensure_run(
                 return RunRef(name=run.name, status=str(run.phase), message=run.message)
     attempt = 1 + sum(1 for run in ctx.snap.analysis_runs if run.name.startswith(prefix))
     name = f"{prefix}{attempt}"
-    ctx.plan.add(
-        CreateAnalysisRun(
-            name=name,
-            kind=kind,
-            pod_template_hash=ctx.desired_hash,
-            analysis=analysis,
-            step_index=step_index,
-        )
+    action = CreateAnalysisRun(
+        name=name, kind=kind, pod_template_hash=ctx.desired_hash, analysis=analysis, step_index=step_index
     )
+    templates = ctx.snap.templates
+    if templates is not None:  # AnalysisRunError leaves decide(): nothing of this plan is carried out
+        action = replace(
+            action, run=build_analysis_run(rollout=ctx.rollout, action=action, templates=templates)
+        )
+    ctx.plan.add(action)
     ctx.plan.event("AnalysisRunCreated", f"Started {kind.value} AnalysisRun {name}")
     return RunRef(name=name, status=str(AnalysisPhase.PENDING))
 

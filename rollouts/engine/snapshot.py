@@ -15,6 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 
+from rollouts.api.analysis import AnalysisTemplate, ClusterAnalysisTemplate
 from rollouts.api.common import parse_timestamp
 from rollouts.api.enums import AnalysisPhase
 from rollouts.api.rollout import Rollout
@@ -27,8 +28,12 @@ __all__ = [
     "ObservedReplicaSet",
     "ObservedService",
     "Snapshot",
+    "Template",
     "parse_deadline",
 ]
+
+Template = AnalysisTemplate | ClusterAnalysisTemplate
+"""A template an analysis names: namespaced, or cluster-scoped (``clusterScope: true``)."""
 
 
 def parse_deadline(value: str | None) -> datetime | None:
@@ -132,6 +137,11 @@ class Snapshot:
     ``router_canary_weight`` is the canary weight the traffic router reads back from the cluster
     (``None`` when unknown or the Rollout uses no router): a step that sets a weight only
     completes once that read-back equals the planned weight.
+
+    ``templates`` are the (Cluster)AnalysisTemplates the Rollout names that exist, so the engine
+    builds every AnalysisRun it starts whole (and reports a missing template or argument before
+    anything is changed). ``None``: templates were not read (tests of step logic alone); a
+    :class:`~rollouts.engine.plan.CreateAnalysisRun` then carries no ``run``.
     """
 
     rollout: Rollout
@@ -141,6 +151,7 @@ class Snapshot:
     router_canary_weight: int | None = None
     analysis_runs: tuple[ObservedAnalysisRun, ...] = ()
     pods: tuple[ObservedPod, ...] = ()
+    templates: tuple[Template, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None:

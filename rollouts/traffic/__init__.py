@@ -1,8 +1,9 @@
 """Traffic routers: move a canary's share of traffic in NGINX Ingress or Istio, and read it back.
 
-One module per product (``nginx``, ``istio``) behind the four-method :class:`TrafficRouter`
-Protocol (``router``), one table (``registry.ROUTERS``), and the object transformations as pure
-functions (``nginx_ingress``, ``istio_routes``). All I/O goes through :mod:`rollouts.kube`.
+One module per product (``nginx``, ``istio``) behind the :class:`TrafficRouter` Protocol
+(``router``: what it reads, set, read back, clean up), one table (``registry.ROUTERS``), and the
+object transformations as pure functions (``nginx_ingress``, ``istio_routes``). All I/O goes
+through :mod:`rollouts.kube`.
 
 Wiring it into the controller::
 
@@ -14,8 +15,8 @@ Wiring it into the controller::
     # observe: the weight really in the cluster -> Snapshot(router_canary_weight=...)
     weight = await router.read_weight(ctx) if router else None
 
-    # act, for each SetWeight action (in plan order; stop at the first failure):
-    await router.reconcile(ctx)               # canary Ingress exists / VirtualService is usable
+    # act, for each SetWeight action (in plan order; stop at the first failure); it creates or
+    # repairs the router's own objects (canary Ingress) and checks the user's (VirtualService):
     await router.set_weight(ctx, canary_weight=a.canary_weight, canary_hash=a.canary_hash,
                             stable_hash=a.stable_hash)
 
@@ -36,7 +37,7 @@ the weight instead of advancing.
 
 from rollouts.traffic.istio import IstioRouter
 from rollouts.traffic.nginx import NginxRouter
-from rollouts.traffic.registry import ROUTERS, router_for, router_named, routing_key
+from rollouts.traffic.registry import ROUTERS, router_for, router_named, routing_key, watched_kinds
 from rollouts.traffic.router import (
     ForeignObjectError,
     InvalidRoutingError,
@@ -63,4 +64,5 @@ __all__ = [
     "router_for",
     "router_named",
     "routing_key",
+    "watched_kinds",
 ]

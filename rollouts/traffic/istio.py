@@ -24,12 +24,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from rollouts.api import Rollout
+from rollouts.engine.references import Kind, Reference
 from rollouts.kube import Conflict, Invalid, KubeObject
 from rollouts.traffic.istio_routes import (
     JsonPatch,
     canary_weight_in,
     istio_settings,
-    subset_indexes,
     subset_patch,
     weight_patch,
 )
@@ -51,15 +52,27 @@ class IstioRouter:
     def __init__(self, *, api_version: str = ISTIO_API_VERSION) -> None:
         self.api_version = api_version
 
-    async def reconcile(self, ctx: RouterContext) -> None:
-        """Check the VirtualService, its managed routes and destinations, and the DestinationRule subsets."""
-        settings = istio_settings(ctx.rollout)
-        canary_weight_in(await self._read(ctx, "VirtualService", settings.virtual_service), settings)
-        if settings.destination_rule is not None:
-            subset_indexes(
-                await self._read(ctx, "DestinationRule", settings.destination_rule.name),
-                settings.destination_rule,
+    @property
+    def kinds(self) -> tuple[Kind, ...]:
+        return (
+            Kind(api_version=self.api_version, kind="VirtualService", optional=True),
+            Kind(api_version=self.api_version, kind="DestinationRule", optional=True),
+        )
+
+    def references(self, rollout: Rollout) -> list[Reference]:
+        """The VirtualService whose weights it sets and, subset-level, the DestinationRule."""
+        canary = rollout.spec.strategy.canary
+        istio = canary.traffic_routing.istio if canary and canary.traffic_routing else None
+        if istio is None:
+            return []
+        vs_kind, dr_kind = self.kinds
+        base = "spec.strategy.canary.trafficRouting.istio"
+        found = [Reference(kind=vs_kind, name=istio.virtual_service.name, path=f"{base}.virtualService.name")]
+        if istio.destination_rule is not None:
+            found.append(
+                Reference(kind=dr_kind, name=istio.destination_rule.name, path=f"{base}.destinationRule.name")
             )
+        return found
 
     async def set_weight(
         self, ctx: RouterContext, *, canary_weight: int, canary_hash: str, stable_hash: str
@@ -111,12 +124,6 @@ class IstioRouter:
             )
 
     # -- internals -----------------------------------------------------------------------------
-
-    async def _read(self, ctx: RouterContext, kind: str, name: str) -> KubeObject:
-        obj = await ctx.client.get_or_none(self.api_version, kind, namespace=ctx.namespace, name=name)
-        if obj is None:
-            raise RouterObjectMissingError(_missing(ctx, kind, name))
-        return obj
 
     async def _observe(self, ctx: RouterContext, kind: str, name: str, *, attempt: int = 0) -> KubeObject:
         obj = await ctx.read_for_write(self.api_version, kind, name, attempt=attempt)

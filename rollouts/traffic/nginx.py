@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rollouts.api import Rollout
+from rollouts.engine.references import Kind, Reference
 from rollouts.kube import AlreadyExists, Conflict, KubeObject
 from rollouts.traffic.nginx_ingress import (
     INGRESS_API_VERSION,
@@ -39,13 +41,27 @@ __all__ = ["NginxRouter"]
 
 _ATTEMPTS = 4
 
+INGRESS = Kind(api_version=INGRESS_API_VERSION, kind="Ingress", optional=True, owned=True)
+"""Owned: the canary Ingress carries the Rollout's ownerReference; the stable one is named."""
+
 
 class NginxRouter:
     """Traffic router for ingress-nginx (``trafficRouting.nginx``)."""
 
-    async def reconcile(self, ctx: RouterContext) -> None:
-        """Create the canary Ingress (weight 0) or bring it in line with the stable Ingress."""
-        await self._write(ctx, canary_weight=None)
+    kinds = (INGRESS,)
+
+    def references(self, rollout: Rollout) -> list[Reference]:
+        """The stable Ingress the Rollout names, and the canary Ingress copied from it."""
+        canary = rollout.spec.strategy.canary
+        routing = canary.traffic_routing.nginx if canary and canary.traffic_routing else None
+        if routing is None:
+            return []
+        path = "spec.strategy.canary.trafficRouting.nginx.stableIngress"
+        canary_name = canary_ingress_name(str(rollout.metadata.name), routing.stable_ingress)
+        return [
+            Reference(kind=INGRESS, name=routing.stable_ingress, path=path),
+            Reference(kind=INGRESS, name=canary_name, path=path, created=True),
+        ]
 
     async def set_weight(
         self, ctx: RouterContext, *, canary_weight: int, canary_hash: str, stable_hash: str
@@ -131,21 +147,13 @@ class NginxRouter:
             )
         return stable
 
-    async def _write(self, ctx: RouterContext, *, canary_weight: int | None) -> None:
-        """Create or update the canary Ingress; ``canary_weight=None`` keeps its weight (0 if new)."""
+    async def _write(self, ctx: RouterContext, *, canary_weight: int) -> None:
+        """Create the canary Ingress, or bring it in line with the stable Ingress and the weight."""
         routing, _, _ = nginx_routing(ctx.rollout)
         for attempt in range(_ATTEMPTS):
             stable = await self._read_stable(ctx, attempt=attempt)
             existing = await self._read_canary(ctx, attempt=attempt)
-            weight = canary_weight
-            if weight is None:
-                held = (
-                    None
-                    if existing is None
-                    else canary_weight_of(existing, annotation_prefix=routing.annotation_prefix)
-                )
-                weight = held or 0
-            desired = desired_canary_ingress(stable, rollout=ctx.rollout, canary_weight=weight)
+            desired = desired_canary_ingress(stable, rollout=ctx.rollout, canary_weight=canary_weight)
             try:
                 if existing is None:
                     ctx.wrote(await ctx.client.create(desired))

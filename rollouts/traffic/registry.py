@@ -1,8 +1,9 @@
 """The one table of traffic routers: the ``trafficRouting`` key a Rollout sets -> the router class.
 
-Adding a router is one module and one line here. A name that is not in the table raises
-:class:`UnknownRouterError`; there is no default router to fall back on, because shifting traffic with
-the wrong product would report weights that no proxy applies.
+Adding a router is one module and one line here: the controller watches what :func:`watched_kinds`
+lists, and each router's ``references`` say which objects a Rollout reads. A name that is not in the
+table raises :class:`UnknownRouterError`; there is no default router to fall back on, because
+shifting traffic with the wrong product would report weights that no proxy applies.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
 from rollouts.api import Rollout
+from rollouts.engine.references import Kind
 from rollouts.traffic.istio import IstioRouter
 from rollouts.traffic.nginx import NginxRouter
 from rollouts.traffic.router import TrafficRouter, UnknownRouterError
 
-__all__ = ["ROUTERS", "router_for", "router_named", "routing_key"]
+__all__ = ["ROUTERS", "router_for", "router_named", "routing_key", "watched_kinds"]
 
 ROUTERS: Mapping[str, Callable[[], TrafficRouter]] = MappingProxyType(
     {
@@ -54,3 +56,8 @@ def router_for(rollout: Rollout) -> TrafficRouter | None:
     """The router the Rollout asks for, or ``None`` when it routes by pod ratio (no trafficRouting)."""
     key = routing_key(rollout)
     return None if key is None else router_named(key)
+
+
+def watched_kinds() -> list[Kind]:
+    """Every kind some router reads, each once (the controller keeps a watch cache of each)."""
+    return list(dict.fromkeys(kind for factory in ROUTERS.values() for kind in factory().kinds))

@@ -1,16 +1,25 @@
 """The contract every traffic router implements, the per-call context, and the errors a user can cause.
 
 A router owns one job: make the traffic split the engine planned real in one product's objects, and
-report back what is actually in the cluster. Four methods are enough (DESIGN.md section 6):
+report back what is actually in the cluster. It declares what it reads, and has three methods:
 
-- ``reconcile(ctx)``: make sure the router's own objects exist and are valid (NGINX creates the canary
-  Ingress; Istio checks that the VirtualService, its routes and destinations exist);
+- ``kinds`` and ``references(rollout)``: the kinds it needs watched and the objects a Rollout makes
+  it read (NGINX: the stable Ingress and its own canary Ingress; Istio: the VirtualService and the
+  DestinationRule). The controller's caches, their reverse index and the observe step are built
+  from these, so a router never needs an edit anywhere else;
 - ``set_weight(ctx, canary_weight=, canary_hash=, stable_hash=)``: send ``canary_weight`` percent to
-  the canary and the rest to stable;
+  the canary and the rest to stable, creating or repairing the router's own objects on the way
+  (NGINX creates the canary Ingress; Istio checks the routes and destinations) and checking the
+  user's;
 - ``read_weight(ctx)``: the canary weight actually in the cluster (``None`` when it cannot be told),
   so the controller advances a step only once the router really holds the planned weight;
 - ``cleanup(ctx)``: send everything back to stable when the Rollout no longer routes through this
-  router, tolerating objects that are already gone.
+  router (``trafficRouting`` removed or changed, or the Rollout deleted), tolerating objects that
+  are already gone.
+
+DESIGN.md names a fourth, ``reconcile`` (create or repair the router's objects). It left the
+contract: ``set_weight`` has to do it anyway (it writes those objects), and a separate call was
+either a second write per step or never made.
 
 Services are not a router's business: the controller points the canary and stable Services itself.
 
@@ -28,6 +37,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 from rollouts.api import Rollout
+from rollouts.engine.references import Kind, Reference
 from rollouts.kube import KubeClient, KubeObject
 
 __all__ = [
@@ -117,8 +127,13 @@ class RouterContext:
 class TrafficRouter(Protocol):
     """One traffic router (NGINX, Istio, ...). Every method is idempotent and safe to repeat."""
 
-    async def reconcile(self, ctx: RouterContext) -> None:
-        """Create or repair the router's own objects; check the user's objects are usable."""
+    @property
+    def kinds(self) -> tuple[Kind, ...]:
+        """The kinds of the objects this router reads or writes (watched by the controller)."""
+        ...
+
+    def references(self, rollout: Rollout) -> list[Reference]:
+        """The objects ``rollout`` makes this router read, with the fields that name them. Pure."""
         ...
 
     async def set_weight(

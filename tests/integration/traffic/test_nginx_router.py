@@ -43,7 +43,7 @@ async def test_canary_ingress_is_created_weighted_and_read_back(
     router = NginxRouter()
     assert await router.read_weight(ctx) is None, "no canary Ingress yet: nothing verified"
 
-    await router.reconcile(ctx)
+    await router.set_weight(ctx, canary_weight=0, canary_hash="new", stable_hash="old")
     canary = kubectl_json(kubectl, "get", "ingress", "web-web-canary")
     assert canary["spec"]["ingressClassName"] == "nginx"
     assert canary["spec"]["tls"] == TLS
@@ -68,9 +68,8 @@ async def test_canary_ingress_is_created_weighted_and_read_back(
     assert canary["metadata"]["annotations"][f"{PREFIX}/canary-weight"] == "30"
     assert await router.read_weight(ctx) == 30
 
-    # A repeated reconcile keeps the weight and writes nothing.
+    # A repeated write of the same weight writes nothing.
     version = canary["metadata"]["resourceVersion"]
-    await router.reconcile(ctx)
     await router.set_weight(ctx, canary_weight=30, canary_hash="new", stable_hash="old")
     assert kubectl_json(kubectl, "get", "ingress", "web-web-canary")["metadata"]["resourceVersion"] == version
 
@@ -92,7 +91,7 @@ async def test_changes_to_the_stable_ingress_reach_the_canary_and_keep_the_weigh
         "patch", "ingress", "web", "--type=merge",
         "-p", '{"spec": {"tls": [{"hosts": ["web.example.com"], "secretName": "rotated"}]}}',
     )  # fmt: skip
-    await router.reconcile(ctx)
+    await router.set_weight(ctx, canary_weight=40, canary_hash="new", stable_hash="old")
     canary = kubectl_json(kubectl, "get", "ingress", "web-web-canary")
     assert canary["spec"]["tls"] == [{"hosts": ["web.example.com"], "secretName": "rotated"}]
     assert canary["metadata"]["annotations"][f"{PREFIX}/canary-weight"] == "40"
@@ -110,7 +109,7 @@ async def test_an_ingress_of_that_name_owned_by_someone_else_is_never_taken_over
     router = NginxRouter()
 
     for attempt in (
-        router.reconcile(ctx),
+        router.set_weight(ctx, canary_weight=0, canary_hash="n", stable_hash="o"),
         router.set_weight(ctx, canary_weight=50, canary_hash="n", stable_hash="o"),
     ):
         with pytest.raises(ForeignObjectError) as err:
@@ -137,7 +136,7 @@ async def test_missing_stable_ingress_or_stable_rule_is_a_clear_error(
     ctx = await make_context(nginx_routing())
     router = NginxRouter()
     with pytest.raises(RouterObjectMissingError) as err:
-        await router.reconcile(ctx)
+        await router.set_weight(ctx, canary_weight=0, canary_hash="n", stable_hash="o")
     assert f"Ingress {ctx.namespace}/web does not exist" in str(err.value)
     assert "trafficRouting.nginx.stableIngress" in str(err.value)
 
@@ -152,7 +151,7 @@ async def test_the_canary_ingress_goes_away_with_its_rollout(
 ) -> None:
     make_stable(kubectl)
     ctx = await make_context(nginx_routing())
-    await NginxRouter().reconcile(ctx)
+    await NginxRouter().set_weight(ctx, canary_weight=0, canary_hash="n", stable_hash="o")
     kubectl("delete", "rollout", "web")
 
     def gone() -> bool:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from rollouts.controller.caches import references_of
+from rollouts.api import Rollout, parse_rollout
 from rollouts.controller.observe import observed_pod, observed_replica_set
+from rollouts.controller.reads import declared_kinds, references_of
 
 
 def replica_set(*, generation: int, observed: int, available: int) -> dict[str, object]:
@@ -45,25 +46,72 @@ def test_objects_without_the_hash_label_are_not_revisions() -> None:
     assert observed_pod({"metadata": {"name": "p", "labels": {}}}) is None
 
 
-def test_references_name_services_and_router_objects() -> None:
-    rollout = {
-        "spec": {
-            "strategy": {
-                "canary": {
-                    "canaryService": "c",
-                    "stableService": "s",
-                    "trafficRouting": {
-                        "nginx": {"stableIngress": "web"},
-                        "istio": {"virtualService": {"name": "vs"}, "destinationRule": {"name": "dr"}},
-                    },
-                }
-            }
+def _rollout(routing: dict[str, object], **canary: object) -> Rollout:
+    return parse_rollout(
+        {
+            "apiVersion": "rollouts.dev/v1alpha1",
+            "kind": "Rollout",
+            "metadata": {"name": "web", "namespace": "apps", "uid": "u1"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "web", "image": "web:1"}]},
+                },
+                "strategy": {
+                    "canary": {
+                        "canaryService": "c",
+                        "stableService": "s",
+                        "trafficRouting": routing,
+                        **canary,
+                    }
+                },
+            },
         }
-    }
-    assert references_of(rollout) == {
+    )
+
+
+def _named(rollout: Rollout) -> set[tuple[str, str]]:
+    return {(ref.kind.kind, ref.name) for ref in references_of(rollout)}
+
+
+def test_references_name_services_and_router_objects() -> None:
+    nginx = _rollout({"nginx": {"stableIngress": "web"}})
+    assert _named(nginx) == {
         ("Service", "c"),
         ("Service", "s"),
         ("Ingress", "web"),
+        ("Ingress", "web-web-canary"),
+    }
+    istio = _rollout({"istio": {"virtualService": {"name": "vs"}, "destinationRule": {
+        "name": "dr", "canarySubsetName": "canary", "stableSubsetName": "stable"}}})  # fmt: skip
+    assert _named(istio) == {
+        ("Service", "c"),
+        ("Service", "s"),
         ("VirtualService", "vs"),
         ("DestinationRule", "dr"),
     }
+
+
+def test_references_name_analysis_templates_of_every_analysis_block() -> None:
+    rollout = _rollout(
+        {"nginx": {"stableIngress": "web"}},
+        steps=[{"analysis": {"templates": [{"templateName": "rate"}]}}],
+        analysis={"templates": [{"templateName": "latency", "clusterScope": True}]},
+    )
+    refs = {(ref.kind.kind, ref.name): ref for ref in references_of(rollout)}
+    assert (
+        refs[("AnalysisTemplate", "rate")].path
+        == "spec.strategy.canary.steps[0].analysis.templates[0].templateName"
+    )
+    assert refs[("ClusterAnalysisTemplate", "latency")].kind.cluster_scoped
+
+
+def test_every_kind_a_rollout_can_name_is_watched() -> None:
+    """The caches watch what the declarations name: no reference of a kind nobody watches."""
+    watched = {kind.key for kind in declared_kinds()}
+    for rollout in (
+        _rollout({"nginx": {"stableIngress": "web"}}, analysis={"templates": [{"templateName": "t"}]}),
+        _rollout({"istio": {"virtualService": {"name": "vs"}}}),
+    ):
+        assert {ref.kind.key for ref in references_of(rollout)} <= watched
