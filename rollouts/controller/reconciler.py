@@ -34,6 +34,7 @@ from rollouts.controller.act import ActContext, apply_actions, missing_service
 from rollouts.controller.caches import Caches
 from rollouts.controller.errors import HashCollision, UserError
 from rollouts.controller.observe import snapshot, strategy_services
+from rollouts.controller.outcome import Outcome
 from rollouts.engine import Event, Plan, decide
 from rollouts.engine.invalid_spec import decide_invalid_spec
 from rollouts.kube import Conflict, EventRecorder, Key, KubeClient, KubeError, KubeObject, NotFound, meta
@@ -42,15 +43,6 @@ from rollouts.traffic import RouterContext, RouterError, TrafficRouter, router_f
 __all__ = ["Outcome", "Reconciler"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Outcome:
-    """How a pass ended: ``requeue_after`` seconds (None: only on change) and whether it failed."""
-
-    requeue_after: float | None = None
-    error: str | None = None
-    retry: bool = False
 
 
 @dataclass
