@@ -1,5 +1,6 @@
-"""The reconcile runner: follow-up passes, backoff, crashes, wake-ups, forget; and the Rollout
-controller's metrics of its passes."""
+"""The reconcile runner: follow-up passes, backoff, crashes, wake-ups, forget; the Rollout
+controller's metrics of its passes; and how the AnalysisRun controller's API errors become
+Outcomes for it."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from typing import Any, cast
 import pytest
 
 from rollouts.controller import Controller, ControllerOptions
+from rollouts.controller.analysisruns import AnalysisRunController
 from rollouts.controller.outcome import Outcome
 from rollouts.controller.queue import WorkQueue
 from rollouts.controller.runner import Runner
-from rollouts.kube import Key, KubeClient
+from rollouts.kube import Conflict, Key, KubeClient, Unavailable
 
 A: Key = ("ns", "a")
 B: Key = ("ns", "b")
@@ -172,3 +174,42 @@ async def test_the_rollout_controller_counts_each_pass_by_outcome_and_each_error
         "KeyError": 1,
     }
     assert controller.runner.stats.passes == 4
+
+
+# -- the AnalysisRun controller's outcomes ------------------------------------------------------
+
+
+def analysis_controller(raises: Exception | None, wake_in: float | None = None) -> AnalysisRunController:
+    controller = AnalysisRunController(cast(KubeClient, object()), informers=[])
+
+    async def one_pass(key: Key) -> float | None:
+        if raises is not None:
+            raise raises
+        return wake_in
+
+    cast(Any, controller)._pass = one_pass
+    return controller
+
+
+async def test_an_analysisrun_conflict_is_a_quick_requeue_not_a_failure() -> None:
+    controller = analysis_controller(Conflict("the object has been modified", status=409))
+    outcome = await controller.reconcile(A)
+    assert outcome.requeue_after == 0.05 and not outcome.retry
+    assert controller.stats.conflicts == 1
+
+
+async def test_an_analysisrun_api_error_is_retried_with_backoff() -> None:
+    controller = analysis_controller(Unavailable("connection refused"))
+    outcome = await controller.reconcile(A)
+    assert outcome == Outcome(error="Unavailable: connection refused", retry=True)
+    assert controller.stats.conflicts == 0
+
+
+async def test_an_analysisrun_pass_wakes_at_its_next_deadline() -> None:
+    assert await analysis_controller(None, wake_in=12.5).reconcile(A) == Outcome(requeue_after=12.5)
+    assert await analysis_controller(None).reconcile(A) == Outcome()
+
+
+async def test_an_analysisrun_bug_reaches_the_runner() -> None:
+    with pytest.raises(ZeroDivisionError):
+        await analysis_controller(ZeroDivisionError("bug")).reconcile(A)
