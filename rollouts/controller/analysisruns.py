@@ -1,8 +1,9 @@
 """The AnalysisRun controller: measure each run's metrics when they are due, record, judge, write status.
 
-It runs beside the Rollout controller in the same process and in the same style (a watch cache,
-a work queue of ``(namespace, name)`` keys, a few workers), so a run is never handled by two
-workers at once and changes coalesce. One pass over one run is a straight list of steps:
+It runs beside the Rollout controller in the same process and on the same runner
+(:mod:`~rollouts.controller.runner`: a work queue of ``(namespace, name)`` keys, a few workers,
+backoff), so a run is never handled by two workers at once and changes coalesce. One pass over
+one run is a straight list of steps:
 
 1. read the run from the watch cache and parse it (a run that does not parse gets an Error
    status naming the problem, once);
@@ -14,6 +15,10 @@ workers at once and changes coalesce. One pass over one run is a straight list o
    the resourceVersion as a precondition (a stale pass fails with Conflict instead of
    overwriting a newer status), and remember the answer in the cache;
 5. schedule the next pass at the next deadline.
+
+A Conflict on the status write is no failure: a newer copy of the run is on its way from the
+watch, so the pass is tried again shortly, without backoff. Other API errors are retried with
+backoff; anything else is a bug, which the runner logs and retries with backoff.
 
 A restart therefore loses nothing and repeats nothing: every deadline is read back from
 ``status.startedAt`` and the measurements' ``finishedAt``. A pass that crashed after measuring
@@ -37,7 +42,9 @@ from pydantic import ValidationError
 from rollouts.api import AnalysisRun
 from rollouts.api.enums import AnalysisPhase
 from rollouts.api.measurement import Measurement as StatusMeasurement
+from rollouts.controller.outcome import Outcome
 from rollouts.controller.queue import WorkQueue
+from rollouts.controller.runner import Runner
 from rollouts.engine.analysis_args import ResolvedArgs, resolve_run_args, secret_names
 from rollouts.engine.analysis_schedule import advance, plan_measurements
 from rollouts.kube import Conflict, EventRecorder, Informer, Key, KubeClient, KubeError, KubeObject
@@ -49,6 +56,9 @@ __all__ = ["ANALYSIS_RUN", "AnalysisRunController", "AnalysisRunOptions"]
 ANALYSIS_RUN = ("rollouts.dev/v1alpha1", "AnalysisRun")
 
 log = logging.getLogger(__name__)
+
+CONFLICT_REQUEUE_SECONDS = 0.05
+"""After a Conflict: the watch event of the newer version arrives within this, usually."""
 
 Clock = Callable[[], datetime]
 
@@ -102,7 +112,10 @@ class AnalysisRunController:
         self.providers = providers or Providers(
             ProviderSettings(prometheus_address=self.options.prometheus_address)
         )
-        self.queue: WorkQueue[Key] = WorkQueue()
+        self.runner = Runner(
+            "AnalysisRun", self.reconcile, workers=self.options.workers, retry_log_level=logging.WARNING
+        )
+        self.queue: WorkQueue[Key] = self.runner.queue
         self.stats = _Stats()
         self._client = client
         self._clock = clock
@@ -150,34 +163,10 @@ class AnalysisRunController:
                 for informer in self.informers:
                     for obj in informer.list():
                         self._changed(None, obj)
-                for index in range(max(1, self.options.workers)):
-                    group.create_task(self._work(), name=f"analysisrun-worker-{index}")
+                group.create_task(self.runner.run(), name="analysisrun-workers")
         finally:
             self.queue.shutdown()
             self._executor.shutdown(wait=False, cancel_futures=True)
-
-    async def _work(self) -> None:
-        while True:
-            key = await self.queue.get()
-            try:
-                wake_in = await self.reconcile(key)
-            except asyncio.CancelledError:
-                raise
-            except Conflict:
-                self.stats.conflicts += 1
-                self.queue.add_after(key, 0.05)  # a newer copy is on its way from the watch
-            except KubeError as exc:
-                delay = self.queue.retry(key)
-                log.warning("AnalysisRun %s/%s: %s; retrying in %.1fs", *key, exc, delay)
-            except Exception:
-                delay = self.queue.retry(key)
-                log.exception("AnalysisRun %s/%s: pass failed; retrying in %.1fs", *key, delay)
-            else:
-                self.queue.forget(key)
-                if wake_in is not None:
-                    self.queue.add_after(key, wake_in)
-            finally:
-                self.queue.done(key)
 
     def _cached(self, key: Key) -> tuple[Informer, KubeObject] | None:
         for informer in self.informers:
@@ -189,8 +178,19 @@ class AnalysisRunController:
 
     # -- one pass ------------------------------------------------------------------------------
 
-    async def reconcile(self, key: Key) -> float | None:
-        """One pass over the run ``key``; returns seconds until the next pass is due (``None``: none)."""
+    async def reconcile(self, key: Key) -> Outcome:
+        """One pass over the run ``key``; ``requeue_after``: seconds until the next pass is due."""
+        try:
+            wake_in = await self._pass(key)
+        except Conflict as exc:
+            self.stats.conflicts += 1
+            return Outcome(requeue_after=CONFLICT_REQUEUE_SECONDS, error=f"Conflict: {exc.message}")
+        except KubeError as exc:
+            return Outcome(error=f"{type(exc).__name__}: {exc.message}", retry=True)
+        return Outcome(requeue_after=wake_in)
+
+    async def _pass(self, key: Key) -> float | None:
+        """Seconds until the next pass is due (``None``: none); raises the API's errors."""
         cached = self._cached(key)
         if cached is None:
             return None

@@ -1,5 +1,6 @@
-"""The controller process: watch caches, a work queue, workers running passes, the AnalysisRun
-controller on the same AnalysisRun caches, HTTP endpoints.
+"""The controller process: watch caches, a runner of Rollout passes (its work queue and workers:
+:mod:`~rollouts.controller.runner`), the AnalysisRun controller on the same AnalysisRun caches,
+HTTP endpoints.
 
 Nothing is kept only in memory that the next process would need: wake-ups are re-computed from
 each Rollout's status by its first pass after a start, so a restart (or a SIGKILL) loses nothing.
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,8 +20,10 @@ from rollouts.controller.analysisruns import AnalysisRunController, AnalysisRunO
 from rollouts.controller.caches import Caches
 from rollouts.controller.leader import LeaderElector, LeaseOptions
 from rollouts.controller.metrics import ControllerMetrics
+from rollouts.controller.outcome import Outcome
 from rollouts.controller.queue import WorkQueue
 from rollouts.controller.reconciler import Reconciler
+from rollouts.controller.runner import Runner
 from rollouts.controller.server import serve
 from rollouts.kube import EventRecorder, Key, KubeClient
 
@@ -53,7 +55,14 @@ class Controller:
 
     def __init__(self, client: KubeClient, options: ControllerOptions) -> None:
         self.options = options
-        self.queue: WorkQueue[Key] = WorkQueue()
+        self.runner = Runner(
+            "Rollout",
+            self._reconcile,
+            workers=options.workers,
+            follow_up_passes=options.follow_up_passes,
+            observer=self._observe,
+        )
+        self.queue: WorkQueue[Key] = self.runner.queue
         self.caches = Caches(client, namespaces=options.namespaces, wake=self.queue.add)
         # Measures AnalysisRuns off the same AnalysisRun watch caches (no second watch).
         self.analysis = AnalysisRunController(
@@ -70,9 +79,6 @@ class Controller:
         self.reconciler = Reconciler(client=client, caches=self.caches, recorder=self.recorder)
         self._client = client
         self.elector = LeaderElector(client, options.leader_election) if options.leader_election else None
-        self._passes = 0
-        self._waited = 0.0
-        self._running = 0.0
 
     def _phases(self) -> Counter[str]:
         return Counter(str((r.get("status") or {}).get("phase") or "Unknown") for r in self.caches.rollouts())
@@ -93,8 +99,7 @@ class Controller:
                 group.create_task(self.recorder.run(), name="events")
                 await self.caches.wait_synced()
                 log.info("watch caches synced: %d Rollouts", len(self.caches.rollouts()))
-                for index in range(self.options.workers):
-                    group.create_task(self._work(), name=f"worker-{index}")
+                group.create_task(self.runner.run(), name="rollout-workers")
                 group.create_task(self._resync(), name="resync")
                 group.create_task(self.analysis.run(), name="analysisruns")
         finally:
@@ -103,9 +108,9 @@ class Controller:
                 await self.elector.release()
             log.info(
                 "%d passes (%.1f s waiting in the queue, %.1f s running); API requests: %s",
-                self._passes,
-                self._waited,
-                self._running,
+                self.runner.stats.passes,
+                self.runner.stats.waited,
+                self.runner.stats.running,
                 ", ".join(f"{k} {n}" for k, n in sorted(self._client.requests.items())),
             )
             for server in servers:
@@ -145,53 +150,13 @@ class Controller:
                 meta = rollout.get("metadata") or {}
                 self.queue.add((str(meta.get("namespace")), str(meta.get("name"))))
 
-    async def _work(self) -> None:
-        while True:
-            key = await self.queue.get()
-            self._waited += self.queue.last_wait
-            try:
-                for _ in range(self.options.follow_up_passes):
-                    again = await self._pass(key)
-                    if not again:
-                        break
-                else:
-                    self.queue.add(key)
-            finally:
-                self.queue.done(key)
+    async def _reconcile(self, key: Key) -> Outcome:
+        return await self.reconciler.reconcile(key)
 
-    async def _pass(self, key: Key) -> bool:
-        """Run one pass; True when the Rollout wants another pass at once (it just changed something).
-
-        The follow-up pass runs in the same worker rather than at the back of the queue: under a
-        backlog of many Rollouts, a step that needs two passes (advance, then set the weight)
-        would otherwise wait for every other Rollout in between.
-        """
-        started = time.monotonic()
-        try:
-            outcome = await self.reconciler.reconcile(key)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # a bug must not stop this worker or other Rollouts
-            log.exception("rollout %s/%s: pass failed unexpectedly", *key)
-            self.metrics.observe_error(type(exc).__name__)
-            self.metrics.observe_reconcile(seconds=time.monotonic() - started, outcome="error")
-            delay = self.queue.retry(key)
-            log.info("rollout %s/%s: retrying in %.1fs", *key, delay)
-            return False
-        elapsed = time.monotonic() - started
-        self._passes += 1
-        self._running += elapsed
+    def _observe(self, outcome: Outcome, seconds: float) -> None:
+        """The pass's metrics: ``ok``, ``requeue`` (it ended with an error it recovers from by
+        passing again, such as a conflict) or ``error`` (retried with backoff)."""
         if outcome.error is not None:
             self.metrics.observe_error(outcome.error.split(":")[0])
-            log.debug("rollout %s/%s: pass ended with %s", *key, outcome.error)
-        if outcome.retry:
-            self.metrics.observe_reconcile(seconds=elapsed, outcome="error")
-            self.queue.retry(key)
-            return False
-        self.metrics.observe_reconcile(seconds=elapsed, outcome="ok" if outcome.error is None else "requeue")
-        self.queue.forget(key)
-        if outcome.requeue_after == 0:
-            return True
-        if outcome.requeue_after is not None:
-            self.queue.add_after(key, outcome.requeue_after)
-        return False
+        label = "error" if outcome.retry else "ok" if outcome.error is None else "requeue"
+        self.metrics.observe_reconcile(seconds=seconds, outcome=label)

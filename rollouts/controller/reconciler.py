@@ -33,6 +33,7 @@ from rollouts.controller.act import ActContext, apply_actions
 from rollouts.controller.caches import Caches
 from rollouts.controller.errors import HashCollision, UserError
 from rollouts.controller.observe import observe
+from rollouts.controller.outcome import Outcome
 from rollouts.engine import Event, Plan, decide
 from rollouts.engine.analysis_runs import AnalysisRunError
 from rollouts.engine.invalid_spec import decide_invalid_spec
@@ -42,15 +43,6 @@ from rollouts.traffic import RouterError, TrafficRouter
 __all__ = ["Outcome", "Reconciler"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Outcome:
-    """How a pass ended: ``requeue_after`` seconds (None: only on change) and whether it failed."""
-
-    requeue_after: float | None = None
-    error: str | None = None
-    retry: bool = False
 
 
 @dataclass
