@@ -29,6 +29,7 @@ from rollouts.engine import references as declared
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.engine.references import Kind
 from rollouts.kube import Informer, Key, KubeClient, KubeObject, controller_of
+from rollouts.traffic import declared_kinds, references_of
 
 __all__ = ["Caches", "ParsedRollouts", "Watched"]
 
@@ -143,7 +144,7 @@ class Caches:
         )
         self._add(reads.POD, on_change=self._pod_changed, transform=_trim_pod, selector=hashed)
         self._add(reads.ANALYSIS_RUN, on_change=self._owned_changed)
-        for kind in reads.declared_kinds():
+        for kind in declared_kinds():
             self._add(kind, on_change=self._declared_changed(kind))
 
     def _add(
@@ -251,7 +252,7 @@ class Caches:
             return set()
         return {
             ("" if ref.kind.cluster_scoped else namespace, ref.kind.key, ref.name)
-            for ref in reads.references_of(rollout)
+            for ref in references_of(rollout)
         }
 
     def _index_refs(self, key: Key, refs: set[_IndexKey]) -> None:

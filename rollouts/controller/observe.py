@@ -23,14 +23,13 @@ from rollouts.api import AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate,
 from rollouts.controller import caches as kinds
 from rollouts.controller.caches import Caches
 from rollouts.controller.errors import UserError
-from rollouts.controller.reads import references_of
 from rollouts.engine import ObservedAnalysisRun, ObservedPod, ObservedReplicaSet, ObservedService, Snapshot
 from rollouts.engine.analysis_runs import observe_analysis_run
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.engine.references import ANALYSIS_TEMPLATE, CLUSTER_ANALYSIS_TEMPLATE, SERVICE, Reference
 from rollouts.engine.snapshot import Template
 from rollouts.kube import KubeClient, KubeObject, meta
-from rollouts.traffic import RouterContext, TrafficRouter, router_for
+from rollouts.traffic import RouterContext, TrafficRouter, references_of, router_for
 
 __all__ = [
     "REVISION_ANNOTATION",

@@ -37,10 +37,20 @@ the weight instead of advancing.
 
 from rollouts.traffic.istio import IstioRouter
 from rollouts.traffic.nginx import NginxRouter
-from rollouts.traffic.registry import ROUTERS, router_for, router_named, routing_key, watched_kinds
+from rollouts.traffic.registry import (
+    ROUTERS,
+    declared_kinds,
+    references_of,
+    router_for,
+    router_named,
+    routing_key,
+    watched_kinds,
+)
 from rollouts.traffic.router import (
+    FileObjects,
     ForeignObjectError,
     InvalidRoutingError,
+    LintProblem,
     ObjectReader,
     RouterContext,
     RouterError,
@@ -51,9 +61,11 @@ from rollouts.traffic.router import (
 
 __all__ = [
     "ROUTERS",
+    "FileObjects",
     "ForeignObjectError",
     "InvalidRoutingError",
     "IstioRouter",
+    "LintProblem",
     "NginxRouter",
     "ObjectReader",
     "RouterContext",
@@ -61,6 +73,8 @@ __all__ = [
     "RouterObjectMissingError",
     "TrafficRouter",
     "UnknownRouterError",
+    "declared_kinds",
+    "references_of",
     "router_for",
     "router_named",
     "routing_key",

@@ -31,10 +31,17 @@ from rollouts.traffic.istio_routes import (
     JsonPatch,
     canary_weight_in,
     istio_settings,
+    lint_istio,
     subset_patch,
     weight_patch,
 )
-from rollouts.traffic.router import RouterContext, RouterObjectMissingError, check_weight
+from rollouts.traffic.router import (
+    FileObjects,
+    LintProblem,
+    RouterContext,
+    RouterObjectMissingError,
+    check_weight,
+)
 
 __all__ = ["ISTIO_API_VERSION", "IstioRouter"]
 
@@ -73,6 +80,9 @@ class IstioRouter:
                 Reference(kind=dr_kind, name=istio.destination_rule.name, path=f"{base}.destinationRule.name")
             )
         return found
+
+    def lint(self, rollout: Rollout, objects: FileObjects) -> list[LintProblem]:
+        return lint_istio(rollout, objects)
 
     async def set_weight(
         self, ctx: RouterContext, *, canary_weight: int, canary_hash: str, stable_hash: str

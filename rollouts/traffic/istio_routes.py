@@ -26,12 +26,13 @@ from typing import Any
 
 from rollouts.api import IstioDestinationRule, Rollout
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
-from rollouts.traffic.router import InvalidRoutingError, check_weight
+from rollouts.traffic.router import FileObjects, InvalidRoutingError, LintProblem, check_weight
 
 __all__ = [
     "IstioSettings",
     "canary_weight_in",
     "istio_settings",
+    "lint_istio",
     "managed_routes",
     "subset_indexes",
     "subset_patch",
@@ -238,3 +239,90 @@ def subset_patch(
             path = f"/spec/subsets/{index}/labels/{POD_TEMPLATE_HASH_LABEL}"
             ops.append({"op": "add", "path": path, "value": pod_hash})
     return ops
+
+
+# --- offline checks (``lint``) ----------------------------------------------------------------------
+
+
+def _problem(kind: str | None, name: str | None, path: str, message: str) -> LintProblem:
+    return LintProblem(kind=kind, name=name, path=path, message=message)
+
+
+def lint_istio(rollout: Rollout, objects: FileObjects) -> list[LintProblem]:
+    """Offline: do the file's DestinationRule subsets and VirtualService routes fit the Rollout?"""
+    canary = rollout.spec.strategy.canary
+    istio = canary.traffic_routing.istio if canary and canary.traffic_routing else None
+    if canary is None or istio is None:
+        return []
+    name = rollout.metadata.name
+    problems: list[LintProblem] = []
+    rule = istio.destination_rule
+    found_rule = objects.find("DestinationRule", rule.name) if rule is not None else None
+    if rule is not None and found_rule is not None:
+        subsets = {s.get("name") for s in (found_rule.get("spec") or {}).get("subsets") or []}
+        for subset in (rule.canary_subset_name, rule.stable_subset_name):
+            if subset not in subsets:
+                message = (
+                    f"has no subset named {subset!r}, which Rollout {name} routes to; add it (the "
+                    "controller sets its pod-template hash label)"
+                )
+                problems.append(_problem("DestinationRule", rule.name, "spec.subsets", message))
+    vs_ref = istio.virtual_service
+    service = objects.find("VirtualService", vs_ref.name)
+    if service is None:
+        return problems
+    routes = list((service.get("spec") or {}).get("http") or [])
+    names = [route.get("name") for route in routes]
+    base = "spec.strategy.canary.trafficRouting.istio.virtualService"
+    targeted: list[tuple[int, Mapping[str, Any]]] = []
+    if vs_ref.routes:
+        for index, wanted in enumerate(vs_ref.routes):
+            if wanted in names:
+                targeted.append((names.index(wanted), routes[names.index(wanted)]))
+                continue
+            known = ", ".join(str(n) for n in names if n) or "none is named"
+            message = (
+                f"route {wanted!r} is not an http route of VirtualService {vs_ref.name} (its routes: "
+                f"{known}); fix the name or name the route in the VirtualService"
+            )
+            problems.append(_problem(None, None, f"{base}.routes[{index}]", message))
+    elif len(routes) != 1:
+        message = (
+            f"is not set and VirtualService {vs_ref.name} has {len(routes)} http routes; list the names "
+            "of the routes whose weights the controller sets"
+        )
+        problems.append(_problem(None, None, f"{base}.routes", message))
+    else:
+        targeted = [(0, routes[0])]
+    for index, route in targeted:
+        problems += _lint_destinations(rollout, vs_ref.name, index, route)
+    return problems
+
+
+def _lint_destinations(
+    rollout: Rollout, vs_name: str, index: int, route: Mapping[str, Any]
+) -> list[LintProblem]:
+    canary = rollout.spec.strategy.canary
+    istio = canary.traffic_routing.istio if canary and canary.traffic_routing else None
+    if canary is None or istio is None:
+        return []
+    destinations = [d.get("destination") or {} for d in route.get("route") or []]
+    label = route.get("name") or f"#{index}"
+    if istio.destination_rule is not None:
+        have = {d.get("subset") for d in destinations}
+        rule = istio.destination_rule
+        wanted = [("subset", rule.canary_subset_name), ("subset", rule.stable_subset_name)]
+    else:
+        have = {str(d.get("host") or "").split(".")[0] for d in destinations}
+        wanted = [("host", canary.canary_service or ""), ("host", canary.stable_service or "")]
+    return [
+        _problem(
+            "VirtualService",
+            vs_name,
+            f"spec.http[{index}].route",
+            f"route {label!r} has no destination with {field} {value!r}, which Rollout "
+            f"{rollout.metadata.name} shifts weight to; add that destination (weight 0 for the canary)",
+        )
+        for field, value in wanted
+        if value and value not in have
+    ]

@@ -27,11 +27,14 @@ from rollouts.traffic.nginx_ingress import (
     canary_ingress_name,
     canary_weight_of,
     desired_canary_ingress,
+    lint_stable_ingress,
     nginx_routing,
 )
 from rollouts.traffic.owners import describe_owner, is_controlled_by
 from rollouts.traffic.router import (
+    FileObjects,
     ForeignObjectError,
+    LintProblem,
     RouterContext,
     RouterObjectMissingError,
     check_weight,
@@ -62,6 +65,9 @@ class NginxRouter:
             Reference(kind=INGRESS, name=routing.stable_ingress, path=path),
             Reference(kind=INGRESS, name=canary_name, path=path, created=True),
         ]
+
+    def lint(self, rollout: Rollout, objects: FileObjects) -> list[LintProblem]:
+        return lint_stable_ingress(rollout, objects)
 
     async def set_weight(
         self, ctx: RouterContext, *, canary_weight: int, canary_hash: str, stable_hash: str

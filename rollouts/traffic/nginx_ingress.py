@@ -25,13 +25,14 @@ from typing import Any
 
 from rollouts.api import NginxTrafficRouting, Rollout
 from rollouts.traffic.owners import owner_reference
-from rollouts.traffic.router import InvalidRoutingError, check_weight
+from rollouts.traffic.router import FileObjects, InvalidRoutingError, LintProblem, check_weight
 
 __all__ = [
     "INGRESS_API_VERSION",
     "canary_ingress_name",
     "canary_weight_of",
     "desired_canary_ingress",
+    "lint_stable_ingress",
     "nginx_routing",
 ]
 
@@ -142,3 +143,38 @@ def canary_weight_of(ingress: Mapping[str, Any], *, annotation_prefix: str) -> i
         return None
     weight = int(raw)
     return weight if 0 <= weight <= 100 else None
+
+
+def _backends(ingress: Mapping[str, Any]) -> set[str]:
+    spec = ingress.get("spec") or {}
+    names = {((spec.get("defaultBackend") or {}).get("service") or {}).get("name")}
+    for rule in spec.get("rules") or []:
+        for path in (rule.get("http") or {}).get("paths") or []:
+            names.add(((path.get("backend") or {}).get("service") or {}).get("name"))
+    return {name for name in names if isinstance(name, str)}
+
+
+def lint_stable_ingress(rollout: Rollout, objects: FileObjects) -> list[LintProblem]:
+    """Offline: does the stable Ingress in the file route to the Rollout's stableService?"""
+    canary = rollout.spec.strategy.canary
+    routing = canary.traffic_routing.nginx if canary and canary.traffic_routing else None
+    if canary is None or routing is None:
+        return []
+    ingress = objects.find("Ingress", routing.stable_ingress)
+    stable = canary.stable_service
+    if ingress is None or not stable:
+        return []
+    if objects.has("Service") and objects.find("Service", stable) is None:
+        return []  # the dangling stableService is reported on the Rollout; one report is enough
+    if stable in _backends(ingress):
+        return []
+    return [
+        LintProblem(
+            kind="Ingress",
+            name=routing.stable_ingress,
+            path="spec.rules[].http.paths[].backend.service.name",
+            message=f"no path routes to Service {stable!r}, the stableService of Rollout "
+            f"{rollout.metadata.name}; point a path's backend at it (the canary Ingress is copied from "
+            "this one with the backends swapped to canaryService)",
+        )
+    ]

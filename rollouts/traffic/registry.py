@@ -12,12 +12,28 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
 from rollouts.api import Rollout
-from rollouts.engine.references import Kind
+from rollouts.engine.references import (
+    ANALYSIS_TEMPLATE,
+    CLUSTER_ANALYSIS_TEMPLATE,
+    SERVICE,
+    Kind,
+    Reference,
+    strategy_references,
+    template_references,
+)
 from rollouts.traffic.istio import IstioRouter
 from rollouts.traffic.nginx import NginxRouter
 from rollouts.traffic.router import TrafficRouter, UnknownRouterError
 
-__all__ = ["ROUTERS", "router_for", "router_named", "routing_key", "watched_kinds"]
+__all__ = [
+    "ROUTERS",
+    "declared_kinds",
+    "references_of",
+    "router_for",
+    "router_named",
+    "routing_key",
+    "watched_kinds",
+]
 
 ROUTERS: Mapping[str, Callable[[], TrafficRouter]] = MappingProxyType(
     {
@@ -61,3 +77,25 @@ def router_for(rollout: Rollout) -> TrafficRouter | None:
 def watched_kinds() -> list[Kind]:
     """Every kind some router reads, each once (the controller keeps a watch cache of each)."""
     return list(dict.fromkeys(kind for factory in ROUTERS.values() for kind in factory().kinds))
+
+
+def declared_kinds() -> list[Kind]:
+    """Every kind a Rollout can name objects of: Services, templates, every router's kinds."""
+    return list(dict.fromkeys([SERVICE, ANALYSIS_TEMPLATE, CLUSTER_ANALYSIS_TEMPLATE, *watched_kinds()]))
+
+
+def references_of(rollout: Rollout, router: TrafficRouter | None = None) -> list[Reference]:
+    """Every object ``rollout`` reads: its Services, its router's objects, its templates.
+
+    The controller's caches index these, its observe step reads them, and ``lint`` checks them
+    against a file, so the three cannot disagree. ``router``: the Rollout's router when the
+    caller has it already (else looked up; a routing the registry does not know reads nothing,
+    and the pass reports it).
+    """
+    if router is None:
+        try:
+            router = router_for(rollout)
+        except UnknownRouterError:
+            router = None
+    routed = router.references(rollout) if router is not None else []
+    return [*strategy_references(rollout), *routed, *template_references(rollout)]

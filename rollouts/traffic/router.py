@@ -32,17 +32,19 @@ the controller can retry those with backoff.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from rollouts.api import Rollout
 from rollouts.engine.references import Kind, Reference
 from rollouts.kube import KubeClient, KubeObject
 
 __all__ = [
+    "FileObjects",
     "ForeignObjectError",
     "InvalidRoutingError",
+    "LintProblem",
     "ObjectReader",
     "RouterContext",
     "RouterError",
@@ -124,6 +126,29 @@ class RouterContext:
         return f"Rollout {self.namespace}/{self.name}"
 
 
+class FileObjects(Protocol):
+    """The objects beside a Rollout in one manifest file (what ``lint`` checks it against)."""
+
+    def has(self, kind: str) -> bool:
+        """True when the file holds objects of ``kind`` (else references to it are not checked)."""
+        ...
+
+    def find(self, kind: str, name: str) -> Mapping[str, Any] | None:
+        """The object of ``kind`` called ``name`` in the Rollout's namespace, if the file has it."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class LintProblem:
+    """One way a Rollout and the objects it names do not fit: the object to change (``kind`` and
+    ``name``; ``None``: the Rollout itself), the field path in it, and what to do."""
+
+    kind: str | None
+    name: str | None
+    path: str
+    message: str
+
+
 class TrafficRouter(Protocol):
     """One traffic router (NGINX, Istio, ...). Every method is idempotent and safe to repeat."""
 
@@ -134,6 +159,15 @@ class TrafficRouter(Protocol):
 
     def references(self, rollout: Rollout) -> list[Reference]:
         """The objects ``rollout`` makes this router read, with the fields that name them. Pure."""
+        ...
+
+    def lint(self, rollout: Rollout, objects: FileObjects) -> list[LintProblem]:
+        """Offline: do the objects ``rollout`` names in ``objects`` fit it (routes, backends, subsets)?
+
+        Only objects the file holds are checked; a reference to a missing one is reported by
+        ``lint`` itself, from :meth:`references`. Pure: the same checks run before merge that
+        ``set_weight`` would otherwise fail on, mid-delivery.
+        """
         ...
 
     async def set_weight(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rollouts.api import Rollout, parse_rollout
 from rollouts.controller.observe import observed_pod, observed_replica_set
-from rollouts.controller.reads import declared_kinds, references_of
+from rollouts.traffic import declared_kinds, references_of
 
 
 def replica_set(*, generation: int, observed: int, available: int) -> dict[str, object]:
