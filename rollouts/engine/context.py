@@ -2,9 +2,15 @@
 
 A pass reads the snapshot once into a :class:`PassContext` (which ReplicaSet is new, which is
 stable, which are older; the previous status) and then runs a straight list of small rules over
-it. Rules write into ``ctx.draft`` (the next status, field by field) and ``ctx.plan`` (actions,
-events, wake-ups). Only :meth:`PassContext.finish` turns them into an immutable
+it. Rules write into ``ctx.draft`` (the next status, as a mutable working copy) and ``ctx.plan``
+(actions, events, wake-ups). Only ``outcome.finish`` turns them into an immutable
 :class:`~rollouts.engine.plan.Plan`, so there is exactly one status write per pass.
+
+The status is typed end to end: :func:`draft_from` reads the previous
+:class:`~rollouts.api.status.RolloutStatus` into the draft and ``outcome.finish`` builds the next
+one from it, both with the API models' own constructors, so ``mypy --strict`` checks every field
+name on the way in and out. Those are the only two places that map between draft and status; a
+run reference *is* the API's :class:`~rollouts.api.status.RolloutAnalysisRunStatus`, not a copy.
 
 Everything the next pass needs is in the draft, hence in ``status``: a crash between passes loses
 nothing, and the next pass resumes from the cluster and the status alone.
