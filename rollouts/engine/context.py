@@ -2,9 +2,15 @@
 
 A pass reads the snapshot once into a :class:`PassContext` (which ReplicaSet is new, which is
 stable, which are older; the previous status) and then runs a straight list of small rules over
-it. Rules write into ``ctx.draft`` (the next status, field by field) and ``ctx.plan`` (actions,
-events, wake-ups). Only :meth:`PassContext.finish` turns them into an immutable
+it. Rules write into ``ctx.draft`` (the next status, as a mutable working copy) and ``ctx.plan``
+(actions, events, wake-ups). Only ``outcome.finish`` turns them into an immutable
 :class:`~rollouts.engine.plan.Plan`, so there is exactly one status write per pass.
+
+The status is typed end to end: :func:`draft_from` reads the previous
+:class:`~rollouts.api.status.RolloutStatus` into the draft and ``outcome.finish`` builds the next
+one from it, both with the API models' own constructors, so ``mypy --strict`` checks every field
+name on the way in and out. Those are the only two places that map between draft and status; a
+run reference *is* the API's :class:`~rollouts.api.status.RolloutAnalysisRunStatus`, not a copy.
 
 Everything the next pass needs is in the draft, hence in ``status``: a crash between passes loses
 nothing, and the next pass resumes from the cluster and the status alone.
@@ -14,11 +20,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from rollouts.api.enums import PauseReason
 from rollouts.api.rollout import Rollout
-from rollouts.api.status import RolloutStatus
+from rollouts.api.status import RolloutAnalysisRunStatus, RolloutStatus
 from rollouts.engine.hashing import pod_template_hash, replica_set_name
 from rollouts.engine.plan import CreateReplicaSet, Plan, PlanBuilder, ScaleReplicaSet
 from rollouts.engine.snapshot import ObservedReplicaSet, Snapshot
@@ -26,19 +31,22 @@ from rollouts.engine.status import PROGRESSING, Reason, find_condition
 
 __all__ = ["Draft", "PassContext", "RunRef"]
 
+RunRef = RolloutAnalysisRunStatus
+"""What the status remembers of an AnalysisRun (name, last phase, message): the API model itself.
 
-@dataclass(frozen=True, kw_only=True)
-class RunRef:
-    """What the status remembers of an AnalysisRun: its name, last phase and message."""
-
-    name: str
-    status: str
-    message: str = ""
+An empty message is ``None``, never ``""``, exactly as it is written to the status.
+"""
 
 
 @dataclass
 class Draft:
-    """The next status, as plain mutable fields; rules change it, ``finish`` freezes it."""
+    """The next status as a mutable working copy; rules change it, ``outcome.finish`` freezes it.
+
+    It is not a field-by-field mirror of the status: pause conditions are a dict keyed by reason
+    (rules add, drop and test reasons), the traffic split is just the canary weight (the rest of
+    ``canary.weights`` is derived at the end of the pass), strings are ``""`` rather than ``None``
+    where rules compare them, and run references are the API model itself.
+    """
 
     current_pod_hash: str = ""
     current_step_hash: str | None = None
@@ -82,10 +90,11 @@ class Draft:
         self.clear_runs()
 
 
-def _run_ref(value: Any) -> RunRef | None:
-    if value is None:
-        return None
-    return RunRef(name=value.name, status=str(value.status or ""), message=value.message or "")
+def _run_ref(run: RunRef | None) -> RunRef | None:
+    """The run as the draft keeps it: an empty message read back as ``None`` (as it is written)."""
+    if run is None or run.message is None or run.message:
+        return run
+    return RunRef(name=run.name, status=run.status)
 
 
 def draft_from(status: RolloutStatus) -> Draft:

@@ -9,7 +9,9 @@ The status says what is wrong and how to fix it: phase Degraded, a message namin
 the field path and the fix (the lines of :func:`rollouts.api.validation_errors`), condition
 ``InvalidSpec`` True, kstatus ``Stalled`` True and ``Ready`` False. Everything else the old status
 held (stable revision, current step, pauses, abort, analysis runs, weights) is kept, so once the
-user fixes the manifest the next pass resumes where the rollout stood.
+user fixes the manifest the next pass resumes where the rollout stood. The new status is built
+with the typed :class:`~rollouts.api.status.RolloutStatus` constructor; only the old one, read
+from the raw object, is parsed from a dict.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from rollouts.api.status import RolloutStatus
+from rollouts.api.enums import RolloutPhase
+from rollouts.api.status import RolloutCondition, RolloutStatus
 from rollouts.api.validation import validation_errors
 from rollouts.engine.plan import Event, EventType, Plan
 from rollouts.engine.status import INVALID_SPEC, Reason, Verdict, conditions_for, find_condition, phase_for
@@ -51,19 +54,53 @@ def decide_invalid_spec(
     verdict = Verdict(invalid_spec=message)
     phase, phase_message = phase_for(verdict)
     conditions = conditions_for(previous, verdict=verdict, now=now)
-    status = old.model_copy(
-        update={
-            "phase": phase,
-            "message": phase_message,
-            "observed_generation": _generation(obj),
-            "conditions": list(conditions),
-        }
+    status = _kept_with(
+        old, phase=phase, message=phase_message, observed_generation=_generation(obj), conditions=conditions
     )
     events: tuple[Event, ...] = ()
     before = find_condition(previous, INVALID_SPEC)
     if before is None or before.message != message:
         events = (Event(reason=Reason.INVALID_SPEC, message=message, type=EventType.WARNING),)
     return Plan(actions=(), status=status, events=events)
+
+
+def _kept_with(
+    old: RolloutStatus,
+    *,
+    phase: RolloutPhase,
+    message: str,
+    observed_generation: int | None,
+    conditions: Sequence[RolloutCondition],
+) -> RolloutStatus:
+    """``old`` with the verdict of this pass, every other field kept as the last valid pass left it.
+
+    Built field by field (not ``model_copy(update=...)``) so mypy checks every field name; a test
+    fails when a status field is added but not kept here, since forgetting one loses progress.
+    """
+    return RolloutStatus(
+        phase=phase,
+        message=message,
+        observed_generation=observed_generation,
+        current_pod_hash=old.current_pod_hash,
+        current_step_hash=old.current_step_hash,
+        stable_rs=old.stable_rs,
+        current_step_index=old.current_step_index,
+        pause_conditions=old.pause_conditions,
+        controller_pause=old.controller_pause,
+        abort=old.abort,
+        aborted_at=old.aborted_at,
+        promote_full=old.promote_full,
+        restarted_at=old.restarted_at,
+        replicas=old.replicas,
+        updated_replicas=old.updated_replicas,
+        ready_replicas=old.ready_replicas,
+        available_replicas=old.available_replicas,
+        selector=old.selector,
+        collision_count=old.collision_count,
+        conditions=list(conditions),
+        canary=old.canary,
+        blue_green=old.blue_green,
+    )
 
 
 def _old_status(raw: Any) -> RolloutStatus:

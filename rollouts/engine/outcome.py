@@ -5,15 +5,27 @@ Progress is measured the way Argo Rollouts measures it: the ``Progressing`` cond
 updated/ready/available, old pods gone). When it has not moved for ``progressDeadlineSeconds``
 while an update is under way (not paused, not at an analysis step, not complete), the rollout is
 stuck: Degraded with ``ProgressDeadlineExceeded``, and aborted with ``progressDeadlineAbort``.
+
+The status written is typed end to end: :func:`finish` builds the
+:class:`~rollouts.api.status.RolloutStatus` and each nested model with its constructor, by field
+name, from the typed draft (no dict is validated into it), so mypy checks every field name, and
+with the pydantic plugin's ``init_typed`` every field type. Flags that are off and empty strings
+are written as absent (``None``); pod counts are written even when 0.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from rollouts.api.status import RolloutStatus
-from rollouts.engine.context import PassContext, RunRef
+from rollouts.api.status import (
+    BlueGreenStatus,
+    CanaryStatus,
+    PauseCondition,
+    RolloutStatus,
+    TrafficWeights,
+    WeightDestination,
+)
+from rollouts.engine.context import PassContext
 from rollouts.engine.plan import Plan
 from rollouts.engine.status import (
     INVALID_SPEC,
@@ -120,10 +132,35 @@ def pause_message(ctx: PassContext) -> str:
     return ", ".join(str(reason) for reason in sorted(ctx.draft.pause_conditions))
 
 
-def _run(ref: RunRef | None) -> dict[str, Any] | None:
-    if ref is None:
+def _weights(ctx: PassContext) -> TrafficWeights | None:
+    """The traffic split in place; ``verified`` only when the router read back the same weight."""
+    draft = ctx.draft
+    if draft.canary_weight is None:
         return None
-    return {"name": ref.name, "status": ref.status, "message": ref.message or None}
+    return TrafficWeights(
+        canary=WeightDestination(weight=draft.canary_weight, pod_template_hash=ctx.desired_hash),
+        stable=WeightDestination(weight=100 - draft.canary_weight, pod_template_hash=draft.stable_rs or None),
+        verified=ctx.snap.router_canary_weight == draft.canary_weight,
+    )
+
+
+def _canary_status(ctx: PassContext) -> CanaryStatus:
+    draft = ctx.draft
+    return CanaryStatus(
+        weights=_weights(ctx),
+        current_step_analysis_run_status=draft.step_run,
+        current_background_analysis_run_status=draft.background_run,
+    )
+
+
+def _blue_green_status(ctx: PassContext) -> BlueGreenStatus:
+    draft = ctx.draft
+    return BlueGreenStatus(
+        active_selector=draft.active_selector or None,
+        preview_selector=draft.preview_selector or None,
+        pre_promotion_analysis_run_status=draft.pre_run,
+        post_promotion_analysis_run_status=draft.post_run,
+    )
 
 
 def finish(
@@ -133,7 +170,9 @@ def finish(
 
     The strategy says whether the update is ``completed``, whether the Rollout has minimum
     ``available``ity and how far it got (``progress_message``); the rest of the verdict (abort,
-    deadline, pause, retry, progress) is read from the pass context.
+    deadline, pause, retry, progress) is read from the pass context. The strategy's own part of
+    the status is always written, even when all of it is empty (``canary: {}``), and the other
+    strategy's never.
     """
     draft, counts = ctx.draft, counts_of(ctx)
     paused = pause_message(ctx)
@@ -151,51 +190,32 @@ def finish(
         rollout_name=ctx.name,
     )
     phase, message = phase_for(verdict)
-    conditions = conditions_for(ctx.old.conditions or (), verdict=verdict, now=ctx.now)
-    fields: dict[str, Any] = {
-        "phase": phase,
-        "message": message or None,
-        "observed_generation": ctx.rollout.metadata.generation,
-        "current_pod_hash": ctx.desired_hash,
-        "current_step_hash": draft.current_step_hash if canary else None,
-        "stable_rs": draft.stable_rs or None,
-        "current_step_index": draft.current_step_index,
-        "pause_conditions": [
-            {"reason": reason, "start_time": start}
-            for reason, start in sorted(draft.pause_conditions.items())
-        ]
-        or None,
-        "controller_pause": draft.controller_pause or None,
-        "abort": draft.abort or None,
-        "aborted_at": draft.aborted_at,
-        "promote_full": draft.promote_full or None,
-        "restarted_at": draft.restarted_at,
-        "replicas": counts.replicas,
-        "updated_replicas": counts.updated,
-        "ready_replicas": counts.ready,
-        "available_replicas": counts.available,
-        "selector": ctx.rollout.spec.selector.to_selector_string(),
-        "collision_count": draft.collision_count,
-        "conditions": [cond.model_dump(by_alias=False) for cond in conditions],
-    }
-    if canary:
-        weights = None
-        if draft.canary_weight is not None:
-            weights = {
-                "canary": {"weight": draft.canary_weight, "pod_template_hash": ctx.desired_hash},
-                "stable": {"weight": 100 - draft.canary_weight, "pod_template_hash": draft.stable_rs or None},
-                "verified": ctx.snap.router_canary_weight == draft.canary_weight,
-            }
-        fields["canary"] = {
-            "weights": weights,
-            "current_step_analysis_run_status": _run(draft.step_run),
-            "current_background_analysis_run_status": _run(draft.background_run),
-        }
-    else:
-        fields["blue_green"] = {
-            "active_selector": draft.active_selector or None,
-            "preview_selector": draft.preview_selector or None,
-            "pre_promotion_analysis_run_status": _run(draft.pre_run),
-            "post_promotion_analysis_run_status": _run(draft.post_run),
-        }
-    return ctx.plan.build(RolloutStatus.model_validate(fields))
+    pauses = [
+        PauseCondition(reason=reason, start_time=start)
+        for reason, start in sorted(draft.pause_conditions.items())
+    ]
+    status = RolloutStatus(
+        phase=phase,
+        message=message or None,
+        observed_generation=ctx.rollout.metadata.generation,
+        current_pod_hash=ctx.desired_hash,
+        current_step_hash=draft.current_step_hash if canary else None,
+        stable_rs=draft.stable_rs or None,
+        current_step_index=draft.current_step_index,
+        pause_conditions=pauses or None,
+        controller_pause=draft.controller_pause or None,
+        abort=draft.abort or None,
+        aborted_at=draft.aborted_at,
+        promote_full=draft.promote_full or None,
+        restarted_at=draft.restarted_at,
+        replicas=counts.replicas,
+        updated_replicas=counts.updated,
+        ready_replicas=counts.ready,
+        available_replicas=counts.available,
+        selector=ctx.rollout.spec.selector.to_selector_string(),
+        collision_count=draft.collision_count,
+        conditions=list(conditions_for(ctx.old.conditions or (), verdict=verdict, now=ctx.now)),
+        canary=_canary_status(ctx) if canary else None,
+        blue_green=None if canary else _blue_green_status(ctx),
+    )
+    return ctx.plan.build(status)

@@ -1,6 +1,7 @@
 """AnalysisRun bookkeeping shared by both strategies: which run is current, start one, stop the rest.
 
-The status remembers each current run by name (``RunRef``). A run's name is deterministic,
+The status remembers each current run by name (``RunRef``, the status's own
+:class:`~rollouts.api.status.RolloutAnalysisRunStatus`). A run's name is deterministic,
 ``<rollout>-<hash>-<kind>[-<step>]-<attempt>``, where ``attempt`` counts the runs of that name
 prefix already in the cluster. So:
 
@@ -33,6 +34,11 @@ def _prefix(ctx: PassContext, kind: AnalysisRunKind, step_index: int | None) -> 
     return f"{ctx.name}-{ctx.desired_hash}-{kind.value}{step}-"
 
 
+def _ref(run: ObservedAnalysisRun) -> RunRef:
+    """The status's record of an observed run (an empty message becomes ``None``, as the status writes it)."""
+    return RunRef(name=run.name, status=run.phase, message=run.message or None)
+
+
 def _belongs(run: ObservedAnalysisRun, ctx: PassContext, kind: AnalysisRunKind, step: int | None) -> bool:
     return run.kind is kind and run.pod_template_hash == ctx.desired_hash and run.step_index == step
 
@@ -52,7 +58,7 @@ def current_run(
         return ref if ref.name.startswith(_prefix(ctx, kind, step_index)) else None
     if not _belongs(observed, ctx, kind, step_index):
         return None
-    return RunRef(name=observed.name, status=str(observed.phase), message=observed.message)
+    return _ref(observed)
 
 
 def ensure_run(
@@ -77,7 +83,7 @@ def ensure_run(
         for run in ctx.snap.analysis_runs:
             unfinished = not AnalysisPhase(run.phase).is_completed() and not run.terminating
             if _belongs(run, ctx, kind, step_index) and unfinished and run.name.startswith(prefix):
-                return RunRef(name=run.name, status=str(run.phase), message=run.message)
+                return _ref(run)
     attempt = 1 + sum(1 for run in ctx.snap.analysis_runs if run.name.startswith(prefix))
     name = f"{prefix}{attempt}"
     action = CreateAnalysisRun(
@@ -90,7 +96,7 @@ def ensure_run(
         )
     ctx.plan.add(action)
     ctx.plan.event("AnalysisRunCreated", f"Started {kind.value} AnalysisRun {name}")
-    return RunRef(name=name, status=str(AnalysisPhase.PENDING))
+    return RunRef(name=name, status=AnalysisPhase.PENDING)
 
 
 def terminate_stale_runs(ctx: PassContext, keep: set[str]) -> None:

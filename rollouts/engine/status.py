@@ -109,15 +109,13 @@ def set_condition(
     transition = now
     if previous is not None and previous.status == status and previous.last_transition_time is not None:
         transition = previous.last_transition_time
-    updated = RolloutCondition.model_validate(
-        {
-            "type": kind,
-            "status": status,
-            "reason": reason,
-            "message": message,
-            "last_update_time": now,
-            "last_transition_time": transition,
-        }
+    updated = RolloutCondition(
+        type=RolloutConditionType(kind),
+        status=status,
+        reason=reason,
+        message=message,
+        last_update_time=now,
+        last_transition_time=transition,
     )
     if previous is None:
         return (*conditions, updated)

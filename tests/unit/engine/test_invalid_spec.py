@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from rollouts.api import RolloutPhase, validation_errors
+from rollouts.api.status import RolloutStatus
 from rollouts.engine import EventType, canary, decide_invalid_spec
 from rollouts.engine.status import find_condition
 from tests.unit.engine.scenario import (
@@ -144,3 +145,36 @@ def test_given_errors_are_used_and_a_valid_rollout_is_refused() -> None:
     valid = canary_rollout().model_dump(by_alias=True, exclude_none=True, mode="json")
     with pytest.raises(ValueError, match="valid"):
         decide_invalid_spec(valid, now=at(0))
+
+
+EVERY_FIELD = {
+    **mid(1),
+    "phase": "Paused",
+    "message": "CanaryPauseStep",
+    "observedGeneration": 1,
+    "currentStepHash": "steps1",
+    "pauseConditions": [{"reason": "CanaryPauseStep", "startTime": T0.isoformat()}],
+    "controllerPause": True,
+    "abort": True,
+    "abortedAt": T0.isoformat(),
+    "promoteFull": True,
+    "restartedAt": T0.isoformat(),
+    "replicas": 12,
+    "updatedReplicas": 2,
+    "readyReplicas": 11,
+    "availableReplicas": 10,
+    "selector": "app=web",
+    "collisionCount": 1,
+    "conditions": [{"type": "Paused", "status": "True", "reason": "RolloutPaused"}],
+    "canary": {"weights": {"canary": {"weight": 20}, "stable": {"weight": 80}}},
+    "blueGreen": {"activeSelector": V1},
+}
+
+
+def test_an_invalid_spec_keeps_every_status_field_it_does_not_decide() -> None:
+    old = RolloutStatus.model_validate(EVERY_FIELD)
+    assert old.model_fields_set == set(RolloutStatus.model_fields)  # a new field belongs above too
+    status = decide_invalid_spec(broken(EVERY_FIELD), now=at(10)).status
+    decided = {"phase", "message", "observed_generation", "conditions"}
+    for name in set(RolloutStatus.model_fields) - decided:
+        assert getattr(status, name) == getattr(old, name), name
