@@ -12,6 +12,7 @@ from pydantic import Field
 
 from rollouts.api.common import ApiModel, Timestamp
 from rollouts.api.enums import AnalysisPhase, ConditionStatus, PauseReason, RolloutConditionType, RolloutPhase
+from rollouts.api.traffic_routing import RolloutTrafficRouting
 
 __all__ = [
     "BlueGreenStatus",
@@ -84,6 +85,12 @@ class CanaryStatus(ApiModel):
     )
     current_background_analysis_run_status: RolloutAnalysisRunStatus | None = Field(
         default=None, description="AnalysisRun of the background analysis."
+    )
+    traffic_routing: RolloutTrafficRouting | None = Field(
+        default=None,
+        description="The traffic routing the controller shifts weights through. When "
+        "spec.strategy.canary.trafficRouting is removed or changed, all traffic is first sent back to "
+        "stable through this one.",
     )
 
 

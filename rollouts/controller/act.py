@@ -35,6 +35,7 @@ from rollouts.engine import (
     CreateReplicaSet,
     DeleteReplicaSet,
     RestartPod,
+    RestoreStableTraffic,
     ScaleReplicaSet,
     SetWeight,
     SwitchServiceSelector,
@@ -42,7 +43,7 @@ from rollouts.engine import (
 )
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.kube import AlreadyExists, KubeClient, KubeObject, NotFound, meta
-from rollouts.traffic import RouterContext, TrafficRouter
+from rollouts.traffic import RouterContext, RouterError, TrafficRouter, router_for
 
 __all__ = ["ActContext", "apply_actions"]
 
@@ -62,6 +63,8 @@ class ActContext:
     """The declared objects as the observe step read them (Services, router objects)."""
     remember: Callable[[KubeObject, bool], None]
     """Hand the API server's answer to a write to the caches (``True``: notify their listeners)."""
+    warn: Callable[[str, str], None]
+    """Record a Warning Event (reason, message) for a problem that must not stop the pass."""
 
     @property
     def namespace(self) -> str:
@@ -88,6 +91,8 @@ async def _apply(ctx: ActContext, action: Action) -> None:
             await _patch_replica_set(ctx, action.name, {"spec": {"replicas": action.replicas}})
         case SetWeight():
             await _set_weight(ctx, action)
+        case RestoreStableTraffic():
+            await _restore_stable_traffic(ctx, action)
         case SwitchServiceSelector():
             await _switch_selector(ctx, action)
         case CreateAnalysisRun():
@@ -158,6 +163,25 @@ async def _set_weight(ctx: ActContext, action: SetWeight) -> None:
         canary_hash=action.canary_hash,
         stable_hash=action.stable_hash,
     )
+
+
+async def _restore_stable_traffic(ctx: ActContext, action: RestoreStableTraffic) -> None:
+    """The old router's cleanup. A problem only the old routing had (its VirtualService deleted
+    with it, say) is a Warning, not a stop: the Rollout no longer routes through it, so failing
+    every pass on it would block the delivery over objects it has let go of."""
+    try:
+        router = router_for(action.routed)
+        if router is not None:
+            routed = RouterContext(
+                rollout=action.routed, client=ctx.client, remember=lambda answer: ctx.remember(answer, False)
+            )
+            await router.cleanup(routed)
+    except RouterError as exc:
+        ctx.warn(
+            "TrafficRoutingNotRestored",
+            f"Rollout {ctx.namespace}/{ctx.name}: the previous trafficRouting could not be sent back to "
+            f"stable ({exc}); check its objects by hand",
+        )
 
 
 async def _switch_selector(ctx: ActContext, action: SwitchServiceSelector) -> None:

@@ -136,6 +136,7 @@ class Caches:
         self._refs_by_rollout: dict[Key, set[_IndexKey]] = {}
         self._rollouts_by_ref: dict[_IndexKey, set[Key]] = {}
         self.parsed = ParsedRollouts()
+        self._deleted: dict[Key, KubeObject] = {}
         self.informers: dict[Watched, list[Informer]] = {}
         self._add(reads.ROLLOUT, on_change=self._rollout_changed)
         hashed = POD_TEMPLATE_HASH_LABEL
@@ -239,7 +240,9 @@ class Caches:
             self._uid_to_key.pop(uid, None)
             self.parsed.forget(uid)
             self._index_refs(key, set())
+            self._deleted[key] = obj
         else:
+            self._deleted.pop(key, None)
             self._uid_to_key[uid] = key
             self._index_refs(key, self._index_keys(key[0], new))
         self._wake(key)
@@ -266,6 +269,13 @@ class Caches:
             self._rollouts_by_ref.setdefault(ref, set()).add(key)
         if refs:
             self._refs_by_rollout[key] = refs
+
+    def take_deleted(self, key: Key) -> KubeObject | None:
+        """The last copy of a Rollout whose deletion was watched, once (for the router's cleanup).
+
+        In memory only: a deletion while no controller runs is not cleaned up (docs/design.md).
+        """
+        return self._deleted.pop(key, None)
 
     def rollout_key(self, uid: str) -> Key | None:
         return self._uid_to_key.get(uid)

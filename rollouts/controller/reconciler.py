@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from rollouts.api import InvalidObjectError, Rollout, RolloutStatus
+from rollouts.api import InvalidObjectError, Rollout, RolloutStatus, parse_rollout
 from rollouts.controller import caches as kinds
 from rollouts.controller.act import ActContext, apply_actions
 from rollouts.controller.caches import Caches
@@ -38,7 +38,7 @@ from rollouts.engine import Event, Plan, decide
 from rollouts.engine.analysis_runs import AnalysisRunError
 from rollouts.engine.invalid_spec import decide_invalid_spec
 from rollouts.kube import Conflict, EventRecorder, Key, KubeClient, KubeError, KubeObject, NotFound, meta
-from rollouts.traffic import RouterError, TrafficRouter
+from rollouts.traffic import RouterContext, RouterError, TrafficRouter, router_for
 
 __all__ = ["Outcome", "Reconciler"]
 
@@ -79,8 +79,13 @@ class Reconciler:
 
     async def reconcile(self, key: Key) -> Outcome:
         raw = self._caches.get(kinds.ROLLOUT, *key)
-        if raw is None or meta(raw).get("deletionTimestamp"):
-            return Outcome()  # deleted: ownerReferences let the garbage collector clean up
+        if raw is None:
+            last = self._caches.take_deleted(key)
+            if last is not None:
+                await self._restore_stable_after_delete(last)
+            return Outcome()  # ownerReferences let the garbage collector remove the rest
+        if meta(raw).get("deletionTimestamp"):
+            return Outcome()
         p = Pass(key=key, raw=raw, now=self._clock())
         try:
             p.rollout = self._caches.parsed.parse(raw)
@@ -111,6 +116,9 @@ class Reconciler:
                 router=p.router,
                 objects=seen.objects,
                 remember=self._caches.remember,
+                warn=lambda reason, message: self._recorder.emit(
+                    raw, reason=reason, message=message, type="Warning"
+                ),
             )
             await apply_actions(ctx, plan.actions)
         except (UserError, RouterError) as exc:
@@ -141,6 +149,20 @@ class Reconciler:
         return Outcome(
             requeue_after=None if plan.requeue_after is None else plan.requeue_after.total_seconds()
         )
+
+    async def _restore_stable_after_delete(self, last: KubeObject) -> None:
+        """All traffic to stable through a deleted Rollout's router: its user-owned objects (an
+        Istio VirtualService) outlive it and would keep sending the canary's share to pods the
+        garbage collector is removing. Best effort: there is no Rollout left to report on."""
+        ref = f"{meta(last).get('namespace')}/{meta(last).get('name')}"
+        try:
+            rollout = parse_rollout(last)
+            router = router_for(rollout)
+            if router is not None:
+                await router.cleanup(RouterContext(rollout=rollout, client=self._client))
+                log.info("rollout %s: deleted; traffic sent back to stable", ref)
+        except (InvalidObjectError, RouterError, KubeError) as exc:
+            log.warning("rollout %s: deleted; traffic not sent back to stable: %s", ref, exc)
 
     # -- status and events ---------------------------------------------------------------------
 

@@ -48,7 +48,7 @@ from rollouts.engine.canary_sizing import (
     size_replica_sets,
     surge_and_unavailable,
 )
-from rollouts.engine.canary_traffic import route_traffic
+from rollouts.engine.canary_traffic import restore_old_routing, route_traffic
 from rollouts.engine.context import PassContext
 from rollouts.engine.hashing import steps_hash
 from rollouts.engine.outcome import check_progress_deadline, counts_of, finish
@@ -147,6 +147,7 @@ def decide(snapshot: Snapshot) -> Plan:
     c = Canary(ctx=PassContext.start(snapshot), spec=canary_spec, steps=list(canary_spec.steps or []))
     _follow_template_and_steps(c)
     _take_user_requests(c)
+    restore_old_routing(c)
     failure = judge_analysis(c)
     if failure is not None:
         c.ctx.abort_with(failure)

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rollouts.engine.plan import SetWeight
+from rollouts.api.traffic_routing import RolloutTrafficRouting
+from rollouts.engine.plan import RestoreStableTraffic, SetWeight
 from rollouts.engine.revisions import (
     move_off_empty,
     point_service,
@@ -25,7 +26,36 @@ from rollouts.engine.revisions import (
 if TYPE_CHECKING:
     from rollouts.engine.canary import Canary
 
-__all__ = ["point_service", "route_traffic"]  # point_service lives in revisions.py (both strategies)
+__all__ = [
+    "point_service",
+    "restore_old_routing",
+    "route_traffic",
+]  # point_service lives in revisions.py (both strategies)
+
+
+def restore_old_routing(c: Canary) -> None:
+    """When ``trafficRouting`` was removed or changed, send all traffic back to stable through the
+    routing the status remembers, then remember the spec's (a removed router would otherwise keep
+    its last weight: traffic to a canary that is about to be scaled away)."""
+    ctx, old, new = c.ctx, c.ctx.draft.traffic_routing, c.spec.traffic_routing
+    if old is not None and old != new:
+        canary = c.spec.model_copy(update={"traffic_routing": old})
+        strategy = ctx.rollout.spec.strategy.model_copy(update={"canary": canary})
+        routed = ctx.rollout.model_copy(
+            update={"spec": ctx.rollout.spec.model_copy(update={"strategy": strategy})}
+        )
+        ctx.plan.add(RestoreStableTraffic(routed=routed))
+        what = "removed" if new is None else "changed"
+        ctx.plan.event(
+            "TrafficRoutingRestored",
+            f"spec.strategy.canary.trafficRouting was {what}: all traffic sent back to stable through "
+            f"the previous {_router_name(old)} routing",
+        )
+    ctx.draft.traffic_routing = new
+
+
+def _router_name(routing: RolloutTrafficRouting) -> str:
+    return ", ".join(sorted(routing.model_dump(by_alias=True, exclude_none=True))) or "traffic"
 
 
 def route_traffic(c: Canary) -> None:

@@ -24,6 +24,7 @@ from datetime import datetime
 from rollouts.api.enums import PauseReason
 from rollouts.api.rollout import Rollout
 from rollouts.api.status import RolloutAnalysisRunStatus, RolloutStatus
+from rollouts.api.traffic_routing import RolloutTrafficRouting
 from rollouts.engine.hashing import pod_template_hash, replica_set_name
 from rollouts.engine.plan import CreateReplicaSet, Plan, PlanBuilder, ScaleReplicaSet
 from rollouts.engine.snapshot import ObservedReplicaSet, Snapshot
@@ -59,6 +60,7 @@ class Draft:
     promote_full: bool = False
     collision_count: int | None = None
     canary_weight: int | None = None
+    traffic_routing: RolloutTrafficRouting | None = None
     step_run: RunRef | None = None
     background_run: RunRef | None = None
     active_selector: str = ""
@@ -113,6 +115,7 @@ def draft_from(status: RolloutStatus) -> Draft:
         promote_full=bool(status.promote_full),
         collision_count=status.collision_count,
         canary_weight=weights.canary.weight if weights is not None else None,
+        traffic_routing=canary.traffic_routing if canary is not None else None,
         step_run=_run_ref(canary.current_step_analysis_run_status) if canary else None,
         background_run=_run_ref(canary.current_background_analysis_run_status) if canary else None,
         active_selector=(blue_green.active_selector or "") if blue_green else "",

@@ -150,6 +150,7 @@ def _canary_status(ctx: PassContext) -> CanaryStatus:
         weights=_weights(ctx),
         current_step_analysis_run_status=draft.step_run,
         current_background_analysis_run_status=draft.background_run,
+        traffic_routing=draft.traffic_routing,
     )
 
 

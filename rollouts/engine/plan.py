@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
 
 from rollouts.api.analysis import AnalysisRun
+from rollouts.api.rollout import Rollout
 from rollouts.api.status import RolloutStatus
 from rollouts.api.strategy import RolloutAnalysis
 from rollouts.engine.snapshot import AnalysisRunKind
@@ -39,6 +40,7 @@ __all__ = [
     "Plan",
     "PlanBuilder",
     "RestartPod",
+    "RestoreStableTraffic",
     "ScaleReplicaSet",
     "SetWeight",
     "Stage",
@@ -140,6 +142,17 @@ class DeleteReplicaSet:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RestoreStableTraffic:
+    """Send all traffic to stable through a routing the Rollout no longer uses (the router's cleanup).
+
+    ``routed`` is the Rollout as it was routed: its current spec with the old ``trafficRouting``,
+    which is all a router needs to find its objects again.
+    """
+
+    routed: Rollout = field(repr=False)
+
+
+@dataclass(frozen=True, kw_only=True)
 class RestartPod:
     """Evict one pod created before ``spec.restartAt``; its ReplicaSet replaces it."""
 
@@ -151,6 +164,7 @@ Action = (
     CreateReplicaSet
     | ScaleReplicaSet
     | SetWeight
+    | RestoreStableTraffic
     | SwitchServiceSelector
     | CreateAnalysisRun
     | TerminateAnalysisRun
@@ -196,7 +210,7 @@ def _stage_of(action: Action) -> Stage:
             return Stage.SCALE_UP
         case ScaleReplicaSet(replicas=new, previous=old):
             return Stage.SCALE_UP if new > old else Stage.SCALE_DOWN
-        case SetWeight() | SwitchServiceSelector():
+        case SetWeight() | RestoreStableTraffic() | SwitchServiceSelector():
             return Stage.TRAFFIC
         case CreateAnalysisRun() | TerminateAnalysisRun():
             return Stage.ANALYSIS

@@ -201,3 +201,54 @@ def test_istio_subset_level_weights_label_the_subsets_with_revisions(controller,
         sc.HASH: v2,
     }
     assert kubectl_json(kubectl, "get", "virtualservice", "web-vs")["spec"]["http"][0] == ADMIN_ROUTE
+
+
+def test_removing_traffic_routing_mid_canary_sends_all_traffic_back_to_stable(
+    controller, kubectl: Kubectl
+) -> None:
+    """The router's cleanup, when the Rollout stops routing through it: the canary Ingress drops to
+    weight 0 before the canary is sized by pod ratio, and an Event says why."""
+    sc.apply(
+        kubectl,
+        sc.service("web-stable", "web"),
+        sc.service("web-canary", "web"),
+        _ingress("web", "web-stable"),
+    )
+    sc.apply(kubectl, _nginx_rollout())
+    sc.wait_healthy(kubectl, "web")
+    sc.set_image(kubectl, "web", "v2")
+    sc.wait_status(kubectl, "web", "paused at 20%", lambda st: st.get("phase") == "Paused")
+    assert _canary_annotations(kubectl)[f"{NGINX}/canary-weight"] == "20"
+
+    kubectl("patch", "rollout.rollouts.dev", "web", "--type=json",
+            "-p", '[{"op": "remove", "path": "/spec/strategy/canary/trafficRouting"}]')  # fmt: skip
+    eventually(
+        lambda: _canary_annotations(kubectl).get(f"{NGINX}/canary-weight") == "0",
+        what="canary Ingress back to weight 0 after trafficRouting was removed",
+    )
+    status = sc.wait_status(
+        kubectl, "web", "routing forgotten", lambda st: "trafficRouting" not in (st.get("canary") or {})
+    )
+    assert not (status.get("canary") or {}).get("weights"), status
+    assert any(reason == "TrafficRoutingRestored" for reason, _ in sc.events(kubectl, "web"))
+
+
+def test_deleting_a_rollout_mid_canary_gives_the_virtual_service_back_to_stable(
+    controller, kubectl: Kubectl
+) -> None:
+    """The VirtualService is the user's and outlives the Rollout: left at 80/20 it would keep sending
+    a fifth of the traffic to canary pods the garbage collector is removing."""
+    sc.apply(kubectl, sc.service("web-stable", "web"), sc.service("web-canary", "web"))
+    sc.apply(kubectl, _vs([_dest("web-stable", 100), _dest("web-canary", 0)]))
+    sc.apply(kubectl, _istio_rollout({"virtualService": {"name": "web-vs", "routes": ["primary"]}}))
+    sc.wait_healthy(kubectl, "web")
+    sc.set_image(kubectl, "web", "v2")
+    sc.wait_status(kubectl, "web", "paused at 20%", lambda st: st.get("phase") == "Paused")
+    assert _weights(kubectl) == [("web-stable", None, 80), ("web-canary", None, 20)]
+
+    kubectl("delete", "rollout.rollouts.dev", "web")
+    eventually(
+        lambda: _weights(kubectl) == [("web-stable", None, 100), ("web-canary", None, 0)],
+        what="all traffic on stable after the Rollout was deleted",
+    )
+    assert kubectl_json(kubectl, "get", "virtualservice", "web-vs")["spec"]["http"][0] == ADMIN_ROUTE
