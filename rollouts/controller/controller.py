@@ -4,7 +4,7 @@ HTTP endpoints.
 
 Nothing is kept only in memory that the next process would need: wake-ups are re-computed from
 each Rollout's status by its first pass after a start, so a restart (or a SIGKILL) loses nothing.
-Leader election is not implemented: run one replica.
+With leader election (:mod:`~rollouts.controller.leader`) several replicas run and one acts.
 """
 
 from __future__ import annotations
