@@ -3,9 +3,10 @@
 Every rollouts.dev object goes through the same validation the controller and the CRDs apply
 (``rollouts.api.validation_errors``), then each valid Rollout is checked against the Services,
 Ingress, VirtualService, DestinationRule and AnalysisTemplates in the same file
-(:mod:`rollouts.cli.lint_references`). Each problem is one line naming the file, line, document
-number, kind and name, the field path and the fix. Exit 1 on any problem; otherwise one ``ok``
-line per object.
+(:mod:`rollouts.cli.lint_references`), and each analysis block whose templates are all in the
+file has its AnalysisRun built as the controller builds it. Each problem is one line naming the
+file, line, document number, kind and name, the field path and the fix. Exit 1 on any problem;
+otherwise one ``ok`` line per object.
 """
 
 from __future__ import annotations

@@ -12,6 +12,13 @@ observes (:func:`rollouts.controller.reads.references_of`): a dangling name is f
 every reference, whatever its kind. What a named object must hold is each router's own offline
 check (``TrafficRouter.lint``), so this module knows no router.
 
+Where every template an analysis block names is in the file, the block's AnalysisRun is also
+built with the engine's own :func:`~rollouts.engine.analysis_runs.build_analysis_run`, so an
+unknown argument, one metric name in two templates, conflicting defaults or a ``fieldRef`` to
+nothing is found as the controller would find it (only what the cluster alone can tell is left
+out: :mod:`rollouts.cli.offline_runs`). The engine stops at the first problem of a block; an
+argument already reported as missing is given a placeholder first, so it is not reported twice.
+
 Each check returns :class:`Finding` values pinned to the document that has to change: a dangling
 name is the Rollout's field to fix; a route or a selector that does not fit is the other object's.
 """
@@ -22,9 +29,23 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rollouts.api import Rollout
+from rollouts.api import (
+    AnalysisTemplate,
+    ClusterAnalysisTemplate,
+    InvalidObjectError,
+    Rollout,
+    parse_object,
+)
+from rollouts.api.rollout_analysis import AnalysisRunArgument
 from rollouts.cli.manifests import Document, Manifest
-from rollouts.engine.references import SERVICE, analysis_references, strategy_references
+from rollouts.cli.offline_runs import run_error
+from rollouts.engine.analysis_runs import Template
+from rollouts.engine.references import (
+    SERVICE,
+    AnalysisReference,
+    analysis_references,
+    strategy_references,
+)
 from rollouts.traffic import RouterError, references_of, router_for
 
 __all__ = ["Finding", "check_references"]
@@ -152,30 +173,80 @@ def _labels(labels: Mapping[str, Any]) -> str:
 
 
 def _analysis(ctx: _Context) -> Iterator[Finding]:
+    """Do the templates each analysis block names exist, and would the controller start its run?"""
     for block in analysis_references(ctx.rollout):
-        path, analysis = block.path, block.analysis
-        given = {arg.name for arg in analysis.args or []}
-        for index, ref in enumerate(analysis.templates):
-            kind = "ClusterAnalysisTemplate" if ref.cluster_scope else "AnalysisTemplate"
-            if not ctx.peers(kind):
-                continue
-            template = ctx.find_document(kind, ref.template_name)
-            if template is None:
-                other = "false" if ref.cluster_scope else "true"
-                yield ctx.missing(
+        findings, missing_args, templates = _template_findings(ctx, block)
+        yield from findings
+        if templates is None:
+            continue  # a template is not in the file (applied from elsewhere, reported or invalid)
+        yield from _run_findings(ctx, block, templates, missing_args)
+
+
+def _template_findings(
+    ctx: _Context, block: AnalysisReference
+) -> tuple[list[Finding], list[str], list[Template] | None]:
+    """Missing templates and arguments without a value; the args reported, and every template the
+    block names, parsed (``None`` unless all of them are in the file and valid)."""
+    path, analysis = block.path, block.analysis
+    given = {arg.name for arg in analysis.args or []}
+    findings: list[Finding] = []
+    reported: list[str] = []
+    templates: list[Template] | None = []
+    for index, ref in enumerate(analysis.templates):
+        kind = "ClusterAnalysisTemplate" if ref.cluster_scope else "AnalysisTemplate"
+        template = ctx.find_document(kind, ref.template_name) if ctx.peers(kind) else None
+        parsed = _parse_template(template) if template is not None else None
+        templates = None if templates is None or parsed is None else [*templates, parsed]
+        if not ctx.peers(kind):
+            continue
+        if template is None:
+            other = "false" if ref.cluster_scope else "true"
+            findings.append(
+                ctx.missing(
                     path=f"{path}.templates[{index}].templateName",
                     kind=kind,
                     name=ref.template_name,
                     hint=f" (or set clusterScope: {other} if it is the other kind)",
                 )
-                continue
-            for arg in _list(_get(template.body, "spec", "args")):
-                name = _get(arg, "name")
-                needed = isinstance(name, str) and _get(arg, "value") is None
-                if needed and _get(arg, "valueFrom") is None and name not in given:
-                    yield Finding(
+            )
+            continue
+        for arg in _list(_get(template.body, "spec", "args")):
+            name = _get(arg, "name")
+            needed = isinstance(name, str) and _get(arg, "value") is None
+            if needed and _get(arg, "valueFrom") is None and name not in given:
+                reported.append(name)
+                findings.append(
+                    Finding(
                         document=ctx.document,
                         path=f"{path}.args",
                         message=f"{kind} {ref.template_name} needs argument {name!r}, which has no "
                         f"default; add {{name: {name}, value: ...}} here",
                     )
+                )
+    return findings, reported, templates
+
+
+def _parse_template(document: Document) -> Template | None:
+    try:
+        parsed = parse_object(document.body)
+    except InvalidObjectError:
+        return None  # its own problems are reported on its document
+    return parsed if isinstance(parsed, AnalysisTemplate | ClusterAnalysisTemplate) else None
+
+
+def _run_findings(
+    ctx: _Context, block: AnalysisReference, templates: list[Template], missing_args: list[str]
+) -> Iterator[Finding]:
+    """The engine's own error for the run of ``block``, unless an argument reported missing above
+    is all it is (each such argument gets a placeholder value first)."""
+    analysis = block.analysis
+    if missing_args:
+        filled = [AnalysisRunArgument(name=name, value=f"<{name}>") for name in dict.fromkeys(missing_args)]
+        analysis = analysis.model_copy(update={"args": [*(analysis.args or []), *filled]})
+    error = run_error(rollout=ctx.rollout, path=block.path, analysis=analysis, templates=templates)
+    if error is None:
+        return
+    message, prefix = str(error), f"Rollout {ctx.rollout.metadata.name!r} {block.path}"
+    if message.startswith(prefix):  # the path is the finding's: say only what follows it
+        message = message[len(prefix) :].removeprefix(".").removeprefix(": ")
+    yield Finding(document=ctx.document, path=block.path, message=message)

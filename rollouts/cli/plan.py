@@ -6,6 +6,19 @@ reads the steps off it. The output is the timeline (when each step starts, the t
 the new revision and the pods of each revision after it, what it waits for) and the shortest time
 to promotion, with the number of promotions a person must make. AnalysisTemplates in the same
 files give analysis steps their shortest duration.
+
+The engine also builds each AnalysisRun from the templates in the files, as the controller does,
+so a run the controller would refuse (a missing template, an unknown or missing argument, one
+metric name in two templates, conflicting defaults, a ``fieldRef`` to nothing) stops ``plan`` with
+the engine's message for that Rollout instead of a plan the controller would not follow.
+
+Templates applied from elsewhere: as in ``lint``, a reference is only checked when the files hold
+objects of the referenced kind (``AnalysisTemplate`` in the Rollout's namespace, or a document
+without one; ``ClusterAnalysisTemplate`` anywhere), counted over every ``-f`` given. A Rollout
+whose every reference is of such a kind is simulated with the files' templates. A Rollout that
+names a kind the files hold none of is simulated as before, without runs (those analyses count
+as instant), and each of its analysis blocks naming only kinds the files hold is still built
+once, offline, to report its errors.
 """
 
 from __future__ import annotations
@@ -19,7 +32,6 @@ import yaml
 
 from rollouts.api import (
     AnalysisTemplate,
-    AnalysisTemplateSpec,
     ClusterAnalysisTemplate,
     InvalidObjectError,
     Rollout,
@@ -27,10 +39,13 @@ from rollouts.api import (
 )
 from rollouts.cli.errors import EXIT_OK, CliError
 from rollouts.cli.manifests import Document, Manifest, read_manifests
+from rollouts.cli.offline_runs import run_error
 from rollouts.cli.options import add_output_flag, output_options
 from rollouts.cli.simulation import Simulation, TemplateKey, simulate
 from rollouts.cli.style import PLAIN, Style
 from rollouts.cli.timeline import Row, format_duration, rows_of
+from rollouts.engine.analysis_runs import AnalysisRunError
+from rollouts.engine.references import analysis_references
 
 __all__ = ["RolloutPlan", "plan_manifests", "register", "render_json", "render_text"]
 
@@ -48,22 +63,84 @@ class RolloutPlan:
         return self.simulation.rollout
 
 
-def _templates(manifests: list[Manifest]) -> dict[TemplateKey, AnalysisTemplateSpec]:
-    found: dict[TemplateKey, AnalysisTemplateSpec] = {}
+@dataclass(frozen=True, kw_only=True)
+class _FileTemplate:
+    """One (Cluster)AnalysisTemplate document of the files; ``template`` is ``None`` when invalid."""
+
+    document: Document
+    template: AnalysisTemplate | ClusterAnalysisTemplate | None
+    error: str = ""
+
+    @property
+    def key(self) -> TemplateKey:
+        return (self.document.kind == "ClusterAnalysisTemplate", self.document.name)
+
+
+def _templates(manifests: list[Manifest]) -> list[_FileTemplate]:
+    found: list[_FileTemplate] = []
     for manifest in manifests:
         for doc in manifest.of_kind("AnalysisTemplate", "ClusterAnalysisTemplate"):
             try:
                 parsed = parse_object(doc.body)
-            except InvalidObjectError:
-                continue  # lint reports it; plan only needs the durations of valid templates
+            except InvalidObjectError as exc:
+                found.append(_FileTemplate(document=doc, template=None, error=exc.errors[0]))
+                continue
             if isinstance(parsed, AnalysisTemplate | ClusterAnalysisTemplate):
-                cluster = isinstance(parsed, ClusterAnalysisTemplate)
-                found[(cluster, parsed.metadata.name or "")] = parsed.spec
+                found.append(_FileTemplate(document=doc, template=parsed))
     return found
 
 
+def _in_scope(doc: Document, templates: list[_FileTemplate]) -> list[_FileTemplate]:
+    """The templates a Rollout can use: cluster-scoped ones, and namespaced ones of its namespace
+    (a document without a namespace matches any, as in ``lint``)."""
+    namespace = doc.namespace
+    return [
+        t
+        for t in templates
+        if t.key[0] or t.document.namespace is None or namespace is None or t.document.namespace == namespace
+    ]
+
+
+def _check_references(doc: Document, rollout: Rollout, scope: list[_FileTemplate]) -> bool:
+    """Whether the engine can build the Rollout's runs from ``scope``: every template it names is
+    of a kind the files hold. Raises when a named template is in the files only as an invalid
+    document, and, when not every kind is held, when a block of held kinds cannot be built."""
+    held = {t.key[0] for t in scope}
+    blocks = list(analysis_references(rollout))
+    for ref in (ref for block in blocks for ref in block.analysis.templates):
+        named = [t for t in scope if t.key == (ref.cluster_scope, ref.template_name)]
+        if named and all(t.template is None for t in named):
+            bad = named[0].document
+            raise CliError(
+                f"{bad.where} is invalid: {named[0].error}; run `kubectl rollouts lint -f {bad.source}` "
+                "for every problem"
+            )
+    if all(ref.cluster_scope in held for block in blocks for ref in block.analysis.templates):
+        return True
+    valid = [t.template for t in scope if t.template is not None]
+    for block in blocks:
+        if all(ref.cluster_scope in held for ref in block.analysis.templates):
+            error = run_error(rollout=rollout, path=block.path, analysis=block.analysis, templates=valid)
+            if error is not None:
+                raise CliError(f"{doc.where}: {error}")
+    return False
+
+
+def _plan_one(doc: Document, rollout: Rollout, templates: list[_FileTemplate]) -> RolloutPlan:
+    scope = _in_scope(doc, templates)
+    durations = {t.key: t.template.spec for t in scope if t.template is not None}
+    complete = _check_references(doc, rollout, scope)
+    runs = [t.template for t in scope if t.template is not None] if complete else None
+    try:
+        sim = simulate(rollout, templates=durations, analysis_templates=runs)
+    except AnalysisRunError as exc:
+        raise CliError(f"{doc.where}: {exc}") from None
+    return RolloutPlan(document=doc, simulation=sim, rows=tuple(rows_of(sim, templates=durations)))
+
+
 def plan_manifests(manifests: list[Manifest]) -> list[RolloutPlan]:
-    """Plan every Rollout in ``manifests``; an invalid one stops with lint's message for it."""
+    """Plan every Rollout in ``manifests``; an invalid one, or one whose AnalysisRun the controller
+    would refuse, stops with the message for it."""
     templates = _templates(manifests)
     plans: list[RolloutPlan] = []
     for manifest in manifests:
@@ -76,10 +153,7 @@ def plan_manifests(manifests: list[Manifest]) -> list[RolloutPlan]:
                     f"{doc.source}` for every problem"
                 ) from None
             assert isinstance(rollout, Rollout)
-            sim = simulate(rollout, templates=templates)
-            plans.append(
-                RolloutPlan(document=doc, simulation=sim, rows=tuple(rows_of(sim, templates=templates)))
-            )
+            plans.append(_plan_one(doc, rollout, templates))
     if not plans:
         sources = ", ".join(m.source for m in manifests)
         raise CliError(f"no Rollout in {sources}; plan needs a file with at least one kind: Rollout")

@@ -15,17 +15,26 @@ world that obeys each plan at once and perfectly:
   auto-promotion); a pause with no end is promoted the way ``kubectl rollouts promote`` does it
   (pause conditions cleared), and counted as a manual promotion.
 
+Given the templates to build runs from (``analysis_templates``), the Snapshot carries them, so
+the engine builds every AnalysisRun it starts exactly as the controller does, and an
+:class:`~rollouts.engine.analysis_runs.AnalysisRunError` (unknown argument, one metric in two
+templates, a ``fieldRef`` to nothing, ...) leaves :func:`simulate` as it leaves ``decide``. What
+only the cluster could give the Rollout is a placeholder (its uid, and the values of ``fieldRef``
+args under ``metadata`` or ``status``: :mod:`rollouts.cli.offline_runs`); the stable revision
+``podTemplateHashValue: Stable`` reads is the previous one the delivery starts from.
+
 The result is every pass (a :class:`Moment`) with the time, the plan and the world after it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from rollouts.api import AnalysisPhase, AnalysisTemplateSpec, Rollout, RolloutAnalysis, RolloutPhase
 from rollouts.api.status import RolloutStatus
+from rollouts.cli.offline_runs import offline_rollout, offline_template
 from rollouts.engine import (
     Action,
     AnnotateScaleDownDeadline,
@@ -43,6 +52,7 @@ from rollouts.engine import (
     TerminateAnalysisRun,
     decide,
 )
+from rollouts.engine.analysis_runs import Template
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL, pod_template_hash, replica_set_name
 
 __all__ = ["PREVIOUS", "START", "Moment", "Simulation", "TemplateKey", "analysis_seconds", "simulate"]
@@ -269,11 +279,21 @@ def _promote(rollout: Rollout) -> Rollout | None:
 
 
 def simulate(
-    rollout: Rollout, *, templates: Mapping[TemplateKey, AnalysisTemplateSpec] | None = None
+    rollout: Rollout,
+    *,
+    templates: Mapping[TemplateKey, AnalysisTemplateSpec] | None = None,
+    analysis_templates: Sequence[Template] | None = None,
 ) -> Simulation:
-    """Deliver the file's pod template with the engine, from a Healthy previous revision."""
+    """Deliver the file's pod template with the engine, from a Healthy previous revision.
+
+    ``templates`` give analyses their durations. ``analysis_templates`` are the templates the
+    engine builds each AnalysisRun from (the Snapshot's ``templates``; ``None``: runs are not
+    built). Raises :class:`~rollouts.engine.analysis_runs.AnalysisRunError` when the controller
+    would refuse to start a run.
+    """
     world = _World(templates=templates or {})
-    current = _start(rollout, world)
+    current = _start(offline_rollout(rollout), world)
+    run_templates = None if analysis_templates is None else tuple(map(offline_template, analysis_templates))
     desired = pod_template_hash(rollout.spec.template)
     now, moments, manual, promoted_by_user = START, [], 0, False
     for _ in range(MAX_PASSES):
@@ -285,6 +305,7 @@ def simulate(
             services=tuple(world.services.values()),
             router_canary_weight=world.router_weight,
             analysis_runs=tuple(world.runs.values()),
+            templates=run_templates,
         )
         plan = decide(snapshot)
         for action in plan.actions:

@@ -143,3 +143,74 @@ def test_lint_needs_a_file() -> None:
     result = cli("lint")
     assert result.code == 2
     assert "the following arguments are required: -f/--filename" in result.err
+
+
+# --- the AnalysisRun of each analysis block, as the engine builds it ---------------------------------
+
+ENGINE = [
+    (
+        "analysis-arg-typo.yaml",
+        "(document 1, Rollout api): `spec.strategy.canary.steps[1].analysis`: args[0]: 'sevice' is not "
+        "an argument of the referenced templates (they declare: service); fix the name or declare it "
+        "in a template's args",
+    ),
+    (
+        "analysis-duplicate-metric.yaml",
+        "(document 1, Rollout api): `spec.strategy.canary.steps[1].analysis`: metric 'error-rate' is "
+        "defined by both AnalysisTemplate 'error-rate' and AnalysisTemplate 'latency'; rename it in one "
+        "of them",
+    ),
+    (
+        "analysis-field-ref-typo.yaml",
+        "(document 1, Rollout api): `spec.strategy.canary.steps[1].analysis`: "
+        "args[1].valueFrom.fieldRef.fieldPath: fieldPath 'spec.template.spec.containers[0].imag': "
+        "spec.template.spec.containers[0] has no field 'imag'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "expected"), ENGINE, ids=[e[0] for e in ENGINE])
+def test_a_run_the_controller_would_refuse_is_one_problem_on_the_rollout(name: str, expected: str) -> None:
+    result = cli("lint", "-f", str(MANIFESTS / name), "--no-color")
+    assert result.code == 1
+    errors = [line for line in result.out.splitlines() if line.startswith("error")]
+    assert len(errors) == 1, result.out
+    assert expected in errors[0]
+
+
+def test_fields_only_the_cluster_knows_are_not_problems() -> None:
+    # metadata.namespace and a tool's label (absent from the file), status.observedGeneration, and
+    # podTemplateHashValue: Stable (a run only ever starts once a revision is stable)
+    result = cli("lint", "-f", str(MANIFESTS / "analysis-valid.yaml"), "--no-color")
+    assert result.code == 0, result.out
+    assert result.out.splitlines()[-1] == "3 documents, no problems"
+
+
+def test_a_missing_argument_is_reported_once_not_again_by_the_engine() -> None:
+    result = cli("lint", "-f", str(MANIFESTS / "template-arg-missing.yaml"), "--no-color")
+    errors = [line for line in result.out.splitlines() if line.startswith("error")]
+    assert len(errors) == 1, result.out
+    assert "needs argument 'service-name', which has no default" in errors[0]
+
+
+def test_the_engine_still_checks_a_block_with_a_missing_argument(tmp_path: Path) -> None:
+    docs = list(yaml.safe_load_all((MANIFESTS / "analysis-arg-typo.yaml").read_text()))
+    del docs[1]["spec"]["args"][0]["value"]  # 'service' now needs a value, and 'sevice' is still a typo
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    result = cli("lint", "-f", str(path), "--no-color")
+    errors = [line for line in result.out.splitlines() if line.startswith("error")]
+    assert len(errors) == 2, result.out
+    assert "needs argument 'service', which has no default" in errors[0]
+    assert "args[0]: 'sevice' is not an argument" in errors[1]
+
+
+def test_a_block_naming_a_template_applied_from_elsewhere_is_not_built(tmp_path: Path) -> None:
+    docs = list(yaml.safe_load_all((MANIFESTS / "analysis-arg-typo.yaml").read_text()))
+    docs[0]["spec"]["strategy"]["canary"]["steps"][1]["analysis"]["templates"].append(
+        {"templateName": "shared", "clusterScope": True}  # no ClusterAnalysisTemplate in the file
+    )
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    result = cli("lint", "-f", str(path), "--no-color")
+    assert result.code == 0, result.out  # 'sevice' may be an argument of the shared template

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from rollouts.api import parse_rollout
+from rollouts.api import AnalysisTemplate, parse_object, parse_rollout
 from rollouts.cli.simulation import simulate
+from rollouts.engine import CreateAnalysisRun
 from tests.unit.cli.cli import cli
 from tests.unit.cli.golden import assert_golden
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = REPO / "tests" / "golden" / "manifests"  # copies of examples/, so the goldens move only with us
 TEMPLATE = str(EXAMPLES / "analysis-template-success-rate.yaml")
+MANIFESTS = Path(__file__).parent / "manifests"
+# the NGINX template's args (namespace, ingress) are not blue-green's (service-name): see the file
+TEMPLATE_OF = {"blue-green": "tests/unit/cli/manifests/preview-success-rate.yaml"}
 
 
 @pytest.mark.parametrize("name", ["canary-nginx", "canary-istio", "blue-green"])
@@ -26,7 +31,7 @@ def test_plan_text_matches_golden(name: str, monkeypatch: pytest.MonkeyPatch) ->
         "-f",
         f"tests/golden/manifests/{name}.yaml",
         "-f",
-        "tests/golden/manifests/analysis-template-success-rate.yaml",
+        TEMPLATE_OF.get(name, "tests/golden/manifests/analysis-template-success-rate.yaml"),
         "--no-color",
     )
     assert result.code == 0, result.err
@@ -145,3 +150,115 @@ def test_a_file_without_rollouts_is_an_error() -> None:
     result = cli("plan", "-f", TEMPLATE)
     assert result.code == 1
     assert "no Rollout in" in result.err
+
+
+# --- the runs the controller would refuse -----------------------------------------------------------
+
+REFUSED = [
+    (
+        "analysis-arg-typo.yaml",
+        "(document 1, Rollout api): Rollout 'api' spec.strategy.canary.steps[1].analysis.args[0]: "
+        "'sevice' is not an argument of the referenced templates (they declare: service)",
+    ),
+    (
+        "analysis-duplicate-metric.yaml",
+        "(document 1, Rollout api): Rollout 'api' spec.strategy.canary.steps[1].analysis: metric "
+        "'error-rate' is defined by both AnalysisTemplate 'error-rate' and AnalysisTemplate 'latency'",
+    ),
+    (
+        "analysis-field-ref-typo.yaml",
+        "(document 1, Rollout api): Rollout 'api' spec.strategy.canary.steps[1].analysis.args[1]"
+        ".valueFrom.fieldRef.fieldPath: fieldPath 'spec.template.spec.containers[0].imag': "
+        "spec.template.spec.containers[0] has no field 'imag'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "expected"), REFUSED, ids=[r[0] for r in REFUSED])
+def test_a_run_the_controller_would_refuse_is_an_error_not_a_plan(name: str, expected: str) -> None:
+    path = MANIFESTS / name
+    result = cli("plan", "-f", str(path), "--no-color")
+    assert (result.code, result.out) == (1, "")
+    assert result.err.startswith(f"error: {path}:"), result.err
+    assert expected in result.err
+    assert len(result.err.splitlines()) == 1
+
+
+def test_templates_from_another_file_are_checked_too(tmp_path: Path) -> None:
+    docs = list(yaml.safe_load_all((MANIFESTS / "analysis-arg-typo.yaml").read_text()))
+    rollout, template = tmp_path / "rollout.yaml", tmp_path / "template.yaml"
+    rollout.write_text(yaml.safe_dump(docs[0]))
+    template.write_text(yaml.safe_dump(docs[1]))
+    result = cli("plan", "-f", str(rollout), "-f", str(template))
+    assert result.code == 1
+    assert f"error: {rollout}:1 (document 1, Rollout api): " in result.err
+    assert "'sevice' is not an argument" in result.err
+
+
+def test_valid_runs_plan_with_fields_only_the_cluster_knows_unchecked() -> None:
+    # metadata.namespace, a label a tool adds, status.observedGeneration and the Stable hash
+    result = cli("plan", "-f", str(MANIFESTS / "analysis-valid.yaml"), "-o", "json")
+    assert result.code == 0, result.err
+    (plan,) = json.loads(result.out)["rollouts"]
+    assert plan["promotedAfterSeconds"] == 50  # the slower template: 6 measurements, 10s apart
+    assert plan["blocked"] is None
+
+
+def test_the_simulation_builds_each_run_the_controller_would_create() -> None:
+    docs = list(yaml.safe_load_all((MANIFESTS / "analysis-valid.yaml").read_text()))
+    templates = [t for t in map(parse_object, docs[1:]) if isinstance(t, AnalysisTemplate)]
+    sim = simulate(parse_rollout(docs[0]), analysis_templates=templates)
+    runs = [a.run for m in sim.moments for a in m.plan.actions if isinstance(a, CreateAnalysisRun)]
+    assert len(runs) == 2 and all(run is not None for run in runs)
+    step_run = next(run for run in runs if run is not None and len(run.spec.metrics) == 2)
+    args = {arg.name: arg.value for arg in step_run.spec.args or []}
+    assert args["image"] == "api:2"  # read from the spec, as the controller reads it
+    assert args["stable"] == sim.desired_hash  # Latest: the revision being delivered
+
+
+def _with_cluster_template(rollout: Any) -> Any:
+    canary = rollout["spec"]["strategy"]["canary"]
+    canary["analysis"] = {"templates": [{"templateName": "shared", "clusterScope": True}]}
+    return rollout
+
+
+def test_a_kind_the_files_do_not_hold_is_applied_from_elsewhere(tmp_path: Path) -> None:
+    # a ClusterAnalysisTemplate the platform team applies: no ClusterAnalysisTemplate in the files
+    docs = list(yaml.safe_load_all((MANIFESTS / "analysis-valid.yaml").read_text()))
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump_all([_with_cluster_template(docs[0]), *docs[1:]]))
+    result = cli("plan", "-f", str(path), "-o", "json")
+    assert result.code == 0, result.err
+
+
+def test_blocks_of_kinds_the_files_hold_are_checked_beside_one_applied_from_elsewhere(
+    tmp_path: Path,
+) -> None:
+    docs = list(yaml.safe_load_all((MANIFESTS / "analysis-arg-typo.yaml").read_text()))
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump_all([_with_cluster_template(docs[0]), *docs[1:]]))
+    result = cli("plan", "-f", str(path))
+    assert result.code == 1
+    assert "spec.strategy.canary.steps[1].analysis.args[0]: 'sevice' is not an argument" in result.err
+
+
+def test_a_template_name_missing_from_the_files_is_an_error(tmp_path: Path) -> None:
+    docs = list(yaml.safe_load_all((MANIFESTS / "analysis-valid.yaml").read_text()))
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump_all(docs[:2]))  # latency is not there, error-rate is
+    result = cli("plan", "-f", str(path))
+    assert result.code == 1
+    missing = "steps[1].analysis.templates[1]: AnalysisTemplate 'latency' does not exist"
+    assert missing in result.err
+
+
+def test_an_invalid_template_the_rollout_names_points_at_lint(tmp_path: Path) -> None:
+    docs = list(yaml.safe_load_all((MANIFESTS / "analysis-arg-typo.yaml").read_text()))
+    docs[1]["spec"]["metrics"] = []
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    result = cli("plan", "-f", str(path))
+    assert result.code == 1
+    assert result.err.startswith(f"error: {path}:")
+    assert "(document 2, AnalysisTemplate error-rate) is invalid: " in result.err
+    assert f"run `kubectl rollouts lint -f {path}`" in result.err
