@@ -15,16 +15,27 @@ import argparse
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from rollouts.api import KINDS, InvalidObjectError, Rollout, parse_object
+from rollouts.api import (
+    KINDS,
+    AnalysisRun,
+    AnalysisTemplate,
+    ClusterAnalysisTemplate,
+    InvalidObjectError,
+    Rollout,
+    parse_object,
+)
 from rollouts.cli.errors import EXIT_ERROR, EXIT_OK
 from rollouts.cli.lint_references import check_references
 from rollouts.cli.manifests import Document, Manifest, read_manifests
 from rollouts.cli.style import PLAIN, Style, color_wanted
+from rollouts.engine.conditions import condition_problems
+from rollouts.traffic import declared_kinds
 
 __all__ = ["DocumentResult", "lint_manifest", "register", "render_results"]
 
 #: Kinds the cross-object checks read; they are reported as checked (``ok``) rather than skipped.
-_REFERENCED = frozenset({"Service", "Ingress", "VirtualService", "DestinationRule"})
+_REFERENCED = frozenset(kind.kind for kind in declared_kinds())
+"""Kinds a Rollout can name: checked against the Rollouts of the file, not skipped."""
 _ARGO_GROUP = "argoproj.io/"
 
 
@@ -53,9 +64,12 @@ def _validate(doc: Document) -> tuple[list[str], object | None]:
             "(the field names are the same)"
         ], None
     try:
-        return [], parse_object(doc.body)
+        parsed = parse_object(doc.body)
     except InvalidObjectError as exc:
         return [_strip_object_name(line, doc) for line in exc.errors], None
+    if isinstance(parsed, AnalysisTemplate | ClusterAnalysisTemplate | AnalysisRun):
+        return [f"`{p.path}`: {p.message}" for p in condition_problems(parsed.spec.metrics)], parsed
+    return [], parsed
 
 
 def lint_manifest(manifest: Manifest) -> list[DocumentResult]:

@@ -46,6 +46,7 @@ from rollouts.api.ownership import rollout_owner_reference
 from rollouts.api.rollout import Rollout
 from rollouts.api.rollout_analysis import AnalysisRunArgument, AnalysisTemplateRef
 from rollouts.engine.analysis_args import ArgumentError, read_field
+from rollouts.engine.conditions import condition_problems
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.engine.plan import CreateAnalysisRun
 from rollouts.engine.snapshot import AnalysisRunKind, ObservedAnalysisRun, Template
@@ -130,6 +131,18 @@ def _merge_metrics(found: Sequence[tuple[str, Template]], *, where: str) -> list
             owner[metric.name] = label
             metrics.append(metric)
     return metrics
+
+
+def _check_conditions(found: Sequence[tuple[str, Template]], *, where: str) -> None:
+    """A condition that does not compile stops the run before it starts, naming template and field."""
+    for label, template in found:
+        problems = condition_problems(template.spec.metrics)
+        if problems:
+            first = problems[0]
+            raise AnalysisRunError(
+                f"{where}: {label} {first.path} (metric {first.metric!r}): {first.message}; "
+                "fix the expression in the template"
+            )
 
 
 def _merge_template_args(found: Sequence[tuple[str, Template]], *, where: str) -> dict[str, Argument]:
@@ -260,6 +273,7 @@ def build_analysis_run(
     where = f"Rollout {name!r} {analysis_field(action.kind, action.step_index)}"
     found = _find_templates(action.analysis.templates, templates, where=where)
     metrics = _merge_metrics(found, where=where)
+    _check_conditions(found, where=where)
     args = _resolve_args(_merge_template_args(found, where=where), rollout, action, where=where)
     spec = AnalysisRunSpec(
         metrics=metrics,

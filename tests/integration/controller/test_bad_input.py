@@ -53,3 +53,45 @@ def test_missing_service_is_named_and_other_rollouts_keep_going(controller, kube
     eventually(
         lambda: sc.selector_hash(kubectl, "web-stable") == healthy["stableRS"], what="stable Service pointed"
     )
+
+
+def _template(success: str) -> dict[str, object]:
+    return {
+        "apiVersion": "rollouts.dev/v1alpha1",
+        "kind": "AnalysisTemplate",
+        "metadata": {"name": "rate"},
+        "spec": {
+            "metrics": [
+                {
+                    "name": "up",
+                    "successCondition": success,
+                    "provider": {"prometheus": {"address": "http://127.0.0.1:1", "query": "vector(1)"}},
+                }
+            ]
+        },
+    }
+
+
+def test_a_condition_that_does_not_parse_stops_the_analysis_before_it_starts(
+    controller, kubectl: Kubectl
+) -> None:
+    """The engine builds the AnalysisRun while deciding: a broken condition is an InvalidSpec naming
+    the template, the field and the column, and no run is created to fail minutes later."""
+    steps = [{"setWeight": 50}, {"analysis": {"templates": [{"templateName": "rate"}]}}]
+    sc.apply(kubectl, _template("result[0] >="))
+    sc.apply(kubectl, sc.rollout("web", strategy={"canary": {"steps": steps}}, replicas=2))
+    sc.wait_healthy(kubectl, "web")
+    sc.set_image(kubectl, "web", "v2")
+    st = sc.wait_status(kubectl, "web", "Degraded by the template", lambda s: s.get("phase") == "Degraded")
+    message = sc.condition(st, "InvalidSpec")["message"]
+    assert "AnalysisTemplate 'rate'" in message and "spec.metrics[0].successCondition" in message, message
+    assert "column 13" in message, message
+    assert any(r == "AnalysisRunError" for r, _ in sc.events(kubectl, "web"))
+    runs = kubectl("get", "analysisruns.rollouts.dev", "-o", "name").stdout.split()
+    assert runs == [], runs
+
+    sc.apply(kubectl, _template("result[0] >= 1"))  # the fix: the template change wakes the Rollout
+    eventually(
+        lambda: kubectl("get", "analysisruns.rollouts.dev", "-o", "name").stdout.split() != [],
+        what="the AnalysisRun started once the condition compiles",
+    )

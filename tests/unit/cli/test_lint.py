@@ -214,3 +214,18 @@ def test_a_block_naming_a_template_applied_from_elsewhere_is_not_built(tmp_path:
     path.write_text(yaml.safe_dump_all(docs))
     result = cli("lint", "-f", str(path), "--no-color")
     assert result.code == 0, result.out  # 'sevice' may be an argument of the shared template
+
+
+def test_a_condition_that_does_not_parse_is_an_error_naming_the_field_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "template.yaml"
+    path.write_text(
+        "apiVersion: rollouts.dev/v1alpha1\nkind: AnalysisTemplate\nmetadata: {name: rate}\nspec:\n"
+        "  metrics:\n  - name: errors\n    successCondition: 'result[0] >='\n"
+        "    provider: {prometheus: {query: up}}\n"
+    )
+    result = cli("lint", "-f", str(path), "--no-color")
+    assert result.code == 1
+    assert (
+        '`spec.metrics[0].successCondition`: condition "result[0] >=" is not valid: '
+        "the expression ends too early at column 13" in result.out
+    ), result.out
