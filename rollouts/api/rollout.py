@@ -16,6 +16,7 @@ from rollouts.api.common import (
     cel,
     rule_error,
 )
+from rollouts.api.pod_template import pod_template_problems
 from rollouts.api.status import RolloutStatus
 from rollouts.api.strategy import RolloutStrategy
 
@@ -75,6 +76,9 @@ class RolloutSpec(ApiModel):
         containers = spec.get("containers") if isinstance(spec, dict) else None
         if not isinstance(containers, list) or not containers:
             raise rule_error("template.spec.containers must list at least one container", at="template")
+        problems = pod_template_problems(self.template)
+        if problems:
+            raise rule_error("; ".join(problems), at="template")
         if self.progress_deadline_seconds <= self.min_ready_seconds:
             raise rule_error(
                 f"progressDeadlineSeconds ({self.progress_deadline_seconds}) must be greater than "

@@ -42,7 +42,7 @@ from rollouts.engine import (
     TerminateAnalysisRun,
 )
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
-from rollouts.kube import AlreadyExists, KubeClient, KubeObject, NotFound, meta
+from rollouts.kube import AlreadyExists, Invalid, KubeClient, KubeObject, NotFound, meta
 from rollouts.traffic import RouterContext, RouterError, TrafficRouter, router_for
 
 __all__ = ["ActContext", "apply_actions"]
@@ -126,6 +126,14 @@ async def _create_replica_set(ctx: ActContext, action: CreateReplicaSet) -> None
     body = desired_replica_set(ctx.raw, action)
     try:
         answer = await ctx.client.create(body)
+    except Invalid as exc:
+        # The pod template got past the CRD (it is not schema-checked there) but not the API
+        # server's ReplicaSet validation: the user's to fix, shown in the status, not retried blind.
+        raise UserError(
+            f"Rollout {ctx.namespace}/{ctx.name}: the API server refused ReplicaSet {action.name} made "
+            f"from spec.template: {exc.message}; fix spec.template",
+            reason="InvalidSpec",
+        ) from exc
     except AlreadyExists:
         existing = await ctx.client.get(*kinds.REPLICA_SET, namespace=ctx.namespace, name=action.name)
         if not same_revision(existing, ctx.raw, action.pod_template_hash):

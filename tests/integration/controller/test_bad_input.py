@@ -95,3 +95,29 @@ def test_a_condition_that_does_not_parse_stops_the_analysis_before_it_starts(
         lambda: kubectl("get", "analysisruns.rollouts.dev", "-o", "name").stdout.split() != [],
         what="the AnalysisRun started once the condition compiles",
     )
+
+
+def test_a_pod_template_the_api_server_refuses_is_degraded_with_its_message(
+    controller, kubectl: Kubectl
+) -> None:
+    """The CRD does not schema-check the pod template, and the offline checks do not know every rule
+    (a ReplicaSet's pods must restart Always); the ReplicaSet create is refused, and that refusal is
+    the Rollout's status (not Progressing forever)."""
+    bad = sc.rollout("web", strategy={"canary": {"steps": [{"setWeight": 50}]}}, replicas=1)
+    bad["spec"]["template"]["spec"]["restartPolicy"] = "Never"
+    sc.apply(kubectl, bad)
+    st = sc.wait_status(kubectl, "web", "Degraded by the refusal", lambda s: s.get("phase") == "Degraded")
+    message = sc.condition(st, "InvalidSpec")["message"]
+    assert "refused ReplicaSet" in message and "restartPolicy" in message, message
+    assert message.endswith("fix spec.template"), message
+    assert sc.replica_sets(kubectl, "web") == {}
+
+
+def test_a_bad_quantity_is_refused_before_any_replica_set_is_made(controller, kubectl: Kubectl) -> None:
+    bad = sc.rollout("web", strategy={"canary": {"steps": [{"setWeight": 50}]}}, replicas=1)
+    bad["spec"]["template"]["spec"]["containers"][0]["resources"] = {"requests": {"memory": "invalid"}}
+    sc.apply(kubectl, bad)
+    st = sc.wait_status(kubectl, "web", "Degraded by the quantity", lambda s: s.get("phase") == "Degraded")
+    message = sc.condition(st, "InvalidSpec")["message"]
+    assert "resources.requests.memory 'invalid' is not a quantity" in message, message
+    assert sc.replica_sets(kubectl, "web") == {}
