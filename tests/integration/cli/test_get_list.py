@@ -23,7 +23,14 @@ def test_get_and_list_print_json_that_parses(plugin: Plugin, kubectl: Kubectl, n
     assert data["rollout"]["metadata"]["name"] == "web"
     listed = json.loads(plugin("list", "rollouts", "-o", "json").stdout)
     assert sorted(item["metadata"]["name"] for item in listed["items"]) == ["api", "web"]
-    assert yaml.safe_load(plugin("status", "web", "-o", "yaml").stdout)["name"] == "web"
+    once = plugin("status", "web", "--no-watch", "-o", "yaml")  # no controller here: never Healthy
+    assert once.returncode == 4, once.stderr  # Progressing
+    assert yaml.safe_load(once.stdout) == {
+        "name": "web",
+        "namespace": namespace,
+        "phase": "Progressing",
+        "message": "",
+    }
 
 
 def test_get_and_list_text(plugin: Plugin, kubectl: Kubectl, namespace: str) -> None:
