@@ -140,8 +140,8 @@ def test_get_watch_redraws_until_interrupted(
 
     try:
         first = next_frame()  # drawn before anything changes, however slowly the plugin started
-        kubectl("label", "rollout", "web", "touched=yes")  # no visible change: no new frame
-        kubectl("patch", "rollout", "web", "--type=merge", "-p", '{"spec": {"replicas": 5}}')
+        kubectl("label", "rollout.rollouts.dev", "web", "touched=yes")  # no visible change: no new frame
+        kubectl("patch", "rollout.rollouts.dev", "web", "--type=merge", "-p", '{"spec": {"replicas": 5}}')
         second = next_frame()
         time.sleep(2)  # room for a frame that should not come
         proc.send_signal(signal.SIGINT)

@@ -11,7 +11,7 @@ STEPS = [{"setWeight": 34}, {"pause": {}}, {"setWeight": 67}, {"pause": {"durati
 
 
 def _status(kubectl: Kubectl) -> dict[str, Any]:
-    return get(kubectl, "rollout", "web").get("status") or {}
+    return get(kubectl, "rollout.rollouts.dev", "web").get("status") or {}
 
 
 def _paused_canary(plugin: Plugin, kubectl: Kubectl) -> dict[str, Any]:
