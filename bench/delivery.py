@@ -143,7 +143,7 @@ def _apply(cluster: Cluster, namespace: str, objects: list[dict[str, Any]]) -> N
 
 
 def _rollout_status(cluster: Cluster, namespace: str) -> dict[str, Any]:
-    found = json.loads(_kubectl(cluster, "-n", namespace, "get", "rollout", "web", "-o", "json"))
+    found = json.loads(_kubectl(cluster, "-n", namespace, "get", "rollout.rollouts.dev", "web", "-o", "json"))
     status: dict[str, Any] = found.get("status") or {}
     return status
 
@@ -209,7 +209,9 @@ class _WeightWatch:
 
 
 def _first_failed_measurement(cluster: Cluster, namespace: str) -> datetime:
-    runs = json.loads(_kubectl(cluster, "-n", namespace, "get", "analysisruns", "-o", "json"))["items"]
+    runs = json.loads(_kubectl(cluster, "-n", namespace, "get", "analysisruns.rollouts.dev", "-o", "json"))[
+        "items"
+    ]
     measurements = [
         m
         for run in runs
@@ -232,7 +234,17 @@ def _one(cluster: Cluster, api: k8s.NetworkingV1Api, namespace: str) -> float:
         patch = {
             "spec": {"template": {"spec": {"containers": [{"name": "app", "image": "example.com/web:bad"}]}}}
         }
-        _kubectl(cluster, "-n", namespace, "patch", "rollout", "web", "--type=merge", "-p", json.dumps(patch))
+        _kubectl(
+            cluster,
+            "-n",
+            namespace,
+            "patch",
+            "rollout.rollouts.dev",
+            "web",
+            "--type=merge",
+            "-p",
+            json.dumps(patch),
+        )
         _wait(
             f"{namespace}/web Degraded",
             lambda: _rollout_status(cluster, namespace).get("phase") == "Degraded",

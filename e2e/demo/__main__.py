@@ -109,7 +109,7 @@ def where_to_look(demo: Demo | None) -> str:
         [
             f"    controller log: {demo.controller_log or logs / 'controller.log (not started)'}",
             f"    simulator log:  {logs / 'simulator.log'}",
-            f"    the Rollout:    kubectl -n {demo.namespace} get rollout {ROLLOUT} -o yaml"
+            f"    the Rollout:    kubectl -n {demo.namespace} get rollout.rollouts.dev {ROLLOUT} -o yaml"
             f" (after `source .local/cluster/env`)",
         ]
     )
@@ -176,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     print(summary(demo, timeline))
     if not args.no_delivery:
         print(
-            f"\nThe namespace stays for a look: kubectl -n {demo.namespace} get rollouts,analysisruns,ingress"
+            f"\nThe namespace stays for a look: kubectl -n {demo.namespace} get "
+            "rollouts.rollouts.dev,analysisruns.rollouts.dev,ingress"
         )
     return 0
 

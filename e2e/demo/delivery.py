@@ -91,8 +91,8 @@ def watch(
 
 def set_image(demo: Demo, image: str) -> None:
     patch = f'[{{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"{image}"}}]'
-    demo.kubectl("patch", "rollout", ROLLOUT, "--type=json", "-p", patch)
-    print(f"    kubectl patch rollout {ROLLOUT}: spec.template image -> {image}", flush=True)
+    demo.kubectl("patch", "rollout.rollouts.dev", ROLLOUT, "--type=json", "-p", patch)
+    print(f"    kubectl patch rollout.rollouts.dev {ROLLOUT}: spec.template image -> {image}", flush=True)
 
 
 def first_revision(demo: Demo) -> None:

@@ -7,16 +7,30 @@ flag, an invalid file) into a :class:`CliError` with one line that names the obj
 
 from __future__ import annotations
 
-__all__ = ["EXIT_DEGRADED", "EXIT_ERROR", "EXIT_OK", "EXIT_TIMEOUT", "EXIT_USAGE", "CliError"]
+__all__ = [
+    "EXIT_DEGRADED",
+    "EXIT_ERROR",
+    "EXIT_OK",
+    "EXIT_PAUSED",
+    "EXIT_PROGRESSING",
+    "EXIT_TIMEOUT",
+    "EXIT_USAGE",
+    "CliError",
+]
 
 EXIT_OK = 0
 EXIT_ERROR = 1
-EXIT_DEGRADED = 1
-"""``status``: the Rollout is Degraded (the same code as an error: a CI step must fail)."""
-EXIT_TIMEOUT = 2
-"""``status --timeout``: the Rollout did not settle in time."""
+"""Any problem a user can cause: a Rollout not found, access denied, no cluster, an invalid file."""
 EXIT_USAGE = 2
 """A bad flag or argument (argparse's convention, which kubectl users know from other plugins)."""
+EXIT_TIMEOUT = 2
+"""``status --timeout``: the Rollout was neither Healthy nor Degraded when the time was up."""
+EXIT_DEGRADED = 3
+"""``status``: the Rollout is Degraded (aborted, failed analysis, invalid spec, deadline passed)."""
+EXIT_PROGRESSING = 4
+"""``status --no-watch``: the Rollout is still Progressing."""
+EXIT_PAUSED = 5
+"""``status --no-watch``: the Rollout is Paused (at a pause step, by ``spec.paused``, inconclusive)."""
 
 
 class CliError(Exception):

@@ -37,7 +37,7 @@ def test_invalid_examples_are_rejected_by_the_server(
 
 def test_printer_columns_scale_subresource_and_explain(rollout_crds: None, kubectl: Kubectl) -> None:
     kubectl("apply", "-f", str(REPO / "examples" / "canary-nginx.yaml"))
-    header = kubectl("get", "rollouts").stdout.splitlines()[0].split()
+    header = kubectl("get", "rollouts.rollouts.dev").stdout.splitlines()[0].split()
     assert header == [
         "NAME",
         "DESIRED",
@@ -50,16 +50,20 @@ def test_printer_columns_scale_subresource_and_explain(rollout_crds: None, kubec
         "AGE",
     ]
     # The scale subresource is what an HPA (and `kubectl scale`) uses.
-    kubectl("scale", "rollout", "web", "--replicas=7")
-    assert kubectl_json(kubectl, "get", "rollout", "web")["spec"]["replicas"] == 7
-    explained = kubectl("explain", "rollout.spec.strategy.canary.steps.setWeight").stdout
+    kubectl("scale", "rollout.rollouts.dev", "web", "--replicas=7")
+    assert kubectl_json(kubectl, "get", "rollout.rollouts.dev", "web")["spec"]["replicas"] == 7
+    explained = kubectl(
+        "explain", "rollout.spec.strategy.canary.steps.setWeight", "--api-version=rollouts.dev/v1alpha1"
+    ).stdout
     assert "DESCRIPTION" in explained and len(explained.split("DESCRIPTION:", 1)[1].strip()) > 20
 
 
 def test_selector_is_immutable(rollout_crds: None, kubectl: Kubectl) -> None:
     kubectl("apply", "-f", str(REPO / "examples" / "canary-nginx.yaml"))
     patch = '{"spec": {"selector": {"matchLabels": {"app": "other"}}}}'
-    res = kubectl("patch", "rollout", "web", "--type=merge", "-p", patch, check=False)
+    res = kubectl("patch", "rollout.rollouts.dev", "web", "--type=merge", "-p", patch, check=False)
     assert res.returncode != 0
     assert "spec.selector" in res.stderr
-    assert kubectl_json(kubectl, "get", "rollout", "web")["spec"]["selector"]["matchLabels"] == {"app": "web"}
+    assert kubectl_json(kubectl, "get", "rollout.rollouts.dev", "web")["spec"]["selector"]["matchLabels"] == {
+        "app": "web"
+    }

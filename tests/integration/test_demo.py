@@ -70,7 +70,7 @@ def test_make_demo_promotes_the_good_version_and_rolls_the_bad_one_back(cluster:
         assert "bad nginx:1.29-bad: AnalysisRun" in story, output[-4000:]
 
         # What the demo claimed, checked against the cluster it leaves behind.
-        rollout = _kubectl_json(cluster, namespace, "get", "rollout", "web")
+        rollout = _kubectl_json(cluster, namespace, "get", "rollout.rollouts.dev", "web")
         status = rollout["status"]
         assert rollout["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.29-bad"
         assert (status["phase"], status.get("abort")) == ("Degraded", True), status
@@ -80,7 +80,7 @@ def test_make_demo_promotes_the_good_version_and_rolls_the_bad_one_back(cluster:
         assert stable["spec"]["selector"][HASH] == good
         canary = _kubectl_json(cluster, namespace, "get", "ingress", "web-web-canary")
         assert canary["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"] == "0"
-        runs = _kubectl_json(cluster, namespace, "get", "analysisruns")["items"]
+        runs = _kubectl_json(cluster, namespace, "get", "analysisruns.rollouts.dev")["items"]
         phases = {run["metadata"]["labels"][HASH]: run["status"]["phase"] for run in runs}
         assert phases == {good: "Successful", status["currentPodHash"]: "Failed"}, phases
 

@@ -38,7 +38,7 @@ def prom_metric(address: str, query: str, **fields: Any) -> dict[str, Any]:
 
 
 def status_of(kubectl: Kubectl, name: str) -> dict[str, Any]:
-    return kubectl_json(kubectl, "get", "analysisrun", name).get("status") or {}
+    return kubectl_json(kubectl, "get", "analysisrun.rollouts.dev", name).get("status") or {}
 
 
 def finished(kubectl: Kubectl, name: str, *, timeout: float = 60) -> dict[str, Any]:
@@ -104,7 +104,7 @@ def test_args_from_a_secret_are_used_and_never_copied_into_the_run(
     kubectl("apply", "-f", "-", stdin=analysis_run("secret-args", metric, args=args))
     status = finished(kubectl, "secret-args")
     assert status["phase"] == "Successful", status
-    run = kubectl_json(kubectl, "get", "analysisrun", "secret-args")
+    run = kubectl_json(kubectl, "get", "analysisrun.rollouts.dev", "secret-args")
     assert app_metrics.run_id not in json.dumps(run["spec"])
 
 
@@ -157,7 +157,9 @@ def test_terminate_stops_an_endless_run(
         timeout=30,
         what="two measurements",
     )
-    kubectl("patch", "analysisrun", "endless", "--type=merge", "-p", '{"spec":{"terminate":true}}')
+    kubectl(
+        "patch", "analysisrun.rollouts.dev", "endless", "--type=merge", "-p", '{"spec":{"terminate":true}}'
+    )
     status = finished(kubectl, "endless", timeout=30)
     assert status["phase"] == "Successful" and status["message"] == "run terminated"
     count = status["metricResults"][0]["count"]

@@ -19,8 +19,10 @@ def _in_update(kubectl: Kubectl, **status: object) -> dict[str, object]:
     """A Rollout whose status says it is paused mid-update (as a controller would have written it)."""
     apply(kubectl, rollout("web", steps=STEPS))
     body = {"status": {"currentPodHash": "newhash", "stableRS": "oldhash", "currentStepIndex": 1, **status}}
-    kubectl("patch", "rollout", "web", "--subresource=status", "--type=merge", "-p", json.dumps(body))
-    return get(kubectl, "rollout", "web")
+    kubectl(
+        "patch", "rollout.rollouts.dev", "web", "--subresource=status", "--type=merge", "-p", json.dumps(body)
+    )
+    return get(kubectl, "rollout.rollouts.dev", "web")
 
 
 def test_plugin_is_found_by_kubectl(plugin: Plugin) -> None:
@@ -37,7 +39,7 @@ def test_promote_clears_the_pause_in_the_status_without_touching_the_spec(
     )
     result = plugin("promote", "web")
     assert (result.returncode, result.stdout) == (0, "rollout 'web' promoted\n"), result.stderr
-    after = get(kubectl, "rollout", "web")
+    after = get(kubectl, "rollout.rollouts.dev", "web")
     assert "pauseConditions" not in after["status"]
     assert after["metadata"]["generation"] == before["metadata"]["generation"]
 
@@ -45,12 +47,12 @@ def test_promote_clears_the_pause_in_the_status_without_touching_the_spec(
 def test_promote_full_and_abort_and_retry_write_the_status(plugin: Plugin, kubectl: Kubectl) -> None:
     before = _in_update(kubectl)
     assert plugin("promote", "web", "--full").returncode == 0
-    assert get(kubectl, "rollout", "web")["status"]["promoteFull"] is True
+    assert get(kubectl, "rollout.rollouts.dev", "web")["status"]["promoteFull"] is True
     assert plugin("abort", "web").stdout == "rollout 'web' aborted\n"
-    aborted = get(kubectl, "rollout", "web")["status"]
+    aborted = get(kubectl, "rollout.rollouts.dev", "web")["status"]
     assert aborted["abort"] is True and aborted["abortedAt"]
     assert plugin("retry", "web").returncode == 0
-    retried = get(kubectl, "rollout", "web")
+    retried = get(kubectl, "rollout.rollouts.dev", "web")
     assert retried["status"]["abort"] is False and retried["status"]["abortedAt"] == aborted["abortedAt"]
     assert retried["metadata"]["generation"] == before["metadata"]["generation"]
 
@@ -58,18 +60,18 @@ def test_promote_full_and_abort_and_retry_write_the_status(plugin: Plugin, kubec
 def test_pause_resume_restart_change_the_spec(plugin: Plugin, kubectl: Kubectl) -> None:
     apply(kubectl, rollout("web", steps=STEPS))
     assert plugin("pause", "web").stdout == "rollout 'web' paused\n"
-    assert get(kubectl, "rollout", "web")["spec"]["paused"] is True
+    assert get(kubectl, "rollout.rollouts.dev", "web")["spec"]["paused"] is True
     assert plugin("resume", "web").stdout == "rollout 'web' resumed\n"
-    assert get(kubectl, "rollout", "web")["spec"]["paused"] is False
+    assert get(kubectl, "rollout.rollouts.dev", "web")["spec"]["paused"] is False
     assert plugin("restart", "web", "--in", "1h").returncode == 0
-    assert get(kubectl, "rollout", "web")["spec"]["restartAt"].endswith("Z")
+    assert get(kubectl, "rollout.rollouts.dev", "web")["spec"]["restartAt"].endswith("Z")
 
 
 def test_set_image_changes_the_template(plugin: Plugin, kubectl: Kubectl) -> None:
     apply(kubectl, rollout("web", steps=STEPS))
     result = plugin("set", "image", "web", "app=example.com/web:v2")
     assert result.stdout == "rollout 'web' image updated: app=example.com/web:v2\n", result.stderr
-    spec = get(kubectl, "rollout", "web")["spec"]
+    spec = get(kubectl, "rollout.rollouts.dev", "web")["spec"]
     assert spec["template"]["spec"]["containers"][0]["image"] == "example.com/web:v2"
     wrong = plugin("set", "image", "web", "db=pg:16")
     assert wrong.returncode == 1

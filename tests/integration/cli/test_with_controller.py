@@ -11,7 +11,7 @@ STEPS = [{"setWeight": 34}, {"pause": {}}, {"setWeight": 67}, {"pause": {"durati
 
 
 def _status(kubectl: Kubectl) -> dict[str, Any]:
-    return get(kubectl, "rollout", "web").get("status") or {}
+    return get(kubectl, "rollout.rollouts.dev", "web").get("status") or {}
 
 
 def _paused_canary(plugin: Plugin, kubectl: Kubectl) -> dict[str, Any]:
@@ -20,12 +20,16 @@ def _paused_canary(plugin: Plugin, kubectl: Kubectl) -> dict[str, Any]:
     healthy = plugin("status", "web", "-w", "--timeout", "60s", timeout=90)
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
     assert healthy.stdout.endswith("✔ Healthy\n")
+    assert plugin("status", "web", "--no-watch").returncode == 0
     assert plugin("set", "image", "web", "*=example.com/web:v2").returncode == 0
-    return eventually(
+    paused = eventually(
         lambda: (st := _status(kubectl)).get("phase") == "Paused" and st.get("currentStepIndex") == 1 and st,
         timeout=60,
         what="the canary to pause at step 1",
     )
+    once = plugin("status", "web", "--no-watch")
+    assert (once.returncode, once.stdout) == (5, "॥ Paused - CanaryPauseStep\n"), once.stderr
+    return paused
 
 
 def test_promote_advances_a_paused_canary_to_healthy(
@@ -46,7 +50,7 @@ def test_promote_advances_a_paused_canary_to_healthy(
     )
 
     assert plugin("promote", "web").returncode == 0
-    done = plugin("status", "web", "-w", "--timeout", "90s", timeout=120)
+    done = plugin("status", "web", "--timeout", "90s", timeout=120)  # watches by default
     assert done.returncode == 0, done.stdout + done.stderr
     final = _status(kubectl)
     assert final["stableRS"] == paused["currentPodHash"] and final["currentStepIndex"] == 4
@@ -58,8 +62,9 @@ def test_abort_moves_the_canary_to_degraded_and_retry_resumes(
     _paused_canary(plugin, kubectl)
     assert plugin("abort", "web").returncode == 0
     degraded = plugin("status", "web", "-w", "--timeout", "60s", timeout=90)
-    assert degraded.returncode == 1, degraded.stdout + degraded.stderr
+    assert degraded.returncode == 3, degraded.stdout + degraded.stderr
     assert "✖ Degraded - RolloutAborted" in degraded.stdout
+    assert plugin("status", "web", "--no-watch").returncode == 3
     listed = plugin("list", "rollouts").stdout
     assert "✖ Degraded" in listed
 

@@ -53,7 +53,7 @@ def apply(kubectl: Kubectl, *objects: dict[str, Any]) -> None:
 
 
 def get_rollout(kubectl: Kubectl, name: str) -> dict[str, Any]:
-    result: dict[str, Any] = kubectl_json(kubectl, "get", "rollout", name)
+    result: dict[str, Any] = kubectl_json(kubectl, "get", "rollout.rollouts.dev", name)
     return result
 
 
@@ -64,13 +64,13 @@ def status(kubectl: Kubectl, name: str) -> dict[str, Any]:
 def set_image(kubectl: Kubectl, name: str, image: str) -> None:
     container = {"name": "app", "image": f"example.com/{name}:{image}"}
     patch = {"spec": {"template": {"spec": {"containers": [container]}}}}
-    kubectl("patch", "rollout", name, "--type=merge", "-p", json.dumps(patch))
+    kubectl("patch", "rollout.rollouts.dev", name, "--type=merge", "-p", json.dumps(patch))
 
 
 def patch_status(kubectl: Kubectl, name: str, status_patch: dict[str, Any]) -> None:
     kubectl(
         "patch",
-        "rollout",
+        "rollout.rollouts.dev",
         name,
         "--subresource=status",
         "--type=merge",

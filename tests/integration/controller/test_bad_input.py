@@ -28,7 +28,14 @@ def test_invalid_rollout_gets_invalid_spec_and_nothing_is_created(controller, ku
     assert warnings and "progressDeadlineSeconds" in warnings[0]
 
     # Fixing the field lets the Rollout proceed.
-    kubectl("patch", "rollout", "bad", "--type=merge", "-p", json.dumps({"spec": {"minReadySeconds": 0}}))
+    kubectl(
+        "patch",
+        "rollout.rollouts.dev",
+        "bad",
+        "--type=merge",
+        "-p",
+        json.dumps({"spec": {"minReadySeconds": 0}}),
+    )
     healthy = sc.wait_healthy(kubectl, "bad")
     assert sc.condition(healthy, "InvalidSpec") == {}
     assert sc.sizes(kubectl, "bad") == {healthy["stableRS"]: 2}

@@ -132,7 +132,9 @@ def test_the_standby_takes_over_a_canary_when_the_leader_stops(
         assert plugin("status", "web", "-w", "--timeout", "60s", timeout=90).returncode == 0
         assert plugin("set", "image", "web", "*=example.com/web:v2").returncode == 0
         eventually(
-            lambda: (get(kubectl, "rollout", "web").get("status") or {}).get("phase") == "Paused",
+            lambda: (
+                (get(kubectl, "rollout.rollouts.dev", "web").get("status") or {}).get("phase") == "Paused"
+            ),
             timeout=60,
             what="the canary to pause at step 1",
         )

@@ -30,7 +30,7 @@ class StepWatch(threading.Thread):
     def run(self) -> None:
         while not self.stop.is_set():
             try:
-                status = kubectl_json(self.kubectl, "get", "rollout", "web").get("status") or {}
+                status = kubectl_json(self.kubectl, "get", "rollout.rollouts.dev", "web").get("status") or {}
                 self.seen.append((status.get("currentPodHash"), status.get("currentStepIndex")))
             except AssertionError:
                 pass

@@ -29,7 +29,10 @@ def canary_weight(kubectl: Kubectl) -> int | None:
 
 def analysis_runs(kubectl: Kubectl) -> dict[str, dict[str, Any]]:
     """name -> AnalysisRun of the namespace."""
-    return {run["metadata"]["name"]: run for run in kubectl_json(kubectl, "get", "analysisruns")["items"]}
+    return {
+        run["metadata"]["name"]: run
+        for run in kubectl_json(kubectl, "get", "analysisruns.rollouts.dev")["items"]
+    }
 
 
 def runs_of_kind(kubectl: Kubectl, kind: str) -> list[dict[str, Any]]:

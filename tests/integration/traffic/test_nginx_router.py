@@ -152,7 +152,7 @@ async def test_the_canary_ingress_goes_away_with_its_rollout(
     make_stable(kubectl)
     ctx = await make_context(nginx_routing())
     await NginxRouter().set_weight(ctx, canary_weight=0, canary_hash="n", stable_hash="o")
-    kubectl("delete", "rollout", "web")
+    kubectl("delete", "rollout.rollouts.dev", "web")
 
     def gone() -> bool:
         return kubectl("get", "ingress", "web-web-canary", check=False).returncode != 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import pytest
+
 from rollouts.cli.__main__ import build_parser
 from tests.unit.cli.cli import cli
 
@@ -62,3 +64,30 @@ def test_unreachable_cluster_is_one_line(tmp_path: Path) -> None:
             f"error: cannot reach the Kubernetes API at http://127.0.0.1:{port}: "
         ), result.err
         assert "Traceback" not in result.err and len(result.err.splitlines()) == 1
+
+
+def test_status_watches_by_default_and_no_watch_prints_once() -> None:
+    parse = build_parser().parse_args
+    assert parse(["status", "web"]).watch is True
+    assert parse(["status", "web", "-w", "--timeout", "60s"]).watch is True
+    assert parse(["status", "web", "--no-watch"]).watch is False
+
+
+def test_status_no_watch_with_a_timeout_is_a_usage_error() -> None:
+    result = cli("status", "web", "--no-watch", "--timeout", "60s")
+    assert result.code == 2
+    assert result.err == (
+        "error: --timeout 60s has no effect with --no-watch (it prints the phase once); drop one of them\n"
+    )
+
+
+def test_status_exit_codes_are_distinct_and_in_its_help(capsys: pytest.CaptureFixture[str]) -> None:
+    from rollouts.cli.status import EXIT_CODES
+
+    codes = [code for code, _ in EXIT_CODES]
+    assert codes == sorted(set(codes)) == [0, 1, 2, 3, 4, 5]
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["status", "--help"])
+    help_text = capsys.readouterr().out
+    for code, meaning in EXIT_CODES:
+        assert f"  {code}  {meaning}\n" in help_text

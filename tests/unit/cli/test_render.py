@@ -83,7 +83,8 @@ def test_list_table_matches_golden() -> None:
 def test_status_line_and_exit_codes() -> None:
     rollout = objects("canary-paused").rollout
     assert render_status(rollout) == "॥ Paused - CanaryPauseStep\n"
-    assert [exit_code_for(p) for p in ("Healthy", "Degraded", "Paused", "Progressing")] == [0, 1, 0, 0]
+    phases = ("Healthy", "Degraded", "Progressing", "Paused", "SomethingNew")
+    assert [exit_code_for(p) for p in phases] == [0, 3, 4, 5, 4]
 
 
 @pytest.mark.parametrize(
