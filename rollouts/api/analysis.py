@@ -3,13 +3,38 @@
 A template names metrics (a query against a provider plus the conditions that judge each result); a
 Rollout step instantiates it as an AnalysisRun with concrete arguments. Providers implemented so far
 are Prometheus and web; every other Argo provider is rejected by name.
+
+**Templated metric fields.** As in Argo Rollouts, a template's metric may take its ``count``,
+``failureLimit``, ``inconclusiveLimit`` and ``consecutiveErrorLimit`` from an argument, written as
+a string that is exactly one placeholder (``count: "{{args.count}}"``), and its ``interval`` and
+``initialDelay`` from a string holding placeholders: the whole value (``"{{args.interval}}"``,
+whose value is a duration such as ``30s``) or numbers inside a duration (``"{{args.minutes}}m"``).
+Argo gets this by pasting the values into the template's text; here the two sides have two models:
+
+* :class:`TemplateMetric` (in :class:`AnalysisTemplateSpec`) types each such field as
+  ``int | ArgTemplate`` or ``str | ArgTemplate``. A literal value is checked at parse time as
+  before (bounds, duration syntax, count > 1 needs an interval); a placeholder only for its form;
+* :class:`Metric` (in :class:`AnalysisRunSpec`) keeps plain ``int`` and duration fields. The
+  engine's ``resolve_metric`` (``rollouts.engine.analysis_runs``) is the one pure function from
+  the first to the second: it fills in the run's argument values and checks what they give with
+  the same rules, so an AnalysisRun never holds a placeholder.
+
+Why two models rather than one with ``int | str`` fields: the AnalysisRun controller, the judgement
+and the schedule (``metric.count``, ``metric.failure_limit``, ``metric.interval_seconds``) then
+read plain values that ``mypy --strict`` checks, and code that forgot to resolve a template metric
+does not type-check instead of comparing a placeholder with a number at run time. The CRDs differ
+the same way: a template's fields are int-or-string with a pattern, a run's are integers.
 """
 
 from __future__ import annotations
 
-from typing import Literal, Self
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Final, Literal, Self
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, PlainSerializer, PlainValidator, WithJsonSchema, model_validator
+from pydantic_core import PydanticCustomError, PydanticKnownError
 
 from rollouts.api.common import (
     GROUP_VERSION,
@@ -25,10 +50,13 @@ from rollouts.api.common import (
 from rollouts.api.measurement import AnalysisRunStatus
 
 __all__ = [
+    "ARG_PLACEHOLDER",
+    "TEMPLATED_FIELDS",
     "AnalysisRun",
     "AnalysisRunSpec",
     "AnalysisTemplate",
     "AnalysisTemplateSpec",
+    "ArgTemplate",
     "Argument",
     "ClusterAnalysisTemplate",
     "DryRun",
@@ -37,10 +65,143 @@ __all__ = [
     "MetricProvider",
     "PrometheusMetric",
     "SecretKeyRef",
+    "TemplateMetric",
     "ValueFrom",
     "WebMetric",
     "WebMetricHeader",
 ]
+
+
+# --- {{args.NAME}} in metric fields ------------------------------------------------------------------
+
+ARG_PLACEHOLDER: Final = re.compile(r"\{\{\s*args\.([A-Za-z0-9_.-]+?)\s*\}\}")
+"""``{{args.NAME}}`` (spaces allowed inside the braces); group 1 is the argument's name."""
+
+#: The CRD's pattern of a whole-number field written as one placeholder (RE2, as the API server runs it).
+_ONE_PLACEHOLDER_PATTERN: Final = r"^\{\{\s*args\.[A-Za-z0-9_.-]+\s*\}\}$"
+
+#: Template metric fields that may take their value from an argument: attribute -> YAML name.
+TEMPLATED_FIELDS: Final = {
+    "interval": "interval",
+    "initial_delay": "initialDelay",
+    "count": "count",
+    "failure_limit": "failureLimit",
+    "inconclusive_limit": "inconclusiveLimit",
+    "consecutive_error_limit": "consecutiveErrorLimit",
+}
+
+_WHOLE_NUMBER_FORMS: Final = (
+    'write a whole number such as 5, or exactly one placeholder such as "{{args.count}}" to take it from '
+    "an argument (placeholders inside a value work in interval and initialDelay only)"
+)
+_DURATION_FORMS: Final = (
+    'write a duration such as 30s, 5m or 1h30m; or the whole value as one placeholder ("{{args.interval}}", '
+    'whose value is such a duration); or placeholders for its numbers ("{{args.minutes}}m")'
+)
+
+
+@dataclass(frozen=True)
+class ArgTemplate:
+    """A template metric's value written with ``{{args.NAME}}`` placeholders, as the user wrote it.
+
+    It is filled in when the engine builds the AnalysisRun (``rollouts.engine.analysis_runs``);
+    a run's :class:`Metric` never holds one.
+    """
+
+    text: str
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The arguments it names, in order of first use."""
+        return tuple(dict.fromkeys(ARG_PLACEHOLDER.findall(self.text)))
+
+    @property
+    def whole(self) -> bool:
+        """Whether the value is exactly one placeholder (its argument's value is the whole value)."""
+        return ARG_PLACEHOLDER.fullmatch(self.text) is not None
+
+    def fill(self, values: Mapping[str, str]) -> str:
+        """The text with every placeholder replaced by its value (``KeyError``: a name without one)."""
+        return ARG_PLACEHOLDER.sub(lambda match: values[match.group(1)], self.text)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _invalid(message: str) -> PydanticCustomError:
+    return PydanticCustomError("templated", "{message}", {"message": message})
+
+
+def _templated_int(value: Any) -> int | ArgTemplate:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            raise PydanticKnownError("greater_than_equal", {"ge": 0})
+        return value
+    if not isinstance(value, str):
+        raise _invalid(f"{value!r} is not a whole number; {_WHOLE_NUMBER_FORMS}")
+    if ARG_PLACEHOLDER.fullmatch(value):
+        return ArgTemplate(value)
+    if ARG_PLACEHOLDER.search(value):
+        raise _invalid(f"{value!r} holds a placeholder among other text; {_WHOLE_NUMBER_FORMS}")
+    if value.strip().isdigit():
+        raise _invalid(
+            f"{value!r} is a quoted number; write {value.strip()} without quotes, or exactly one placeholder "
+            'such as "{{args.count}}" to take it from an argument'
+        )
+    raise _invalid(f"{value!r} is neither a whole number nor a placeholder; {_WHOLE_NUMBER_FORMS}")
+
+
+def _templated_duration(value: Any) -> str | ArgTemplate:
+    if not isinstance(value, str):
+        raise _invalid(f"{value!r} is not a string; {_DURATION_FORMS}")
+    if ARG_PLACEHOLDER.search(value) is None:
+        try:
+            parse_duration(value)
+        except ValueError:
+            raise _invalid(f"{value!r} is not a duration; {_DURATION_FORMS}") from None
+        return value
+    if not ARG_PLACEHOLDER.fullmatch(value):
+        try:
+            parse_duration(ARG_PLACEHOLDER.sub("1", value))
+        except ValueError:
+            raise _invalid(
+                f"{value!r} is not a duration even with a number in each placeholder; {_DURATION_FORMS}"
+            ) from None
+    return ArgTemplate(value)
+
+
+def _as_written(value: object) -> object:
+    return value.text if isinstance(value, ArgTemplate) else value
+
+
+#: A whole number of 0 or more, or one ``{{args.NAME}}`` placeholder (template metrics only).
+TemplatedInt = Annotated[
+    int | ArgTemplate,
+    PlainValidator(_templated_int),
+    PlainSerializer(_as_written),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "integer"}, {"type": "string"}],
+            "x-kubernetes-int-or-string": True,
+            "minimum": 0,
+            "pattern": _ONE_PLACEHOLDER_PATTERN,
+        }
+    ),
+]
+
+#: A Go duration string, possibly with ``{{args.NAME}}`` placeholders (template metrics only).
+TemplatedDuration = Annotated[
+    str | ArgTemplate,
+    PlainValidator(_templated_duration),
+    PlainSerializer(_as_written),
+    WithJsonSchema({"type": "string", "pattern": r"^([0-9]|\{\{\s*args\.)"}),
+]
+
+_PLACEHOLDER_OK: Final = ' May be "{{args.NAME}}", filled in when the run starts.'
+_PLACEHOLDER_IN_DURATION: Final = (
+    ' May be "{{args.NAME}}" (a duration) or hold placeholders for its numbers ("{{args.minutes}}m"), '
+    "filled in when the run starts."
+)
 
 
 class SecretKeyRef(ApiModel):
@@ -160,10 +321,29 @@ class MetricProvider(ApiModel):
         return self
 
 
-class Metric(ApiModel):
-    """One metric: how to measure it, how often, and how to judge each measurement."""
+class _MetricBase(ApiModel):
+    """What a metric is, whatever the side: its name, how it is judged and where its value comes from."""
 
     name: str = Field(min_length=1, description="Name of the metric, unique in the template.")
+    success_condition: str | None = Field(
+        default=None, description="Expression over `result` that marks a measurement successful."
+    )
+    failure_condition: str | None = Field(
+        default=None, description="Expression over `result` that marks a measurement failed."
+    )
+    provider: MetricProvider = Field(description="Where the value comes from.")
+
+
+def _count_needs_interval(count: int | None, interval: object) -> None:
+    if count is not None and count > 1 and interval is None:
+        raise rule_error(
+            f"count is {count} but interval is not set; set an interval such as 1m", at="interval"
+        )
+
+
+class Metric(_MetricBase):
+    """One metric of a run: how to measure it, how often, how to judge it; every value resolved."""
+
     interval: DurationString | None = Field(
         default=None, description="Time between measurements, e.g. 1m; required when count > 1."
     )
@@ -172,12 +352,6 @@ class Metric(ApiModel):
     )
     count: int | None = Field(
         default=None, ge=0, description="Measurements to take; unset with an interval means until stopped."
-    )
-    success_condition: str | None = Field(
-        default=None, description="Expression over `result` that marks a measurement successful."
-    )
-    failure_condition: str | None = Field(
-        default=None, description="Expression over `result` that marks a measurement failed."
     )
     failure_limit: int = Field(
         default=0, ge=0, description="Failed measurements tolerated before the metric fails."
@@ -188,14 +362,10 @@ class Metric(ApiModel):
     consecutive_error_limit: int = Field(
         default=4, ge=0, description="Errors in a row tolerated before the metric errors."
     )
-    provider: MetricProvider = Field(description="Where the value comes from.")
 
     @model_validator(mode="after")
     def _interval_for_count(self) -> Self:
-        if self.count is not None and self.count > 1 and self.interval is None:
-            raise rule_error(
-                f"count is {self.count} but interval is not set; set an interval such as 1m", at="interval"
-            )
+        _count_needs_interval(self.count, self.interval)
         return self
 
     @property
@@ -207,6 +377,49 @@ class Metric(ApiModel):
     def initial_delay_seconds(self) -> float:
         """The initial delay in seconds (0 when unset)."""
         return 0.0 if self.initial_delay is None else parse_duration(self.initial_delay).total_seconds()
+
+
+class TemplateMetric(_MetricBase):
+    """One metric: how to measure it, how often, how to judge it; its counts and durations may be args."""
+
+    interval: TemplatedDuration | None = Field(
+        default=None,
+        description="Time between measurements, e.g. 1m; required when count > 1." + _PLACEHOLDER_IN_DURATION,
+    )
+    initial_delay: TemplatedDuration | None = Field(
+        default=None,
+        description="Wait this long before the first measurement, e.g. 30s." + _PLACEHOLDER_IN_DURATION,
+    )
+    count: TemplatedInt | None = Field(
+        default=None,
+        description="Measurements to take; unset with an interval means until stopped." + _PLACEHOLDER_OK,
+    )
+    failure_limit: TemplatedInt = Field(
+        default=0, description="Failed measurements tolerated before the metric fails." + _PLACEHOLDER_OK
+    )
+    inconclusive_limit: TemplatedInt = Field(
+        default=0,
+        description="Inconclusive measurements tolerated before the metric is inconclusive."
+        + _PLACEHOLDER_OK,
+    )
+    consecutive_error_limit: TemplatedInt = Field(
+        default=4, description="Errors in a row tolerated before the metric errors." + _PLACEHOLDER_OK
+    )
+
+    @model_validator(mode="after")
+    def _interval_for_count(self) -> Self:
+        if not isinstance(self.count, ArgTemplate):  # a placeholder's value is checked when it is known
+            _count_needs_interval(self.count, self.interval)
+        return self
+
+    def placeholders(self) -> dict[str, ArgTemplate]:
+        """The fields written with placeholders, by YAML name (``count``, ``initialDelay``, ...)."""
+        found: dict[str, ArgTemplate] = {}
+        for attribute, yaml_name in TEMPLATED_FIELDS.items():
+            value = getattr(self, attribute)
+            if isinstance(value, ArgTemplate):
+                found[yaml_name] = value
+        return found
 
 
 class DryRun(ApiModel):
@@ -222,34 +435,46 @@ class MeasurementRetention(ApiModel):
     limit: int = Field(ge=1, description="Measurements to keep.")
 
 
-class AnalysisTemplateSpec(ApiModel):
-    """The metrics of a template and the arguments they take."""
+def _unique_names(metrics: Sequence[_MetricBase], args: Sequence[Argument] | None) -> None:
+    for what, names in (("metrics", [m.name for m in metrics]), ("args", [a.name for a in args or []])):
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise rule_error(f"{what} names must be unique; rename the repeated {duplicates}", at=what)
 
-    metrics: list[Metric] = Field(min_length=1, max_length=100, description="Metrics to measure.")
+
+class _SpecBase(ApiModel):
+    """What a template's spec and a run's spec share besides their metrics."""
+
     args: list[Argument] | None = Field(default=None, description="Arguments the metrics use.")
     dry_run: list[DryRun] | None = Field(default=None, description="Metrics that run in dry-run mode.")
     measurement_retention: list[MeasurementRetention] | None = Field(
         default=None, description="Measurement retention per metric."
     )
 
+
+class AnalysisTemplateSpec(_SpecBase):
+    """The metrics of a template and the arguments they take."""
+
+    metrics: list[TemplateMetric] = Field(min_length=1, max_length=100, description="Metrics to measure.")
+
     @model_validator(mode="after")
     def _unique_names(self) -> Self:
-        for what, names in (
-            ("metrics", [m.name for m in self.metrics]),
-            ("args", [a.name for a in self.args or []]),
-        ):
-            duplicates = sorted({n for n in names if names.count(n) > 1})
-            if duplicates:
-                raise rule_error(f"{what} names must be unique; rename the repeated {duplicates}", at=what)
+        _unique_names(self.metrics, self.args)
         return self
 
 
-class AnalysisRunSpec(AnalysisTemplateSpec):
+class AnalysisRunSpec(_SpecBase):
     """The metrics of one run, with its arguments resolved."""
 
     UNSUPPORTED = frozenset({"ttlStrategy"})
 
+    metrics: list[Metric] = Field(min_length=1, max_length=100, description="Metrics to measure.")
     terminate: bool = Field(default=False, description="Stop the run; set by the controller or a user.")
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Self:
+        _unique_names(self.metrics, self.args)
+        return self
 
 
 class AnalysisTemplate(TopLevelObject):

@@ -113,7 +113,7 @@ def describe_error(error: ErrorDetails) -> list[str]:
             f"`{path}` is not a known field; check its spelling (fields are camelCase, as in Argo Rollouts)"
             " or remove it"
         ]
-    if kind in ("duration", "int_or_percent"):
+    if kind in ("duration", "int_or_percent", "templated"):
         return [f"`{path}`: {error['msg']}"]
     got = _input(error.get("input"))
     if kind in _TYPE_NAMES:

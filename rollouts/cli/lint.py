@@ -1,7 +1,9 @@
 """``kubectl rollouts lint -f FILE``: check manifests offline, before they are merged.
 
 Every rollouts.dev object goes through the same validation the controller and the CRDs apply
-(``rollouts.api.validation_errors``), then each valid Rollout is checked against the Services,
+(``rollouts.api.validation_errors``); each valid template's ``{{args.NAME}}`` in metric counts,
+limits and durations are checked against its own args (:mod:`rollouts.cli.lint_templates`);
+then each valid Rollout is checked against the Services,
 Ingress, VirtualService, DestinationRule and AnalysisTemplates in the same file
 (:mod:`rollouts.cli.lint_references`), and each analysis block whose templates are all in the
 file has its AnalysisRun built as the controller builds it. Each problem is one line naming the
@@ -26,6 +28,7 @@ from rollouts.api import (
 )
 from rollouts.cli.errors import EXIT_ERROR, EXIT_OK
 from rollouts.cli.lint_references import check_references
+from rollouts.cli.lint_templates import check_template
 from rollouts.cli.manifests import Document, Manifest, read_manifests
 from rollouts.cli.style import PLAIN, Style, color_wanted
 from rollouts.engine.conditions import condition_problems
@@ -82,6 +85,8 @@ def lint_manifest(manifest: Manifest) -> list[DocumentResult]:
             result.problems, parsed = _validate(doc)
             if isinstance(parsed, Rollout):
                 rollouts.append((doc, parsed))
+            elif isinstance(parsed, AnalysisTemplate | ClusterAnalysisTemplate):
+                result.problems += [f"`{p.path}`: {p.message}" for p in check_template(parsed)]
         elif doc.kind not in _REFERENCED:
             result.checked = False
     for doc, rollout in rollouts:

@@ -16,8 +16,12 @@ Where every template an analysis block names is in the file, the block's Analysi
 built with the engine's own :func:`~rollouts.engine.analysis_runs.build_analysis_run`, so an
 unknown argument, one metric name in two templates, conflicting defaults or a ``fieldRef`` to
 nothing is found as the controller would find it (only what the cluster alone can tell is left
-out: :mod:`rollouts.cli.offline_runs`). The engine stops at the first problem of a block; an
-argument already reported as missing is given a placeholder first, so it is not reported twice.
+out: :mod:`rollouts.cli.offline_runs`). A ``{{args.NAME}}`` in a metric's count, limits or
+durations is filled with the values the Rollout passes, and a value the field cannot take is the
+Rollout's problem; one the template gets wrong by itself (an undeclared name, a bad default) is
+reported on the template only (:mod:`rollouts.cli.lint_templates`). The engine stops at the first
+problem of a block; an argument already reported as missing is given a placeholder first, so it
+is not reported twice.
 
 Each check returns :class:`Finding` values pinned to the document that has to change: a dangling
 name is the Rollout's field to fix; a route or a selector that does not fit is the other object's.
@@ -39,7 +43,7 @@ from rollouts.api import (
 from rollouts.api.rollout_analysis import AnalysisRunArgument
 from rollouts.cli.manifests import Document, Manifest
 from rollouts.cli.offline_runs import run_error
-from rollouts.engine.analysis_runs import Template
+from rollouts.engine.analysis_runs import MetricFieldError, Template
 from rollouts.engine.references import (
     SERVICE,
     AnalysisReference,
@@ -244,8 +248,8 @@ def _run_findings(
         filled = [AnalysisRunArgument(name=name, value=f"<{name}>") for name in dict.fromkeys(missing_args)]
         analysis = analysis.model_copy(update={"args": [*(analysis.args or []), *filled]})
     error = run_error(rollout=ctx.rollout, path=block.path, analysis=analysis, templates=templates)
-    if error is None:
-        return
+    if error is None or (isinstance(error, MetricFieldError) and error.template_only):
+        return  # a metric field its own template gets wrong is reported on the template (lint_templates)
     message, prefix = str(error), f"Rollout {ctx.rollout.metadata.name!r} {block.path}"
     if message.startswith(prefix):  # the path is the finding's: say only what follows it
         message = message[len(prefix) :].removeprefix(".").removeprefix(": ")

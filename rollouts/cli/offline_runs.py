@@ -17,6 +17,11 @@ cluster is reported:
   the rest. Such an argument gets the value ``<fieldRef PATH>`` instead. Any other path
   (``spec...``) reads the manifest as the cluster will hold it (the API defaults are the models'),
   so a path that leads nowhere there is reported.
+
+A placeholder value is no number and no duration: a metric's ``count``, limit or duration filled
+from one (``count: "{{args.n}}"`` with ``n`` from ``metadata.labels[...]``, or from an argument
+``lint`` already reported missing) is not a problem here; the cluster's value is checked when the
+controller builds the run.
 """
 
 from __future__ import annotations
@@ -29,7 +34,13 @@ from rollouts.api import Rollout
 from rollouts.api.analysis import Argument
 from rollouts.api.rollout_analysis import AnalysisRunArgument, RolloutAnalysis
 from rollouts.api.status import RolloutStatus
-from rollouts.engine.analysis_runs import AnalysisRunError, Template, analysis_field, build_analysis_run
+from rollouts.engine.analysis_runs import (
+    AnalysisRunError,
+    MetricFieldError,
+    Template,
+    analysis_field,
+    build_analysis_run,
+)
 from rollouts.engine.hashing import pod_template_hash
 from rollouts.engine.plan import CreateAnalysisRun
 from rollouts.engine.snapshot import AnalysisRunKind
@@ -37,6 +48,7 @@ from rollouts.engine.snapshot import AnalysisRunKind
 __all__ = [
     "PLACEHOLDER_STABLE_HASH",
     "PLACEHOLDER_UID",
+    "is_placeholder",
     "offline_analysis",
     "offline_rollout",
     "offline_template",
@@ -51,6 +63,7 @@ PLACEHOLDER_STABLE_HASH: Final = "offline-placeholder-stable-hash"
 _FIRST_SEGMENT: Final = re.compile(r"\s*([A-Za-z0-9_-]+)")
 _CLUSTER_ONLY: Final = frozenset({"metadata", "status"})
 _STEP_PATH: Final = re.compile(r"spec\.strategy\.canary\.steps\[(\d+)\]\.analysis")
+_PLACEHOLDER: Final = re.compile(r"<[^<>]+>")
 
 
 def _known_offline(path: str) -> bool:
@@ -61,6 +74,11 @@ def _known_offline(path: str) -> bool:
 
 def _placeholder(path: str) -> str:
     return f"<fieldRef {path.strip()}>"
+
+
+def is_placeholder(value: str) -> bool:
+    """Whether ``value`` stands for one only the cluster knows (``<fieldRef PATH>``, ``<NAME>``)."""
+    return _PLACEHOLDER.fullmatch(value) is not None
 
 
 def offline_template(template: Template) -> Template:
@@ -157,6 +175,8 @@ def run_error(
     )
     try:
         build_analysis_run(rollout=offline, action=action, templates=[offline_template(t) for t in templates])
+    except MetricFieldError as exc:
+        return None if any(map(is_placeholder, exc.values)) else exc
     except AnalysisRunError as exc:
         return exc
     return None

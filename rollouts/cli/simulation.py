@@ -9,8 +9,9 @@ world that obeys each plan at once and perfectly:
 * ReplicaSets are available as soon as they are created or scaled; the router reports back the
   weight just set; Services select what they were switched to;
 * an AnalysisRun succeeds after the shortest time its metrics can take (``initialDelay +
-  (count-1) * interval`` of its slowest metric, when the templates are in the file; at once
-  otherwise); a metric with an interval and no count never finishes;
+  (count-1) * interval`` of its slowest metric, when the templates are in the file, with the
+  ``{{args.NAME}}`` of those fields filled in as the engine builds the run; at once otherwise);
+  a metric with an interval and no count never finishes;
 * when nothing is left to do, time jumps to the plan's ``wake_at`` (pause end, scale-down delay,
   auto-promotion); a pause with no end is promoted the way ``kubectl rollouts promote`` does it
   (pause conditions cleared), and counted as a manual promotion.
@@ -32,7 +33,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from rollouts.api import AnalysisPhase, AnalysisTemplateSpec, Rollout, RolloutAnalysis, RolloutPhase
+from rollouts.api import (
+    AnalysisPhase,
+    AnalysisRun,
+    AnalysisTemplateSpec,
+    ArgTemplate,
+    Rollout,
+    RolloutAnalysis,
+    RolloutPhase,
+    TemplateMetric,
+    parse_duration,
+)
 from rollouts.api.status import RolloutStatus
 from rollouts.cli.offline_runs import offline_rollout, offline_template
 from rollouts.engine import (
@@ -75,21 +86,41 @@ def _metric_seconds(initial: float, interval: float | None, count: int | None) -
     return initial + (count - 1) * interval
 
 
+def _literal_seconds(metric: TemplateMetric) -> tuple[float, float | None, int | None] | None:
+    """A template metric's timing when it is written literally (``None``: it takes an argument)."""
+    interval, delay, count = metric.interval, metric.initial_delay, metric.count
+    if isinstance(interval, ArgTemplate) or isinstance(delay, ArgTemplate) or isinstance(count, ArgTemplate):
+        return None
+    seconds = None if interval is None else parse_duration(interval).total_seconds()
+    return (0.0 if delay is None else parse_duration(delay).total_seconds()), seconds, count
+
+
 def analysis_seconds(
-    analysis: RolloutAnalysis, templates: Mapping[TemplateKey, AnalysisTemplateSpec]
+    analysis: RolloutAnalysis,
+    templates: Mapping[TemplateKey, AnalysisTemplateSpec],
+    run: AnalysisRun | None = None,
 ) -> float | None:
     """The shortest time an AnalysisRun of ``analysis`` can take; ``None`` when it never ends.
 
-    Templates not in ``templates`` count as instant (their metrics are unknown here).
+    With the ``run`` the engine built, its metrics (every ``{{args.NAME}}`` filled in) decide.
+    Otherwise the templates' do: templates not in ``templates``, and metrics whose timing takes
+    an argument, count as instant (their durations are unknown here).
     """
-    longest = 0.0
-    for ref in analysis.templates:
+    timings: list[tuple[float, float | None, int | None]] = []
+    if run is not None:
+        timings = [(m.initial_delay_seconds, m.interval_seconds, m.count) for m in run.spec.metrics]
+    for ref in analysis.templates if run is None else ():
         spec = templates.get((ref.cluster_scope, ref.template_name))
         for metric in spec.metrics if spec is not None else ():
-            seconds = _metric_seconds(metric.initial_delay_seconds, metric.interval_seconds, metric.count)
-            if seconds is None:
-                return None
-            longest = max(longest, seconds)
+            timing = _literal_seconds(metric)
+            if timing is not None:
+                timings.append(timing)
+    longest = 0.0
+    for initial, interval, count in timings:
+        seconds = _metric_seconds(initial, interval, count)
+        if seconds is None:
+            return None
+        longest = max(longest, seconds)
     return longest
 
 
@@ -193,9 +224,9 @@ class _World:
                     name=service, selector={**old.selector, POD_TEMPLATE_HASH_LABEL: h}
                 )
             case CreateAnalysisRun(
-                name=name, kind=kind, pod_template_hash=h, analysis=analysis, step_index=i
+                name=name, kind=kind, pod_template_hash=h, analysis=analysis, step_index=i, run=run
             ):
-                seconds = analysis_seconds(analysis, self.templates)
+                seconds = analysis_seconds(analysis, self.templates, run)
                 self.run_ends[name] = None if seconds is None else now + timedelta(seconds=seconds)
                 self.runs[name] = ObservedAnalysisRun(
                     name=name, kind=kind, phase=AnalysisPhase.RUNNING, pod_template_hash=h, step_index=i

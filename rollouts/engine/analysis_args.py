@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from rollouts.api.analysis import (
+    ARG_PLACEHOLDER,
     Argument,
     Metric,
     MetricProvider,
@@ -43,7 +44,7 @@ __all__ = [
     "substitute_args",
 ]
 
-_ARG_REFERENCE: Final = re.compile(r"\{\{\s*args\.([A-Za-z0-9_.-]+?)\s*\}\}")
+_ARG_REFERENCE: Final = ARG_PLACEHOLDER  # one syntax for queries and for counts and durations
 _PATH_TOKEN: Final = re.compile(r"""\.?([A-Za-z0-9_-]+)|\[\s*(?:'([^']*)'|"([^"]*)"|(\d+))\s*\]""")
 
 

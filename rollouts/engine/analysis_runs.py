@@ -12,6 +12,12 @@ act step creates, so everything that decides what the run measures is fixed here
   ``valueFrom.fieldRef`` are resolved now, against the Rollout as it is, so the run keeps
   measuring the revision it was made for. ``valueFrom.secretKeyRef`` stays a reference: the
   AnalysisRun controller reads the Secret at each measurement and never stores its value;
+* each metric's ``{{args.NAME}}`` in ``count``, the limits, ``interval`` and ``initialDelay``
+  is filled in from those args (:func:`resolve_metric`: a template's ``TemplateMetric`` becomes
+  the run's plain ``Metric``) and checked as a literal is: a whole number of 0 or more, a
+  duration, an interval when count > 1. An argument read from a Secret cannot fill them (its
+  value would be written into the run's spec). :func:`fill_metric` does the same for the
+  arguments it is given only, for ``lint`` to check a template's own defaults;
 * **labels** let the Rollout controller read the run back into an
   :class:`~rollouts.engine.snapshot.ObservedAnalysisRun` (:func:`observe_analysis_run`):
   ``rollouts-pod-template-hash``, ``rollouts.dev/analysis-kind``, ``rollouts.dev/step-index``
@@ -26,21 +32,26 @@ turns it into an Event and an InvalidSpec condition (rather than a crash loop), 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 from rollouts.api.analysis import (
+    TEMPLATED_FIELDS,
     AnalysisRun,
     AnalysisRunSpec,
     AnalysisTemplate,
+    ArgTemplate,
     Argument,
     ClusterAnalysisTemplate,
     DryRun,
     MeasurementRetention,
     Metric,
+    TemplateMetric,
     ValueFrom,
 )
-from rollouts.api.common import ObjectMeta
+from rollouts.api.common import ObjectMeta, parse_duration
 from rollouts.api.enums import AnalysisPhase, PodTemplateHashValue
 from rollouts.api.ownership import rollout_owner_reference
 from rollouts.api.rollout import Rollout
@@ -56,10 +67,14 @@ __all__ = [
     "ROLLOUT_LABEL",
     "STEP_INDEX_LABEL",
     "AnalysisRunError",
+    "ArgValue",
+    "MetricFieldError",
     "Template",
     "analysis_field",
     "build_analysis_run",
+    "fill_metric",
     "observe_analysis_run",
+    "resolve_metric",
 ]
 
 ANALYSIS_KIND_LABEL: Final = "rollouts.dev/analysis-kind"
@@ -118,9 +133,10 @@ def _find_templates(
     return found
 
 
-def _merge_metrics(found: Sequence[tuple[str, Template]], *, where: str) -> list[Metric]:
+def _merge_metrics(found: Sequence[tuple[str, Template]], *, where: str) -> list[tuple[str, TemplateMetric]]:
+    """Every template's metrics in reference order, each with the label of its template."""
     owner: dict[str, str] = {}
-    metrics: list[Metric] = []
+    metrics: list[tuple[str, TemplateMetric]] = []
     for label, template in found:
         for metric in template.spec.metrics:
             if metric.name in owner:
@@ -129,7 +145,7 @@ def _merge_metrics(found: Sequence[tuple[str, Template]], *, where: str) -> list
                     "rename it in one of them (a run measures each metric name once)"
                 )
             owner[metric.name] = label
-            metrics.append(metric)
+            metrics.append((label, metric))
     return metrics
 
 
@@ -145,18 +161,26 @@ def _check_conditions(found: Sequence[tuple[str, Template]], *, where: str) -> N
             )
 
 
-def _merge_template_args(found: Sequence[tuple[str, Template]], *, where: str) -> dict[str, Argument]:
+@dataclass(frozen=True, kw_only=True)
+class _Declared:
+    """A template argument, the template declaring it and where (``AnalysisTemplate 'x' spec.args[0]``)."""
+
+    arg: Argument
+    template: str
+    at: str
+
+
+def _merge_template_args(found: Sequence[tuple[str, Template]], *, where: str) -> dict[str, _Declared]:
     """Template args by name; one name declared by several templates must not conflict."""
-    merged: dict[str, Argument] = {}
-    declared_by: dict[str, str] = {}
+    merged: dict[str, _Declared] = {}
     for label, template in found:
-        for arg in template.spec.args or []:
+        for index, arg in enumerate(template.spec.args or []):
             previous = merged.get(arg.name)
-            if previous is None or (previous.value is None and previous.value_from is None):
-                merged[arg.name], declared_by[arg.name] = arg, label
-            elif (arg.value is not None or arg.value_from is not None) and arg != previous:
+            if previous is None or (previous.arg.value is None and previous.arg.value_from is None):
+                merged[arg.name] = _Declared(arg=arg, template=label, at=f"{label} spec.args[{index}]")
+            elif (arg.value is not None or arg.value_from is not None) and arg != previous.arg:
                 raise AnalysisRunError(
-                    f"{where}: argument {arg.name!r} has a different default in {declared_by[arg.name]} "
+                    f"{where}: argument {arg.name!r} has a different default in {previous.template} "
                     f"and {label}; make them agree, or pass the value from the Rollout's args"
                 )
     return merged
@@ -206,8 +230,9 @@ def _field_value(rollout: Rollout, path: str, *, at: str) -> str:
 
 
 def _resolve_args(
-    template_args: dict[str, Argument], rollout: Rollout, action: CreateAnalysisRun, *, where: str
-) -> list[Argument]:
+    template_args: dict[str, _Declared], rollout: Rollout, action: CreateAnalysisRun, *, where: str
+) -> tuple[list[Argument], dict[str, ArgValue]]:
+    """The run's args, and each one's value and origin for the metric fields that use it."""
     given = action.analysis.args or []
     for index, given_arg in enumerate(given):
         if given_arg.name not in template_args:
@@ -216,28 +241,220 @@ def _resolve_args(
                 f"{where}.args[{index}]: {given_arg.name!r} is not an argument of the referenced templates "
                 f"(they declare: {known}); fix the name or declare it in a template's args"
             )
+    block = analysis_field(action.kind, action.step_index)
     from_rollout = {
-        item.name: _rollout_value(item, rollout, action, at=f"{where}.args[{index}]")
+        item.name: (
+            _rollout_value(item, rollout, action, at=f"{where}.args[{index}]"),
+            f"{block}.args[{index}]",
+        )
         for index, item in enumerate(given)
     }
     resolved: list[Argument] = []
-    for name, declared in template_args.items():
+    values: dict[str, ArgValue] = {}
+    for name, declaration in template_args.items():
+        declared, declared_at, label = declaration.arg, declaration.at, declaration.template
         source = declared.value_from
         if name in from_rollout:
-            resolved.append(Argument(name=name, value=from_rollout[name]))
+            value, origin = from_rollout[name]
+            resolved.append(Argument(name=name, value=value))
+            values[name] = ArgValue(value=value, origin=f"the Rollout's {origin}")
         elif declared.value is not None:
             resolved.append(Argument(name=name, value=declared.value))
+            values[name] = ArgValue(value=declared.value, origin=declared_at, declared_in=label)
         elif source is not None and source.secret_key_ref is not None:
             resolved.append(Argument(name=name, value_from=ValueFrom(secret_key_ref=source.secret_key_ref)))
+            origin = f"{declared_at}.valueFrom.secretKeyRef"
+            values[name] = ArgValue(value=None, origin=origin, declared_in=label)
         elif source is not None and source.field_ref is not None:
             value = _field_value(rollout, source.field_ref.field_path, at=f"argument {name!r}")
             resolved.append(Argument(name=name, value=value))
+            origin = f"{declared_at}.valueFrom.fieldRef"
+            values[name] = ArgValue(value=value, origin=origin)
         else:
             raise AnalysisRunError(
                 f"{where}: argument {name!r} has no value; add {{name: {name}, value: ...}} to {where}.args "
                 "or give it a default in the template"
             )
-    return resolved
+    return resolved, values
+
+
+# --- metrics: {{args.NAME}} in counts, limits and durations ------------------------------------------
+
+_WHOLE_NUMBER: Final = re.compile(r"-?\d+")
+_V = TypeVar("_V")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArgValue:
+    """One argument of a run, as a metric field written ``{{args.NAME}}`` uses it.
+
+    ``value`` is ``None`` for an argument read from a Secret. ``origin`` says where the value is
+    set, for the fix (``the Rollout's spec.strategy.canary.steps[1].analysis.args[0]``,
+    ``AnalysisTemplate 'x' spec.args[0]``). ``declared_in`` is the template whose own default
+    (``value`` or ``secretKeyRef``) it is, ``None`` when the Rollout gives it or a ``fieldRef``
+    reads it from the Rollout.
+    """
+
+    value: str | None
+    origin: str
+    declared_in: str | None = None
+
+
+class MetricFieldError(AnalysisRunError):
+    """A metric field whose placeholder cannot be filled, or is filled with a value it cannot take.
+
+    ``field`` is the YAML name (``count``, ``initialDelay``) and ``detail`` the message after it;
+    ``values`` are the values of the arguments it used. ``template_only`` is true when the
+    metric's own template is the cause, whatever Rollout uses it: a name it does not declare, or
+    values that are all its own defaults (``lint`` reports those on the template).
+    """
+
+    def __init__(
+        self, *, where: str, field: str, detail: str, values: tuple[str, ...], template_only: bool
+    ) -> None:
+        super().__init__(f"{where}: {field} {detail}")
+        self.field = field
+        self.detail = detail
+        self.values = values
+        self.template_only = template_only
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Filling:
+    """One metric being filled: its arguments, its template, where it is (for messages)."""
+
+    args: Mapping[str, ArgValue]
+    template: str | None
+    where: str
+    partial: bool
+
+    def error(self, field: str, detail: str, used: Sequence[ArgValue]) -> MetricFieldError:
+        own = all(arg.declared_in is not None and arg.declared_in == self.template for arg in used)
+        values = tuple(arg.value for arg in used if arg.value is not None)
+        return MetricFieldError(
+            where=self.where, field=field, detail=detail, values=values, template_only=own
+        )
+
+    def fill(self, text: ArgTemplate, field: str) -> tuple[str | None, list[ArgValue]]:
+        """The filled text and the arguments used; ``None`` (when partial) if one has no value here."""
+        used: list[ArgValue] = []
+        for name in text.names:
+            arg = self.args.get(name)
+            if arg is None:
+                if self.partial:
+                    return None, used
+                known = ", ".join(sorted(self.args)) or "none"
+                detail = (
+                    f"{text.text!r} names argument {name!r}, which the run does not have (its arguments: "
+                    f"{known}); declare {name} in the template's args, or fix the name"
+                )
+                raise self.error(field, detail, [])
+            if arg.value is None:
+                detail = (
+                    f"{text.text!r} names argument {name!r}, which is read from a Secret ({arg.origin}); "
+                    f"a Secret's value is never written into an AnalysisRun, so it cannot set {field}: give "
+                    f"{name} a value (in the Rollout's analysis args or as the template's default), or "
+                    f"write {field} in the template"
+                )
+                raise self.error(field, detail, [arg])
+            used.append(arg)
+        values = {name: arg.value for name, arg in self.args.items() if arg.value is not None}
+        return text.fill(values), used
+
+    def whole_number(self, value: int | ArgTemplate, field: str) -> int | ArgTemplate:
+        if not isinstance(value, ArgTemplate):
+            return value
+        filled, used = self.fill(value, field)
+        if filled is None:
+            return value
+        text = filled.strip()
+        if not _WHOLE_NUMBER.fullmatch(text):
+            problem = "which is not a whole number; make that value a whole number such as 5"
+        elif int(text) < 0:
+            problem = "which is negative; make that value 0 or more"
+        else:
+            return int(text)
+        raise self.error(field, f"{_gives(value, filled, used)}, {problem}", used)
+
+    def duration(self, value: str | ArgTemplate | None, field: str) -> str | ArgTemplate | None:
+        if not isinstance(value, ArgTemplate):
+            return value
+        filled, used = self.fill(value, field)
+        if filled is None:
+            return value
+        try:
+            parse_duration(filled.strip())
+        except ValueError:
+            example = "a duration such as 30s, 5m or 1h" if value.whole else "a number, e.g. 5"
+            detail = (
+                f"{_gives(value, filled, used)}, which is not a duration; make the value of "
+                f"{' and '.join(value.names)} {example}"
+            )
+            raise self.error(field, detail, used) from None
+        return filled.strip()
+
+
+def _gives(text: ArgTemplate, filled: str, used: Sequence[ArgValue]) -> str:
+    origins = ", ".join(dict.fromkeys(arg.origin for arg in used))
+    return f"{text.text!r} gives {filled!r} (set in {origins})"
+
+
+def _filled(metric: TemplateMetric, filling: _Filling) -> TemplateMetric:
+    if not metric.placeholders():
+        return metric
+    update: dict[str, object] = {}
+    for attribute, field in TEMPLATED_FIELDS.items():
+        value = getattr(metric, attribute)
+        if attribute in ("interval", "initial_delay"):
+            update[attribute] = filling.duration(value, field)
+        else:
+            update[attribute] = filling.whole_number(value, field)
+    filled = metric.model_copy(update=update)  # each value checked above; the cross-field rule next
+    count, written = filled.count, metric.count
+    if isinstance(count, int) and count > 1 and filled.interval is None and isinstance(written, ArgTemplate):
+        used = [filling.args[name] for name in written.names]
+        detail = (
+            f"{_gives(written, str(count), used)}, but interval is not set; set an interval such as 1m "
+            "in the template's metric, or make that value 1"
+        )
+        raise filling.error("count", detail, used)
+    return filled
+
+
+def fill_metric(
+    metric: TemplateMetric, args: Mapping[str, ArgValue], *, template: str | None = None, where: str
+) -> TemplateMetric:
+    """``metric`` with each placeholder whose arguments are all in ``args`` filled and checked (as
+    :func:`resolve_metric` does); the others are left as written. Raises :class:`MetricFieldError`."""
+    return _filled(metric, _Filling(args=args, template=template, where=where, partial=True))
+
+
+def _resolved(value: _V | ArgTemplate) -> _V:
+    assert not isinstance(value, ArgTemplate), "a metric filled with partial=False holds no placeholder"
+    return value
+
+
+def resolve_metric(
+    metric: TemplateMetric, args: Mapping[str, ArgValue], *, template: str | None = None, where: str
+) -> Metric:
+    """The run's metric for ``metric``: every placeholder filled from ``args`` (the run's arguments
+    by name) and checked with the rules a literal value meets. ``template`` is the label of the
+    metric's template (as in :attr:`ArgValue.declared_in`), ``where`` locates the metric in
+    messages. Raises :class:`MetricFieldError`: a placeholder naming an argument the run does not
+    have or one read from a Secret, or a value the field cannot take."""
+    filled = _filled(metric, _Filling(args=args, template=template, where=where, partial=False))
+    return Metric(
+        name=filled.name,
+        interval=_resolved(filled.interval),
+        initial_delay=_resolved(filled.initial_delay),
+        count=_resolved(filled.count),
+        success_condition=filled.success_condition,
+        failure_condition=filled.failure_condition,
+        failure_limit=_resolved(filled.failure_limit),
+        inconclusive_limit=_resolved(filled.inconclusive_limit),
+        consecutive_error_limit=_resolved(filled.consecutive_error_limit),
+        provider=filled.provider,
+    )
 
 
 # --- the run ----------------------------------------------------------------------------------------
@@ -274,9 +491,12 @@ def build_analysis_run(
     found = _find_templates(action.analysis.templates, templates, where=where)
     metrics = _merge_metrics(found, where=where)
     _check_conditions(found, where=where)
-    args = _resolve_args(_merge_template_args(found, where=where), rollout, action, where=where)
+    args, values = _resolve_args(_merge_template_args(found, where=where), rollout, action, where=where)
     spec = AnalysisRunSpec(
-        metrics=metrics,
+        metrics=[
+            resolve_metric(metric, values, template=label, where=f"{where}: {label} metric {metric.name!r}")
+            for label, metric in metrics
+        ],
         args=args or None,
         dry_run=_merge_rules([t.spec.dry_run for _, t in found]),
         measurement_retention=_merge_rules([t.spec.measurement_retention for _, t in found]),

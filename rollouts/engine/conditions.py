@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rollouts.api.analysis import Metric
+from rollouts.api.analysis import Metric, TemplateMetric
 from rollouts.engine.expressions import ConditionError, compile_condition
 
 __all__ = ["ConditionProblem", "condition_problems"]
@@ -33,7 +33,9 @@ class ConditionProblem:
     message: str
 
 
-def condition_problems(metrics: Sequence[Metric], *, prefix: str = "spec.metrics") -> list[ConditionProblem]:
+def condition_problems(
+    metrics: Sequence[Metric | TemplateMetric], *, prefix: str = "spec.metrics"
+) -> list[ConditionProblem]:
     """Every success/failure condition of ``metrics`` that does not compile, in order."""
     problems: list[ConditionProblem] = []
     for index, metric in enumerate(metrics):

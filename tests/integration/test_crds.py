@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,67 @@ def _expected_error(path: Path) -> str:
 def test_valid_examples_are_accepted(rollout_crds: None, kubectl: Kubectl, example: Path) -> None:
     res = kubectl("apply", "-f", str(example))
     assert "created" in res.stdout
+
+
+ARGO_TEMPLATED = REPO / "tests" / "unit" / "cli" / "manifests" / "argo-templated-args.yaml"
+
+
+def _templated(kind: str, name: str = "t", **fields: object) -> str:
+    metric = {"name": "m", "provider": {"prometheus": {"query": "up"}}, **fields}
+    spec: dict[str, object] = {"args": [{"name": "n"}], "metrics": [metric]}
+    body = {"apiVersion": "rollouts.dev/v1alpha1", "kind": kind, "metadata": {"name": name}, "spec": spec}
+    return json.dumps(body)
+
+
+def test_templates_with_placeholders_in_counts_and_durations_are_accepted(
+    rollout_crds: None, kubectl: Kubectl
+) -> None:
+    migrated = ARGO_TEMPLATED.read_text().replace("argoproj.io/v1alpha1", "rollouts.dev/v1alpha1")
+    assert "created" in kubectl("apply", "-f", "-", stdin=migrated).stdout
+    stored = kubectl_json(kubectl, "get", "analysistemplates.rollouts.dev", "error-budget")
+    metric = stored["spec"]["metrics"][0]
+    assert (metric["count"], metric["interval"]) == ("{{args.count}}", "{{args.interval}}")
+    assert (metric["initialDelay"], metric["failureLimit"]) == (
+        "{{args.warmup-seconds}}s",
+        "{{args.failure-limit}}",
+    )
+    name = f"templated-{uuid.uuid4().hex[:8]}"  # cluster-scoped: not removed with the test's namespace
+    cluster_wide = _templated("ClusterAnalysisTemplate", name, count="{{ args.n }}", interval="{{args.n}}m")
+    try:
+        assert "created" in kubectl("apply", "-f", "-", stdin=cluster_wide).stdout
+    finally:
+        kubectl("delete", "clusteranalysistemplates.rollouts.dev", name, "--ignore-not-found", check=False)
+
+
+@pytest.mark.parametrize(
+    ("kind", "fields", "expected"),
+    [
+        ("AnalysisTemplate", {"count": "5"}, "spec.metrics[0].count in body should match '^\\{\\{"),
+        (
+            "AnalysisTemplate",
+            {"failureLimit": "x{{args.n}}"},
+            "spec.metrics[0].failureLimit in body should match",
+        ),
+        (
+            "AnalysisTemplate",
+            {"consecutiveErrorLimit": -1},
+            "consecutiveErrorLimit in body should be greater than",
+        ),
+        (
+            "AnalysisTemplate",
+            {"interval": "often"},
+            "spec.metrics[0].interval in body should match '^([0-9]|",
+        ),
+        ("AnalysisRun", {"count": "{{args.n}}"}, "spec.metrics[0].count in body must be of type integer"),
+    ],
+    ids=["quoted-number", "text-around-placeholder", "negative", "bad-duration", "placeholder-in-a-run"],
+)
+def test_what_is_no_number_no_duration_and_no_placeholder_is_rejected(
+    rollout_crds: None, kubectl: Kubectl, kind: str, fields: dict[str, object], expected: str
+) -> None:
+    res = kubectl("apply", "-f", "-", stdin=_templated(kind, **fields), check=False)
+    assert res.returncode != 0, f"the server accepted {fields}"
+    assert expected in res.stderr
 
 
 @pytest.mark.parametrize("example", INVALID, ids=[p.name for p in INVALID])

@@ -1,6 +1,7 @@
 """A small offline stand-in for the API server's CRD validation, for unit tests only.
 
-It applies schema defaults, then checks types, enums, bounds, required and unknown fields, and evaluates
+It applies schema defaults, then checks types, enums, bounds, patterns (Python's re for the server's RE2:
+the same for the patterns we write), required and unknown fields, and evaluates
 the CEL `x-kubernetes-validations` rules with cel-python (the same language the server runs). It is not
 the server: the integration tests apply crds/ to a real kube-apiserver. It lets a unit test show that
 each invalid example breaks a rule the *server* enforces, not only a pydantic one.
@@ -9,6 +10,7 @@ each invalid example breaks a rule the *server* enforces, not only a pydantic on
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +77,8 @@ def _check(value: Any, schema: dict[str, Any], path: str, errors: list[str]) -> 
         errors.append(f"{path}: should be greater than or equal to {schema['minimum']}")
     if "maximum" in schema and isinstance(value, int) and value > schema["maximum"]:
         errors.append(f"{path}: should be less than or equal to {schema['maximum']}")
+    if "pattern" in schema and isinstance(value, str) and re.search(schema["pattern"], value) is None:
+        errors.append(f"{path}: should match '{schema['pattern']}'")
     if isinstance(value, str | list) and len(value) < schema.get("minLength", schema.get("minItems", 0)):
         errors.append(f"{path}: too short")
     if isinstance(value, list) and len(value) > schema.get("maxItems", len(value)):

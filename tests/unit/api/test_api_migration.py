@@ -141,7 +141,7 @@ def test_argo_analysis_template_parses_once_the_api_version_is_changed() -> None
     template = parse_object(_migrated(ARGO_TEMPLATE))
     assert isinstance(template, AnalysisTemplate)
     first, second = template.spec.metrics
-    assert first.interval_seconds == 300.0 and first.failure_limit == 3
+    assert first.interval == "5m" and first.failure_limit == 3
     assert first.consecutive_error_limit == 4  # Argo's default
     assert second.provider.web is not None and second.provider.web.json_path == "{$.results.ok}"
 
