@@ -28,13 +28,10 @@ the same way: a template's fields are int-or-string with a pattern, a run's are 
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Annotated, Any, Final, Literal, Self
+from collections.abc import Sequence
+from typing import Final, Literal, Self
 
-from pydantic import ConfigDict, Field, PlainSerializer, PlainValidator, WithJsonSchema, model_validator
-from pydantic_core import PydanticCustomError, PydanticKnownError
+from pydantic import ConfigDict, Field, model_validator
 
 from rollouts.api.common import (
     GROUP_VERSION,
@@ -48,6 +45,13 @@ from rollouts.api.common import (
     rule_error,
 )
 from rollouts.api.measurement import AnalysisRunStatus
+from rollouts.api.templated import (
+    ARG_PLACEHOLDER,
+    TEMPLATED_FIELDS,
+    ArgTemplate,
+    TemplatedDuration,
+    TemplatedInt,
+)
 
 __all__ = [
     "ARG_PLACEHOLDER",
@@ -71,131 +75,6 @@ __all__ = [
     "WebMetricHeader",
 ]
 
-
-# --- {{args.NAME}} in metric fields ------------------------------------------------------------------
-
-ARG_PLACEHOLDER: Final = re.compile(r"\{\{\s*args\.([A-Za-z0-9_.-]+?)\s*\}\}")
-"""``{{args.NAME}}`` (spaces allowed inside the braces); group 1 is the argument's name."""
-
-#: The CRD's pattern of a whole-number field written as one placeholder (RE2, as the API server runs it).
-_ONE_PLACEHOLDER_PATTERN: Final = r"^\{\{\s*args\.[A-Za-z0-9_.-]+\s*\}\}$"
-
-#: Template metric fields that may take their value from an argument: attribute -> YAML name.
-TEMPLATED_FIELDS: Final = {
-    "interval": "interval",
-    "initial_delay": "initialDelay",
-    "count": "count",
-    "failure_limit": "failureLimit",
-    "inconclusive_limit": "inconclusiveLimit",
-    "consecutive_error_limit": "consecutiveErrorLimit",
-}
-
-_WHOLE_NUMBER_FORMS: Final = (
-    'write a whole number such as 5, or exactly one placeholder such as "{{args.count}}" to take it from '
-    "an argument (placeholders inside a value work in interval and initialDelay only)"
-)
-_DURATION_FORMS: Final = (
-    'write a duration such as 30s, 5m or 1h30m; or the whole value as one placeholder ("{{args.interval}}", '
-    'whose value is such a duration); or placeholders for its numbers ("{{args.minutes}}m")'
-)
-
-
-@dataclass(frozen=True)
-class ArgTemplate:
-    """A template metric's value written with ``{{args.NAME}}`` placeholders, as the user wrote it.
-
-    It is filled in when the engine builds the AnalysisRun (``rollouts.engine.analysis_runs``);
-    a run's :class:`Metric` never holds one.
-    """
-
-    text: str
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """The arguments it names, in order of first use."""
-        return tuple(dict.fromkeys(ARG_PLACEHOLDER.findall(self.text)))
-
-    @property
-    def whole(self) -> bool:
-        """Whether the value is exactly one placeholder (its argument's value is the whole value)."""
-        return ARG_PLACEHOLDER.fullmatch(self.text) is not None
-
-    def fill(self, values: Mapping[str, str]) -> str:
-        """The text with every placeholder replaced by its value (``KeyError``: a name without one)."""
-        return ARG_PLACEHOLDER.sub(lambda match: values[match.group(1)], self.text)
-
-    def __str__(self) -> str:
-        return self.text
-
-
-def _invalid(message: str) -> PydanticCustomError:
-    return PydanticCustomError("templated", "{message}", {"message": message})
-
-
-def _templated_int(value: Any) -> int | ArgTemplate:
-    if isinstance(value, int) and not isinstance(value, bool):
-        if value < 0:
-            raise PydanticKnownError("greater_than_equal", {"ge": 0})
-        return value
-    if not isinstance(value, str):
-        raise _invalid(f"{value!r} is not a whole number; {_WHOLE_NUMBER_FORMS}")
-    if ARG_PLACEHOLDER.fullmatch(value):
-        return ArgTemplate(value)
-    if ARG_PLACEHOLDER.search(value):
-        raise _invalid(f"{value!r} holds a placeholder among other text; {_WHOLE_NUMBER_FORMS}")
-    if value.strip().isdigit():
-        raise _invalid(
-            f"{value!r} is a quoted number; write {value.strip()} without quotes, or exactly one placeholder "
-            'such as "{{args.count}}" to take it from an argument'
-        )
-    raise _invalid(f"{value!r} is neither a whole number nor a placeholder; {_WHOLE_NUMBER_FORMS}")
-
-
-def _templated_duration(value: Any) -> str | ArgTemplate:
-    if not isinstance(value, str):
-        raise _invalid(f"{value!r} is not a string; {_DURATION_FORMS}")
-    if ARG_PLACEHOLDER.search(value) is None:
-        try:
-            parse_duration(value)
-        except ValueError:
-            raise _invalid(f"{value!r} is not a duration; {_DURATION_FORMS}") from None
-        return value
-    if not ARG_PLACEHOLDER.fullmatch(value):
-        try:
-            parse_duration(ARG_PLACEHOLDER.sub("1", value))
-        except ValueError:
-            raise _invalid(
-                f"{value!r} is not a duration even with a number in each placeholder; {_DURATION_FORMS}"
-            ) from None
-    return ArgTemplate(value)
-
-
-def _as_written(value: object) -> object:
-    return value.text if isinstance(value, ArgTemplate) else value
-
-
-#: A whole number of 0 or more, or one ``{{args.NAME}}`` placeholder (template metrics only).
-TemplatedInt = Annotated[
-    int | ArgTemplate,
-    PlainValidator(_templated_int),
-    PlainSerializer(_as_written),
-    WithJsonSchema(
-        {
-            "anyOf": [{"type": "integer"}, {"type": "string"}],
-            "x-kubernetes-int-or-string": True,
-            "minimum": 0,
-            "pattern": _ONE_PLACEHOLDER_PATTERN,
-        }
-    ),
-]
-
-#: A Go duration string, possibly with ``{{args.NAME}}`` placeholders (template metrics only).
-TemplatedDuration = Annotated[
-    str | ArgTemplate,
-    PlainValidator(_templated_duration),
-    PlainSerializer(_as_written),
-    WithJsonSchema({"type": "string", "pattern": r"^([0-9]|\{\{\s*args\.)"}),
-]
 
 _PLACEHOLDER_OK: Final = ' May be "{{args.NAME}}", filled in when the run starts.'
 _PLACEHOLDER_IN_DURATION: Final = (

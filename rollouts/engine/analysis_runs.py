@@ -32,33 +32,31 @@ turns it into an Event and an InvalidSpec condition (rather than a crash loop), 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 from rollouts.api.analysis import (
-    TEMPLATED_FIELDS,
     AnalysisRun,
     AnalysisRunSpec,
     AnalysisTemplate,
-    ArgTemplate,
     Argument,
     ClusterAnalysisTemplate,
     DryRun,
     MeasurementRetention,
-    Metric,
     TemplateMetric,
     ValueFrom,
 )
-from rollouts.api.common import ObjectMeta, parse_duration
+from rollouts.api.common import ObjectMeta
 from rollouts.api.enums import AnalysisPhase, PodTemplateHashValue
 from rollouts.api.ownership import rollout_owner_reference
 from rollouts.api.rollout import Rollout
 from rollouts.api.rollout_analysis import AnalysisRunArgument, AnalysisTemplateRef
 from rollouts.engine.analysis_args import ArgumentError, read_field
+from rollouts.engine.analysis_errors import AnalysisRunError
 from rollouts.engine.conditions import condition_problems
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
+from rollouts.engine.metric_fields import ArgValue, MetricFieldError, fill_metric, resolve_metric
 from rollouts.engine.plan import CreateAnalysisRun
 from rollouts.engine.snapshot import AnalysisRunKind, ObservedAnalysisRun, Template
 
@@ -87,10 +85,6 @@ ROLLOUT_LABEL: Final = "rollouts.dev/rollout"
 """Name of the Rollout that started the run, for label-selected watches and ``kubectl get ar -l``."""
 
 _Rule = TypeVar("_Rule", DryRun, MeasurementRetention)
-
-
-class AnalysisRunError(ValueError):
-    """The run a Rollout asks for cannot be built; the message says where and how to fix it."""
 
 
 def analysis_field(kind: AnalysisRunKind, step_index: int | None) -> str:
@@ -276,185 +270,6 @@ def _resolve_args(
                 "or give it a default in the template"
             )
     return resolved, values
-
-
-# --- metrics: {{args.NAME}} in counts, limits and durations ------------------------------------------
-
-_WHOLE_NUMBER: Final = re.compile(r"-?\d+")
-_V = TypeVar("_V")
-
-
-@dataclass(frozen=True, kw_only=True)
-class ArgValue:
-    """One argument of a run, as a metric field written ``{{args.NAME}}`` uses it.
-
-    ``value`` is ``None`` for an argument read from a Secret. ``origin`` says where the value is
-    set, for the fix (``the Rollout's spec.strategy.canary.steps[1].analysis.args[0]``,
-    ``AnalysisTemplate 'x' spec.args[0]``). ``declared_in`` is the template whose own default
-    (``value`` or ``secretKeyRef``) it is, ``None`` when the Rollout gives it or a ``fieldRef``
-    reads it from the Rollout.
-    """
-
-    value: str | None
-    origin: str
-    declared_in: str | None = None
-
-
-class MetricFieldError(AnalysisRunError):
-    """A metric field whose placeholder cannot be filled, or is filled with a value it cannot take.
-
-    ``field`` is the YAML name (``count``, ``initialDelay``) and ``detail`` the message after it;
-    ``values`` are the values of the arguments it used. ``template_only`` is true when the
-    metric's own template is the cause, whatever Rollout uses it: a name it does not declare, or
-    values that are all its own defaults (``lint`` reports those on the template).
-    """
-
-    def __init__(
-        self, *, where: str, field: str, detail: str, values: tuple[str, ...], template_only: bool
-    ) -> None:
-        super().__init__(f"{where}: {field} {detail}")
-        self.field = field
-        self.detail = detail
-        self.values = values
-        self.template_only = template_only
-
-
-@dataclass(frozen=True, kw_only=True)
-class _Filling:
-    """One metric being filled: its arguments, its template, where it is (for messages)."""
-
-    args: Mapping[str, ArgValue]
-    template: str | None
-    where: str
-    partial: bool
-
-    def error(self, field: str, detail: str, used: Sequence[ArgValue]) -> MetricFieldError:
-        own = all(arg.declared_in is not None and arg.declared_in == self.template for arg in used)
-        values = tuple(arg.value for arg in used if arg.value is not None)
-        return MetricFieldError(
-            where=self.where, field=field, detail=detail, values=values, template_only=own
-        )
-
-    def fill(self, text: ArgTemplate, field: str) -> tuple[str | None, list[ArgValue]]:
-        """The filled text and the arguments used; ``None`` (when partial) if one has no value here."""
-        used: list[ArgValue] = []
-        for name in text.names:
-            arg = self.args.get(name)
-            if arg is None:
-                if self.partial:
-                    return None, used
-                known = ", ".join(sorted(self.args)) or "none"
-                detail = (
-                    f"{text.text!r} names argument {name!r}, which the run does not have (its arguments: "
-                    f"{known}); declare {name} in the template's args, or fix the name"
-                )
-                raise self.error(field, detail, [])
-            if arg.value is None:
-                detail = (
-                    f"{text.text!r} names argument {name!r}, which is read from a Secret ({arg.origin}); "
-                    f"a Secret's value is never written into an AnalysisRun, so it cannot set {field}: give "
-                    f"{name} a value (in the Rollout's analysis args or as the template's default), or "
-                    f"write {field} in the template"
-                )
-                raise self.error(field, detail, [arg])
-            used.append(arg)
-        values = {name: arg.value for name, arg in self.args.items() if arg.value is not None}
-        return text.fill(values), used
-
-    def whole_number(self, value: int | ArgTemplate, field: str) -> int | ArgTemplate:
-        if not isinstance(value, ArgTemplate):
-            return value
-        filled, used = self.fill(value, field)
-        if filled is None:
-            return value
-        text = filled.strip()
-        if not _WHOLE_NUMBER.fullmatch(text):
-            problem = "which is not a whole number; make that value a whole number such as 5"
-        elif int(text) < 0:
-            problem = "which is negative; make that value 0 or more"
-        else:
-            return int(text)
-        raise self.error(field, f"{_gives(value, filled, used)}, {problem}", used)
-
-    def duration(self, value: str | ArgTemplate | None, field: str) -> str | ArgTemplate | None:
-        if not isinstance(value, ArgTemplate):
-            return value
-        filled, used = self.fill(value, field)
-        if filled is None:
-            return value
-        try:
-            parse_duration(filled.strip())
-        except ValueError:
-            example = "a duration such as 30s, 5m or 1h" if value.whole else "a number, e.g. 5"
-            detail = (
-                f"{_gives(value, filled, used)}, which is not a duration; make the value of "
-                f"{' and '.join(value.names)} {example}"
-            )
-            raise self.error(field, detail, used) from None
-        return filled.strip()
-
-
-def _gives(text: ArgTemplate, filled: str, used: Sequence[ArgValue]) -> str:
-    origins = ", ".join(dict.fromkeys(arg.origin for arg in used))
-    return f"{text.text!r} gives {filled!r} (set in {origins})"
-
-
-def _filled(metric: TemplateMetric, filling: _Filling) -> TemplateMetric:
-    if not metric.placeholders():
-        return metric
-    update: dict[str, object] = {}
-    for attribute, field in TEMPLATED_FIELDS.items():
-        value = getattr(metric, attribute)
-        if attribute in ("interval", "initial_delay"):
-            update[attribute] = filling.duration(value, field)
-        else:
-            update[attribute] = filling.whole_number(value, field)
-    filled = metric.model_copy(update=update)  # each value checked above; the cross-field rule next
-    count, written = filled.count, metric.count
-    if isinstance(count, int) and count > 1 and filled.interval is None and isinstance(written, ArgTemplate):
-        used = [filling.args[name] for name in written.names]
-        detail = (
-            f"{_gives(written, str(count), used)}, but interval is not set; set an interval such as 1m "
-            "in the template's metric, or make that value 1"
-        )
-        raise filling.error("count", detail, used)
-    return filled
-
-
-def fill_metric(
-    metric: TemplateMetric, args: Mapping[str, ArgValue], *, template: str | None = None, where: str
-) -> TemplateMetric:
-    """``metric`` with each placeholder whose arguments are all in ``args`` filled and checked (as
-    :func:`resolve_metric` does); the others are left as written. Raises :class:`MetricFieldError`."""
-    return _filled(metric, _Filling(args=args, template=template, where=where, partial=True))
-
-
-def _resolved(value: _V | ArgTemplate) -> _V:
-    assert not isinstance(value, ArgTemplate), "a metric filled with partial=False holds no placeholder"
-    return value
-
-
-def resolve_metric(
-    metric: TemplateMetric, args: Mapping[str, ArgValue], *, template: str | None = None, where: str
-) -> Metric:
-    """The run's metric for ``metric``: every placeholder filled from ``args`` (the run's arguments
-    by name) and checked with the rules a literal value meets. ``template`` is the label of the
-    metric's template (as in :attr:`ArgValue.declared_in`), ``where`` locates the metric in
-    messages. Raises :class:`MetricFieldError`: a placeholder naming an argument the run does not
-    have or one read from a Secret, or a value the field cannot take."""
-    filled = _filled(metric, _Filling(args=args, template=template, where=where, partial=False))
-    return Metric(
-        name=filled.name,
-        interval=_resolved(filled.interval),
-        initial_delay=_resolved(filled.initial_delay),
-        count=_resolved(filled.count),
-        success_condition=filled.success_condition,
-        failure_condition=filled.failure_condition,
-        failure_limit=_resolved(filled.failure_limit),
-        inconclusive_limit=_resolved(filled.inconclusive_limit),
-        consecutive_error_limit=_resolved(filled.consecutive_error_limit),
-        provider=filled.provider,
-    )
 
 
 # --- the run ----------------------------------------------------------------------------------------
