@@ -92,35 +92,7 @@ class Reconciler:
         except InvalidObjectError as exc:
             return await self._invalid(p, exc.errors, reason="InvalidSpec")
         try:
-            seen = await observe(
-                raw=raw, rollout=p.rollout, caches=self._caches, client=self._client, now=p.now
-            )
-            p.router = seen.router
-            try:
-                plan = decide(seen.snapshot)
-            except AnalysisRunError as exc:
-                raise UserError(str(exc), reason="AnalysisRunError") from exc
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug(
-                    "rollout %s: pass: weight=%s -> %s, phase %s, wake in %s",
-                    p.ref,
-                    seen.snapshot.router_canary_weight,
-                    [type(a).__name__ for a in plan.actions],
-                    plan.status.phase,
-                    plan.requeue_after,
-                )
-            ctx = ActContext(
-                client=self._client,
-                raw=raw,
-                rollout=p.rollout,
-                router=p.router,
-                objects=seen.objects,
-                remember=self._caches.remember,
-                warn=lambda reason, message: self._recorder.emit(
-                    raw, reason=reason, message=message, type="Warning"
-                ),
-            )
-            await apply_actions(ctx, plan.actions)
+            plan = await self._decide_and_act(p)
         except (UserError, RouterError) as exc:
             return await self._invalid(p, [str(exc)], reason=getattr(exc, "reason", "InvalidSpec"))
         except HashCollision as exc:
@@ -149,6 +121,41 @@ class Reconciler:
         return Outcome(
             requeue_after=None if plan.requeue_after is None else plan.requeue_after.total_seconds()
         )
+
+    async def _decide_and_act(self, p: Pass) -> Plan:
+        """Observe, decide, act; the plan (whose status is still to be written). Raises what the
+        pass reports: a user's error before anything is changed, an API error as it happens."""
+        assert p.rollout is not None
+        seen = await observe(
+            raw=p.raw, rollout=p.rollout, caches=self._caches, client=self._client, now=p.now
+        )
+        p.router = seen.router
+        try:
+            plan = decide(seen.snapshot)
+        except AnalysisRunError as exc:
+            raise UserError(str(exc), reason="AnalysisRunError") from exc
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "rollout %s: pass: weight=%s -> %s, phase %s, wake in %s",
+                p.ref,
+                seen.snapshot.router_canary_weight,
+                [type(a).__name__ for a in plan.actions],
+                plan.status.phase,
+                plan.requeue_after,
+            )
+        ctx = ActContext(
+            client=self._client,
+            raw=p.raw,
+            rollout=p.rollout,
+            router=p.router,
+            objects=seen.objects,
+            remember=self._caches.remember,
+            warn=lambda reason, message: self._recorder.emit(
+                p.raw, reason=reason, message=message, type="Warning"
+            ),
+        )
+        await apply_actions(ctx, plan.actions)
+        return plan
 
     async def _restore_stable_after_delete(self, last: KubeObject) -> None:
         """All traffic to stable through a deleted Rollout's router: its user-owned objects (an
