@@ -247,7 +247,13 @@ def _run_findings(
     if missing_args:
         filled = [AnalysisRunArgument(name=name, value=f"<{name}>") for name in dict.fromkeys(missing_args)]
         analysis = analysis.model_copy(update={"args": [*(analysis.args or []), *filled]})
-    error = run_error(rollout=ctx.rollout, path=block.path, analysis=analysis, templates=templates)
+    error = run_error(
+        rollout=ctx.rollout,
+        kind=block.kind,
+        step_index=block.step_index,
+        analysis=analysis,
+        templates=templates,
+    )
     if error is None or (isinstance(error, MetricFieldError) and error.template_only):
         return  # a metric field its own template gets wrong is reported on the template (lint_templates)
     message, prefix = str(error), f"Rollout {ctx.rollout.metadata.name!r} {block.path}"

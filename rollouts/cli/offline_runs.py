@@ -38,7 +38,6 @@ from rollouts.engine.analysis_runs import (
     AnalysisRunError,
     MetricFieldError,
     Template,
-    analysis_field,
     build_analysis_run,
 )
 from rollouts.engine.hashing import pod_template_hash
@@ -62,7 +61,6 @@ PLACEHOLDER_STABLE_HASH: Final = "offline-placeholder-stable-hash"
 
 _FIRST_SEGMENT: Final = re.compile(r"\s*([A-Za-z0-9_-]+)")
 _CLUSTER_ONLY: Final = frozenset({"metadata", "status"})
-_STEP_PATH: Final = re.compile(r"spec\.strategy\.canary\.steps\[(\d+)\]\.analysis")
 _PLACEHOLDER: Final = re.compile(r"<[^<>]+>")
 
 
@@ -145,23 +143,16 @@ def offline_rollout(rollout: Rollout) -> Rollout:
     )
 
 
-def _kind_of(path: str) -> tuple[AnalysisRunKind, int | None]:
-    """The run kind (and step) of the analysis block at ``path`` (as ``analysis_references`` gives it)."""
-    step = _STEP_PATH.fullmatch(path)
-    if step is not None:
-        return AnalysisRunKind.STEP, int(step.group(1))
-    for kind in (AnalysisRunKind.BACKGROUND, AnalysisRunKind.PRE, AnalysisRunKind.POST):
-        if analysis_field(kind, None) == path:
-            return kind, None
-    raise ValueError(f"{path!r} is not the path of an analysis block")
-
-
 def run_error(
-    *, rollout: Rollout, path: str, analysis: RolloutAnalysis, templates: Sequence[Template]
+    *,
+    rollout: Rollout,
+    kind: AnalysisRunKind,
+    step_index: int | None,
+    analysis: RolloutAnalysis,
+    templates: Sequence[Template],
 ) -> AnalysisRunError | None:
-    """Why the controller would refuse to start the run of the analysis block at ``path`` from
-    ``templates`` (``None``: it would start it), with the placeholders of this module."""
-    kind, step_index = _kind_of(path)
+    """Why the controller would refuse to start the run of this analysis block (its ``kind`` and
+    step) from ``templates`` (``None``: it would start it), with the placeholders of this module."""
     status = rollout.status or RolloutStatus()
     if not status.stable_rs:
         status = status.model_copy(update={"stable_rs": PLACEHOLDER_STABLE_HASH})

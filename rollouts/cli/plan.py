@@ -120,7 +120,13 @@ def _check_references(doc: Document, rollout: Rollout, scope: list[_FileTemplate
     valid = [t.template for t in scope if t.template is not None]
     for block in blocks:
         if all(ref.cluster_scope in held for ref in block.analysis.templates):
-            error = run_error(rollout=rollout, path=block.path, analysis=block.analysis, templates=valid)
+            error = run_error(
+                rollout=rollout,
+                kind=block.kind,
+                step_index=block.step_index,
+                analysis=block.analysis,
+                templates=valid,
+            )
             if error is not None:
                 raise CliError(f"{doc.where}: {error}")
     return False

@@ -58,6 +58,7 @@ from rollouts.engine.conditions import condition_problems
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.engine.metric_fields import ArgValue, MetricFieldError, fill_metric, resolve_metric
 from rollouts.engine.plan import CreateAnalysisRun
+from rollouts.engine.references import analysis_field
 from rollouts.engine.snapshot import AnalysisRunKind, ObservedAnalysisRun, Template
 
 __all__ = [
@@ -85,19 +86,6 @@ ROLLOUT_LABEL: Final = "rollouts.dev/rollout"
 """Name of the Rollout that started the run, for label-selected watches and ``kubectl get ar -l``."""
 
 _Rule = TypeVar("_Rule", DryRun, MeasurementRetention)
-
-
-def analysis_field(kind: AnalysisRunKind, step_index: int | None) -> str:
-    """Where in the Rollout the analysis of this kind is declared (for error messages)."""
-    match kind:
-        case AnalysisRunKind.STEP:
-            return f"spec.strategy.canary.steps[{step_index}].analysis"
-        case AnalysisRunKind.BACKGROUND:
-            return "spec.strategy.canary.analysis"
-        case AnalysisRunKind.PRE:
-            return "spec.strategy.blueGreen.prePromotionAnalysis"
-        case AnalysisRunKind.POST:
-            return "spec.strategy.blueGreen.postPromotionAnalysis"
 
 
 # --- templates --------------------------------------------------------------------------------------

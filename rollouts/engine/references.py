@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from rollouts.api.rollout import Rollout
 from rollouts.api.rollout_analysis import RolloutAnalysis
+from rollouts.engine.snapshot import AnalysisRunKind
 
 __all__ = [
     "ANALYSIS_TEMPLATE",
@@ -30,6 +31,7 @@ __all__ = [
     "AnalysisReference",
     "Kind",
     "Reference",
+    "analysis_field",
     "analysis_references",
     "strategy_references",
     "template_references",
@@ -106,28 +108,44 @@ def strategy_references(rollout: Rollout) -> list[Reference]:
 class AnalysisReference:
     """One ``analysis`` block of the Rollout (a step's, the background one, pre/post promotion)."""
 
-    path: str
+    kind: AnalysisRunKind
+    step_index: int | None
     analysis: RolloutAnalysis
+
+    @property
+    def path(self) -> str:
+        """The block's field path (``spec.strategy.canary.steps[2].analysis``)."""
+        return analysis_field(self.kind, self.step_index)
+
+
+def analysis_field(kind: AnalysisRunKind, step_index: int | None) -> str:
+    """Where in the Rollout the analysis of this kind is declared (for error messages)."""
+    match kind:
+        case AnalysisRunKind.STEP:
+            return f"spec.strategy.canary.steps[{step_index}].analysis"
+        case AnalysisRunKind.BACKGROUND:
+            return "spec.strategy.canary.analysis"
+        case AnalysisRunKind.PRE:
+            return "spec.strategy.blueGreen.prePromotionAnalysis"
+        case AnalysisRunKind.POST:
+            return "spec.strategy.blueGreen.postPromotionAnalysis"
 
 
 def analysis_references(rollout: Rollout) -> Iterator[AnalysisReference]:
     """Every analysis block of the Rollout, in spec order, with its field path."""
     canary, blue_green = rollout.spec.strategy.canary, rollout.spec.strategy.blue_green
+    blocks: list[tuple[AnalysisRunKind, int | None, RolloutAnalysis | None]] = []
     if canary is not None:
-        for index, step in enumerate(canary.steps or []):
-            if step.analysis is not None:
-                yield AnalysisReference(
-                    path=f"spec.strategy.canary.steps[{index}].analysis", analysis=step.analysis
-                )
-        if canary.analysis is not None:
-            yield AnalysisReference(path="spec.strategy.canary.analysis", analysis=canary.analysis)
+        blocks += [
+            (AnalysisRunKind.STEP, index, step.analysis) for index, step in enumerate(canary.steps or [])
+        ]
+        blocks.append((AnalysisRunKind.BACKGROUND, None, canary.analysis))
     if blue_green is not None:
-        for path, analysis in (
-            ("spec.strategy.blueGreen.prePromotionAnalysis", blue_green.pre_promotion_analysis),
-            ("spec.strategy.blueGreen.postPromotionAnalysis", blue_green.post_promotion_analysis),
-        ):
-            if analysis is not None:
-                yield AnalysisReference(path=path, analysis=analysis)
+        blocks.append((AnalysisRunKind.PRE, None, blue_green.pre_promotion_analysis))
+        blocks.append((AnalysisRunKind.POST, None, blue_green.post_promotion_analysis))
+    for kind, step_index, analysis in blocks:
+        if analysis is not None:
+            yield AnalysisReference(kind=kind, step_index=step_index, analysis=analysis)
 
 
 def template_references(rollout: Rollout) -> list[Reference]:
