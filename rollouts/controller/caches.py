@@ -13,8 +13,9 @@ mapped to the Rollout(s) it concerns and queues them:
 * any object of a declared kind: every Rollout whose references name it (a reverse index kept
   up to date as Rollouts change, built from the same declarations the observe step reads).
 
-The caches also keep one parsed :class:`~rollouts.api.Rollout` per uid (:class:`ParsedRollouts`):
-the reverse index needs the parsed spec, and the pass then reuses it instead of parsing again.
+The caches also keep one parsed model per uid and version (:class:`ParsedByVersion`): of each
+Rollout (the reverse index needs the parsed spec, and the pass then reuses it instead of parsing
+again) and of each template a pass reads.
 """
 
 from __future__ import annotations
@@ -22,19 +23,23 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from typing import Generic, TypeVar
 
-from rollouts.api import InvalidObjectError, Rollout, parse_rollout
+from rollouts.api import AnalysisTemplate, ClusterAnalysisTemplate, InvalidObjectError, Rollout, parse_rollout
 from rollouts.controller import reads
 from rollouts.engine import references as declared
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.engine.references import Kind
+from rollouts.engine.snapshot import Template
 from rollouts.kube import Informer, Key, KubeClient, KubeObject, controller_of
 from rollouts.traffic import declared_kinds, references_of
 
-__all__ = ["Caches", "ParsedRollouts", "Watched"]
+__all__ = ["Caches", "ParsedByVersion", "Watched"]
 
 Watched = tuple[str, str]
 """(api_version, kind)."""
+
+M = TypeVar("M")
 
 ROLLOUT: Watched = reads.ROLLOUT.key
 REPLICA_SET: Watched = reads.REPLICA_SET.key
@@ -93,34 +98,43 @@ def _trim_managed_fields(obj: KubeObject) -> KubeObject:
     return obj
 
 
-class ParsedRollouts:
-    """One parsed Rollout per uid, reused while its resourceVersion is unchanged.
+class ParsedByVersion(Generic[M]):
+    """One parsed model per uid, reused while the object's resourceVersion is unchanged.
 
-    One entry per Rollout: a parsed Rollout is tens of kilobytes, and every status write makes a
-    new version, so keeping old versions would grow with every pass.
+    Passes read the same objects again and again (a Rollout on every pass, its templates on every
+    pass of a Rollout with analysis); parsing is most of their cost, so each version is parsed
+    once. One entry per uid: a parsed Rollout is tens of kilobytes, and every status write makes
+    a new version, so keeping old versions would grow with every pass.
     """
 
-    def __init__(self, *, limit: int = 10000) -> None:
-        self._parsed: OrderedDict[str, tuple[str, Rollout]] = OrderedDict()
+    def __init__(self, parse: Callable[[KubeObject], M], *, limit: int = 10000) -> None:
+        self._parse = parse
+        self._parsed: OrderedDict[str, tuple[str, M]] = OrderedDict()
         self._limit = limit
 
-    def parse(self, raw: KubeObject) -> Rollout:
-        """The parsed Rollout; raises :class:`~rollouts.api.InvalidObjectError` like ``parse_rollout``."""
+    def parse(self, raw: KubeObject) -> M:
+        """The parsed model; raises what the parser raises (nothing is cached then)."""
         meta = raw.get("metadata") or {}
         uid, version = str(meta.get("uid")), str(meta.get("resourceVersion"))
         found = self._parsed.get(uid)
         if found is not None and found[0] == version:
             self._parsed.move_to_end(uid)
             return found[1]
-        rollout = parse_rollout(raw)
-        self._parsed[uid] = (version, rollout)
+        model = self._parse(raw)
+        self._parsed[uid] = (version, model)
         self._parsed.move_to_end(uid)
         while len(self._parsed) > self._limit:
             self._parsed.popitem(last=False)
-        return rollout
+        return model
 
     def forget(self, uid: str) -> None:
         self._parsed.pop(uid, None)
+
+
+def _parse_template(raw: KubeObject) -> Template:
+    if raw.get("kind") == "ClusterAnalysisTemplate":
+        return ClusterAnalysisTemplate.model_validate(raw)
+    return AnalysisTemplate.model_validate(raw)
 
 
 class Caches:
@@ -135,7 +149,8 @@ class Caches:
         self._uid_to_key: dict[str, Key] = {}
         self._refs_by_rollout: dict[Key, set[_IndexKey]] = {}
         self._rollouts_by_ref: dict[_IndexKey, set[Key]] = {}
-        self.parsed = ParsedRollouts()
+        self.parsed: ParsedByVersion[Rollout] = ParsedByVersion(parse_rollout)
+        self.parsed_templates: ParsedByVersion[Template] = ParsedByVersion(_parse_template)
         self._deleted: dict[Key, KubeObject] = {}
         self.informers: dict[Watched, list[Informer]] = {}
         self._add(reads.ROLLOUT, on_change=self._rollout_changed)
@@ -315,6 +330,8 @@ class Caches:
             namespace = "" if kind.cluster_scoped else str(meta.get("namespace"))
             for key in list(self._rollouts_by_ref.get((namespace, kind.key, str(meta.get("name"))), ())):
                 self._wake(key)
+            if new is None:
+                self.parsed_templates.forget(str(meta.get("uid")))
             if kind.owned:
                 self._owned_changed(old, new)
 

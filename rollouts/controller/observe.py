@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from rollouts.api import AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate, Rollout
+from rollouts.api import AnalysisRun, Rollout
 from rollouts.controller import caches as kinds
 from rollouts.controller.caches import Caches
 from rollouts.controller.errors import UserError
@@ -187,7 +187,7 @@ async def observe(
             analysis_runs=caches.owned_by(kinds.ANALYSIS_RUN, namespace, uid),
             pods=_pods(rollout, caches, namespace, replica_sets),
             router_canary_weight=weight,
-            templates=_templates(found),
+            templates=_templates(caches, found),
         ),
         router=router,
         objects=objects,
@@ -208,17 +208,18 @@ def _pods(
     ]
 
 
-def _templates(found: Mapping[tuple[tuple[str, str], str], KubeObject]) -> tuple[Template, ...]:
-    """The named templates that exist and parse (one that does not parse is as good as missing:
-    the engine's message then says it does not exist, and the template's own errors are the
-    webhook's and ``lint``'s to report)."""
+def _templates(
+    caches: Caches, found: Mapping[tuple[tuple[str, str], str], KubeObject]
+) -> tuple[Template, ...]:
+    """The named templates that exist and parse (each version parsed once, by the caches). One that
+    does not parse is as good as missing: the engine's message then says it does not exist, and
+    the template's own errors are ``lint``'s to report."""
     parsed: list[Template] = []
     for (kind, _), obj in found.items():
+        if kind not in (ANALYSIS_TEMPLATE.key, CLUSTER_ANALYSIS_TEMPLATE.key):
+            continue
         try:
-            if kind == ANALYSIS_TEMPLATE.key:
-                parsed.append(AnalysisTemplate.model_validate(obj))
-            elif kind == CLUSTER_ANALYSIS_TEMPLATE.key:
-                parsed.append(ClusterAnalysisTemplate.model_validate(obj))
+            parsed.append(caches.parsed_templates.parse(obj))
         except ValueError:
             continue
     return tuple(parsed)
