@@ -45,6 +45,8 @@ from rollouts.cli.manifests import Document, Manifest
 from rollouts.cli.offline_runs import run_error
 from rollouts.engine.analysis_runs import MetricFieldError, Template
 from rollouts.engine.references import (
+    ANALYSIS_TEMPLATE,
+    CLUSTER_ANALYSIS_TEMPLATE,
     SERVICE,
     AnalysisReference,
     analysis_references,
@@ -121,7 +123,11 @@ def check_references(*, rollout: Rollout, document: Document, manifest: Manifest
 def _dangling(ctx: _Context) -> Iterator[Finding]:
     """A name the Rollout gives that the file does not hold (templates: see :func:`_analysis`)."""
     for ref in references_of(ctx.rollout):
-        if ref.created or ref.kind.kind.endswith("AnalysisTemplate") or not ctx.peers(ref.kind.kind):
+        if (
+            ref.created
+            or ref.kind in (ANALYSIS_TEMPLATE, CLUSTER_ANALYSIS_TEMPLATE)
+            or not ctx.peers(ref.kind.kind)
+        ):
             continue
         if ctx.find_document(ref.kind.kind, ref.name) is None:
             yield ctx.missing(path=ref.path, kind=ref.kind.kind, name=ref.name)

@@ -31,8 +31,8 @@ from collections.abc import Sequence
 from typing import Final
 
 from rollouts.api import Rollout
-from rollouts.api.analysis import Argument
-from rollouts.api.rollout_analysis import AnalysisRunArgument, RolloutAnalysis
+from rollouts.api.analysis import Argument, ValueFrom
+from rollouts.api.rollout_analysis import AnalysisRunArgument, ArgumentValueFrom, RolloutAnalysis
 from rollouts.api.status import RolloutStatus
 from rollouts.engine.analysis_runs import (
     AnalysisRunError,
@@ -79,14 +79,19 @@ def is_placeholder(value: str) -> bool:
     return _PLACEHOLDER.fullmatch(value) is not None
 
 
+def _cluster_only(value_from: ValueFrom | ArgumentValueFrom | None) -> str | None:
+    """The placeholder for a ``fieldRef`` only the cluster can read; ``None`` for any other arg."""
+    ref = value_from.field_ref if value_from is not None else None
+    if ref is None or _known_offline(ref.field_path):
+        return None
+    return _placeholder(ref.field_path)
+
+
 def offline_template(template: Template) -> Template:
     """``template`` with its ``fieldRef`` defaults on cluster-only paths replaced by placeholders."""
     args = template.spec.args or []
     offline = [
-        Argument(name=arg.name, value=_placeholder(ref.field_path))
-        if (ref := arg.value_from.field_ref if arg.value_from is not None else None) is not None
-        and not _known_offline(ref.field_path)
-        else arg
+        Argument(name=arg.name, value=value) if (value := _cluster_only(arg.value_from)) else arg
         for arg in args
     ]
     if offline == args:
@@ -99,10 +104,7 @@ def offline_analysis(analysis: RolloutAnalysis) -> RolloutAnalysis:
     place, so every other arg keeps its index in messages)."""
     args = analysis.args or []
     offline = [
-        AnalysisRunArgument(name=arg.name, value=_placeholder(ref.field_path))
-        if (ref := arg.value_from.field_ref if arg.value_from is not None else None) is not None
-        and not _known_offline(ref.field_path)
-        else arg
+        AnalysisRunArgument(name=arg.name, value=value) if (value := _cluster_only(arg.value_from)) else arg
         for arg in args
     ]
     return analysis if offline == args else analysis.model_copy(update={"args": offline})

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from rollouts.api import AnalysisRun, AnalysisTemplate, ArgTemplate, Metric, Rollout, TemplateMetric
+from rollouts.api import AnalysisRun, AnalysisTemplate, ArgTemplate, Metric, TemplateMetric
 from rollouts.api.rollout_analysis import RolloutAnalysis
 from rollouts.engine.analysis_runs import (
     AnalysisRunError,
@@ -19,26 +19,9 @@ from rollouts.engine.analysis_runs import (
 )
 from rollouts.engine.plan import CreateAnalysisRun
 from rollouts.engine.snapshot import AnalysisRunKind
+from tests.unit.engine.test_analysis_runs import rollout
 
 PROVIDER = {"prometheus": {"address": "http://prom:9090", "query": 'up{service="{{args.service}}"}'}}
-
-
-def rollout() -> Rollout:
-    return Rollout.model_validate(
-        {
-            "metadata": {"name": "web", "namespace": "shop", "uid": "uid-1"},
-            "spec": {
-                "replicas": 4,
-                "selector": {"matchLabels": {"app": "web"}},
-                "template": {
-                    "metadata": {"labels": {"app": "web"}},
-                    "spec": {"containers": [{"name": "web", "image": "web:2"}]},
-                },
-                "strategy": {"canary": {"steps": [{"setWeight": 20}, {"pause": {}}]}},
-            },
-            "status": {"stableRS": "stable1"},
-        }
-    )
 
 
 def build(
