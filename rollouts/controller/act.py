@@ -43,7 +43,7 @@ from rollouts.engine import (
 )
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.kube import AlreadyExists, Invalid, KubeClient, KubeObject, NotFound, meta
-from rollouts.traffic import RouterContext, RouterError, TrafficRouter, router_for
+from rollouts.traffic import RouterContext, RouterError, TrafficRouter, restore_stable
 
 __all__ = ["ActContext", "apply_actions"]
 
@@ -178,12 +178,7 @@ async def _restore_stable_traffic(ctx: ActContext, action: RestoreStableTraffic)
     with it, say) is a Warning, not a stop: the Rollout no longer routes through it, so failing
     every pass on it would block the delivery over objects it has let go of."""
     try:
-        router = router_for(action.routed)
-        if router is not None:
-            routed = RouterContext(
-                rollout=action.routed, client=ctx.client, remember=lambda answer: ctx.remember(answer, False)
-            )
-            await router.cleanup(routed)
+        await restore_stable(action.routed, ctx.client, remember=lambda answer: ctx.remember(answer, False))
     except RouterError as exc:
         ctx.warn(
             "TrafficRoutingNotRestored",

@@ -38,7 +38,7 @@ from rollouts.engine import Event, Plan, decide
 from rollouts.engine.analysis_runs import AnalysisRunError
 from rollouts.engine.invalid_spec import decide_invalid_spec
 from rollouts.kube import Conflict, EventRecorder, Key, KubeClient, KubeError, KubeObject, NotFound, meta
-from rollouts.traffic import RouterContext, RouterError, TrafficRouter, router_for
+from rollouts.traffic import RouterError, TrafficRouter, restore_stable
 
 __all__ = ["Outcome", "Reconciler"]
 
@@ -163,10 +163,7 @@ class Reconciler:
         garbage collector is removing. Best effort: there is no Rollout left to report on."""
         ref = f"{meta(last).get('namespace')}/{meta(last).get('name')}"
         try:
-            rollout = parse_rollout(last)
-            router = router_for(rollout)
-            if router is not None:
-                await router.cleanup(RouterContext(rollout=rollout, client=self._client))
+            if await restore_stable(parse_rollout(last), self._client):
                 log.info("rollout %s: deleted; traffic sent back to stable", ref)
         except (InvalidObjectError, RouterError, KubeError) as exc:
             log.warning("rollout %s: deleted; traffic not sent back to stable: %s", ref, exc)

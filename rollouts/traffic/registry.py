@@ -21,14 +21,16 @@ from rollouts.engine.references import (
     strategy_references,
     template_references,
 )
+from rollouts.kube import KubeClient, KubeObject
 from rollouts.traffic.istio import IstioRouter
 from rollouts.traffic.nginx import NginxRouter
-from rollouts.traffic.router import TrafficRouter, UnknownRouterError
+from rollouts.traffic.router import RouterContext, TrafficRouter, UnknownRouterError
 
 __all__ = [
     "ROUTERS",
     "declared_kinds",
     "references_of",
+    "restore_stable",
     "router_for",
     "router_named",
     "routing_key",
@@ -99,3 +101,15 @@ def references_of(rollout: Rollout, router: TrafficRouter | None = None) -> list
             router = None
     routed = router.references(rollout) if router is not None else []
     return [*strategy_references(rollout), *routed, *template_references(rollout)]
+
+
+async def restore_stable(
+    rollout: Rollout, client: KubeClient, *, remember: Callable[[KubeObject], None] | None = None
+) -> bool:
+    """All traffic to stable through ``rollout``'s router (its ``cleanup``); ``False`` when it routes
+    through none. Raises :class:`RouterError` for what the user must fix, API errors as they are."""
+    router = router_for(rollout)
+    if router is None:
+        return False
+    await router.cleanup(RouterContext(rollout=rollout, client=client, remember=remember))
+    return True
