@@ -59,11 +59,13 @@ __all__ = ["Finding", "check_references"]
 
 @dataclass(frozen=True, kw_only=True)
 class Finding:
-    """One problem: the document to change, the field path in it, and what to do."""
+    """One problem: the document to change, the field path in it, and what to do. A ``note`` is
+    advice that does not fail lint."""
 
     document: Document
     path: str
     message: str
+    note: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -142,14 +144,19 @@ def _router(ctx: _Context) -> Iterator[Finding]:
         target = ctx.document
         if problem.kind is not None and problem.name is not None:
             target = ctx.find_document(problem.kind, problem.name) or ctx.document
-        yield Finding(document=target, path=problem.path, message=problem.message)
+        yield Finding(document=target, path=problem.path, message=problem.message, note=problem.note)
 
 
 # --- Services ---------------------------------------------------------------------------------------
 
 
 def _services(ctx: _Context) -> Iterator[Finding]:
-    """Do the Services the strategy names select the Rollout's pods?"""
+    """Do the Services the strategy names select the Rollout's pods, and who owns their selectors?
+
+    A Service without a selector is the GitOps form: the controller writes it whole (the Rollout's
+    ``selector.matchLabels`` and the revision label) and is its only owner. One with a selector
+    works too, but shares an atomic field with whoever applies the manifest: a note says so.
+    """
     if not ctx.peers("Service"):
         return
     labels = ctx.rollout.spec.template_labels
@@ -157,22 +164,33 @@ def _services(ctx: _Context) -> Iterator[Finding]:
         service = ctx.find_document(SERVICE.kind, ref.name)
         if service is None:
             continue  # reported by _dangling
-        name = ref.name
         selector = _get(service.body, "spec", "selector")
         if not isinstance(selector, Mapping) or not selector:
-            yield Finding(
-                document=service,
-                path="spec.selector",
-                message=f"is empty, so Service {name!r} of Rollout {ctx.document.name} would select "
-                f"every pod of the namespace; set it to the Rollout's pod labels (e.g. {_labels(labels)})",
-            )
-        elif any(labels.get(key) != value for key, value in selector.items()):
+            continue
+        if any(labels.get(key) != value for key, value in selector.items()):
             yield Finding(
                 document=service,
                 path="spec.selector",
                 message=f"{_labels(selector)} does not select the pods of Rollout {ctx.document.name} "
-                f"(their labels: {_labels(labels)}); use labels from its spec.template.metadata.labels",
+                f"(their labels: {_labels(labels)}); use labels from its spec.template.metadata.labels, "
+                "or leave spec.selector out and kube-rollouts writes it",
             )
+        else:
+            yield Finding(
+                document=service,
+                path="spec.selector",
+                message=SHARED_SELECTOR_NOTE.format(service=ref.name, rollout=ctx.document.name),
+                note=True,
+            )
+
+
+SHARED_SELECTOR_NOTE = (
+    "kube-rollouts adds rollouts-pod-template-hash to this selector, and a selector is one atomic field "
+    "under server-side apply, so re-applying this manifest server-side (Flux, Argo CD with "
+    "ServerSideApply=true, kubectl apply --server-side) conflicts or, forced, makes Service {service} "
+    "select every revision until the controller writes it again; for GitOps, leave spec.selector out "
+    "(kube-rollouts then writes it from Rollout {rollout}'s selector and is its only owner)"
+)
 
 
 def _labels(labels: Mapping[str, Any]) -> str:

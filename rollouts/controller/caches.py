@@ -31,7 +31,7 @@ from rollouts.engine import references as declared
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.engine.references import Kind
 from rollouts.engine.snapshot import Template
-from rollouts.kube import Informer, Key, KubeClient, KubeObject, controller_of
+from rollouts.kube import Informer, Key, KubeClient, KubeObject, appliers_of, controller_of
 from rollouts.traffic import declared_kinds, references_of
 
 __all__ = ["Caches", "ParsedByVersion", "Watched"]
@@ -98,6 +98,20 @@ def _trim_managed_fields(obj: KubeObject) -> KubeObject:
     return obj
 
 
+def _trim_service(service: KubeObject) -> KubeObject:
+    """Of a Service's managedFields keep only who server-side applies ``spec.selector``, one small
+    entry each: observe warns when a GitOps agent shares the selector (``selector_appliers``)."""
+    appliers = appliers_of(service, "spec", "selector")
+    trimmed = _trim_managed_fields(service)
+    if not appliers:
+        return trimmed
+    entries = [
+        {"manager": manager, "operation": "Apply", "fieldsV1": {"f:spec": {"f:selector": {}}}}
+        for manager in appliers
+    ]
+    return {**trimmed, "metadata": {**trimmed["metadata"], "managedFields": entries}}
+
+
 class ParsedByVersion(Generic[M]):
     """One parsed model per uid, reused while the object's resourceVersion is unchanged.
 
@@ -161,7 +175,8 @@ class Caches:
         self._add(reads.POD, on_change=self._pod_changed, transform=_trim_pod, selector=hashed)
         self._add(reads.ANALYSIS_RUN, on_change=self._owned_changed)
         for kind in declared_kinds():
-            self._add(kind, on_change=self._declared_changed(kind))
+            trim = _trim_service if kind.key == SERVICE else _trim_managed_fields
+            self._add(kind, on_change=self._declared_changed(kind), transform=trim)
 
     def _add(
         self,

@@ -28,7 +28,8 @@ from rollouts.engine.analysis_runs import observe_analysis_run
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.engine.references import ANALYSIS_TEMPLATE, CLUSTER_ANALYSIS_TEMPLATE, SERVICE, Reference
 from rollouts.engine.snapshot import Template
-from rollouts.kube import KubeClient, KubeObject, meta
+from rollouts.kube import KubeClient, KubeObject, appliers_of, meta
+from rollouts.kube.client import FIELD_MANAGER
 from rollouts.traffic import RouterContext, TrafficRouter, references_of, router_for
 
 __all__ = [
@@ -77,26 +78,53 @@ def observed_replica_set(rs: KubeObject) -> ObservedReplicaSet | None:
     annotations = m.get("annotations") or {}
     spec = rs.get("spec") or {}
     status = rs.get("status") or {}
-    # A status the ReplicaSet controller has not caught up with says nothing about the new spec.
-    current = _int(status.get("observedGeneration")) >= _int(m.get("generation"))
+    replicas = _int(spec.get("replicas", 1))
     return ObservedReplicaSet(
         name=str(m.get("name")),
         pod_template_hash=str(pod_hash),
-        replicas=_int(spec.get("replicas", 1)),
+        replicas=replicas,
         revision=_int(annotations.get(REVISION_ANNOTATION)),
         created=parse_time(m.get("creationTimestamp")),
-        ready=_int(status.get("readyReplicas")) if current else 0,
-        available=_int(status.get("availableReplicas")) if current else 0,
+        ready=_still_counted(m, spec, status, "readyReplicas"),
+        available=_still_counted(m, spec, status, "availableReplicas"),
         pods=_int(status.get("replicas")),
         scale_down_deadline=annotations.get(SCALE_DOWN_DEADLINE_ANNOTATION),
         deleting=bool(m.get("deletionTimestamp")),
     )
 
 
+def _still_counted(m: Mapping[str, Any], spec: Mapping[str, Any], status: Mapping[str, Any], key: str) -> int:
+    """A ReplicaSet's ready or available pods, as far as its status can still tell.
+
+    A status the ReplicaSet controller has caught up with (``observedGeneration``) is read as is.
+    One it has not says nothing about the new spec, with one exception: after a scale-up, the pods
+    it counted are still there and still serving, so a canary growing for its next step keeps the
+    weight its pods already carry instead of dropping to 0 for a moment. Those pods are fewer than
+    the new size, so a stale status never makes a ReplicaSet fully available.
+    """
+    counted = _int(status.get(key))
+    if _int(status.get("observedGeneration")) >= _int(m.get("generation")):
+        return counted
+    if _int(spec.get("replicas", 1)) > _int(status.get("replicas")):
+        return counted
+    return 0
+
+
 def observed_service(service: KubeObject) -> ObservedService:
     return ObservedService(
-        name=str(meta(service).get("name")), selector=(service.get("spec") or {}).get("selector") or {}
+        name=str(meta(service).get("name")),
+        selector=(service.get("spec") or {}).get("selector") or {},
+        selector_applied_by=selector_appliers(service),
     )
+
+
+def selector_appliers(service: KubeObject) -> tuple[str, ...]:
+    """Server-side apply managers, other than ours, that own the Service's ``spec.selector``.
+
+    A client-side ``kubectl apply`` patches the selector key by key and leaves the revision label
+    alone; a server-side applier owns the atomic map whole (see ``appliers_of``).
+    """
+    return tuple(m for m in appliers_of(service, "spec", "selector") if m != FIELD_MANAGER)
 
 
 def observed_pod(pod: KubeObject) -> ObservedPod | None:

@@ -87,6 +87,10 @@ class ObservedService:
 
     name: str
     selector: Mapping[str, str] = field(default_factory=dict)
+    selector_applied_by: tuple[str, ...] = ()
+    """Server-side apply managers other than kube-rollouts that own ``spec.selector`` (a GitOps
+    agent applying the Service's manifest). The selector is one atomic field, so each of their
+    re-applies conflicts with the controller's revision label or, forced, removes it."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "selector", MappingProxyType(dict(self.selector)))

@@ -229,3 +229,18 @@ def test_a_condition_that_does_not_parse_is_an_error_naming_the_field_and_column
         '`spec.metrics[0].successCondition`: condition "result[0] >=" is not valid: '
         "the expression ends too early at column 13" in result.out
     ), result.out
+
+
+def test_a_service_the_manifest_gives_a_selector_gets_a_note_not_an_error() -> None:
+    # web-stable declares {app: web}, as Argo Rollouts manifests do: it works, but a server-side
+    # re-apply fights over the atomic selector, and the note says how to leave it to the controller.
+    result = cli("lint", "-f", str(MANIFESTS / "service-selects-other-pods.yaml"), "--no-color")
+    notes = [line for line in result.out.splitlines() if line.startswith("note")]
+    assert len(notes) == 1 and "(document 1, Service web-stable): `spec.selector`:" in notes[0]
+    assert "server-side" in notes[0] and "leave spec.selector out" in notes[0]
+    assert "Service web-canary" not in notes[0]  # its selector is an error, reported once
+
+
+def test_services_without_a_selector_are_the_gitops_form() -> None:
+    result = cli("lint", "-f", str(EXAMPLES / "canary-nginx.yaml"), "--no-color")
+    assert result.code == 0 and "note" not in result.out and "error" not in result.out, result.out

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from rollouts.api import Rollout, parse_rollout
-from rollouts.controller.observe import observed_pod, observed_replica_set
+from rollouts.controller.observe import (
+    observed_pod,
+    observed_replica_set,
+    observed_service,
+    selector_appliers,
+)
 from rollouts.traffic import declared_kinds, references_of
 
 
@@ -36,9 +41,18 @@ def test_a_current_status_is_read_as_is() -> None:
 
 
 def test_a_status_older_than_the_spec_counts_no_pod_available() -> None:
-    # Just scaled from 1 to 4: the old status still says 4 available of... the old size.
+    # The spec changed (say 4 -> 2 -> 4) and the status still speaks of an older spec.
     view = observed_replica_set(replica_set(generation=3, observed=2, available=4))
     assert view is not None and view.available == 0 and not view.fully_available
+
+
+def test_after_a_scale_up_the_pods_a_stale_status_counted_still_serve() -> None:
+    # Scaled from 1 to 4: the status of the 1-pod spec still counts that pod, which keeps serving
+    # (a canary growing for its next step keeps its weight); 1 of 4 is not fully available.
+    rs = replica_set(generation=3, observed=2, available=1)
+    rs["status"] = {**rs["status"], "replicas": 1}  # type: ignore[dict-item]
+    view = observed_replica_set(rs)
+    assert view is not None and view.available == 1 and view.ready == 1 and not view.fully_available
 
 
 def test_objects_without_the_hash_label_are_not_revisions() -> None:
@@ -115,3 +129,46 @@ def test_every_kind_a_rollout_can_name_is_watched() -> None:
         _rollout({"istio": {"virtualService": {"name": "vs"}}}),
     ):
         assert {ref.kind.key for ref in references_of(rollout)} <= watched
+
+
+def _service(*entries: dict[str, object]) -> dict[str, object]:
+    return {"metadata": {"name": "web", "managedFields": list(entries)}, "spec": {"selector": {"app": "web"}}}
+
+
+def _entry(manager: str, operation: str, spec: dict[str, object]) -> dict[str, object]:
+    return {
+        "manager": manager,
+        "operation": operation,
+        "fieldsType": "FieldsV1",
+        "fieldsV1": {"f:spec": spec},
+    }
+
+
+def test_selector_appliers_are_the_other_server_side_appliers_of_the_selector() -> None:
+    service = _service(
+        _entry("kustomize-controller", "Apply", {"f:selector": {}, "f:ports": {}}),
+        _entry("kube-rollouts", "Apply", {"f:selector": {}}),  # ours
+        _entry("kubectl-client-side-apply", "Update", {"f:selector": {}}),  # patches key by key
+        _entry("argocd-controller", "Apply", {"f:ports": {}}),  # applies the Service, not its selector
+    )
+    assert selector_appliers(service) == ("kustomize-controller",)
+    assert observed_service(service).selector_applied_by == ("kustomize-controller",)
+
+
+def test_a_service_without_managed_fields_has_no_other_applier() -> None:
+    assert selector_appliers({"metadata": {"name": "web"}}) == ()
+
+
+def test_the_service_cache_keeps_only_who_applies_the_selector() -> None:
+    from rollouts.controller.caches import _trim_service
+
+    service = _service(
+        _entry("kustomize-controller", "Apply", {"f:selector": {}, "f:ports": {"k:{...}": {}}}),
+        _entry("kubectl-client-side-apply", "Update", {"f:selector": {}, "f:type": {}}),
+    )
+    trimmed = _trim_service(service)
+    assert trimmed["metadata"]["managedFields"] == [
+        {"manager": "kustomize-controller", "operation": "Apply", "fieldsV1": {"f:spec": {"f:selector": {}}}}
+    ]
+    assert selector_appliers(trimmed) == ("kustomize-controller",)
+    assert "managedFields" not in _trim_service(_service())["metadata"]
