@@ -48,6 +48,14 @@ def _service(text: str) -> ServiceReference:
     return ServiceReference(namespace=namespace, name=name, port=int(port or 443))
 
 
+def _configuration(text: str) -> str:
+    # kopf names each webhook "<handler id>.<configuration>", and the API server wants a webhook's
+    # name to be a domain of three or more labels.
+    if "." not in text.strip("."):
+        raise argparse.ArgumentTypeError(f"{text!r}: use a domain-like name, such as {DEFAULT_CONFIGURATION}")
+    return text
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kube-rollouts-webhook",
@@ -68,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--health-port", type=int, default=8081, help="port of /healthz (-1: off)")
     parser.add_argument(
         "--configuration",
+        type=_configuration,
         default=DEFAULT_CONFIGURATION,
         metavar="NAME",
         help=f"the ValidatingWebhookConfiguration kopf keeps (default {DEFAULT_CONFIGURATION})",

@@ -1,0 +1,308 @@
+"""The admission webhook on the real API server: ``kube-rollouts-webhook`` (the console script, as
+the chart runs it) against the local control plane, and the real kubectl applying manifests.
+
+Each test starts its own webhook process on a free port with a ValidatingWebhookConfiguration of
+its own name (a url clientConfig: the local API server runs on this host), and removes both
+configurations kopf keeps afterwards, so no other test is ever admitted by it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from e2e.cluster import Cluster
+from rollouts.api.validation import object_name
+from rollouts.cli.lint import lint_manifest
+from rollouts.cli.manifests import read_manifests
+from tests.conftest import REPO, run_kubectl
+from tests.support import Kubectl, eventually, kubectl_json
+
+VENV_BIN = Path(sys.executable).parent
+EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
+INVALID = sorted((REPO / "examples" / "invalid").glob("*.yaml"))
+PLURALS = {
+    "Rollout": "rollouts",
+    "AnalysisTemplate": "analysistemplates",
+    "ClusterAnalysisTemplate": "clusteranalysistemplates",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class WebhookProcess:
+    """One ``kube-rollouts-webhook --url-host 127.0.0.1`` with its own configuration name."""
+
+    def __init__(self, cluster: Cluster, log_path: Path) -> None:
+        self.cluster = cluster
+        self.port = _free_port()
+        self.configuration = f"test-{uuid.uuid4().hex[:8]}.rollouts.dev"
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start it and wait until kopf has written this start's configuration (after a SIGKILL
+        the old one still names the same port)."""
+        marker = "Reconfiguring the validating webhook"
+        before = self.log().count(marker)
+        env = {**os.environ, "KUBECONFIG": str(self.cluster.kubeconfig), "PYTHONUNBUFFERED": "1"}
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [
+                    str(VENV_BIN / "kube-rollouts-webhook"),
+                    "--url-host=127.0.0.1",
+                    "--bind=127.0.0.1",
+                    f"--port={self.port}",
+                    "--health-port=-1",
+                    f"--configuration={self.configuration}",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        eventually(
+            lambda: self.log().count(marker) > before and self._configured(),
+            timeout=30,
+            what=f"kopf to write {self.configuration}",
+        )
+
+    def _configured(self) -> bool:
+        assert self.proc is not None and self.proc.poll() is None, f"webhook exited:\n{self.log()}"
+        webhooks = self.configuration_object().get("webhooks") or []
+        return len(webhooks) == len(PLURALS) and all(
+            f":{self.port}/" in w["clientConfig"].get("url", "") for w in webhooks
+        )
+
+    def configuration_object(self) -> dict[str, Any]:
+        res = run_kubectl(
+            self.cluster,
+            "get",
+            "validatingwebhookconfiguration",
+            self.configuration,
+            "-o",
+            "json",
+            check=False,
+        )
+        return json.loads(res.stdout) if res.returncode == 0 else {}
+
+    def kill(self) -> None:
+        """SIGKILL: the process is gone but its configuration stays, as after a crash or an OOM."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        for kind in ("validatingwebhookconfiguration", "mutatingwebhookconfiguration"):
+            run_kubectl(self.cluster, "delete", kind, self.configuration, "--ignore-not-found", check=False)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def review(self, obj: dict[str, Any], *, namespace: str) -> dict[str, Any]:
+        """POST an AdmissionReview for creating ``obj`` to the webhook, as the API server does, over
+        TLS checked against the caBundle kopf published."""
+        webhook = next(
+            w
+            for w in self.configuration_object()["webhooks"]
+            if w["rules"][0]["resources"] == [PLURALS[obj["kind"]]]
+        )
+        ca = base64.b64decode(webhook["clientConfig"]["caBundle"]).decode()
+        request = {
+            "uid": str(uuid.uuid4()),
+            "kind": {"group": "rollouts.dev", "version": "v1alpha1", "kind": obj["kind"]},
+            "resource": {"group": "rollouts.dev", "version": "v1alpha1", "resource": PLURALS[obj["kind"]]},
+            "operation": "CREATE",
+            "namespace": namespace,
+            "userInfo": {"username": "test"},
+            "object": {**obj, "metadata": {**obj["metadata"], "namespace": namespace}},
+            "dryRun": True,
+        }
+        review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
+        answer = httpx.post(
+            webhook["clientConfig"]["url"],
+            json=review,
+            verify=ssl.create_default_context(cadata=ca),
+            timeout=10,
+        )
+        answer.raise_for_status()
+        result: dict[str, Any] = answer.json()["response"]
+        return result
+
+
+@pytest.fixture
+def webhook(cluster: Cluster, rollout_crds: None, tmp_path: Path) -> Iterator[WebhookProcess]:
+    process = WebhookProcess(cluster, tmp_path / "webhook.log")
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    process = getattr(item, "funcargs", {}).get("webhook")
+    if report.when == "call" and report.failed and isinstance(process, WebhookProcess):
+        report.sections.append(("webhook log", process.log()[-6000:]))
+
+
+def _rollout(name: str, **pod_spec: Any) -> dict[str, Any]:
+    container = {"name": "web", "image": "example.com/web:v1", **pod_spec.pop("container", {})}
+    return {
+        "apiVersion": "rollouts.dev/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [container], **pod_spec},
+            },
+            "strategy": {"canary": {"steps": [{"setWeight": 50}]}},
+        },
+    }
+
+
+def _template(kind: str, name: str, condition: str) -> dict[str, Any]:
+    metric = {"name": "rate", "successCondition": condition, "provider": {"prometheus": {"query": "up"}}}
+    return {
+        "apiVersion": "rollouts.dev/v1alpha1",
+        "kind": kind,
+        "metadata": {"name": name},
+        "spec": {"metrics": [metric]},
+    }
+
+
+def _apply(kubectl: Kubectl, obj: dict[str, Any], *extra: str) -> subprocess.CompletedProcess[str]:
+    return kubectl("apply", *extra, "-f", "-", stdin=json.dumps(obj), check=False)
+
+
+def _denied(res: subprocess.CompletedProcess[str], kind: str) -> str:
+    assert res.returncode != 0, f"the apply went through: {res.stdout}"
+    assert f'admission webhook "validate-{PLURALS[kind]}.' in res.stderr, res.stderr
+    return res.stderr
+
+
+@pytest.mark.parametrize("example", INVALID, ids=[p.name for p in INVALID])
+def test_invalid_examples_are_refused_at_apply_and_by_the_webhook(
+    webhook: WebhookProcess, kubectl: Kubectl, namespace: str, example: Path
+) -> None:
+    # kubectl apply fails with the field named. These examples break rules the CRD's schema and CEL
+    # rules enforce, and the API server checks those before it calls any validating webhook, so
+    # the message is the CRD's: the webhook never sees them from the API server.
+    res = kubectl("apply", "-f", str(example), check=False)
+    assert res.returncode != 0 and "spec." in res.stderr, res.stdout + res.stderr
+    # The webhook refuses them too, with the lines lint prints (kubectl's message without the CRD).
+    (manifest,) = read_manifests([str(example)])
+    for doc, result in zip(manifest.documents, lint_manifest(manifest), strict=True):
+        answer = webhook.review(doc.body, namespace=namespace)
+        assert answer["allowed"] is False
+        named = {**doc.body, "metadata": {**doc.body["metadata"], "namespace": namespace}}
+        assert answer["status"]["message"] == f"{object_name(named)}: " + "; ".join(result.problems)
+        assert "`spec." in answer["status"]["message"]
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[p.name for p in EXAMPLES])
+def test_valid_examples_are_accepted(webhook: WebhookProcess, kubectl: Kubectl, example: Path) -> None:
+    res = kubectl("apply", "--dry-run=server", "-f", str(example))
+    assert "(server dry run)" in res.stdout
+    ours = [d for d in yaml.safe_load_all(example.read_text()) if d and d["kind"] in PLURALS]
+    for doc in ours:  # each was admitted by the webhook, not only by the CRD
+        path = f"/validate-{PLURALS[doc['kind']]}"
+        eventually(lambda path=path: path in webhook.log(), timeout=5, what=f"a request to {path}")
+
+
+def test_a_pod_template_the_api_server_refuses_is_refused_at_apply(
+    webhook: WebhookProcess, kubectl: Kubectl
+) -> None:
+    memory = _rollout("bad-memory", container={"resources": {"requests": {"memory": "invalid"}}})
+    stderr = _denied(_apply(kubectl, memory), "Rollout")
+    assert "resources.requests.memory" in stderr and "'invalid' is not a quantity" in stderr
+    # Not one of lint's offline checks: only the API server's ReplicaSet validation knows it.
+    never = _rollout("never-restarts", restartPolicy="Never")
+    stderr = _denied(_apply(kubectl, never), "Rollout")
+    assert "spec.template.spec.restartPolicy: Unsupported value" in stderr and "fix spec.template" in stderr
+    assert kubectl("get", "rollouts.rollouts.dev", "-o", "name").stdout == ""
+
+
+@pytest.mark.parametrize("kind", ["AnalysisTemplate", "ClusterAnalysisTemplate"])
+def test_a_condition_that_does_not_compile_is_refused_at_apply(
+    webhook: WebhookProcess, kubectl: Kubectl, kind: str
+) -> None:
+    name = f"bad-{uuid.uuid4().hex[:6]}"
+    stderr = _denied(_apply(kubectl, _template(kind, name, "result[0] >=")), kind)
+    assert "`spec.metrics[0].successCondition`" in stderr and "result[0] >=" in stderr
+    assert "column" in stderr
+    # The same template with a sound condition goes in.
+    fine = _apply(kubectl, _template(kind, name, "result[0] >= 0.99"))
+    assert fine.returncode == 0, fine.stderr
+    if kind == "ClusterAnalysisTemplate":
+        kubectl("delete", "clusteranalysistemplates.rollouts.dev", name)
+
+
+def test_nothing_kopf_specific_is_written(webhook: WebhookProcess, kubectl: Kubectl, namespace: str) -> None:
+    assert _apply(kubectl, _rollout("web")).returncode == 0
+    assert _apply(kubectl, _template("AnalysisTemplate", "rate", "result[0] >= 0.99")).returncode == 0
+    kubectl("label", "rollouts.rollouts.dev", "web", "team=shop")  # an UPDATE through the webhook
+    time.sleep(1)  # room for anything kopf might write after admitting
+    for kind, name in (("rollouts.rollouts.dev", "web"), ("analysistemplates.rollouts.dev", "rate")):
+        meta = kubectl_json(kubectl, "get", kind, name, "--show-managed-fields")["metadata"]
+        written = json.dumps({k: meta.get(k) for k in ("annotations", "labels", "finalizers")})
+        assert "kopf" not in written, written
+        assert not meta.get("finalizers")
+        managers = {m["manager"] for m in meta["managedFields"]}
+        assert managers <= {"kubectl-client-side-apply", "kubectl-label"}, managers  # nobody else wrote
+    events = kubectl_json(kubectl, "get", "events")["items"]
+    assert not [e for e in events if "kopf" in json.dumps(e)]
+    # What kopf configured: failurePolicy Ignore, creates and updates of the objects themselves,
+    # never their status (the controller must be able to write InvalidSpec on one that got in).
+    for webhook_entry in webhook.configuration_object()["webhooks"]:
+        assert webhook_entry["failurePolicy"] == "Ignore"
+        assert webhook_entry["sideEffects"] == "None"
+        (rule,) = webhook_entry["rules"]
+        assert rule["operations"] == ["CREATE", "UPDATE"]
+        assert rule["resources"][0] in PLURALS.values()
+
+
+def test_while_the_webhook_is_down_applies_go_through(webhook: WebhookProcess, kubectl: Kubectl) -> None:
+    webhook.kill()
+    assert webhook.configuration_object()["webhooks"], "the configuration should outlive a crash"
+    started = time.monotonic()
+    res = _apply(kubectl, _rollout("got-in", container={"resources": {"requests": {"memory": "invalid"}}}))
+    assert res.returncode == 0, res.stderr  # failurePolicy: Ignore; the controller reports InvalidSpec
+    assert time.monotonic() - started < 10, "a refused connection should not wait for the timeout"
+    # Back up: an edit that leaves the spec alone is let through (the stored spec is the
+    # controller's to report on), one that changes the spec is checked again.
+    webhook.start()
+    kubectl("label", "rollouts.rollouts.dev", "got-in", "team=shop")
+    patch = {"spec": {"replicas": 2}}
+    res = kubectl(
+        "patch", "rollouts.rollouts.dev", "got-in", "--type=merge", "-p", json.dumps(patch), check=False
+    )
+    assert "resources.requests.memory" in _denied(res, "Rollout")
