@@ -133,9 +133,22 @@ async def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+class _RefusalsAreInfo(logging.Filter):
+    """kopf logs every refused object at ERROR ("... failed permanently: <message>"), as it does any
+    handler's permanent error; here the only permanent error is the refusal (AdmissionError), which
+    is the webhook doing its job. INFO keeps it in the log without paging anyone; a handler that
+    crashes is still logged by kopf at ERROR, with its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "kopf.objects" and " failed permanently: " in record.getMessage():
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_RefusalsAreInfo())
     handler.setFormatter(
         JsonFormatter()
         if args.log_format == "json"

@@ -249,6 +249,9 @@ def test_a_pod_template_the_api_server_refuses_is_refused_at_apply(
     stderr = _denied(_apply(kubectl, never), "Rollout")
     assert "spec.template.spec.restartPolicy: Unsupported value" in stderr and "fix spec.template" in stderr
     assert kubectl("get", "rollouts.rollouts.dev", "-o", "name").stdout == ""
+    # A refusal is the webhook doing its job: logged, but not as an error.
+    refusals = [line for line in webhook.log().splitlines() if "failed permanently" in line]
+    assert len(refusals) == 2 and all(" INFO kopf.objects: " in line for line in refusals), refusals
 
 
 @pytest.mark.parametrize("kind", ["AnalysisTemplate", "ClusterAnalysisTemplate"])
