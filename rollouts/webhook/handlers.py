@@ -9,7 +9,8 @@ webhook in the configuration kopf writes:
   controller's status writes never pass through the webhook (it could not write InvalidSpec on
   a Rollout that got in while the webhook was down otherwise);
 * ``ignore_failures=True``: ``failurePolicy: Ignore``, see ``docs/design.md`` (while the webhook is
-  down applies go through and the controller reports the problem as InvalidSpec);
+  down applies go through and the controller reports the problem as InvalidSpec); a failure of
+  the check itself admits too, with a warning, for the same reason;
 * no ``side_effects``: ``sideEffects: None``, true since the only call made is itself a dry-run, so
   the API server asks the webhook about ``kubectl apply --dry-run=server`` too.
 
@@ -20,19 +21,40 @@ kopf's Events and peering: nothing kopf-specific is ever written onto an object.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import kopf
 
+from rollouts.api.validation import object_name
 from rollouts.kube import ClusterConfig, KubeClient
 from rollouts.webhook.login import kopf_session
-from rollouts.webhook.review import review
+from rollouts.webhook.review import Verdict, review
 
-__all__ = ["VALIDATED", "build_registry"]
+__all__ = ["VALIDATED", "build_registry", "verdict_or_admit"]
+
+log = logging.getLogger("kube-rollouts.webhook")
 
 GROUP, VERSION = "rollouts.dev", "v1alpha1"
 VALIDATED = ("rollouts", "analysistemplates", "clusteranalysistemplates")
 """The plurals admission checks; AnalysisRuns are the controller's own, built from checked templates."""
+
+
+async def verdict_or_admit(
+    client: KubeClient, body: dict[str, Any], *, operation: str, old: dict[str, Any] | None
+) -> Verdict:
+    """``review``'s verdict, or admission with a warning when the check itself fails.
+
+    kopf answers any exception of a handler with ``allowed: false``, so a bug of ours would refuse
+    applies; a check that fails must do what the failure policy does when the webhook is down.
+    """
+    try:
+        return await review(client, body, operation=operation, old=old)
+    except Exception:
+        log.exception("%s: not checked, the webhook failed", object_name(body))
+        return Verdict(
+            warnings=["kube-rollouts' webhook failed to check this object; the controller checks it"]
+        )
 
 
 def build_registry(client: KubeClient, config: ClusterConfig) -> kopf.OperatorRegistry:
@@ -46,9 +68,8 @@ def build_registry(client: KubeClient, config: ClusterConfig) -> kopf.OperatorRe
         body: kopf.Body, old: kopf.Body | None, operation: str | None, warnings: list[str], **_: Any
     ) -> None:
         raw = dict(body)
-        verdict = await review(
-            client, raw, operation=operation or "", old=dict(old) if old is not None else None
-        )
+        old_raw = dict(old) if old is not None else None
+        verdict = await verdict_or_admit(client, raw, operation=operation or "", old=old_raw)
         warnings.extend(verdict.warnings)
         if not verdict.allowed:
             raise kopf.AdmissionError(verdict.message(raw), code=422)

@@ -74,9 +74,10 @@ async def _dry_run_replica_set(client: KubeClient, rollout: Mapping[str, Any]) -
     template_hash = pod_template_hash(spec["template"], collision_count=collisions)
     name = replica_set_name(rollout["metadata"].get("name"), template_hash)
     action = CreateReplicaSet(name=name, pod_template_hash=template_hash, replicas=0, revision=1)
-    replica_set = desired_replica_set(dict(rollout), action)
-    # Not the user's to fix, and not yet valid at admission: the Rollout is not stored, so the
-    # reference would point at nothing (and a CREATE may not carry its uid yet).
+    # The ownerReference is not the user's to fix, and not yet valid at admission: the Rollout is
+    # not stored, so it would point at nothing (and the request's object need not carry a uid).
+    metadata = {**rollout["metadata"], "uid": rollout["metadata"].get("uid") or "not-yet-stored"}
+    replica_set = desired_replica_set({**rollout, "metadata": metadata}, action)
     replica_set["metadata"].pop("ownerReferences", None)
     try:
         await client.create(replica_set, dry_run=True)

@@ -15,6 +15,7 @@ from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL, pod_template_hash
 from rollouts.engine.object_checks import check_object
 from rollouts.kube import ClusterConfig, KubeClient
 from rollouts.webhook import Verdict, review
+from rollouts.webhook.handlers import verdict_or_admit
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -139,3 +140,16 @@ async def test_an_update_that_leaves_the_spec_alone_is_not_checked() -> None:
     handler, seen = server(status(422, "Invalid", "restartPolicy"))
     assert not (await verdict_of(changed, handler, operation="UPDATE", old=stored)).allowed
     assert len(seen) == 1
+
+
+async def test_a_check_that_fails_admits_with_a_warning_as_the_failure_policy_does() -> None:
+    def broken(request: httpx.Request) -> httpx.Response:
+        raise RuntimeError("a bug in the check")
+
+    config = ClusterConfig(server="https://api.test", ssl_context=False, token="t")
+    async with KubeClient(config, transport=httpx.MockTransport(broken)) as client:
+        verdict = await verdict_or_admit(client, rollout(), operation="CREATE", old=None)
+    assert verdict.allowed
+    assert verdict.warnings == [
+        "kube-rollouts' webhook failed to check this object; the controller checks it"
+    ]
