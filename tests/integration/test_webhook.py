@@ -1,9 +1,10 @@
 """The admission webhook on the real API server: ``kube-rollouts-webhook`` (the console script, as
 the chart runs it) against the local control plane, and the real kubectl applying manifests.
 
-Each test starts its own webhook process on a free port with a ValidatingWebhookConfiguration of
-its own name (a url clientConfig: the local API server runs on this host), and removes both
-configurations kopf keeps afterwards, so no other test is ever admitted by it.
+The module shares one webhook process (``webhook``) on a free port, with a ValidatingWebhookConfiguration
+of its own name (a url clientConfig: the local API server runs on this host); the test that kills it
+starts it again. Both configurations kopf keeps are removed afterwards, so no test of another module
+is ever admitted by it.
 """
 
 from __future__ import annotations
@@ -154,9 +155,11 @@ class WebhookProcess:
         return result
 
 
-@pytest.fixture
-def webhook(cluster: Cluster, rollout_crds: None, tmp_path: Path) -> Iterator[WebhookProcess]:
-    process = WebhookProcess(cluster, tmp_path / "webhook.log")
+@pytest.fixture(scope="module")
+def webhook(
+    cluster: Cluster, rollout_crds: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WebhookProcess]:
+    process = WebhookProcess(cluster, tmp_path_factory.mktemp("webhook") / "webhook.log")
     process.start()
     yield process
     process.stop()
@@ -230,17 +233,19 @@ def test_invalid_examples_are_refused_at_apply_and_by_the_webhook(
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_valid_examples_are_accepted(webhook: WebhookProcess, kubectl: Kubectl, example: Path) -> None:
+    before = len(webhook.log())
     res = kubectl("apply", "--dry-run=server", "-f", str(example))
     assert "(server dry run)" in res.stdout
     ours = [d for d in yaml.safe_load_all(example.read_text()) if d and d["kind"] in PLURALS]
     for doc in ours:  # each was admitted by the webhook, not only by the CRD
         path = f"/validate-{PLURALS[doc['kind']]}"
-        eventually(lambda path=path: path in webhook.log(), timeout=5, what=f"a request to {path}")
+        eventually(lambda path=path: path in webhook.log()[before:], timeout=5, what=f"a request to {path}")
 
 
 def test_a_pod_template_the_api_server_refuses_is_refused_at_apply(
     webhook: WebhookProcess, kubectl: Kubectl
 ) -> None:
+    before = len(webhook.log())
     memory = _rollout("bad-memory", container={"resources": {"requests": {"memory": "invalid"}}})
     stderr = _denied(_apply(kubectl, memory), "Rollout")
     assert "resources.requests.memory" in stderr and "'invalid' is not a quantity" in stderr
@@ -250,7 +255,7 @@ def test_a_pod_template_the_api_server_refuses_is_refused_at_apply(
     assert "spec.template.spec.restartPolicy: Unsupported value" in stderr and "fix spec.template" in stderr
     assert kubectl("get", "rollouts.rollouts.dev", "-o", "name").stdout == ""
     # A refusal is the webhook doing its job: logged, but not as an error.
-    refusals = [line for line in webhook.log().splitlines() if "failed permanently" in line]
+    refusals = [line for line in webhook.log()[before:].splitlines() if "failed permanently" in line]
     assert len(refusals) == 2 and all(" INFO kopf.objects: " in line for line in refusals), refusals
 
 
