@@ -64,12 +64,11 @@ def build_registry(client: KubeClient, config: ClusterConfig) -> kopf.OperatorRe
     async def login(**_: Any) -> kopf.AiohttpSession:
         return kopf_session(config)  # async: kopf runs sync handlers in a thread, without a loop
 
-    async def validate(
-        body: kopf.Body, old: kopf.Body | None, operation: str | None, warnings: list[str], **_: Any
-    ) -> None:
-        raw = dict(body)
+    async def validate(body: kopf.Body, warnings: list[str], **kwargs: Any) -> None:
+        # old and operation are kopf's admission kwargs too, but not in its WebhookFn protocol.
+        raw, old = dict(body), kwargs.get("old")
         old_raw = dict(old) if old is not None else None
-        verdict = await verdict_or_admit(client, raw, operation=operation or "", old=old_raw)
+        verdict = await verdict_or_admit(client, raw, operation=kwargs.get("operation") or "", old=old_raw)
         warnings.extend(verdict.warnings)
         if not verdict.allowed:
             raise kopf.AdmissionError(verdict.message(raw), code=422)
