@@ -34,11 +34,14 @@ _REFERENCED = frozenset(kind.kind for kind in declared_kinds())
 
 @dataclass(kw_only=True)
 class DocumentResult:
-    """What lint found in one document; ``checked`` is False for kinds lint does not know."""
+    """What lint found in one document; ``checked`` is False for kinds lint does not know.
+
+    ``notes`` are advice (a field shared with a GitOps agent) and do not fail lint."""
 
     document: Document
     checked: bool = True
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def lint_manifest(manifest: Manifest) -> list[DocumentResult]:
@@ -56,7 +59,8 @@ def lint_manifest(manifest: Manifest) -> list[DocumentResult]:
             result.checked = False
     for doc, rollout in rollouts:
         for finding in check_references(rollout=rollout, document=doc, manifest=manifest):
-            results[finding.document.index].problems.append(f"`{finding.path}`: {finding.message}")
+            target = results[finding.document.index]
+            (target.notes if finding.note else target.problems).append(f"`{finding.path}`: {finding.message}")
     return [results[doc.index] for doc in manifest.documents]
 
 
@@ -72,6 +76,7 @@ def render_results(results: list[DocumentResult], *, style: Style = PLAIN) -> tu
             lines.append(f"{style.paint('ok', 'green')}     {where}")
         else:
             lines.append(f"{style.paint('skip', 'gray')}   {where}: not a kind lint checks")
+        lines.extend(f"{style.paint('note', 'yellow')}   {where}: {n}" for n in result.notes)
     bad = sum(1 for r in results if r.problems)
     if errors:
         lines.append(f"{errors} problem{'s' if errors != 1 else ''} in {bad} of {len(results)} documents")

@@ -52,6 +52,7 @@ from rollouts.engine.references import (
     analysis_references,
     strategy_references,
 )
+from rollouts.engine.shared_fields import overwrite_consequence
 from rollouts.traffic import RouterError, references_of, router_for
 
 __all__ = ["Finding", "check_references"]
@@ -59,11 +60,13 @@ __all__ = ["Finding", "check_references"]
 
 @dataclass(frozen=True, kw_only=True)
 class Finding:
-    """One problem: the document to change, the field path in it, and what to do."""
+    """One problem: the document to change, the field path in it, and what to do. A ``note`` is
+    advice that does not fail lint."""
 
     document: Document
     path: str
     message: str
+    note: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,7 +120,7 @@ def _list(obj: Any) -> list[Any]:
 def check_references(*, rollout: Rollout, document: Document, manifest: Manifest) -> list[Finding]:
     """Every cross-object problem of one (valid) Rollout with the rest of its file."""
     ctx = _Context(rollout=rollout, document=document, manifest=manifest)
-    return [*_dangling(ctx), *_services(ctx), *_router(ctx), *_analysis(ctx)]
+    return [*_dangling(ctx), *_services(ctx), *_written(ctx), *_router(ctx), *_analysis(ctx)]
 
 
 def _dangling(ctx: _Context) -> Iterator[Finding]:
@@ -142,14 +145,18 @@ def _router(ctx: _Context) -> Iterator[Finding]:
         target = ctx.document
         if problem.kind is not None and problem.name is not None:
             target = ctx.find_document(problem.kind, problem.name) or ctx.document
-        yield Finding(document=target, path=problem.path, message=problem.message)
+        yield Finding(document=target, path=problem.path, message=problem.message, note=problem.note)
 
 
 # --- Services ---------------------------------------------------------------------------------------
 
 
 def _services(ctx: _Context) -> Iterator[Finding]:
-    """Do the Services the strategy names select the Rollout's pods?"""
+    """Do the Services the strategy names select the Rollout's pods?
+
+    A Service without a selector is the GitOps form: the controller writes it whole (the Rollout's
+    ``selector.matchLabels`` and the revision label) and is its only owner (see :func:`_written`).
+    """
     if not ctx.peers("Service"):
         return
     labels = ctx.rollout.spec.template_labels
@@ -157,22 +164,31 @@ def _services(ctx: _Context) -> Iterator[Finding]:
         service = ctx.find_document(SERVICE.kind, ref.name)
         if service is None:
             continue  # reported by _dangling
-        name = ref.name
         selector = _get(service.body, "spec", "selector")
-        if not isinstance(selector, Mapping) or not selector:
-            yield Finding(
-                document=service,
-                path="spec.selector",
-                message=f"is empty, so Service {name!r} of Rollout {ctx.document.name} would select "
-                f"every pod of the namespace; set it to the Rollout's pod labels (e.g. {_labels(labels)})",
-            )
-        elif any(labels.get(key) != value for key, value in selector.items()):
+        if isinstance(selector, Mapping) and any(labels.get(key) != value for key, value in selector.items()):
             yield Finding(
                 document=service,
                 path="spec.selector",
                 message=f"{_labels(selector)} does not select the pods of Rollout {ctx.document.name} "
-                f"(their labels: {_labels(labels)}); use labels from its spec.template.metadata.labels",
+                f"(their labels: {_labels(labels)}); use labels from its spec.template.metadata.labels, "
+                "or leave spec.selector out and kube-rollouts writes it",
             )
+
+
+def _written(ctx: _Context) -> Iterator[Finding]:
+    """A note on each field the controller writes that the file sets too (``Kind.writes``): its
+    GitOps agent and the controller then share one atomic field (:mod:`rollouts.engine.shared_fields`)."""
+    for ref in references_of(ctx.rollout):
+        written = ref.kind.writes
+        found = ctx.find_document(ref.kind.kind, ref.name) if written is not None else None
+        if written is None or found is None or not _get(found.body, *written.keys):
+            continue
+        yield Finding(
+            document=found,
+            path=written.path,
+            message=f"{overwrite_consequence(written.path)}; {written.fix}",
+            note=True,
+        )
 
 
 def _labels(labels: Mapping[str, Any]) -> str:

@@ -41,7 +41,6 @@ from rollouts.engine import (
     SwitchServiceSelector,
     TerminateAnalysisRun,
 )
-from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.kube import AlreadyExists, Invalid, KubeClient, KubeObject, NotFound, meta
 from rollouts.traffic import RouterContext, RouterError, TrafficRouter, restore_stable
 
@@ -195,18 +194,19 @@ async def _switch_selector(ctx: ActContext, action: SwitchServiceSelector) -> No
             "name it in spec.strategy",
             reason="ServiceNotFound",
         )
-    selector = dict((service.get("spec") or {}).get("selector") or {})
-    if selector.get(POD_TEMPLATE_HASH_LABEL) == action.pod_template_hash:
+    if not action.selector:
+        raise ValueError(f"SwitchServiceSelector {action.service} carries no selector: plan it with decide()")
+    if (service.get("spec") or {}).get("selector") == dict(action.selector):
         return
-    selector[POD_TEMPLATE_HASH_LABEL] = action.pod_template_hash
-    # Apply only the selector: the API server treats it as one atomic field, so the whole map is
-    # ours after this write; force because its previous owner is whoever created the Service.
+    # Apply only the selector. The API server treats it as one atomic field, so the whole map is
+    # ours after this write; force, because its previous owner is whoever created the Service (a
+    # manifest that leaves the selector out keeps it ours alone: docs/design.md, "Shared objects").
     answer = await ctx.client.apply(
         {
             "apiVersion": "v1",
             "kind": "Service",
             "metadata": {"name": action.service, "namespace": ctx.namespace},
-            "spec": {"selector": selector},
+            "spec": {"selector": dict(action.selector)},
         },
         force=True,
     )

@@ -31,7 +31,7 @@ from rollouts.engine import references as declared
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.engine.references import Kind
 from rollouts.engine.snapshot import Template
-from rollouts.kube import Informer, Key, KubeClient, KubeObject, controller_of
+from rollouts.kube import Informer, Key, KubeClient, KubeObject, appliers_of, controller_of
 from rollouts.traffic import declared_kinds, references_of
 
 __all__ = ["Caches", "ParsedByVersion", "Watched"]
@@ -98,6 +98,28 @@ def _trim_managed_fields(obj: KubeObject) -> KubeObject:
     return obj
 
 
+def _trim_keeping_appliers(kind: Kind) -> Callable[[KubeObject], KubeObject]:
+    """The trim for a kind the controller writes a field of (``Kind.writes``): of managedFields keep
+    only who server-side applies that field, one small entry each, for ``observe.shared_field``."""
+    written = kind.writes
+    if written is None:
+        return _trim_managed_fields
+    keys = written.keys
+
+    def trim(obj: KubeObject) -> KubeObject:
+        appliers = appliers_of(obj, *keys)
+        trimmed = _trim_managed_fields(obj)
+        if not appliers:
+            return trimmed
+        fields: dict[str, object] = {}
+        for key in reversed(keys):
+            fields = {f"f:{key}": fields}
+        entries = [{"manager": m, "operation": "Apply", "fieldsV1": fields} for m in appliers]
+        return {**trimmed, "metadata": {**trimmed["metadata"], "managedFields": entries}}
+
+    return trim
+
+
 class ParsedByVersion(Generic[M]):
     """One parsed model per uid, reused while the object's resourceVersion is unchanged.
 
@@ -161,7 +183,7 @@ class Caches:
         self._add(reads.POD, on_change=self._pod_changed, transform=_trim_pod, selector=hashed)
         self._add(reads.ANALYSIS_RUN, on_change=self._owned_changed)
         for kind in declared_kinds():
-            self._add(kind, on_change=self._declared_changed(kind))
+            self._add(kind, on_change=self._declared_changed(kind), transform=_trim_keeping_appliers(kind))
 
     def _add(
         self,

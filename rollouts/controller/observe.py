@@ -26,9 +26,11 @@ from rollouts.controller.errors import UserError
 from rollouts.engine import ObservedAnalysisRun, ObservedPod, ObservedReplicaSet, ObservedService, Snapshot
 from rollouts.engine.analysis_runs import observe_analysis_run
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
-from rollouts.engine.references import ANALYSIS_TEMPLATE, CLUSTER_ANALYSIS_TEMPLATE, SERVICE, Reference
+from rollouts.engine.references import ANALYSIS_TEMPLATE, CLUSTER_ANALYSIS_TEMPLATE, SERVICE, Kind, Reference
+from rollouts.engine.shared_fields import SharedField
 from rollouts.engine.snapshot import Template
-from rollouts.kube import KubeClient, KubeObject, meta
+from rollouts.kube import KubeClient, KubeObject, appliers_of, meta
+from rollouts.kube.client import FIELD_MANAGER
 from rollouts.traffic import RouterContext, TrafficRouter, references_of, router_for
 
 __all__ = [
@@ -77,26 +79,56 @@ def observed_replica_set(rs: KubeObject) -> ObservedReplicaSet | None:
     annotations = m.get("annotations") or {}
     spec = rs.get("spec") or {}
     status = rs.get("status") or {}
-    # A status the ReplicaSet controller has not caught up with says nothing about the new spec.
-    current = _int(status.get("observedGeneration")) >= _int(m.get("generation"))
+    replicas = _int(spec.get("replicas", 1))
     return ObservedReplicaSet(
         name=str(m.get("name")),
         pod_template_hash=str(pod_hash),
-        replicas=_int(spec.get("replicas", 1)),
+        replicas=replicas,
         revision=_int(annotations.get(REVISION_ANNOTATION)),
         created=parse_time(m.get("creationTimestamp")),
-        ready=_int(status.get("readyReplicas")) if current else 0,
-        available=_int(status.get("availableReplicas")) if current else 0,
+        ready=_still_counted(m, spec, status, "readyReplicas"),
+        available=_still_counted(m, spec, status, "availableReplicas"),
         pods=_int(status.get("replicas")),
         scale_down_deadline=annotations.get(SCALE_DOWN_DEADLINE_ANNOTATION),
         deleting=bool(m.get("deletionTimestamp")),
     )
 
 
+def _still_counted(m: Mapping[str, Any], spec: Mapping[str, Any], status: Mapping[str, Any], key: str) -> int:
+    """A ReplicaSet's ready or available pods, as far as its status can still tell.
+
+    A status the ReplicaSet controller has caught up with (``observedGeneration``) is read as is.
+    One it has not says nothing about the new spec, with one exception: after a scale-up, the pods
+    it counted are still there and still serving, so a canary growing for its next step keeps the
+    weight its pods already carry instead of dropping to 0 for a moment. Those pods are fewer than
+    the new size, so a stale status never makes a ReplicaSet fully available.
+    """
+    counted = _int(status.get(key))
+    if _int(status.get("observedGeneration")) >= _int(m.get("generation")):
+        return counted
+    if _int(spec.get("replicas", 1)) > _int(status.get("replicas")):
+        return counted
+    return 0
+
+
 def observed_service(service: KubeObject) -> ObservedService:
     return ObservedService(
         name=str(meta(service).get("name")), selector=(service.get("spec") or {}).get("selector") or {}
     )
+
+
+def shared_field(kind: Kind, obj: KubeObject) -> SharedField | None:
+    """The field the controller writes in ``obj`` when server-side appliers other than us own it.
+
+    A client-side ``kubectl apply`` patches a Service's selector key by key and leaves the
+    revision label alone, so only server-side appliers count (see ``appliers_of``).
+    """
+    if kind.writes is None:
+        return None
+    appliers = tuple(m for m in appliers_of(obj, *kind.writes.keys) if m != FIELD_MANAGER)
+    if not appliers:
+        return None
+    return SharedField(kind=kind.kind, name=str(meta(obj).get("name")), field=kind.writes, appliers=appliers)
 
 
 def observed_pod(pod: KubeObject) -> ObservedPod | None:
@@ -164,6 +196,7 @@ async def observe(
     namespace, uid = str(meta(raw)["namespace"]), str(meta(raw)["uid"])
     router = router_for(rollout)
     found: dict[tuple[tuple[str, str], str], KubeObject] = {}
+    shared: list[SharedField] = []
     for ref in references_of(rollout, router):
         where = None if ref.kind.cluster_scoped else namespace
         obj = caches.get(ref.kind.key, where or "", ref.name)
@@ -173,6 +206,7 @@ async def observe(
             raise missing_object(rollout, ref)
         if obj is not None:
             found[(ref.kind.key, ref.name)] = obj
+            shared += [f for f in [shared_field(ref.kind, obj)] if f is not None]
     objects = ObservedObjects(found)
     weight = None
     if router is not None:
@@ -188,6 +222,7 @@ async def observe(
             pods=_pods(rollout, caches, namespace, replica_sets),
             router_canary_weight=weight,
             templates=_templates(caches, found),
+            shared=tuple(shared),
         ),
         router=router,
         objects=objects,
@@ -235,6 +270,7 @@ def snapshot(
     pods: list[KubeObject],
     router_canary_weight: int | None,
     templates: tuple[Template, ...] | None = None,
+    shared: tuple[SharedField, ...] = (),
 ) -> Snapshot:
     """The Snapshot of one Rollout from its cached objects."""
     rs_views = tuple(v for v in (observed_replica_set(rs) for rs in replica_sets) if v is not None)
@@ -250,4 +286,5 @@ def snapshot(
             v for v in (observed_pod(p) for p in pods) if v is not None and v.pod_template_hash in hashes
         ),
         templates=templates,
+        shared=shared,
     )

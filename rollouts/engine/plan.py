@@ -18,7 +18,7 @@ Within a stage the rules' order is kept.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
@@ -97,10 +97,17 @@ class SetWeight:
 
 @dataclass(frozen=True, kw_only=True)
 class SwitchServiceSelector:
-    """Point ``service`` at revision ``pod_template_hash`` (adds the hash label to its selector)."""
+    """Point ``service`` at revision ``pod_template_hash``: apply ``selector``, the whole new selector.
+
+    ``selector`` is the Service's own labels (or, for a Service whose manifest leaves the selector
+    to the controller, the Rollout's ``selector.matchLabels``) plus the revision's hash label; see
+    :func:`rollouts.engine.revisions.revision_selector`. It is left out of equality: it follows from
+    the Service and the revision, so two switches of one Service to one revision are the same step.
+    """
 
     service: str
     pod_template_hash: str
+    selector: Mapping[str, str] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,9 +14,11 @@ restarts.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 
 from rollouts.engine.context import PassContext
+from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.engine.plan import (
     AnnotateScaleDownDeadline,
     DeleteReplicaSet,
@@ -24,6 +26,7 @@ from rollouts.engine.plan import (
     SetWeight,
     SwitchServiceSelector,
 )
+from rollouts.engine.shared_fields import SHARED_FIELD_REASON
 from rollouts.engine.snapshot import ObservedReplicaSet
 
 __all__ = [
@@ -34,6 +37,7 @@ __all__ = [
     "point_service_back",
     "restart_pods",
     "retire_old",
+    "revision_selector",
     "selected_by_any",
     "selector_after_plan",
     "serves_traffic",
@@ -70,8 +74,7 @@ def point_service(ctx: PassContext, service: str | None, rs: ObservedReplicaSet 
         return
     if selector_after_plan(ctx, service) == rs.pod_template_hash:
         return
-    ctx.plan.add(SwitchServiceSelector(service=service, pod_template_hash=rs.pod_template_hash))
-    ctx.plan.event("SwitchService", f"Switched Service {service} to revision {rs.pod_template_hash}")
+    _switch(ctx, service, rs, f"Switched Service {service} to revision {rs.pod_template_hash}")
 
 
 def point_service_back(ctx: PassContext, service: str | None, rs: ObservedReplicaSet | None) -> None:
@@ -85,8 +88,37 @@ def point_service_back(ctx: PassContext, service: str | None, rs: ObservedReplic
         return
     if selector_after_plan(ctx, service) == rs.pod_template_hash:
         return
-    ctx.plan.add(SwitchServiceSelector(service=service, pod_template_hash=rs.pod_template_hash))
-    ctx.plan.event("SwitchService", f"Switched Service {service} back to revision {rs.pod_template_hash}")
+    _switch(ctx, service, rs, f"Switched Service {service} back to revision {rs.pod_template_hash}")
+
+
+def revision_selector(
+    service_selector: Mapping[str, str], match_labels: Mapping[str, str], pod_template_hash: str
+) -> dict[str, str]:
+    """The whole selector that points a Service at one revision of a Rollout.
+
+    The Service's own labels are kept when it has any (an Argo Rollouts manifest declares
+    ``{app: web}``); a Service whose manifest leaves ``spec.selector`` out, so that re-applying it
+    never touches the selector, gets the Rollout's ``selector.matchLabels``. The revision's hash
+    label is added either way, so the Service reaches only that revision's pods.
+    """
+    base = {key: value for key, value in service_selector.items() if key != POD_TEMPLATE_HASH_LABEL}
+    return {**(base or match_labels), POD_TEMPLATE_HASH_LABEL: pod_template_hash}
+
+
+def _switch(ctx: PassContext, service: str, rs: ObservedReplicaSet, message: str) -> None:
+    """Plan the switch of ``service`` to ``rs``; warn when a GitOps agent applies its selector too."""
+    observed = ctx.snap.service(service)
+    selector = revision_selector(
+        observed.selector if observed is not None else {},
+        ctx.snap.rollout.spec.selector.match_labels or {},
+        rs.pod_template_hash,
+    )
+    switch = SwitchServiceSelector(service=service, pod_template_hash=rs.pod_template_hash, selector=selector)
+    ctx.plan.add(switch)
+    ctx.plan.event("SwitchService", message)
+    shared = ctx.snap.shared_field("Service", service)
+    if shared is not None:
+        ctx.plan.event(SHARED_FIELD_REASON, shared.message, warning=True)
 
 
 def move_off_empty(ctx: PassContext, service: str | None, fallback: ObservedReplicaSet | None) -> None:

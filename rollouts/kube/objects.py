@@ -1,4 +1,4 @@
-"""Small helpers for the dict objects the API server returns: names, labels, owners."""
+"""Small helpers for the dict objects the API server returns: names, labels, owners, appliers."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from rollouts.kube.client import KubeObject
 
-__all__ = ["controller_of", "is_owned_by", "meta", "owner_reference"]
+__all__ = ["appliers_of", "controller_of", "is_owned_by", "meta", "owner_reference"]
 
 
 def meta(obj: KubeObject) -> dict[str, Any]:
@@ -40,3 +40,22 @@ def is_owned_by(obj: KubeObject, owner: KubeObject) -> bool:
     """True when ``obj`` has an ownerReference to ``owner`` (same uid)."""
     uid = meta(owner).get("uid")
     return any(ref.get("uid") == uid for ref in meta(obj).get("ownerReferences") or [])
+
+
+def appliers_of(obj: KubeObject, *path: str) -> tuple[str, ...]:
+    """The server-side apply managers that own the field at ``path`` (``"spec", "selector"``).
+
+    Read from ``metadata.managedFields``. Only ``Apply`` entries count: those are the managers
+    whose next apply of their manifest conflicts with, or (forced) overwrites, a change someone
+    else made to that field. ``Update`` owners (a client-side ``kubectl apply``, a patch) merge.
+    """
+    managers: set[str] = set()
+    for entry in meta(obj).get("managedFields") or []:
+        if not isinstance(entry, dict) or entry.get("operation") != "Apply":
+            continue
+        fields: Any = entry.get("fieldsV1") or {}
+        for key in path:
+            fields = fields.get(f"f:{key}") if isinstance(fields, dict) else None
+        if fields is not None:
+            managers.add(str(entry.get("manager") or "(unnamed)"))
+    return tuple(sorted(managers))

@@ -141,12 +141,14 @@ class FileObjects(Protocol):
 @dataclass(frozen=True, kw_only=True)
 class LintProblem:
     """One way a Rollout and the objects it names do not fit: the object to change (``kind`` and
-    ``name``; ``None``: the Rollout itself), the field path in it, and what to do."""
+    ``name``; ``None``: the Rollout itself), the field path in it, and what to do. A ``note`` is
+    advice that does not fail lint (a field the controller shares with a GitOps agent)."""
 
     kind: str | None
     name: str | None
     path: str
     message: str
+    note: bool = False
 
 
 class TrafficRouter(Protocol):

@@ -229,3 +229,18 @@ def test_a_condition_that_does_not_parse_is_an_error_naming_the_field_and_column
         '`spec.metrics[0].successCondition`: condition "result[0] >=" is not valid: '
         "the expression ends too early at column 13" in result.out
     ), result.out
+
+
+def test_a_service_the_manifest_gives_a_selector_gets_a_note_not_an_error() -> None:
+    # The Argo Rollouts form declares {app: web}: it works, but a server-side re-apply fights the
+    # controller over the atomic selector, and the note says how to leave it to the controller.
+    result = cli("lint", "-f", str(MANIFESTS / "service-selects-other-pods.yaml"), "--no-color")
+    notes = [line for line in result.out.splitlines() if line.startswith("note")]
+    assert "(document 1, Service web-stable): `spec.selector`: kube-rollouts writes spec.selector" in notes[0]
+    assert "leave spec.selector out of the Service's manifest" in notes[0]
+    assert result.code == 1 and "error" in result.out  # web-canary's {app: webb}, not the notes
+
+
+def test_services_without_a_selector_are_the_gitops_form() -> None:
+    result = cli("lint", "-f", str(EXAMPLES / "canary-nginx.yaml"), "--no-color")
+    assert result.code == 0 and "note" not in result.out and "error" not in result.out, result.out

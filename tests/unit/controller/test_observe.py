@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from rollouts.api import Rollout, parse_rollout
-from rollouts.controller.observe import observed_pod, observed_replica_set
+from rollouts.controller.caches import _trim_keeping_appliers
+from rollouts.controller.observe import observed_pod, observed_replica_set, shared_field
+from rollouts.engine.references import SERVICE
 from rollouts.traffic import declared_kinds, references_of
 
 
@@ -36,9 +38,18 @@ def test_a_current_status_is_read_as_is() -> None:
 
 
 def test_a_status_older_than_the_spec_counts_no_pod_available() -> None:
-    # Just scaled from 1 to 4: the old status still says 4 available of... the old size.
+    # The spec changed (say 4 -> 2 -> 4) and the status still speaks of an older spec.
     view = observed_replica_set(replica_set(generation=3, observed=2, available=4))
     assert view is not None and view.available == 0 and not view.fully_available
+
+
+def test_after_a_scale_up_the_pods_a_stale_status_counted_still_serve() -> None:
+    # Scaled from 1 to 4: the status of the 1-pod spec still counts that pod, which keeps serving
+    # (a canary growing for its next step keeps its weight); 1 of 4 is not fully available.
+    rs = replica_set(generation=3, observed=2, available=1)
+    rs["status"] = {**rs["status"], "replicas": 1}  # type: ignore[dict-item]
+    view = observed_replica_set(rs)
+    assert view is not None and view.available == 1 and view.ready == 1 and not view.fully_available
 
 
 def test_objects_without_the_hash_label_are_not_revisions() -> None:
@@ -115,3 +126,47 @@ def test_every_kind_a_rollout_can_name_is_watched() -> None:
         _rollout({"istio": {"virtualService": {"name": "vs"}}}),
     ):
         assert {ref.kind.key for ref in references_of(rollout)} <= watched
+
+
+def _service(*entries: dict[str, object]) -> dict[str, object]:
+    return {"metadata": {"name": "web", "managedFields": list(entries)}, "spec": {"selector": {"app": "web"}}}
+
+
+def _entry(manager: str, operation: str, spec: dict[str, object]) -> dict[str, object]:
+    return {
+        "manager": manager,
+        "operation": operation,
+        "fieldsType": "FieldsV1",
+        "fieldsV1": {"f:spec": spec},
+    }
+
+
+def test_a_service_selector_other_server_side_appliers_own_is_shared() -> None:
+    service = _service(
+        _entry("kustomize-controller", "Apply", {"f:selector": {}, "f:ports": {}}),
+        _entry("kube-rollouts", "Apply", {"f:selector": {}}),  # ours
+        _entry("kubectl-client-side-apply", "Update", {"f:selector": {}}),  # patches key by key
+        _entry("argocd-controller", "Apply", {"f:ports": {}}),  # applies the Service, not its selector
+    )
+    shared = shared_field(SERVICE, service)
+    assert shared is not None and shared.appliers == ("kustomize-controller",) and shared.name == "web"
+    assert shared.field.path == "spec.selector"
+
+
+def test_a_service_without_managed_fields_shares_nothing() -> None:
+    assert shared_field(SERVICE, {"metadata": {"name": "web"}}) is None
+
+
+def test_the_cache_keeps_only_who_applies_the_written_field() -> None:
+    service = _service(
+        _entry("kustomize-controller", "Apply", {"f:selector": {}, "f:ports": {"k:{...}": {}}}),
+        _entry("kubectl-client-side-apply", "Update", {"f:selector": {}, "f:type": {}}),
+    )
+    trim = _trim_keeping_appliers(SERVICE)
+    trimmed = trim(service)
+    assert trimmed["metadata"]["managedFields"] == [
+        {"manager": "kustomize-controller", "operation": "Apply", "fieldsV1": {"f:spec": {"f:selector": {}}}}
+    ]
+    shared = shared_field(SERVICE, trimmed)
+    assert shared is not None and shared.appliers == ("kustomize-controller",)
+    assert "managedFields" not in trim(_service())["metadata"]
