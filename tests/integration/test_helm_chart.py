@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -14,6 +15,8 @@ import yaml
 from e2e.cluster import Cluster
 from image import build as image_build
 from tests.conftest import REPO, run_kubectl
+from tests.integration.controller import scenario as sc
+from tests.integration.webhook_process import WebhookProcess
 from tests.support import Kubectl, kubectl_json
 
 CHART = REPO / "charts" / "kube-rollouts"
@@ -196,3 +199,36 @@ def test_install_creates_a_running_controller_deployment(
     assert hook_can("create", "replicasets.apps", "-n", "default") == "yes"
     assert hook_can("delete", "replicasets.apps", "-n", "default") == "no"
     assert hook_can("get", "rollouts.rollouts.dev", "-n", "default") == "no"
+
+
+def test_the_webhook_works_with_exactly_the_rights_the_chart_grants(
+    cluster: Cluster, release: str, kubectl: Kubectl, namespace: str, tmp_path: Path
+) -> None:
+    """The webhook process (on this host: KWOK runs no containers) logged in as the chart's webhook
+    ServiceAccount: kopf fills the chart's configurations and the ReplicaSet dry-run refuses a bad
+    pod template, with nothing forbidden on the way; uninstalling removes the configurations."""
+    fullname = f"{release}-kube-rollouts"
+    token = kubectl("create", "token", f"{fullname}-webhook").stdout.strip()
+    login = yaml.safe_load(Path(cluster.kubeconfig).read_text())
+    base = Path(cluster.kubeconfig).parent
+    cluster_entry = login["clusters"][0]["cluster"]
+    cluster_entry["certificate-authority"] = str(base / cluster_entry["certificate-authority"])
+    login["users"][0]["user"] = {"token": token}
+    kubeconfig = tmp_path / "webhook-sa.kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(login))
+    configuration = f"{fullname}.{namespace}.rollouts.dev"
+    process = WebhookProcess(
+        cluster, tmp_path / "webhook.log", configuration=configuration, kubeconfig=kubeconfig
+    )
+    process.start()
+    try:
+        bad = sc.rollout("never", strategy={"canary": {"steps": [{"setWeight": 50}]}}, replicas=1)
+        bad["spec"]["template"]["spec"]["restartPolicy"] = "Never"
+        res = kubectl("apply", "-f", "-", stdin=json.dumps(bad), check=False)
+        assert res.returncode != 0 and "restartPolicy: Unsupported value" in res.stderr, res.stderr
+        assert "Forbidden" not in process.log() and "403" not in process.log(), process.log()[-3000:]
+    finally:
+        process.terminate()  # the configurations stay: they are the chart's, to go with the release
+    helm(cluster, "uninstall", release, "--namespace", namespace)
+    for kind in ("validatingwebhookconfiguration", "mutatingwebhookconfiguration"):
+        assert run_kubectl(cluster, "get", kind, configuration, check=False).returncode != 0
