@@ -129,7 +129,7 @@ class WebMetricHeader(ApiModel):
 class PrometheusMetric(ApiModel):
     """Measure with a PromQL query."""
 
-    UNSUPPORTED = frozenset({"authentication", "insecure"})
+    UNSUPPORTED = frozenset({"authentication"})
 
     address: str | None = Field(
         default=None,
@@ -144,6 +144,13 @@ class PrometheusMetric(ApiModel):
         default=None, ge=1, description="Seconds before the query counts as an error."
     )
     headers: list[WebMetricHeader] | None = Field(default=None, description="Headers sent with the query.")
+    insecure: bool = Field(
+        default=False,
+        description=(
+            "Skip the TLS certificate check of an https address (a self-signed certificate). The "
+            "query is still encrypted, but anyone on the path could answer it."
+        ),
+    )
 
 
 class WebMetric(ApiModel):

@@ -13,6 +13,7 @@ from rollouts.api import Metric
 from rollouts.api.enums import AnalysisPhase
 from rollouts.metrics.provider import Measurement
 from rollouts.metrics.web import WebProvider, read_json_path
+from tests.unit.metrics.tls import serve_self_signed
 
 URL = "http://checks.example/api/health"
 
@@ -180,13 +181,10 @@ def test_json_body_rules_name_the_field(web: dict[str, Any], problem: str) -> No
 
 
 def test_insecure_skips_the_certificate_check_of_a_real_tls_endpoint() -> None:
-    # A real HTTPS server on loopback with a self-signed certificate (kept in memory, as the
-    # webhook keeps its own): refused as unverifiable unless the metric says insecure.
+    # A real HTTPS server on loopback with a self-signed certificate: refused as unverifiable
+    # unless the metric says insecure.
     import http.server
-    import ssl
     import threading
-
-    from rollouts.webhook.certificate import self_signed
 
     class Answer(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -201,10 +199,7 @@ def test_insecure_skips_the_certificate_check_of_a_real_tls_endpoint() -> None:
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
-    with self_signed(["127.0.0.1"]) as cert:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert.certfile, cert.pkeyfile)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
+    serve_self_signed(server)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"https://127.0.0.1:{server.server_address[1]}/health"
     provider = WebProvider()
