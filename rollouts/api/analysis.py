@@ -144,8 +144,8 @@ class PrometheusMetric(ApiModel):
         default=None, ge=1, description="Seconds before the query counts as an error."
     )
     headers: list[WebMetricHeader] | None = Field(default=None, description="Headers sent with the query.")
-    insecure: bool = Field(
-        default=False,
+    insecure: bool | None = Field(
+        default=None,
         description=(
             "Skip the TLS certificate check of an https address (a self-signed certificate). The "
             "query is still encrypted, but anyone on the path could answer it."
@@ -172,8 +172,8 @@ class WebMetric(ApiModel):
         ),
         json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
     )
-    insecure: bool = Field(
-        default=False,
+    insecure: bool | None = Field(
+        default=None,
         description=(
             "Skip the TLS certificate check (an endpoint with a self-signed certificate). The call "
             "is still encrypted, but anyone on the path could answer it: prefer a trusted certificate."
