@@ -30,6 +30,7 @@ from rollouts.api.enums import SelectorOperator
 __all__ = [
     "ApiModel",
     "Duration",
+    "DurationTooLongError",
     "FieldRef",
     "IntOrPercent",
     "LabelSelector",
@@ -78,6 +79,14 @@ class ApiModel(BaseModel):
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+#: Go's longest time.Duration (2^63-1 ns, about 292 years): Argo Rollouts refuses anything longer, and
+#: Python's timedelta overflows not far above it (a duration of 10^30 seconds crashed the parser).
+_MAX_DURATION_SECONDS = (2**63 - 1) / 1e9
+_TOO_LONG = "is longer than the longest duration (2562047h, about 292 years); use a shorter one"
+
+
+class DurationTooLongError(ValueError):
+    """A well-formed duration past Go's longest: its message says so rather than "not a duration"."""
 
 
 def parse_duration(value: int | str) -> timedelta:
@@ -91,6 +100,8 @@ def parse_duration(value: int | str) -> timedelta:
     if isinstance(value, int):
         if value < 0:
             raise ValueError(f"a duration cannot be negative (got {value})")
+        if value > _MAX_DURATION_SECONDS:
+            raise DurationTooLongError(f"{value} seconds {_TOO_LONG}")
         return timedelta(seconds=value)
     text = value.strip()
     if text == "0":
@@ -106,7 +117,13 @@ def parse_duration(value: int | str) -> timedelta:
             f"{value!r} is not a duration; use whole seconds (30) or a number with a unit: "
             "30s, 5m, 1h, 1h30m, 500ms"
         )
+    if total > _MAX_DURATION_SECONDS:
+        raise DurationTooLongError(f"{_shortened(value)} {_TOO_LONG}")
     return timedelta(seconds=total)
+
+
+def _shortened(text: str) -> str:
+    return repr(text) if len(text) <= 40 else repr(text[:37] + "...")
 
 
 def parse_timestamp(value: str | None) -> datetime | None:

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Final
 from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError, PydanticKnownError
 
-from rollouts.api.common import parse_duration
+from rollouts.api.common import DurationTooLongError, parse_duration
 
 __all__ = ["ARG_PLACEHOLDER", "TEMPLATED_FIELDS", "ArgTemplate", "TemplatedDuration", "TemplatedInt"]
 
@@ -105,6 +105,8 @@ def _templated_duration(value: Any) -> str | ArgTemplate:
     if ARG_PLACEHOLDER.search(value) is None:
         try:
             parse_duration(value)
+        except DurationTooLongError as exc:
+            raise _invalid(str(exc)) from None
         except ValueError:
             raise _invalid(f"{value!r} is not a duration; {_DURATION_FORMS}") from None
         return value

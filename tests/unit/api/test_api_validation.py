@@ -264,6 +264,13 @@ CASES: list[Case] = [
         "`apiVersion`: apiVersion is argoproj.io/v1alpha1 (Argo Rollouts); "
         "change it to rollouts.dev/v1alpha1",
     ),
+    # found by tests/unit/volume: each of these raised out of the parse instead of being a problem
+    (
+        "pause past the longest duration",
+        lambda: _edit(rollout(), lambda d: canary(d)["steps"][1].update(pause={"duration": 10**30})),
+        "`spec.strategy.canary.steps[1].pause.duration`: 1000000000000000000000000000000 seconds is longer "
+        "than the longest duration (2562047h, about 292 years); use a shorter one",
+    ),
 ]
 
 TEMPLATE_CASES: list[Case] = [
@@ -321,6 +328,11 @@ TEMPLATE_CASES: list[Case] = [
             ),
         ),
         "`spec.args[1].valueFrom`: set exactly one of secretKeyRef or fieldRef",
+    ),
+    (
+        "interval past the longest duration",  # found by tests/unit/volume: an OverflowError before
+        lambda: _edit(template(), lambda d: metric(d).update(interval="9" * 30 + "h")),
+        "`spec.metrics[0].interval`: '" + "9" * 30 + "h' is longer than the longest duration",
     ),
 ]
 
