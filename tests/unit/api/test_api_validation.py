@@ -271,6 +271,17 @@ CASES: list[Case] = [
         "`spec.strategy.canary.steps[1].pause.duration`: 1000000000000000000000000000000 seconds is longer "
         "than the longest duration (2562047h, about 292 years); use a shorter one",
     ),
+    (
+        "ports not a list",
+        lambda: _edit(rollout(), lambda d: d["spec"]["template"]["spec"]["containers"][0].update(ports=80)),
+        "`spec.template`: template.spec.containers[0].ports must be a list of ports such as "
+        "{containerPort: 8080} (got 80)",
+    ),
+    (
+        "initContainers not a list",
+        lambda: _edit(rollout(), lambda d: d["spec"]["template"]["spec"].update(initContainers="init")),
+        "`spec.template`: template.spec.initContainers must be a list of containers (got 'init')",
+    ),
 ]
 
 TEMPLATE_CASES: list[Case] = [
