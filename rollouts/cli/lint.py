@@ -26,6 +26,7 @@ from rollouts.api import (
     Rollout,
     parse_object,
 )
+from rollouts.api.validation import object_name
 from rollouts.cli.errors import EXIT_ERROR, EXIT_OK
 from rollouts.cli.lint_references import check_references
 from rollouts.cli.lint_templates import check_template
@@ -52,11 +53,13 @@ class DocumentResult:
 
 
 def _strip_object_name(message: str, doc: Document) -> str:
-    """``validation_errors`` prefixes each line with the object's name; the location says it already."""
-    for prefix in (f"{doc.kind} {doc.namespace}/{doc.name}: ", f"{doc.kind} {doc.name}: "):
-        if message.startswith(prefix):
-            return message[len(prefix) :]
-    return message
+    """``validation_errors`` prefixes each line with the object's name; the location says it already.
+
+    The prefix is cut as the validation wrote it (``object_name``), not rebuilt from the document:
+    the two name a broken object differently (``metadata.name: 5`` is ``Rollout 5`` there and
+    ``Rollout (unnamed)`` here), and a rebuilt prefix left ``Rollout 5:`` before the field.
+    """
+    return message.removeprefix(f"{object_name(doc.body)}: ")
 
 
 def _validate(doc: Document) -> tuple[list[str], object | None]:

@@ -295,3 +295,10 @@ def test_a_service_selector_with_number_keys_is_reported_not_a_crash(tmp_path: P
     assert result.code == 1 and not result.err, result.err
     assert "`spec.selector`: {1: web, app: web} does not select the pods of Rollout web" in result.out
 
+
+def test_a_name_that_is_no_string_is_not_repeated_before_the_field(tmp_path: Path) -> None:
+    rollout = yaml.safe_load((EXAMPLES / "canary-nginx.yaml").read_text().split("---")[-1])
+    rollout["metadata"]["name"] = 5
+    result = _lint_docs(tmp_path, [rollout])
+    # was "(document 1, Rollout (unnamed)): Rollout 5: `metadata.name` must be ..."
+    assert "(document 1, Rollout (unnamed)): `metadata.name` must be a string (got 5)" in result.out
