@@ -9,6 +9,7 @@ words wherever the problem is found.
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -89,8 +90,14 @@ def _join(path: str, field: str) -> str:
     return f"{path}.{field}" if path and field else path or field
 
 
+#: How a message shows the value it got: a few levels and items deep. A plain ``repr`` of a value
+#: nested thousands of levels (YAML ``[[[[...]]]]``) raised RecursionError out of the validation.
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlevel, _SHOWN.maxlist, _SHOWN.maxdict, _SHOWN.maxstring, _SHOWN.maxother = 4, 4, 4, 60, 60
+
+
 def _input(value: Any) -> str:
-    text = repr(value)
+    text = _SHOWN.repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -278,6 +278,11 @@ CASES: list[Case] = [
         "{containerPort: 8080} (got 80)",
     ),
     (
+        "a step nested thousands of levels deep",  # its repr raised RecursionError
+        lambda: _edit(rollout(), lambda d: canary(d)["steps"].append(_nested(5000))),
+        "`spec.strategy.canary.steps[3]` must be an object (a mapping of fields) (got [[[[[...]]]]])",
+    ),
+    (
         "initContainers not a list",
         lambda: _edit(rollout(), lambda d: d["spec"]["template"]["spec"].update(initContainers="init")),
         "`spec.template`: template.spec.initContainers must be a list of containers (got 'init')",
@@ -346,6 +351,13 @@ TEMPLATE_CASES: list[Case] = [
         "`spec.metrics[0].interval`: '" + "9" * 30 + "h' is longer than the longest duration",
     ),
 ]
+
+
+def _nested(depth: int) -> list[object]:
+    value: list[object] = []
+    for _ in range(depth):
+        value = [value]
+    return value
 
 
 def _edit(doc: Doc, change: Callable[[Doc], object]) -> Doc:
