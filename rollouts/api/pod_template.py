@@ -20,6 +20,10 @@ __all__ = ["pod_template_problems"]
 _QUANTITY = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][+-]?\d+)?$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _CONTAINER_LISTS = ("initContainers", "containers")
+#: Deeper than any real pod template (its deepest part, affinity, is about a dozen levels). The
+#: field is schemaless, so junk nested thousands of levels passed validation, and then hashing the
+#: template (recursive JSON encoding) raised RecursionError in every pass of the controller.
+_MAX_DEPTH = 100
 
 
 def _quantity_ok(value: Any) -> bool:
@@ -72,8 +76,25 @@ def _container_problems(path: str, container: Any) -> Iterator[str]:
                 )
 
 
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests maps and lists more than ``limit`` levels (without recursing)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, Mapping) else item if isinstance(item, list) else ()
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def pod_template_problems(template: Mapping[str, Any]) -> list[str]:
     """Every offline problem of a pod template, each naming its path under ``template``."""
+    if _deeper_than(template, _MAX_DEPTH):
+        return [
+            f"template nests more than {_MAX_DEPTH} levels of maps and lists, deeper than any pod template; "
+            "remove what is nested that deep"
+        ]
     spec = template.get("spec")
     if not isinstance(spec, Mapping):
         return []

@@ -283,6 +283,12 @@ CASES: list[Case] = [
         "`spec.strategy.canary.steps[3]` must be an object (a mapping of fields) (got [[[[[...]]]]])",
     ),
     (
+        "pod template nested past any real one",  # hashing it raised RecursionError in every pass
+        lambda: _edit(rollout(), lambda d: d["spec"]["template"]["spec"].update(junk=_nested(2000))),
+        "`spec.template`: template nests more than 100 levels of maps and lists, deeper than any pod "
+        "template; remove what is nested that deep",
+    ),
+    (
         "initContainers not a list",
         lambda: _edit(rollout(), lambda d: d["spec"]["template"]["spec"].update(initContainers="init")),
         "`spec.template`: template.spec.initContainers must be a list of containers (got 'init')",
