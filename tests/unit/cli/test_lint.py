@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,6 +12,7 @@ import pytest
 import yaml
 
 from rollouts.api import validation_errors
+from rollouts.cli import manifests
 from tests.unit.cli.cli import Result, cli
 
 REPO = Path(__file__).resolve().parents[3]
@@ -130,6 +133,38 @@ def test_broken_yaml_is_one_line_with_file_and_line() -> None:
     assert result.code == 1
     assert result.out == ""
     assert result.err.startswith(f"error: {MANIFESTS / 'not-yaml.yaml'}:5: not valid YAML")
+    assert len(result.err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("loader", "depth", "expected"),
+    [
+        (
+            "SafeLoader",
+            600,
+            "{path}: document 2 nests too deeply to read (hundreds of levels of lists or maps)",
+        ),
+        ("CSafeLoader", 3000, "{path}:3: not valid YAML (exceeded maximum nesting depth)"),
+    ],
+)
+def test_yaml_nested_too_deeply_is_one_line_naming_the_document(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, loader: str, depth: int, expected: str
+) -> None:
+    # found by tests/unit/volume: PyYAML's RecursionError ended lint as "a bug in kubectl-rollouts",
+    # after 10 s of reading 3000 levels of "["; libyaml (used when PyYAML has it) refuses them at once
+    if not hasattr(yaml, loader):
+        pytest.skip(f"this PyYAML has no {loader}")
+    monkeypatch.setattr(manifests, "_LOADER", getattr(yaml, loader))
+    path = tmp_path / "deep.yaml"
+    path.write_text("kind: Service\n---\nspec: " + "[" * depth + "]" * depth + "\n")
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(len(inspect.stack()) + 400)  # the pure-Python reader fails at 600 levels
+    try:
+        result = cli("lint", "-f", str(path))
+    finally:
+        sys.setrecursionlimit(limit)
+    assert result.code == 1 and result.out == ""
+    assert result.err.startswith("error: " + expected.format(path=path)), result.err
     assert len(result.err.splitlines()) == 1
 
 
