@@ -9,6 +9,7 @@ per model in `UNSUPPORTED`) instead of being silently dropped.
 from __future__ import annotations
 
 import re
+import reprlib
 from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar, Final
 
@@ -41,11 +42,24 @@ __all__ = [
     "parse_duration",
     "parse_timestamp",
     "scaled_value",
+    "shown",
 ]
 
 #: Error type raised for an Argo Rollouts field that kube-rollouts does not implement yet; the message
 #: helper in `rollouts.api.validation` turns it into "`<path>.<field>` is not supported yet".
 UNSUPPORTED_ERROR = "unsupported_field"
+
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlevel, _SHOWN.maxlist, _SHOWN.maxdict, _SHOWN.maxstring, _SHOWN.maxother = 4, 4, 4, 60, 60
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """How a message shows a value the user wrote: its repr, a few levels and ``limit`` characters
+    at most. A plain ``repr`` of a value nested thousands of levels (YAML ``[[[[...]]]]``) raised
+    RecursionError out of the validation, and a megabyte string made a megabyte message."""
+    text = _SHOWN.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class ApiModel(BaseModel):
@@ -114,16 +128,12 @@ def parse_duration(value: int | str) -> timedelta:
         pos = match.end()
     if pos == 0 or pos != len(text):
         raise ValueError(
-            f"{value!r} is not a duration; use whole seconds (30) or a number with a unit: "
+            f"{shown(value)} is not a duration; use whole seconds (30) or a number with a unit: "
             "30s, 5m, 1h, 1h30m, 500ms"
         )
     if total > _MAX_DURATION_SECONDS:
-        raise DurationTooLongError(f"{_shortened(value)} {_TOO_LONG}")
+        raise DurationTooLongError(f"{shown(value, 40)} {_TOO_LONG}")
     return timedelta(seconds=total)
-
-
-def _shortened(text: str) -> str:
-    return repr(text) if len(text) <= 40 else repr(text[:37] + "...")
 
 
 def parse_timestamp(value: str | None) -> datetime | None:
@@ -146,7 +156,7 @@ def _validate_duration(value: Any) -> int | str:
         raise PydanticCustomError(
             "duration",
             "must be a number of seconds or a string like 30s, 5m or 1h (got {value})",
-            {"value": value},
+            {"value": shown(value)},
         )
     try:
         parse_duration(value)
@@ -182,8 +192,8 @@ def _validate_int_or_percent(value: Any) -> int | str:
         return value
     raise PydanticCustomError(
         "int_or_percent",
-        "must be a non-negative whole number of pods or a percentage like '25%' (got {value!r})",
-        {"value": value},
+        "must be a non-negative whole number of pods or a percentage like '25%' (got {value})",
+        {"value": shown(value)},
     )
 
 
@@ -352,9 +362,11 @@ class TopLevelObject(ApiModel):
                 at="apiVersion",
             )
         if api_version != GROUP_VERSION:
-            raise rule_error(f"apiVersion must be {GROUP_VERSION} (got {api_version!r})", at="apiVersion")
+            raise rule_error(
+                f"apiVersion must be {GROUP_VERSION} (got {shown(api_version)})", at="apiVersion"
+            )
         expected = cls.__name__
         kind = data.get("kind", expected)
         if kind != expected:
-            raise rule_error(f"kind must be {expected} (got {kind!r})", at="kind")
+            raise rule_error(f"kind must be {expected} (got {shown(kind)})", at="kind")
         return data

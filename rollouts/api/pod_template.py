@@ -14,16 +14,14 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from rollouts.api.common import shown
+
 __all__ = ["pod_template_problems"]
 
 # Kubernetes' quantity grammar: a signed decimal number, then a binary-SI, decimal-SI or exponent suffix.
 _QUANTITY = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][+-]?\d+)?$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _CONTAINER_LISTS = ("initContainers", "containers")
-#: Deeper than any real pod template (its deepest part, affinity, is about a dozen levels). The
-#: field is schemaless, so junk nested thousands of levels passed validation, and then hashing the
-#: template (recursive JSON encoding) raised RecursionError in every pass of the controller.
-_MAX_DEPTH = 100
 
 
 def _quantity_ok(value: Any) -> bool:
@@ -38,12 +36,7 @@ def _not_a_list(path: str, value: Any, what: str) -> str | None:
     """The problem of a field that must be a list (absent or null is fine: the server defaults it)."""
     if value is None or isinstance(value, list):
         return None
-    return f"{path} must be a list of {what} (got {_short(value)})"
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return f"{path} must be a list of {what} (got {shown(value)})"
 
 
 def _container_problems(path: str, container: Any) -> Iterator[str]:
@@ -53,7 +46,7 @@ def _container_problems(path: str, container: Any) -> Iterator[str]:
     name = container.get("name")
     if not isinstance(name, str) or not _DNS_LABEL.match(name) or len(name) > 63:
         yield (
-            f"{path}.name {name!r} is not a valid container name; use at most 63 lowercase letters, "
+            f"{path}.name {shown(name)} is not a valid container name; use at most 63 lowercase letters, "
             "digits and '-', starting and ending with a letter or digit"
         )
     ports = container.get("ports")
@@ -63,7 +56,7 @@ def _container_problems(path: str, container: Any) -> Iterator[str]:
         number = port.get("containerPort") if isinstance(port, Mapping) else None
         if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= 65535:
             yield (
-                f"{path}.ports[{index}].containerPort {_short(number)} must be a port number from 1 to 65535"
+                f"{path}.ports[{index}].containerPort {shown(number)} must be a port number from 1 to 65535"
             )
     resources = container.get("resources") or {}
     for part in ("requests", "limits"):
@@ -71,30 +64,13 @@ def _container_problems(path: str, container: Any) -> Iterator[str]:
         for resource, value in (values or {}).items() if isinstance(values, Mapping) else ():
             if not _quantity_ok(value):
                 yield (
-                    f"{path}.resources.{part}.{resource} {_short(value)} is not a quantity; write a number "
+                    f"{path}.resources.{part}.{resource} {shown(value)} is not a quantity; write a number "
                     "with an optional suffix, such as 250m, 0.5, 128Mi or 1Gi"
                 )
 
 
-def _deeper_than(value: Any, limit: int) -> bool:
-    """Whether ``value`` nests maps and lists more than ``limit`` levels (without recursing)."""
-    stack = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > limit:
-            return True
-        children = item.values() if isinstance(item, Mapping) else item if isinstance(item, list) else ()
-        stack.extend((child, depth + 1) for child in children)
-    return False
-
-
 def pod_template_problems(template: Mapping[str, Any]) -> list[str]:
     """Every offline problem of a pod template, each naming its path under ``template``."""
-    if _deeper_than(template, _MAX_DEPTH):
-        return [
-            f"template nests more than {_MAX_DEPTH} levels of maps and lists, deeper than any pod template; "
-            "remove what is nested that deep"
-        ]
     spec = template.get("spec")
     if not isinstance(spec, Mapping):
         return []

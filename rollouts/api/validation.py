@@ -9,7 +9,6 @@ words wherever the problem is found.
 
 from __future__ import annotations
 
-import reprlib
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -17,14 +16,16 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from rollouts.api.analysis import AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate
-from rollouts.api.common import RULE_ERROR, UNSUPPORTED_ERROR, TopLevelObject
+from rollouts.api.common import RULE_ERROR, UNSUPPORTED_ERROR, TopLevelObject, shown
 from rollouts.api.rollout import Rollout
 
 __all__ = [
     "KINDS",
+    "MAX_DEPTH",
     "InvalidObjectError",
     "parse_object",
     "parse_rollout",
+    "too_deep",
     "validation_errors",
 ]
 
@@ -68,12 +69,19 @@ def object_name(obj: Any) -> str:
     """'Rollout shop/web': how messages name the object a problem is in."""
     if not isinstance(obj, Mapping):
         return "object"
-    kind = obj.get("kind") or "object"
     metadata = obj.get("metadata")
     metadata = metadata if isinstance(metadata, Mapping) else {}
-    name = metadata.get("name") or "(unnamed)"
-    namespace = metadata.get("namespace")
-    return f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
+    kind, name, namespace = (
+        _text(value) for value in (obj.get("kind"), metadata.get("name"), metadata.get("namespace"))
+    )
+    name = name or "(unnamed)"
+    return f"{kind or 'object'} {namespace}/{name}" if namespace else f"{kind or 'object'} {name}"
+
+
+def _text(value: Any) -> str | None:
+    """A name as messages may print it: a non-empty string, or none (a name that is a list nested
+    thousands deep must not be printed; its own field's problem says what is wrong with it)."""
+    return value if isinstance(value, str) and value else None
 
 
 def _path(loc: tuple[int | str, ...]) -> str:
@@ -88,17 +96,6 @@ def _path(loc: tuple[int | str, ...]) -> str:
 
 def _join(path: str, field: str) -> str:
     return f"{path}.{field}" if path and field else path or field
-
-
-#: How a message shows the value it got: a few levels and items deep. A plain ``repr`` of a value
-#: nested thousands of levels (YAML ``[[[[...]]]]``) raised RecursionError out of the validation.
-_SHOWN = reprlib.Repr()
-_SHOWN.maxlevel, _SHOWN.maxlist, _SHOWN.maxdict, _SHOWN.maxstring, _SHOWN.maxother = 4, 4, 4, 60, 60
-
-
-def _input(value: Any) -> str:
-    text = _SHOWN.repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def describe_error(error: ErrorDetails) -> list[str]:
@@ -122,7 +119,7 @@ def describe_error(error: ErrorDetails) -> list[str]:
         ]
     if kind in ("duration", "int_or_percent", "templated"):
         return [f"`{path}`: {error['msg']}"]
-    got = _input(error.get("input"))
+    got = shown(error.get("input"))
     if kind in _TYPE_NAMES:
         return [f"`{path}` must be {_TYPE_NAMES[kind]} (got {got})"]
     bounds = {
@@ -155,8 +152,38 @@ def errors_of(exc: ValidationError, obj: Any) -> list[str]:
     return lines
 
 
+#: Deeper than any manifest: the deepest part of a Rollout, a pod template's affinity, is about 15
+#: levels from the root. Junk nested thousands of levels raised RecursionError from the parse
+#: (``repr`` of it in the standard library's enum errors, the hash of a pod template), so a
+#: deeper object is refused before it is parsed at all.
+MAX_DEPTH = 100
+
+
+def too_deep(obj: Any, limit: int = MAX_DEPTH) -> str | None:
+    """Where ``obj`` nests maps and lists more than ``limit`` levels (the path's first fields, for a
+    message); ``None`` when it does not. Walks with a stack, so any depth is safe to look at."""
+    stack: list[tuple[Any, tuple[int | str, ...]]] = [(obj, ())]
+    while stack:
+        item, loc = stack.pop()
+        if len(loc) > limit:
+            return _path(loc[:8]) + "..."
+        if isinstance(item, Mapping):
+            stack.extend((value, (*loc, str(key))) for key, value in item.items())
+        elif isinstance(item, list):
+            stack.extend((value, (*loc, index)) for index, value in enumerate(item))
+    return None
+
+
 def parse_as(model: type[T], obj: Any) -> T:
     """Validate `obj` (a dict as read from YAML or the API) as `model`; raise InvalidObjectError."""
+    where = too_deep(obj)
+    if where is not None:
+        raise InvalidObjectError(
+            [
+                f"{object_name(obj)}: `{where}` nests more than {MAX_DEPTH} levels of maps and lists, deeper "
+                "than any manifest; remove what is nested that deep"
+            ]
+        )
     try:
         return model.model_validate(obj)
     except ValidationError as exc:
@@ -174,7 +201,7 @@ def parse_object(obj: Any) -> TopLevelObject:
     model = KINDS.get(kind) if isinstance(kind, str) else None
     if model is None:
         known = ", ".join(KINDS)
-        raise InvalidObjectError([f"{object_name(obj)}: `kind` must be one of {known} (got {kind!r})"])
+        raise InvalidObjectError([f"{object_name(obj)}: `kind` must be one of {known} (got {shown(kind)})"])
     return parse_as(model, obj)
 
 

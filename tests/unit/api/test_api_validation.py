@@ -278,15 +278,20 @@ CASES: list[Case] = [
         "{containerPort: 8080} (got 80)",
     ),
     (
-        "a step nested thousands of levels deep",  # its repr raised RecursionError
+        "a step nested thousands of levels deep",  # the repr of it in enum errors raised RecursionError
         lambda: _edit(rollout(), lambda d: canary(d)["steps"].append(_nested(5000))),
-        "`spec.strategy.canary.steps[3]` must be an object (a mapping of fields) (got [[[[[...]]]]])",
+        "`spec.strategy.canary.steps[3][0][0][0]...` nests more than 100 levels of maps and lists, deeper "
+        "than any manifest; remove what is nested that deep",
     ),
     (
-        "pod template nested past any real one",  # hashing it raised RecursionError in every pass
+        "pod template nested past any manifest",  # hashing it raised RecursionError in every pass
         lambda: _edit(rollout(), lambda d: d["spec"]["template"]["spec"].update(junk=_nested(2000))),
-        "`spec.template`: template nests more than 100 levels of maps and lists, deeper than any pod "
-        "template; remove what is nested that deep",
+        "`spec.template.spec.junk[0][0][0][0]...` nests more than 100 levels",
+    ),
+    (
+        "a long value is shown cut",
+        lambda: _edit(rollout(), lambda d: canary(d)["steps"][1].update(pause="ü" * 100_000)),
+        "`spec.strategy.canary.steps[1].pause` must be an object (a mapping of fields) (got 'üüüüüü",
     ),
     (
         "initContainers not a list",

@@ -138,6 +138,15 @@ def test_first_sight_of_an_invalid_rollout_and_a_status_that_no_longer_reads() -
     assert garbled.status.stable_rs == V1 and garbled.status.current_step_index is None
 
 
+def test_a_status_field_nested_thousands_deep_is_dropped_alone() -> None:
+    # found by tests/unit/volume: the status model's enum error took the repr of it: RecursionError
+    deep: list[object] = []
+    for _ in range(5000):
+        deep = [deep]
+    plan = decide_invalid_spec(broken(status={**PAUSED_AT_STEP_1, "phase": deep}), now=at(0))
+    assert plan.status.phase is RolloutPhase.DEGRADED and plan.status.stable_rs == V1
+
+
 def test_given_errors_are_used_and_a_valid_rollout_is_refused() -> None:
     doc = broken()
     plan = decide_invalid_spec(doc, now=at(0), errors=validation_errors(doc))
