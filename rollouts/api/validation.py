@@ -161,12 +161,18 @@ MAX_DEPTH = 100
 
 def too_deep(obj: Any, limit: int = MAX_DEPTH) -> str | None:
     """Where ``obj`` nests maps and lists more than ``limit`` levels (the path's first fields, for a
-    message); ``None`` when it does not. Walks with a stack, so any depth is safe to look at."""
+    message); ``None`` when it does not. Walks with a stack, so any depth is safe to look at, and
+    walks what YAML aliases share once per depth, so a "billion laughs" file (aliases of aliases,
+    exponentially many paths to few objects) takes no longer than its text."""
     stack: list[tuple[Any, tuple[int | str, ...]]] = [(obj, ())]
+    walked: dict[int, int] = {}  # id of a map or list -> the deepest level it was walked from
     while stack:
         item, loc = stack.pop()
         if len(loc) > limit:
             return _path(loc[:8]) + "..."
+        if not isinstance(item, Mapping | list) or walked.get(id(item), -1) >= len(loc):
+            continue
+        walked[id(item)] = len(loc)
         if isinstance(item, Mapping):
             stack.extend((value, (*loc, str(key))) for key, value in item.items())
         elif isinstance(item, list):

@@ -14,6 +14,7 @@ import yaml
 from rollouts.api import validation_errors
 from rollouts.cli import manifests
 from tests.unit.cli.cli import Result, cli
+from tests.unit.volume.bounds import bounded
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = REPO / "examples"
@@ -337,3 +338,18 @@ def test_a_name_that_is_no_string_is_not_repeated_before_the_field(tmp_path: Pat
     result = _lint_docs(tmp_path, [rollout])
     # was "(document 1, Rollout (unnamed)): Rollout 5: `metadata.name` must be ..."
     assert "(document 1, Rollout (unnamed)): `metadata.name` must be a string (got 5)" in result.out
+
+
+def test_yaml_aliases_of_aliases_are_read_in_a_moment(tmp_path: Path) -> None:
+    # "billion laughs": 9^8 paths to a few lists; a walk of every path (the depth check) hung lint
+    laughs = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    laughs += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 9)}]" for n in range(1, 9)]
+    rollout = yaml.safe_load((EXAMPLES / "canary-nginx.yaml").read_text().split("---")[-1])
+    text = yaml.safe_dump(rollout).replace(
+        "spec:\n", "spec:\n  x-laughs:\n" + "".join(f"    {line}\n" for line in laughs), 1
+    )
+    path = tmp_path / "laughs.yaml"
+    path.write_text(text)
+    with bounded(10):
+        result = cli("lint", "-f", str(path), "--no-color")
+    assert "`spec.x-laughs` is not a known field" in result.out, result.out
