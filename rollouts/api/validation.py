@@ -22,9 +22,11 @@ from rollouts.api.rollout import Rollout
 __all__ = [
     "KINDS",
     "MAX_DEPTH",
+    "MAX_VALUES",
     "InvalidObjectError",
     "parse_object",
     "parse_rollout",
+    "too_big",
     "too_deep",
     "validation_errors",
 ]
@@ -180,6 +182,41 @@ def too_deep(obj: Any, limit: int = MAX_DEPTH) -> str | None:
     return None
 
 
+#: More values than any manifest holds (the API server stores at most about 1.5 MB of JSON, and a
+#: large Rollout holds a few thousand). YAML aliases of aliases ("billion laughs") reach far more
+#: from a few lines, and anything that walks every value (the standard library's enum errors take
+#: the repr of the input) then never returns, so such an object is refused before it is parsed.
+MAX_VALUES = 100_000
+
+
+def too_big(obj: Any, limit: int = MAX_VALUES) -> str | None:
+    """Where ``obj`` holds more than ``limit`` values, counting each path to a shared (aliased) value
+    as YAML would expand it; ``None`` when it does not. Call it on an object :func:`too_deep` passed:
+    it recurses once per level."""
+    sizes: dict[int, int] = {}
+
+    def size(item: Any) -> int:
+        if not isinstance(item, Mapping | list):
+            return 1
+        known = sizes.get(id(item))
+        if known is None:
+            known = 1 + sum(size(child) for child in (item.values() if isinstance(item, Mapping) else item))
+            sizes[id(item)] = known
+        return known
+
+    if size(obj) <= limit:
+        return None
+    loc: tuple[int | str, ...] = ()
+    item = obj
+    while isinstance(item, Mapping | list):  # down the biggest child while it is too big by itself
+        children = list(item.items()) if isinstance(item, Mapping) else list(enumerate(item))
+        key, child = max(children, key=lambda pair: size(pair[1]))
+        if loc and size(child) <= limit:
+            break
+        loc, item = (*loc, str(key) if isinstance(item, Mapping) else key), child
+    return _path(loc[:8]) + ("..." if len(loc) > 8 else "")
+
+
 def parse_as(model: type[T], obj: Any) -> T:
     """Validate `obj` (a dict as read from YAML or the API) as `model`; raise InvalidObjectError."""
     where = too_deep(obj)
@@ -188,6 +225,14 @@ def parse_as(model: type[T], obj: Any) -> T:
             [
                 f"{object_name(obj)}: `{where}` nests more than {MAX_DEPTH} levels of maps and lists, deeper "
                 "than any manifest; remove what is nested that deep"
+            ]
+        )
+    where = too_big(obj)
+    if where is not None:
+        raise InvalidObjectError(
+            [
+                f"{object_name(obj)}: `{where}` holds more than {MAX_VALUES} values once its YAML aliases "
+                "are expanded, more than any manifest; write it out without aliases of aliases"
             ]
         )
     try:

@@ -290,6 +290,12 @@ CASES: list[Case] = [
         "`spec.template.spec.junk[0][0][0][0]...` nests more than 100 levels",
     ),
     (
+        "billion laughs in an enum field",  # the enum error's repr of it never returned
+        lambda: _edit(rollout(), lambda d: canary(d)["steps"][1].update(pause={"duration": _laughs(9)})),
+        "`spec.strategy.canary.steps[1].pause.duration[0]...` holds more than 100000 values once its "
+        "YAML aliases are expanded, more than any manifest; write it out without aliases of aliases",
+    ),
+    (
         "a long value is shown cut",
         lambda: _edit(rollout(), lambda d: canary(d)["steps"][1].update(pause="ü" * 100_000)),
         "`spec.strategy.canary.steps[1].pause` must be an object (a mapping of fields) (got 'üüüüüü",
@@ -369,6 +375,13 @@ def _nested(depth: int) -> list[object]:
     value: list[object] = []
     for _ in range(depth):
         value = [value]
+    return value
+
+
+def _laughs(levels: int) -> list[object]:
+    value: list[object] = ["lol"] * 9
+    for _ in range(levels):
+        value = [value] * 9
     return value
 
 

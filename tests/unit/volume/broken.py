@@ -30,6 +30,14 @@ def nested(depth: int) -> Any:
     return value
 
 
+def laughs(levels: int) -> list[Any]:
+    """YAML's "billion laughs": lists of the same list, ``9 ** levels`` paths to a few objects."""
+    value: list[Any] = ["lol"] * 9
+    for _ in range(levels):
+        value = [value] * 9
+    return value
+
+
 BAD_DURATIONS = ["5x", "1h30", "-1s", "9" * 400 + "h", "1e5s", "", " ", "∞", "1.5.5s", "10 s", "PT5M", "s"]
 BAD_QUANTITIES = ["1.2.3", "Mi", "1 Gi", "--1", "1Gb", "", "0x10", "½"]
 BAD_CONDITIONS = [
@@ -180,18 +188,22 @@ def mutated(draw: st.DrawFn, body: Body, *, yaml: bool = False, deep: bool = Fal
 
 
 def every_field_broken(body: Body, *, deep: bool = False) -> Iterator[tuple[Path, Any, Body]]:
-    """``body`` with each place of a known field given each bad value, and each place removed (and
-    with ``deep``, given junk :data:`DEEP` levels deep): (where, the value or ``"<removed>"``, the
-    broken copy). Exhaustive, so a regression of one field's handling fails every run, whatever
-    the random search happens to try."""
+    """``body`` with each place of a known field given each bad value, and each place removed (with
+    ``deep``, each place also given junk :data:`DEEP` levels deep and a "billion laughs"): (where,
+    the value or its name, the broken copy). Exhaustive, so a regression of one field's handling
+    fails every run, whatever the random search happens to try."""
     for path in paths(body):
         broken = copy.deepcopy(body)
         del _parent(broken, path)[path[-1]]
         yield path, "<removed>", broken
         if deep:
-            broken = copy.deepcopy(body)
-            _parent(broken, path)[path[-1]] = nested(DEEP)
-            yield path, f"<nested {DEEP} deep>", broken
+            for name, junk_value in (
+                (f"<nested {DEEP} deep>", nested(DEEP)),
+                ("<billion laughs>", laughs(9)),
+            ):
+                broken = copy.deepcopy(body)
+                _parent(broken, path)[path[-1]] = junk_value
+                yield path, name, broken
         for value in BY_FIELD.get(path[-1], []) if isinstance(path[-1], str) else []:
             broken = copy.deepcopy(body)
             _parent(broken, path)[path[-1]] = copy.deepcopy(value)
