@@ -11,6 +11,7 @@ import pytest
 
 from rollouts.api import InvalidObjectError, Rollout, parse_object, parse_rollout, validation_errors
 from rollouts.api.validation import too_deep
+from tests.unit.volume.broken import laughs, nested_lists
 
 Doc = dict[str, Any]
 
@@ -280,18 +281,18 @@ CASES: list[Case] = [
     ),
     (
         "a step nested thousands of levels deep",  # the repr of it in enum errors raised RecursionError
-        lambda: _edit(rollout(), lambda d: canary(d)["steps"].append(_nested(5000))),
+        lambda: _edit(rollout(), lambda d: canary(d)["steps"].append(nested_lists(5000))),
         "`spec.strategy.canary.steps[3][0][0][0]...` nests more than 100 levels of maps and lists, deeper "
         "than any manifest; remove what is nested that deep",
     ),
     (
         "pod template nested past any manifest",  # hashing it raised RecursionError in every pass
-        lambda: _edit(rollout(), lambda d: d["spec"]["template"]["spec"].update(junk=_nested(2000))),
+        lambda: _edit(rollout(), lambda d: d["spec"]["template"]["spec"].update(junk=nested_lists(2000))),
         "`spec.template.spec.junk[0][0][0][0]...` nests more than 100 levels",
     ),
     (
         "billion laughs in an enum field",  # the enum error's repr of it never returned
-        lambda: _edit(rollout(), lambda d: canary(d)["steps"][1].update(pause={"duration": _laughs(9)})),
+        lambda: _edit(rollout(), lambda d: canary(d)["steps"][1].update(pause={"duration": laughs(9)})),
         "`spec.strategy.canary.steps[1].pause.duration[0]...` holds more than 100000 values once its "
         "YAML aliases are expanded, more than any manifest; write it out without aliases of aliases",
     ),
@@ -369,20 +370,6 @@ TEMPLATE_CASES: list[Case] = [
         "`spec.metrics[0].interval`: '" + "9" * 30 + "h' is longer than the longest duration",
     ),
 ]
-
-
-def _nested(depth: int) -> list[object]:
-    value: list[object] = []
-    for _ in range(depth):
-        value = [value]
-    return value
-
-
-def _laughs(levels: int) -> list[object]:
-    value: list[object] = ["lol"] * 9
-    for _ in range(levels):
-        value = [value] * 9
-    return value
 
 
 def _edit(doc: Doc, change: Callable[[Doc], object]) -> Doc:
@@ -467,10 +454,7 @@ def test_models_are_frozen() -> None:
 def test_depth_is_told_without_walking_every_path_to_shared_objects() -> None:
     # found by tests/unit/volume's review: YAML aliases of aliases ("billion laughs") give 9^9 paths
     # to nine small lists; walking each path made lint hang where it used to answer in a second
-    shared: list[object] = ["lol"] * 9
-    for _ in range(9):
-        shared = [shared] * 9
-    assert too_deep({"spec": shared}) is None
+    assert too_deep({"spec": laughs(9)}) is None
     cycle: list[object] = []
     cycle.append(cycle)  # `&a [*a]` in YAML
     assert too_deep({"spec": {"x": cycle}}) == "spec.x[0][0][0][0][0][0]..."

@@ -23,6 +23,7 @@ from tests.unit.engine.scenario import (
     rs,
     snapshot,
 )
+from tests.unit.volume.broken import nested_lists
 
 PAUSED_AT_STEP_1 = mid(
     1,
@@ -140,10 +141,7 @@ def test_first_sight_of_an_invalid_rollout_and_a_status_that_no_longer_reads() -
 
 def test_a_status_field_nested_thousands_deep_is_dropped_alone() -> None:
     # found by tests/unit/volume: the status model's enum error took the repr of it: RecursionError
-    deep: list[object] = []
-    for _ in range(5000):
-        deep = [deep]
-    plan = decide_invalid_spec(broken(status={**PAUSED_AT_STEP_1, "phase": deep}), now=at(0))
+    plan = decide_invalid_spec(broken(status={**PAUSED_AT_STEP_1, "phase": nested_lists(5000)}), now=at(0))
     assert plan.status.phase is RolloutPhase.DEGRADED and plan.status.stable_rs == V1
 
 

@@ -30,6 +30,14 @@ def nested(depth: int) -> Any:
     return value
 
 
+def nested_lists(depth: int) -> list[Any]:
+    """A list of a list of ... ``depth`` levels: junk whose path reads ``[0][0][0]...``."""
+    value: list[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 def laughs(levels: int) -> list[Any]:
     """YAML's "billion laughs": lists of the same list, ``9 ** levels`` paths to a few objects."""
     value: list[Any] = ["lol"] * 9
