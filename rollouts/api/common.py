@@ -9,6 +9,7 @@ per model in `UNSUPPORTED`) instead of being silently dropped.
 from __future__ import annotations
 
 import re
+import reprlib
 from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar, Final
 
@@ -30,6 +31,7 @@ from rollouts.api.enums import SelectorOperator
 __all__ = [
     "ApiModel",
     "Duration",
+    "DurationTooLongError",
     "FieldRef",
     "IntOrPercent",
     "LabelSelector",
@@ -40,11 +42,24 @@ __all__ = [
     "parse_duration",
     "parse_timestamp",
     "scaled_value",
+    "shown",
 ]
 
 #: Error type raised for an Argo Rollouts field that kube-rollouts does not implement yet; the message
 #: helper in `rollouts.api.validation` turns it into "`<path>.<field>` is not supported yet".
 UNSUPPORTED_ERROR = "unsupported_field"
+
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlevel, _SHOWN.maxlist, _SHOWN.maxdict, _SHOWN.maxstring, _SHOWN.maxother = 4, 4, 4, 60, 60
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """How a message shows a value the user wrote: its repr, a few levels and ``limit`` characters
+    at most. A plain ``repr`` of a value nested thousands of levels (YAML ``[[[[...]]]]``) raised
+    RecursionError out of the validation, and a megabyte string made a megabyte message."""
+    text = _SHOWN.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class ApiModel(BaseModel):
@@ -78,6 +93,14 @@ class ApiModel(BaseModel):
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+#: Go's longest time.Duration (2^63-1 ns, about 292 years): Argo Rollouts refuses anything longer, and
+#: Python's timedelta overflows not far above it (a duration of 10^30 seconds crashed the parser).
+_MAX_DURATION_SECONDS = (2**63 - 1) / 1e9
+_TOO_LONG = "is longer than the longest duration (2562047h, about 292 years); use a shorter one"
+
+
+class DurationTooLongError(ValueError):
+    """A well-formed duration past Go's longest: its message says so rather than "not a duration"."""
 
 
 def parse_duration(value: int | str) -> timedelta:
@@ -91,6 +114,8 @@ def parse_duration(value: int | str) -> timedelta:
     if isinstance(value, int):
         if value < 0:
             raise ValueError(f"a duration cannot be negative (got {value})")
+        if value > _MAX_DURATION_SECONDS:
+            raise DurationTooLongError(f"{value} seconds {_TOO_LONG}")
         return timedelta(seconds=value)
     text = value.strip()
     if text == "0":
@@ -103,9 +128,11 @@ def parse_duration(value: int | str) -> timedelta:
         pos = match.end()
     if pos == 0 or pos != len(text):
         raise ValueError(
-            f"{value!r} is not a duration; use whole seconds (30) or a number with a unit: "
+            f"{shown(value)} is not a duration; use whole seconds (30) or a number with a unit: "
             "30s, 5m, 1h, 1h30m, 500ms"
         )
+    if total > _MAX_DURATION_SECONDS:
+        raise DurationTooLongError(f"{shown(value, 40)} {_TOO_LONG}")
     return timedelta(seconds=total)
 
 
@@ -129,7 +156,7 @@ def _validate_duration(value: Any) -> int | str:
         raise PydanticCustomError(
             "duration",
             "must be a number of seconds or a string like 30s, 5m or 1h (got {value})",
-            {"value": value},
+            {"value": shown(value)},
         )
     try:
         parse_duration(value)
@@ -165,8 +192,8 @@ def _validate_int_or_percent(value: Any) -> int | str:
         return value
     raise PydanticCustomError(
         "int_or_percent",
-        "must be a non-negative whole number of pods or a percentage like '25%' (got {value!r})",
-        {"value": value},
+        "must be a non-negative whole number of pods or a percentage like '25%' (got {value})",
+        {"value": shown(value)},
     )
 
 
@@ -335,9 +362,11 @@ class TopLevelObject(ApiModel):
                 at="apiVersion",
             )
         if api_version != GROUP_VERSION:
-            raise rule_error(f"apiVersion must be {GROUP_VERSION} (got {api_version!r})", at="apiVersion")
+            raise rule_error(
+                f"apiVersion must be {GROUP_VERSION} (got {shown(api_version)})", at="apiVersion"
+            )
         expected = cls.__name__
         kind = data.get("kind", expected)
         if kind != expected:
-            raise rule_error(f"kind must be {expected} (got {kind!r})", at="kind")
+            raise rule_error(f"kind must be {expected} (got {shown(kind)})", at="kind")
         return data

@@ -15,6 +15,7 @@ from rollouts.api.common import (
     TopLevelObject,
     cel,
     rule_error,
+    shown,
 )
 from rollouts.api.pod_template import pod_template_problems
 from rollouts.api.status import RolloutStatus
@@ -69,7 +70,7 @@ class RolloutSpec(ApiModel):
         if not isinstance(labels, dict) or not self.selector.matches(labels):
             raise rule_error(
                 f"selector {self.selector.to_selector_string()!r} does not match template.metadata.labels "
-                f"{labels or {}}; give the template every label the selector requires",
+                f"{shown(labels or {})}; give the template every label the selector requires",
                 at="selector",
             )
         spec = self.template.get("spec")

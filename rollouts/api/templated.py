@@ -17,7 +17,7 @@ from typing import Annotated, Any, Final
 from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError, PydanticKnownError
 
-from rollouts.api.common import parse_duration
+from rollouts.api.common import DurationTooLongError, parse_duration, shown
 
 __all__ = ["ARG_PLACEHOLDER", "TEMPLATED_FIELDS", "ArgTemplate", "TemplatedDuration", "TemplatedInt"]
 
@@ -86,34 +86,36 @@ def _templated_int(value: Any) -> int | ArgTemplate:
             raise PydanticKnownError("greater_than_equal", {"ge": 0})
         return value
     if not isinstance(value, str):
-        raise _invalid(f"{value!r} is not a whole number; {_WHOLE_NUMBER_FORMS}")
+        raise _invalid(f"{shown(value)} is not a whole number; {_WHOLE_NUMBER_FORMS}")
     if ARG_PLACEHOLDER.fullmatch(value):
         return ArgTemplate(value)
     if ARG_PLACEHOLDER.search(value):
-        raise _invalid(f"{value!r} holds a placeholder among other text; {_WHOLE_NUMBER_FORMS}")
+        raise _invalid(f"{shown(value)} holds a placeholder among other text; {_WHOLE_NUMBER_FORMS}")
     if value.strip().isdigit():
         raise _invalid(
-            f"{value!r} is a quoted number; write {value.strip()} without quotes, or exactly one placeholder "
-            'such as "{{args.count}}" to take it from an argument'
+            f"{shown(value)} is a quoted number; write {value.strip()} without quotes, or exactly one "
+            'placeholder such as "{{args.count}}" to take it from an argument'
         )
-    raise _invalid(f"{value!r} is neither a whole number nor a placeholder; {_WHOLE_NUMBER_FORMS}")
+    raise _invalid(f"{shown(value)} is neither a whole number nor a placeholder; {_WHOLE_NUMBER_FORMS}")
 
 
 def _templated_duration(value: Any) -> str | ArgTemplate:
     if not isinstance(value, str):
-        raise _invalid(f"{value!r} is not a string; {_DURATION_FORMS}")
+        raise _invalid(f"{shown(value)} is not a string; {_DURATION_FORMS}")
     if ARG_PLACEHOLDER.search(value) is None:
         try:
             parse_duration(value)
+        except DurationTooLongError as exc:
+            raise _invalid(str(exc)) from None
         except ValueError:
-            raise _invalid(f"{value!r} is not a duration; {_DURATION_FORMS}") from None
+            raise _invalid(f"{shown(value)} is not a duration; {_DURATION_FORMS}") from None
         return value
     if not ARG_PLACEHOLDER.fullmatch(value):
         try:
             parse_duration(ARG_PLACEHOLDER.sub("1", value))
         except ValueError:
             raise _invalid(
-                f"{value!r} is not a duration even with a number in each placeholder; {_DURATION_FORMS}"
+                f"{shown(value)} is not a duration even with a number in each placeholder; {_DURATION_FORMS}"
             ) from None
     return ArgTemplate(value)
 

@@ -16,14 +16,18 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from rollouts.api.analysis import AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate
-from rollouts.api.common import RULE_ERROR, UNSUPPORTED_ERROR, TopLevelObject
+from rollouts.api.common import RULE_ERROR, UNSUPPORTED_ERROR, TopLevelObject, shown
 from rollouts.api.rollout import Rollout
 
 __all__ = [
     "KINDS",
+    "MAX_DEPTH",
+    "MAX_VALUES",
     "InvalidObjectError",
     "parse_object",
     "parse_rollout",
+    "too_big",
+    "too_deep",
     "validation_errors",
 ]
 
@@ -67,12 +71,19 @@ def object_name(obj: Any) -> str:
     """'Rollout shop/web': how messages name the object a problem is in."""
     if not isinstance(obj, Mapping):
         return "object"
-    kind = obj.get("kind") or "object"
     metadata = obj.get("metadata")
     metadata = metadata if isinstance(metadata, Mapping) else {}
-    name = metadata.get("name") or "(unnamed)"
-    namespace = metadata.get("namespace")
-    return f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
+    kind, name, namespace = (
+        _text(value) for value in (obj.get("kind"), metadata.get("name"), metadata.get("namespace"))
+    )
+    name = name or "(unnamed)"
+    return f"{kind or 'object'} {namespace}/{name}" if namespace else f"{kind or 'object'} {name}"
+
+
+def _text(value: Any) -> str | None:
+    """A name as messages may print it: a non-empty string, or none (a name that is a list nested
+    thousands deep must not be printed; its own field's problem says what is wrong with it)."""
+    return value if isinstance(value, str) and value else None
 
 
 def _path(loc: tuple[int | str, ...]) -> str:
@@ -87,11 +98,6 @@ def _path(loc: tuple[int | str, ...]) -> str:
 
 def _join(path: str, field: str) -> str:
     return f"{path}.{field}" if path and field else path or field
-
-
-def _input(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def describe_error(error: ErrorDetails) -> list[str]:
@@ -115,7 +121,7 @@ def describe_error(error: ErrorDetails) -> list[str]:
         ]
     if kind in ("duration", "int_or_percent", "templated"):
         return [f"`{path}`: {error['msg']}"]
-    got = _input(error.get("input"))
+    got = shown(error.get("input"))
     if kind in _TYPE_NAMES:
         return [f"`{path}` must be {_TYPE_NAMES[kind]} (got {got})"]
     bounds = {
@@ -148,8 +154,87 @@ def errors_of(exc: ValidationError, obj: Any) -> list[str]:
     return lines
 
 
+#: Deeper than any manifest: the deepest part of a Rollout, a pod template's affinity, is about 15
+#: levels from the root. Junk nested thousands of levels raised RecursionError from the parse
+#: (``repr`` of it in the standard library's enum errors, the hash of a pod template), so a
+#: deeper object is refused before it is parsed at all.
+MAX_DEPTH = 100
+
+
+def too_deep(obj: Any, limit: int = MAX_DEPTH) -> str | None:
+    """Where ``obj`` nests maps and lists more than ``limit`` levels (the path's first fields, for a
+    message); ``None`` when it does not. Walks with a stack, so any depth is safe to look at, and
+    walks what YAML aliases share once per depth, so a "billion laughs" file (aliases of aliases,
+    exponentially many paths to few objects) takes no longer than its text."""
+    stack: list[tuple[Any, tuple[int | str, ...]]] = [(obj, ())]
+    walked: dict[int, int] = {}  # id of a map or list -> the deepest level it was walked from
+    while stack:
+        item, loc = stack.pop()
+        if len(loc) > limit:
+            return _path(loc[:8]) + "..."
+        if not isinstance(item, Mapping | list) or walked.get(id(item), -1) >= len(loc):
+            continue
+        walked[id(item)] = len(loc)
+        if isinstance(item, Mapping):
+            stack.extend((value, (*loc, str(key))) for key, value in item.items())
+        elif isinstance(item, list):
+            stack.extend((value, (*loc, index)) for index, value in enumerate(item))
+    return None
+
+
+#: More values than any manifest holds (the API server stores at most about 1.5 MB of JSON, and a
+#: large Rollout holds a few thousand). YAML aliases of aliases ("billion laughs") reach far more
+#: from a few lines, and anything that walks every value (the standard library's enum errors take
+#: the repr of the input) then never returns, so such an object is refused before it is parsed.
+MAX_VALUES = 100_000
+
+
+def too_big(obj: Any, limit: int = MAX_VALUES) -> str | None:
+    """Where ``obj`` holds more than ``limit`` values, counting each path to a shared (aliased) value
+    as YAML would expand it; ``None`` when it does not. Call it on an object :func:`too_deep` passed:
+    it recurses once per level."""
+    sizes: dict[int, int] = {}
+
+    def size(item: Any) -> int:
+        if not isinstance(item, Mapping | list):
+            return 1
+        known = sizes.get(id(item))
+        if known is None:
+            known = 1 + sum(size(child) for child in (item.values() if isinstance(item, Mapping) else item))
+            sizes[id(item)] = known
+        return known
+
+    if size(obj) <= limit:
+        return None
+    loc: tuple[int | str, ...] = ()
+    item = obj
+    while isinstance(item, Mapping | list):  # down the biggest child while it is too big by itself
+        children = list(item.items()) if isinstance(item, Mapping) else list(enumerate(item))
+        key, child = max(children, key=lambda pair: size(pair[1]))
+        if loc and size(child) <= limit:
+            break
+        loc, item = (*loc, str(key) if isinstance(item, Mapping) else key), child
+    return _path(loc[:8]) + ("..." if len(loc) > 8 else "")
+
+
 def parse_as(model: type[T], obj: Any) -> T:
     """Validate `obj` (a dict as read from YAML or the API) as `model`; raise InvalidObjectError."""
+    where = too_deep(obj)
+    if where is not None:
+        raise InvalidObjectError(
+            [
+                f"{object_name(obj)}: `{where}` nests more than {MAX_DEPTH} levels of maps and lists, deeper "
+                "than any manifest; remove what is nested that deep"
+            ]
+        )
+    where = too_big(obj)
+    if where is not None:
+        raise InvalidObjectError(
+            [
+                f"{object_name(obj)}: `{where}` holds more than {MAX_VALUES} values once its YAML aliases "
+                "are expanded, more than any manifest; write it out without aliases of aliases"
+            ]
+        )
     try:
         return model.model_validate(obj)
     except ValidationError as exc:
@@ -167,7 +252,7 @@ def parse_object(obj: Any) -> TopLevelObject:
     model = KINDS.get(kind) if isinstance(kind, str) else None
     if model is None:
         known = ", ".join(KINDS)
-        raise InvalidObjectError([f"{object_name(obj)}: `kind` must be one of {known} (got {kind!r})"])
+        raise InvalidObjectError([f"{object_name(obj)}: `kind` must be one of {known} (got {shown(kind)})"])
     return parse_as(model, obj)
 
 

@@ -54,6 +54,7 @@ from rollouts.engine.references import (
 )
 from rollouts.engine.shared_fields import overwrite_consequence
 from rollouts.traffic import RouterError, references_of, router_for
+from rollouts.traffic.router import at, items
 
 __all__ = ["Finding", "check_references"]
 
@@ -107,16 +108,6 @@ class _Context:
         )
 
 
-def _get(obj: Any, *keys: str) -> Any:
-    for key in keys:
-        obj = obj.get(key) if isinstance(obj, Mapping) else None
-    return obj
-
-
-def _list(obj: Any) -> list[Any]:
-    return obj if isinstance(obj, list) else []
-
-
 def check_references(*, rollout: Rollout, document: Document, manifest: Manifest) -> list[Finding]:
     """Every cross-object problem of one (valid) Rollout with the rest of its file."""
     ctx = _Context(rollout=rollout, document=document, manifest=manifest)
@@ -164,7 +155,7 @@ def _services(ctx: _Context) -> Iterator[Finding]:
         service = ctx.find_document(SERVICE.kind, ref.name)
         if service is None:
             continue  # reported by _dangling
-        selector = _get(service.body, "spec", "selector")
+        selector = at(service.body, "spec", "selector")
         if isinstance(selector, Mapping) and any(labels.get(key) != value for key, value in selector.items()):
             yield Finding(
                 document=service,
@@ -181,7 +172,7 @@ def _written(ctx: _Context) -> Iterator[Finding]:
     for ref in references_of(ctx.rollout):
         written = ref.kind.writes
         found = ctx.find_document(ref.kind.kind, ref.name) if written is not None else None
-        if written is None or found is None or not _get(found.body, *written.keys):
+        if written is None or found is None or not at(found.body, *written.keys):
             continue
         yield Finding(
             document=found,
@@ -192,7 +183,12 @@ def _written(ctx: _Context) -> Iterator[Finding]:
 
 
 def _labels(labels: Mapping[str, Any]) -> str:
-    return "{" + ", ".join(f"{key}: {value}" for key, value in sorted(labels.items())) + "}"
+    # a file's selector may have keys of any type (YAML reads `1:` as a number): sort them as text
+    return "{" + ", ".join(f"{key}: {value}" for key, value in sorted(labels.items(), key=_as_text)) + "}"
+
+
+def _as_text(item: tuple[Any, Any]) -> str:
+    return str(item[0])
 
 
 # --- AnalysisTemplates ------------------------------------------------------------------------------
@@ -236,10 +232,10 @@ def _template_findings(
                 )
             )
             continue
-        for arg in _list(_get(template.body, "spec", "args")):
-            name = _get(arg, "name")
-            needed = isinstance(name, str) and _get(arg, "value") is None
-            if needed and _get(arg, "valueFrom") is None and name not in given:
+        for arg in items(at(template.body, "spec", "args")):
+            name = at(arg, "name")
+            needed = isinstance(name, str) and at(arg, "value") is None
+            if needed and at(arg, "valueFrom") is None and name not in given:
                 reported.append(name)
                 findings.append(
                     Finding(

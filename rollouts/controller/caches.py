@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
 from rollouts.api import AnalysisTemplate, ClusterAnalysisTemplate, InvalidObjectError, Rollout, parse_rollout
+from rollouts.api.validation import parse_as
 from rollouts.controller import reads
 from rollouts.engine import references as declared
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
@@ -154,9 +155,11 @@ class ParsedByVersion(Generic[M]):
 
 
 def _parse_template(raw: KubeObject) -> Template:
-    if raw.get("kind") == "ClusterAnalysisTemplate":
-        return ClusterAnalysisTemplate.model_validate(raw)
-    return AnalysisTemplate.model_validate(raw)
+    """Parsed with the API's own checks (``parse_as``), which refuse what the model alone would
+    crash on (junk nested too deeply); an invalid template raises InvalidObjectError."""
+    return parse_as(
+        ClusterAnalysisTemplate if raw.get("kind") == "ClusterAnalysisTemplate" else AnalysisTemplate, raw
+    )
 
 
 class Caches:

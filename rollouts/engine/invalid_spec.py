@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from rollouts.api.enums import RolloutPhase
 from rollouts.api.status import RolloutCondition, RolloutStatus
-from rollouts.api.validation import validation_errors
+from rollouts.api.validation import too_deep, validation_errors
 from rollouts.engine.plan import Event, EventType, Plan
 from rollouts.engine.status import INVALID_SPEC, Reason, Verdict, conditions_for, find_condition, phase_for
 
@@ -112,11 +112,14 @@ def _old_status(raw: Any) -> RolloutStatus:
     if not isinstance(raw, Mapping):
         return RolloutStatus()
     try:
-        return RolloutStatus.model_validate(raw)
+        if too_deep(raw) is None:
+            return RolloutStatus.model_validate(raw)
     except ValidationError:
         pass
     kept: dict[str, Any] = {}
     for key, value in raw.items():
+        if too_deep(value) is not None:  # the model's errors would recurse into it
+            continue
         try:
             RolloutStatus.model_validate({key: value})
         except ValidationError:

@@ -45,8 +45,8 @@ class ObjectCheck:
 
 def check_object(body: Mapping[str, Any]) -> ObjectCheck:
     """Check one object as written (a YAML document, or the object of an admission request)."""
-    api_version = str(body.get("apiVersion") or "")
-    if api_version.startswith(ARGO_GROUP):
+    api_version = body.get("apiVersion")
+    if isinstance(api_version, str) and api_version.startswith(ARGO_GROUP):  # no str(): junk may nest
         return ObjectCheck(
             problems=[
                 f"`apiVersion` is {api_version}, Argo Rollouts' group; change it to rollouts.dev/v1alpha1 "

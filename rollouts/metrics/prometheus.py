@@ -211,7 +211,9 @@ class PrometheusProvider:
         timeout = float(spec.timeout or DEFAULT_TIMEOUT_SECONDS)
         headers = tuple((h.key, h.value) for h in spec.headers or [])
         try:
-            raw = self._client(_ClientKey(address, headers, timeout, bool(spec.insecure))).custom_query(spec.query)
+            raw = self._client(_ClientKey(address, headers, timeout, bool(spec.insecure))).custom_query(
+                spec.query
+            )
         except Exception as exc:  # classified below; anything unexpected is re-raised there
             return error(f"{_failure(exc, address=address, timeout=timeout)}; {shown}", metadata=metadata)
         try:

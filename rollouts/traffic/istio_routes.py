@@ -26,7 +26,7 @@ from typing import Any
 
 from rollouts.api import IstioDestinationRule, Rollout
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
-from rollouts.traffic.router import FileObjects, InvalidRoutingError, LintProblem, check_weight
+from rollouts.traffic.router import FileObjects, InvalidRoutingError, LintProblem, at, check_weight, items
 
 __all__ = [
     "IstioSettings",
@@ -289,7 +289,7 @@ def lint_istio(rollout: Rollout, objects: FileObjects) -> list[LintProblem]:
     found_rule = objects.find("DestinationRule", rule.name) if rule is not None else None
     if rule is not None and found_rule is not None:
         # No subsets at all is the GitOps form: the controller writes both (see subset_patch).
-        subsets = {s.get("name") for s in (found_rule.get("spec") or {}).get("subsets") or []}
+        subsets = [at(s, "name") for s in items(at(found_rule, "spec", "subsets"))]
         for subset in (rule.canary_subset_name, rule.stable_subset_name) if subsets else ():
             if subset not in subsets:
                 message = (
@@ -301,10 +301,10 @@ def lint_istio(rollout: Rollout, objects: FileObjects) -> list[LintProblem]:
     service = objects.find("VirtualService", vs_ref.name)
     if service is None:
         return problems
-    routes = list((service.get("spec") or {}).get("http") or [])
-    names = [route.get("name") for route in routes]
+    routes = items(at(service, "spec", "http"))
+    names = [at(route, "name") for route in routes]
     base = "spec.strategy.canary.trafficRouting.istio.virtualService"
-    targeted: list[tuple[int, Mapping[str, Any]]] = []
+    targeted: list[tuple[int, Any]] = []
     if vs_ref.routes:
         for index, wanted in enumerate(vs_ref.routes):
             if wanted in names:
@@ -329,21 +329,19 @@ def lint_istio(rollout: Rollout, objects: FileObjects) -> list[LintProblem]:
     return problems
 
 
-def _lint_destinations(
-    rollout: Rollout, vs_name: str, index: int, route: Mapping[str, Any]
-) -> list[LintProblem]:
+def _lint_destinations(rollout: Rollout, vs_name: str, index: int, route: Any) -> list[LintProblem]:
     canary = rollout.spec.strategy.canary
     istio = canary.traffic_routing.istio if canary and canary.traffic_routing else None
     if canary is None or istio is None:
         return []
-    destinations = [d.get("destination") or {} for d in route.get("route") or []]
-    label = route.get("name") or f"#{index}"
+    destinations = [at(d, "destination") for d in items(at(route, "route"))]
+    label = at(route, "name") or f"#{index}"
     if istio.destination_rule is not None:
-        have = {d.get("subset") for d in destinations}
+        have = [at(d, "subset") for d in destinations]
         rule = istio.destination_rule
         wanted = [("subset", rule.canary_subset_name), ("subset", rule.stable_subset_name)]
     else:
-        have = {str(d.get("host") or "").split(".")[0] for d in destinations}
+        have = [str(at(d, "host") or "").split(".")[0] for d in destinations]
         wanted = [("host", canary.canary_service or ""), ("host", canary.stable_service or "")]
     return [
         _problem(

@@ -25,7 +25,7 @@ from typing import Any
 
 from rollouts.api import NginxTrafficRouting, Rollout
 from rollouts.traffic.owners import owner_reference
-from rollouts.traffic.router import FileObjects, InvalidRoutingError, LintProblem, check_weight
+from rollouts.traffic.router import FileObjects, InvalidRoutingError, LintProblem, at, check_weight, items
 
 __all__ = [
     "INGRESS_API_VERSION",
@@ -146,11 +146,10 @@ def canary_weight_of(ingress: Mapping[str, Any], *, annotation_prefix: str) -> i
 
 
 def _backends(ingress: Mapping[str, Any]) -> set[str]:
-    spec = ingress.get("spec") or {}
-    names = {((spec.get("defaultBackend") or {}).get("service") or {}).get("name")}
-    for rule in spec.get("rules") or []:
-        for path in (rule.get("http") or {}).get("paths") or []:
-            names.add(((path.get("backend") or {}).get("service") or {}).get("name"))
+    """The Services an Ingress of a file routes to (any shape: it is the user's unchecked YAML)."""
+    names = [at(ingress, "spec", "defaultBackend", "service", "name")]
+    for rule in items(at(ingress, "spec", "rules")):
+        names += [at(path, "backend", "service", "name") for path in items(at(rule, "http", "paths"))]
     return {name for name in names if isinstance(name, str)}
 
 

@@ -51,6 +51,8 @@ __all__ = [
     "RouterObjectMissingError",
     "TrafficRouter",
     "UnknownRouterError",
+    "at",
+    "items",
 ]
 
 
@@ -127,7 +129,12 @@ class RouterContext:
 
 
 class FileObjects(Protocol):
-    """The objects beside a Rollout in one manifest file (what ``lint`` checks it against)."""
+    """The objects beside a Rollout in one manifest file (what ``lint`` checks it against).
+
+    They are whatever YAML the user wrote, unchecked by any schema: read them with :func:`at`
+    and :func:`items`, never with chained ``.get``, so a list where a map belongs is a problem the
+    check reports (or ignores), not a crash of ``lint``.
+    """
 
     def has(self, kind: str) -> bool:
         """True when the file holds objects of ``kind`` (else references to it are not checked)."""
@@ -136,6 +143,20 @@ class FileObjects(Protocol):
     def find(self, kind: str, name: str) -> Mapping[str, Any] | None:
         """The object of ``kind`` called ``name`` in the Rollout's namespace, if the file has it."""
         ...
+
+
+def at(obj: Any, *keys: str) -> Any:
+    """The value at ``keys`` under ``obj`` (``at(ingress, "spec", "rules")``); ``None`` as soon as
+    a level is missing or is not a map."""
+    for key in keys:
+        obj = obj.get(key) if isinstance(obj, Mapping) else None
+    return obj
+
+
+def items(value: Any) -> list[Any]:
+    """``value`` if it is a list, else no items: read each item with :func:`at`, which keeps the
+    indexes a message names while a non-map item reads as empty."""
+    return value if isinstance(value, list) else []
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -64,6 +64,10 @@ async def review(
     if check.problems:
         return Verdict(problems=check.problems)
     if isinstance(check.parsed, Rollout):
+        meta = body.get("metadata") or {}
+        if not (body.get("apiVersion") and meta.get("name") and meta.get("namespace")):
+            # The API server always sends all three; an object without them names no ReplicaSet.
+            return Verdict(warnings=["spec.template not checked: the object has no name or namespace"])
         return await _dry_run_replica_set(client, body)
     return Verdict()
 

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from rollouts.api import InvalidObjectError, Rollout, parse_object, parse_rollout, validation_errors
+from rollouts.api.validation import too_deep
+from tests.unit.volume.broken import laughs, nested_lists
 
 Doc = dict[str, Any]
 
@@ -264,6 +266,46 @@ CASES: list[Case] = [
         "`apiVersion`: apiVersion is argoproj.io/v1alpha1 (Argo Rollouts); "
         "change it to rollouts.dev/v1alpha1",
     ),
+    # found by tests/unit/volume: each of these raised out of the parse instead of being a problem
+    (
+        "pause past the longest duration",
+        lambda: _edit(rollout(), lambda d: canary(d)["steps"][1].update(pause={"duration": 10**30})),
+        "`spec.strategy.canary.steps[1].pause.duration`: 1000000000000000000000000000000 seconds is longer "
+        "than the longest duration (2562047h, about 292 years); use a shorter one",
+    ),
+    (
+        "ports not a list",
+        lambda: _edit(rollout(), lambda d: d["spec"]["template"]["spec"]["containers"][0].update(ports=80)),
+        "`spec.template`: template.spec.containers[0].ports must be a list of ports such as "
+        "{containerPort: 8080} (got 80)",
+    ),
+    (
+        "a step nested thousands of levels deep",  # the repr of it in enum errors raised RecursionError
+        lambda: _edit(rollout(), lambda d: canary(d)["steps"].append(nested_lists(5000))),
+        "`spec.strategy.canary.steps[3][0][0][0]...` nests more than 100 levels of maps and lists, deeper "
+        "than any manifest; remove what is nested that deep",
+    ),
+    (
+        "pod template nested past any manifest",  # hashing it raised RecursionError in every pass
+        lambda: _edit(rollout(), lambda d: d["spec"]["template"]["spec"].update(junk=nested_lists(2000))),
+        "`spec.template.spec.junk[0][0][0][0]...` nests more than 100 levels",
+    ),
+    (
+        "billion laughs in an enum field",  # the enum error's repr of it never returned
+        lambda: _edit(rollout(), lambda d: canary(d)["steps"][1].update(pause={"duration": laughs(9)})),
+        "`spec.strategy.canary.steps[1].pause.duration[0]...` holds more than 100000 values once its "
+        "YAML aliases are expanded, more than any manifest; write it out without aliases of aliases",
+    ),
+    (
+        "a long value is shown cut",
+        lambda: _edit(rollout(), lambda d: canary(d)["steps"][1].update(pause="ü" * 100_000)),
+        "`spec.strategy.canary.steps[1].pause` must be an object (a mapping of fields) (got 'üüüüüü",
+    ),
+    (
+        "initContainers not a list",
+        lambda: _edit(rollout(), lambda d: d["spec"]["template"]["spec"].update(initContainers="init")),
+        "`spec.template`: template.spec.initContainers must be a list of containers (got 'init')",
+    ),
 ]
 
 TEMPLATE_CASES: list[Case] = [
@@ -321,6 +363,11 @@ TEMPLATE_CASES: list[Case] = [
             ),
         ),
         "`spec.args[1].valueFrom`: set exactly one of secretKeyRef or fieldRef",
+    ),
+    (
+        "interval past the longest duration",  # found by tests/unit/volume: an OverflowError before
+        lambda: _edit(template(), lambda d: metric(d).update(interval="9" * 30 + "h")),
+        "`spec.metrics[0].interval`: '" + "9" * 30 + "h' is longer than the longest duration",
     ),
 ]
 
@@ -402,3 +449,12 @@ def test_models_are_frozen() -> None:
     parsed = parse_rollout(rollout())
     with pytest.raises(ValueError, match="frozen"):
         parsed.spec.replicas = 5  # type: ignore[misc]
+
+
+def test_depth_is_told_without_walking_every_path_to_shared_objects() -> None:
+    # found by tests/unit/volume's review: YAML aliases of aliases ("billion laughs") give 9^9 paths
+    # to nine small lists; walking each path made lint hang where it used to answer in a second
+    assert too_deep({"spec": laughs(9)}) is None
+    cycle: list[object] = []
+    cycle.append(cycle)  # `&a [*a]` in YAML
+    assert too_deep({"spec": {"x": cycle}}) == "spec.x[0][0][0][0][0][0]..."

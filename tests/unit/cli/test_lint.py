@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import inspect
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from rollouts.api import validation_errors
-from tests.unit.cli.cli import cli
+from rollouts.cli import manifests
+from tests.unit.cli.cli import Result, cli
+from tests.unit.volume.bounds import bounded
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = REPO / "examples"
@@ -131,6 +137,38 @@ def test_broken_yaml_is_one_line_with_file_and_line() -> None:
     assert len(result.err.splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    ("loader", "depth", "expected"),
+    [
+        (
+            "SafeLoader",
+            600,
+            "{path}: document 2 nests too deeply to read (hundreds of levels of lists or maps)",
+        ),
+        ("CSafeLoader", 3000, "{path}:3: not valid YAML (exceeded maximum nesting depth)"),
+    ],
+)
+def test_yaml_nested_too_deeply_is_one_line_naming_the_document(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, loader: str, depth: int, expected: str
+) -> None:
+    # found by tests/unit/volume: PyYAML's RecursionError ended lint as "a bug in kubectl-rollouts",
+    # after 10 s of reading 3000 levels of "["; libyaml (used when PyYAML has it) refuses them at once
+    if not hasattr(yaml, loader):
+        pytest.skip(f"this PyYAML has no {loader}")
+    monkeypatch.setattr(manifests, "_LOADER", getattr(yaml, loader))
+    path = tmp_path / "deep.yaml"
+    path.write_text("kind: Service\n---\nspec: " + "[" * depth + "]" * depth + "\n")
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(len(inspect.stack()) + 400)  # the pure-Python reader fails at 600 levels
+    try:
+        result = cli("lint", "-f", str(path))
+    finally:
+        sys.setrecursionlimit(limit)
+    assert result.code == 1 and result.out == ""
+    assert result.err.startswith("error: " + expected.format(path=path)), result.err
+    assert len(result.err.splitlines()) == 1
+
+
 def test_missing_file_is_one_line() -> None:
     result = cli("lint", "-f", "/nonexistent/rollout.yaml")
     assert (result.code, result.err) == (
@@ -244,3 +282,92 @@ def test_a_service_the_manifest_gives_a_selector_gets_a_note_not_an_error() -> N
 def test_services_without_a_selector_are_the_gitops_form() -> None:
     result = cli("lint", "-f", str(EXAMPLES / "canary-nginx.yaml"), "--no-color")
     assert result.code == 0 and "note" not in result.out and "error" not in result.out, result.out
+
+
+# --- found by tests/unit/volume: a broken neighbour or name crashed lint, or hid the field ----------
+
+
+def _lint_docs(tmp_path: Path, docs: list[Any]) -> Result:
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    return cli("lint", "-f", str(path), "--no-color")
+
+
+def _with_template_file(name: str) -> list[Any]:
+    return [doc for doc in yaml.safe_load_all((MANIFESTS / name).read_text()) if doc]
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"rules": "web"},
+        {"rules": [True]},
+        {"rules": [{"http": {"paths": 5}}]},
+        {"rules": [{"http": []}]},
+        None,
+    ],
+    ids=["rules a string", "rule a bool", "paths a number", "http a list", "no spec"],
+)
+def test_an_ingress_of_any_shape_is_reported_not_a_crash(tmp_path: Path, spec: Any) -> None:
+    docs = _with_template_file("nginx-with-template.yaml")
+    (ingress,) = [doc for doc in docs if doc["kind"] == "Ingress"]
+    ingress["spec"] = spec
+    result = _lint_docs(tmp_path, docs)
+    assert result.code == 1 and not result.err, result.err  # was an AttributeError or TypeError
+    assert "(document 3, Ingress web): `spec.rules[].http.paths[].backend.service.name`: no path routes" in (
+        result.out
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "change"),
+    [
+        ("VirtualService", lambda vs: vs["spec"].update(http=7)),
+        ("VirtualService", lambda vs: vs["spec"].update(http=["primary"])),
+        ("VirtualService", lambda vs: vs["spec"]["http"][0].update(route=[{"destination": ["shop"]}])),
+        ("DestinationRule", lambda dr: dr["spec"].update(subsets=[True, {"name": ["canary"]}])),
+    ],
+    ids=["http a number", "route a string", "destination a list", "subsets of junk"],
+)
+def test_istio_objects_of_any_shape_are_reported_not_a_crash(
+    tmp_path: Path, kind: str, change: Callable[[Any], object]
+) -> None:
+    docs = _with_template_file("istio-route-typo.yaml")
+    change(next(doc for doc in docs if doc["kind"] == kind))
+    result = _lint_docs(tmp_path, docs)
+    assert result.code == 1 and not result.err, result.err
+    assert all("`" in line for line in result.out.splitlines() if line.startswith("error")), result.out
+
+
+def test_a_service_selector_with_number_keys_is_reported_not_a_crash(tmp_path: Path) -> None:
+    docs = _with_template_file("nginx-with-template.yaml")
+    docs[0]["spec"]["selector"] = {1: "web", "app": "web"}  # `1: web` in YAML; sorting it crashed
+    result = _lint_docs(tmp_path, docs)
+    assert result.code == 1 and not result.err, result.err
+    assert "`spec.selector`: {1: web, app: web} does not select the pods of Rollout web" in result.out
+
+
+def test_a_name_that_is_no_string_is_not_repeated_before_the_field(tmp_path: Path) -> None:
+    rollout = yaml.safe_load((EXAMPLES / "canary-nginx.yaml").read_text().split("---")[-1])
+    rollout["metadata"]["name"] = 5
+    result = _lint_docs(tmp_path, [rollout])
+    # was "(document 1, Rollout (unnamed)): Rollout 5: `metadata.name` must be ..."
+    assert "(document 1, Rollout (unnamed)): `metadata.name` must be a string (got 5)" in result.out
+
+
+def test_yaml_aliases_of_aliases_are_read_in_a_moment(tmp_path: Path) -> None:
+    # "billion laughs": 9^9 paths to a few lists; a walk of every path (the depth check, the enum
+    # errors' repr of the input) hung lint
+    laughs = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    laughs += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 9)}]" for n in range(1, 9)]
+    rollout = yaml.safe_load((EXAMPLES / "canary-nginx.yaml").read_text().split("---")[-1])
+    text = yaml.safe_dump(rollout).replace(
+        "spec:\n", "spec:\n  x-laughs:\n" + "".join(f"    {line}\n" for line in laughs), 1
+    )
+    path = tmp_path / "laughs.yaml"
+    path.write_text(text)
+    with bounded(10):
+        result = cli("lint", "-f", str(path), "--no-color")
+    assert "`spec.x-laughs.a8[0][0][0]` holds more than 100000 values once its YAML aliases are expanded" in (
+        result.out
+    )

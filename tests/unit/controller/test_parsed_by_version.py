@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
-from rollouts.controller.caches import ParsedByVersion
+from rollouts.api import InvalidObjectError
+from rollouts.controller.caches import Caches, ParsedByVersion
+from tests.unit.volume.broken import nested_lists
 
 
 def _obj(uid: str, version: str) -> dict[str, Any]:
@@ -38,3 +40,14 @@ def test_one_entry_per_uid_within_the_limit_and_failures_are_not_kept() -> None:
     for _ in range(2):
         with pytest.raises(ValueError):
             failing.parse(_obj("x", "1"))
+
+
+def test_a_template_nested_thousands_deep_is_invalid_not_a_recursion_error() -> None:
+    # found by tests/unit/volume: observe treats a template that does not parse (a ValueError) as
+    # missing, but the model's errors on junk that deep raised RecursionError out of the pass
+    caches = Caches(object(), namespaces=["ns"], wake=lambda key: None)  # type: ignore[arg-type]
+    raw = {"apiVersion": "rollouts.dev/v1alpha1", "kind": "AnalysisTemplate", "metadata": {"name": "t"}}
+    with pytest.raises(InvalidObjectError, match="nests more than 100 levels"):
+        caches.parsed_templates.parse(
+            {**raw, "spec": {"metrics": [{"name": "m", "count": nested_lists(5000)}]}}
+        )

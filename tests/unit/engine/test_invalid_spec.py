@@ -23,6 +23,7 @@ from tests.unit.engine.scenario import (
     rs,
     snapshot,
 )
+from tests.unit.volume.broken import nested_lists
 
 PAUSED_AT_STEP_1 = mid(
     1,
@@ -136,6 +137,12 @@ def test_first_sight_of_an_invalid_rollout_and_a_status_that_no_longer_reads() -
     assert plan.status.phase is RolloutPhase.DEGRADED and plan.status.stable_rs is None
     garbled = decide_invalid_spec(broken(status={**PAUSED_AT_STEP_1, "currentStepIndex": "two"}), now=at(0))
     assert garbled.status.stable_rs == V1 and garbled.status.current_step_index is None
+
+
+def test_a_status_field_nested_thousands_deep_is_dropped_alone() -> None:
+    # found by tests/unit/volume: the status model's enum error took the repr of it: RecursionError
+    plan = decide_invalid_spec(broken(status={**PAUSED_AT_STEP_1, "phase": nested_lists(5000)}), now=at(0))
+    assert plan.status.phase is RolloutPhase.DEGRADED and plan.status.stable_rs == V1
 
 
 def test_given_errors_are_used_and_a_valid_rollout_is_refused() -> None:
