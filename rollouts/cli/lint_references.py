@@ -52,6 +52,7 @@ from rollouts.engine.references import (
     analysis_references,
     strategy_references,
 )
+from rollouts.engine.shared_fields import overwrite_consequence
 from rollouts.traffic import RouterError, references_of, router_for
 
 __all__ = ["Finding", "check_references"]
@@ -119,7 +120,7 @@ def _list(obj: Any) -> list[Any]:
 def check_references(*, rollout: Rollout, document: Document, manifest: Manifest) -> list[Finding]:
     """Every cross-object problem of one (valid) Rollout with the rest of its file."""
     ctx = _Context(rollout=rollout, document=document, manifest=manifest)
-    return [*_dangling(ctx), *_services(ctx), *_router(ctx), *_analysis(ctx)]
+    return [*_dangling(ctx), *_services(ctx), *_written(ctx), *_router(ctx), *_analysis(ctx)]
 
 
 def _dangling(ctx: _Context) -> Iterator[Finding]:
@@ -151,11 +152,10 @@ def _router(ctx: _Context) -> Iterator[Finding]:
 
 
 def _services(ctx: _Context) -> Iterator[Finding]:
-    """Do the Services the strategy names select the Rollout's pods, and who owns their selectors?
+    """Do the Services the strategy names select the Rollout's pods?
 
     A Service without a selector is the GitOps form: the controller writes it whole (the Rollout's
-    ``selector.matchLabels`` and the revision label) and is its only owner. One with a selector
-    works too, but shares an atomic field with whoever applies the manifest: a note says so.
+    ``selector.matchLabels`` and the revision label) and is its only owner (see :func:`_written`).
     """
     if not ctx.peers("Service"):
         return
@@ -165,9 +165,7 @@ def _services(ctx: _Context) -> Iterator[Finding]:
         if service is None:
             continue  # reported by _dangling
         selector = _get(service.body, "spec", "selector")
-        if not isinstance(selector, Mapping) or not selector:
-            continue
-        if any(labels.get(key) != value for key, value in selector.items()):
+        if isinstance(selector, Mapping) and any(labels.get(key) != value for key, value in selector.items()):
             yield Finding(
                 document=service,
                 path="spec.selector",
@@ -175,22 +173,22 @@ def _services(ctx: _Context) -> Iterator[Finding]:
                 f"(their labels: {_labels(labels)}); use labels from its spec.template.metadata.labels, "
                 "or leave spec.selector out and kube-rollouts writes it",
             )
-        else:
-            yield Finding(
-                document=service,
-                path="spec.selector",
-                message=SHARED_SELECTOR_NOTE.format(service=ref.name, rollout=ctx.document.name),
-                note=True,
-            )
 
 
-SHARED_SELECTOR_NOTE = (
-    "kube-rollouts adds rollouts-pod-template-hash to this selector, and a selector is one atomic field "
-    "under server-side apply, so re-applying this manifest server-side (Flux, Argo CD with "
-    "ServerSideApply=true, kubectl apply --server-side) conflicts or, forced, makes Service {service} "
-    "select every revision until the controller writes it again; for GitOps, leave spec.selector out "
-    "(kube-rollouts then writes it from Rollout {rollout}'s selector and is its only owner)"
-)
+def _written(ctx: _Context) -> Iterator[Finding]:
+    """A note on each field the controller writes that the file sets too (``Kind.writes``): its
+    GitOps agent and the controller then share one atomic field (:mod:`rollouts.engine.shared_fields`)."""
+    for ref in references_of(ctx.rollout):
+        written = ref.kind.writes
+        found = ctx.find_document(ref.kind.kind, ref.name) if written is not None else None
+        if written is None or found is None or not _get(found.body, *written.keys):
+            continue
+        yield Finding(
+            document=found,
+            path=written.path,
+            message=f"{overwrite_consequence(written.path)}; {written.fix}",
+            note=True,
+        )
 
 
 def _labels(labels: Mapping[str, Any]) -> str:

@@ -98,18 +98,26 @@ def _trim_managed_fields(obj: KubeObject) -> KubeObject:
     return obj
 
 
-def _trim_service(service: KubeObject) -> KubeObject:
-    """Of a Service's managedFields keep only who server-side applies ``spec.selector``, one small
-    entry each: observe warns when a GitOps agent shares the selector (``selector_appliers``)."""
-    appliers = appliers_of(service, "spec", "selector")
-    trimmed = _trim_managed_fields(service)
-    if not appliers:
-        return trimmed
-    entries = [
-        {"manager": manager, "operation": "Apply", "fieldsV1": {"f:spec": {"f:selector": {}}}}
-        for manager in appliers
-    ]
-    return {**trimmed, "metadata": {**trimmed["metadata"], "managedFields": entries}}
+def _trim_keeping_appliers(kind: Kind) -> Callable[[KubeObject], KubeObject]:
+    """The trim for a kind the controller writes a field of (``Kind.writes``): of managedFields keep
+    only who server-side applies that field, one small entry each, for ``observe.shared_field``."""
+    written = kind.writes
+    if written is None:
+        return _trim_managed_fields
+    keys = written.keys
+
+    def trim(obj: KubeObject) -> KubeObject:
+        appliers = appliers_of(obj, *keys)
+        trimmed = _trim_managed_fields(obj)
+        if not appliers:
+            return trimmed
+        fields: dict[str, object] = {}
+        for key in reversed(keys):
+            fields = {f"f:{key}": fields}
+        entries = [{"manager": m, "operation": "Apply", "fieldsV1": fields} for m in appliers]
+        return {**trimmed, "metadata": {**trimmed["metadata"], "managedFields": entries}}
+
+    return trim
 
 
 class ParsedByVersion(Generic[M]):
@@ -175,8 +183,7 @@ class Caches:
         self._add(reads.POD, on_change=self._pod_changed, transform=_trim_pod, selector=hashed)
         self._add(reads.ANALYSIS_RUN, on_change=self._owned_changed)
         for kind in declared_kinds():
-            trim = _trim_service if kind.key == SERVICE else _trim_managed_fields
-            self._add(kind, on_change=self._declared_changed(kind), transform=trim)
+            self._add(kind, on_change=self._declared_changed(kind), transform=_trim_keeping_appliers(kind))
 
     def _add(
         self,

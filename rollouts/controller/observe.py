@@ -26,7 +26,8 @@ from rollouts.controller.errors import UserError
 from rollouts.engine import ObservedAnalysisRun, ObservedPod, ObservedReplicaSet, ObservedService, Snapshot
 from rollouts.engine.analysis_runs import observe_analysis_run
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
-from rollouts.engine.references import ANALYSIS_TEMPLATE, CLUSTER_ANALYSIS_TEMPLATE, SERVICE, Reference
+from rollouts.engine.references import ANALYSIS_TEMPLATE, CLUSTER_ANALYSIS_TEMPLATE, SERVICE, Kind, Reference
+from rollouts.engine.shared_fields import SharedField
 from rollouts.engine.snapshot import Template
 from rollouts.kube import KubeClient, KubeObject, appliers_of, meta
 from rollouts.kube.client import FIELD_MANAGER
@@ -112,19 +113,22 @@ def _still_counted(m: Mapping[str, Any], spec: Mapping[str, Any], status: Mappin
 
 def observed_service(service: KubeObject) -> ObservedService:
     return ObservedService(
-        name=str(meta(service).get("name")),
-        selector=(service.get("spec") or {}).get("selector") or {},
-        selector_applied_by=selector_appliers(service),
+        name=str(meta(service).get("name")), selector=(service.get("spec") or {}).get("selector") or {}
     )
 
 
-def selector_appliers(service: KubeObject) -> tuple[str, ...]:
-    """Server-side apply managers, other than ours, that own the Service's ``spec.selector``.
+def shared_field(kind: Kind, obj: KubeObject) -> SharedField | None:
+    """The field the controller writes in ``obj`` when server-side appliers other than us own it.
 
-    A client-side ``kubectl apply`` patches the selector key by key and leaves the revision label
-    alone; a server-side applier owns the atomic map whole (see ``appliers_of``).
+    A client-side ``kubectl apply`` patches a Service's selector key by key and leaves the
+    revision label alone, so only server-side appliers count (see ``appliers_of``).
     """
-    return tuple(m for m in appliers_of(service, "spec", "selector") if m != FIELD_MANAGER)
+    if kind.writes is None:
+        return None
+    appliers = tuple(m for m in appliers_of(obj, *kind.writes.keys) if m != FIELD_MANAGER)
+    if not appliers:
+        return None
+    return SharedField(kind=kind.kind, name=str(meta(obj).get("name")), field=kind.writes, appliers=appliers)
 
 
 def observed_pod(pod: KubeObject) -> ObservedPod | None:
@@ -192,6 +196,7 @@ async def observe(
     namespace, uid = str(meta(raw)["namespace"]), str(meta(raw)["uid"])
     router = router_for(rollout)
     found: dict[tuple[tuple[str, str], str], KubeObject] = {}
+    shared: list[SharedField] = []
     for ref in references_of(rollout, router):
         where = None if ref.kind.cluster_scoped else namespace
         obj = caches.get(ref.kind.key, where or "", ref.name)
@@ -201,6 +206,7 @@ async def observe(
             raise missing_object(rollout, ref)
         if obj is not None:
             found[(ref.kind.key, ref.name)] = obj
+            shared += [f for f in [shared_field(ref.kind, obj)] if f is not None]
     objects = ObservedObjects(found)
     weight = None
     if router is not None:
@@ -216,6 +222,7 @@ async def observe(
             pods=_pods(rollout, caches, namespace, replica_sets),
             router_canary_weight=weight,
             templates=_templates(caches, found),
+            shared=tuple(shared),
         ),
         router=router,
         objects=objects,
@@ -263,6 +270,7 @@ def snapshot(
     pods: list[KubeObject],
     router_canary_weight: int | None,
     templates: tuple[Template, ...] | None = None,
+    shared: tuple[SharedField, ...] = (),
 ) -> Snapshot:
     """The Snapshot of one Rollout from its cached objects."""
     rs_views = tuple(v for v in (observed_replica_set(rs) for rs in replica_sets) if v is not None)
@@ -278,4 +286,5 @@ def snapshot(
             v for v in (observed_pod(p) for p in pods) if v is not None and v.pod_template_hash in hashes
         ),
         templates=templates,
+        shared=shared,
     )

@@ -22,6 +22,7 @@ from rollouts.engine.revisions import (
     point_service_back,
     selector_after_plan,
 )
+from rollouts.engine.shared_fields import SHARED_FIELD_REASON
 
 if TYPE_CHECKING:
     from rollouts.engine.canary import Canary
@@ -77,6 +78,9 @@ def route_traffic(c: Canary) -> None:
         weight = SetWeight(canary_weight=target, canary_hash=ctx.desired_hash, stable_hash=draft.stable_rs)
         ctx.plan.add(weight)
         ctx.plan.event("TrafficWeightUpdated", f"Canary weight set to {target}% (stable {100 - target}%)")
+        for shared in ctx.snap.shared:
+            if shared.kind != "Service":  # the router's objects; a Service warns when it switches
+                ctx.plan.event(SHARED_FIELD_REASON, shared.message, warning=True)
     draft.canary_weight = target
 
 

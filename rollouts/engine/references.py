@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from rollouts.api.rollout import Rollout
 from rollouts.api.rollout_analysis import RolloutAnalysis
+from rollouts.engine.shared_fields import WrittenField
 from rollouts.engine.snapshot import AnalysisRunKind
 
 __all__ = [
@@ -46,6 +47,8 @@ class Kind:
     for it instead of failing. ``cluster_scoped``: one cluster-wide watch, whatever namespaces
     the controller serves. ``owned``: a change wakes the object's controlling Rollout (objects
     the controller creates). Every watched kind also wakes the Rollouts that name the object.
+    ``writes``: the field of the user's objects of this kind that the controller writes
+    (:mod:`rollouts.engine.shared_fields`).
     """
 
     api_version: str
@@ -53,6 +56,7 @@ class Kind:
     optional: bool = False
     cluster_scoped: bool = False
     owned: bool = False
+    writes: WrittenField | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -76,7 +80,15 @@ class Reference:
     created: bool = False
 
 
-SERVICE = Kind(api_version="v1", kind="Service")
+SERVICE = Kind(
+    api_version="v1",
+    kind="Service",
+    writes=WrittenField(
+        path="spec.selector",
+        fix="leave spec.selector out of the Service's manifest: kube-rollouts then writes it (the "
+        "Rollout's selector.matchLabels and the revision label) and is its only owner",
+    ),
+)
 ANALYSIS_TEMPLATE = Kind(api_version="rollouts.dev/v1alpha1", kind="AnalysisTemplate", optional=True)
 CLUSTER_ANALYSIS_TEMPLATE = Kind(
     api_version="rollouts.dev/v1alpha1", kind="ClusterAnalysisTemplate", optional=True, cluster_scoped=True

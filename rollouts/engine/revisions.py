@@ -26,6 +26,7 @@ from rollouts.engine.plan import (
     SetWeight,
     SwitchServiceSelector,
 )
+from rollouts.engine.shared_fields import SHARED_FIELD_REASON
 from rollouts.engine.snapshot import ObservedReplicaSet
 
 __all__ = [
@@ -105,7 +106,7 @@ def revision_selector(
 
 
 def _switch(ctx: PassContext, service: str, rs: ObservedReplicaSet, message: str) -> None:
-    """Plan the switch of ``service`` to ``rs``, and say so when a GitOps agent shares its selector."""
+    """Plan the switch of ``service`` to ``rs``; warn when a GitOps agent applies its selector too."""
     observed = ctx.snap.service(service)
     selector = revision_selector(
         observed.selector if observed is not None else {},
@@ -115,16 +116,9 @@ def _switch(ctx: PassContext, service: str, rs: ObservedReplicaSet, message: str
     switch = SwitchServiceSelector(service=service, pod_template_hash=rs.pod_template_hash, selector=selector)
     ctx.plan.add(switch)
     ctx.plan.event("SwitchService", message)
-    if observed is not None and observed.selector_applied_by:
-        managers = ", ".join(observed.selector_applied_by)
-        ctx.plan.event(
-            "ServiceSelectorShared",
-            f"Service {service}: spec.selector is also applied by {managers}, so every server-side "
-            "re-apply of its manifest conflicts with the revision label or, forced, makes the Service "
-            "select every revision until the controller writes it again; remove spec.selector from "
-            "the Service's manifest (kube-rollouts then writes it from the Rollout's selector)",
-            warning=True,
-        )
+    shared = ctx.snap.shared_field("Service", service)
+    if shared is not None:
+        ctx.plan.event(SHARED_FIELD_REASON, shared.message, warning=True)
 
 
 def move_off_empty(ctx: PassContext, service: str | None, fallback: ObservedReplicaSet | None) -> None:

@@ -20,6 +20,7 @@ from rollouts.api.common import parse_timestamp
 from rollouts.api.enums import AnalysisPhase
 from rollouts.api.rollout import Rollout
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
+from rollouts.engine.shared_fields import SharedField
 
 __all__ = [
     "AnalysisRunKind",
@@ -87,10 +88,6 @@ class ObservedService:
 
     name: str
     selector: Mapping[str, str] = field(default_factory=dict)
-    selector_applied_by: tuple[str, ...] = ()
-    """Server-side apply managers other than kube-rollouts that own ``spec.selector`` (a GitOps
-    agent applying the Service's manifest). The selector is one atomic field, so each of their
-    re-applies conflicts with the controller's revision label or, forced, removes it."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "selector", MappingProxyType(dict(self.selector)))
@@ -146,6 +143,9 @@ class Snapshot:
     builds every AnalysisRun it starts whole (and reports a missing template or argument before
     anything is changed). ``None``: templates were not read (tests of step logic alone); a
     :class:`~rollouts.engine.plan.CreateAnalysisRun` then carries no ``run``.
+
+    ``shared`` lists the fields the controller writes in the user's objects that a GitOps agent
+    applies too; the engine warns when it writes one (:mod:`rollouts.engine.shared_fields`).
     """
 
     rollout: Rollout
@@ -156,10 +156,15 @@ class Snapshot:
     analysis_runs: tuple[ObservedAnalysisRun, ...] = ()
     pods: tuple[ObservedPod, ...] = ()
     templates: tuple[Template, ...] | None = None
+    shared: tuple[SharedField, ...] = ()
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None:
             raise ValueError("Snapshot.now must be timezone-aware (UTC), got a naive datetime")
+
+    def shared_field(self, kind: str, name: str) -> SharedField | None:
+        """The written field of ``kind``/``name`` that someone else applies too, if any."""
+        return next((f for f in self.shared if f.kind == kind and f.name == name), None)
 
     def service(self, name: str | None) -> ObservedService | None:
         """The observed Service called ``name``, or ``None`` when it is absent or unnamed."""

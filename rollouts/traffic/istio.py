@@ -26,6 +26,7 @@ from typing import Any
 
 from rollouts.api import Rollout
 from rollouts.engine.references import Kind, Reference
+from rollouts.engine.shared_fields import WrittenField
 from rollouts.kube import Conflict, Invalid, KubeObject
 from rollouts.traffic.istio_routes import (
     JsonPatch,
@@ -33,6 +34,7 @@ from rollouts.traffic.istio_routes import (
     istio_settings,
     lint_istio,
     subset_patch,
+    subsets_labelled,
     weight_patch,
 )
 from rollouts.traffic.router import (
@@ -47,6 +49,21 @@ __all__ = ["ISTIO_API_VERSION", "IstioRouter"]
 
 ISTIO_API_VERSION = "networking.istio.io/v1"
 _ATTEMPTS = 5
+# What the router writes in the user's objects (rollouts.engine.shared_fields). The routes are the
+# user's and cannot be left out of the manifest, so the weights stay shared: the note makes an
+# overwrite harmless. The subsets can be left to the controller.
+_WEIGHTS = WrittenField(
+    path="spec.http",
+    fix="the routes cannot be left out, so give the canary weight 0 in the manifest (an overwrite then "
+    "sends traffic to stable until the controller writes the weight again); with Argo CD, list "
+    "kube-rollouts in ignoreDifferences.managedFieldsManagers for VirtualServices and sync with "
+    "RespectIgnoreDifferences=true",
+)
+_SUBSETS = WrittenField(
+    path="spec.subsets",
+    fix="leave spec.subsets out of the DestinationRule's manifest: kube-rollouts then writes the canary "
+    "and stable subsets (the Rollout's selector.matchLabels and the revision label) and is their only owner",
+)
 
 
 class IstioRouter:
@@ -62,8 +79,8 @@ class IstioRouter:
     @property
     def kinds(self) -> tuple[Kind, ...]:
         return (
-            Kind(api_version=self.api_version, kind="VirtualService", optional=True),
-            Kind(api_version=self.api_version, kind="DestinationRule", optional=True),
+            Kind(api_version=self.api_version, kind="VirtualService", optional=True, writes=_WEIGHTS),
+            Kind(api_version=self.api_version, kind="DestinationRule", optional=True, writes=_SUBSETS),
         )
 
     def references(self, rollout: Rollout) -> list[Reference]:
@@ -91,6 +108,7 @@ class IstioRouter:
         check_weight(canary_weight)
         settings = istio_settings(ctx.rollout)
         rule = settings.destination_rule
+        labels = ctx.rollout.spec.selector.match_labels or {}
         # The VirtualService must take the weights before any subset is relabelled (a cached read).
         weight_patch(
             await self._observe(ctx, "VirtualService", settings.virtual_service),
@@ -102,7 +120,9 @@ class IstioRouter:
                 ctx,
                 "DestinationRule",
                 rule.name,
-                lambda dr: subset_patch(dr, rule, canary_hash=canary_hash, stable_hash=stable_hash),
+                lambda dr: subset_patch(
+                    dr, rule, canary_hash=canary_hash, stable_hash=stable_hash, match_labels=labels
+                ),
             )
         await self._patch(
             ctx,
@@ -112,11 +132,19 @@ class IstioRouter:
         )
 
     async def read_weight(self, ctx: RouterContext) -> int | None:
-        """The canary weight of the managed routes (``None`` when they disagree)."""
+        """The canary weight of the managed routes; ``None`` when they disagree or, subset-level,
+        when a subset is missing or selects no revision (a DestinationRule whose manifest leaves the
+        subsets to the controller, or one a re-apply from Git has overwritten): the engine then
+        writes the weight again, and with it the subsets."""
         settings = istio_settings(ctx.rollout)
         vs = await ctx.observe(self.api_version, "VirtualService", settings.virtual_service)
         if vs is None:
             raise RouterObjectMissingError(_missing(ctx, "VirtualService", settings.virtual_service))
+        rule = settings.destination_rule
+        if rule is not None:
+            dr = await ctx.observe(self.api_version, "DestinationRule", rule.name)
+            if dr is None or not subsets_labelled(dr, rule):
+                return None
         return canary_weight_in(vs, settings)
 
     async def cleanup(self, ctx: RouterContext) -> None:

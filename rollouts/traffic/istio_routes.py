@@ -36,6 +36,7 @@ __all__ = [
     "managed_routes",
     "subset_indexes",
     "subset_patch",
+    "subsets_labelled",
     "weight_patch",
 ]
 
@@ -223,11 +224,39 @@ def subset_indexes(dr: Mapping[str, Any], rule: IstioDestinationRule) -> tuple[i
     return found[0], found[1]
 
 
+def subsets_labelled(dr: Mapping[str, Any], rule: IstioDestinationRule) -> bool:
+    """Both subsets of the Rollout exist and each selects a revision (carries the hash label)."""
+    by_name = {s.get("name"): s for s in (dr.get("spec") or {}).get("subsets") or []}
+    return all(
+        POD_TEMPLATE_HASH_LABEL in ((by_name.get(name) or {}).get("labels") or {})
+        for name in (rule.canary_subset_name, rule.stable_subset_name)
+    )
+
+
 def subset_patch(
-    dr: Mapping[str, Any], rule: IstioDestinationRule, *, canary_hash: str, stable_hash: str
+    dr: Mapping[str, Any],
+    rule: IstioDestinationRule,
+    *,
+    canary_hash: str,
+    stable_hash: str,
+    match_labels: Mapping[str, str],
 ) -> JsonPatch:
-    """JSON patch ops that label the canary and stable subsets with their revision hash (empty if set)."""
+    """JSON patch ops that label the canary and stable subsets with their revision hash (empty if set).
+
+    A DestinationRule whose manifest leaves ``spec.subsets`` out (the GitOps form: the subsets are
+    then the controller's alone) gets both subsets, labelled with the Rollout's
+    ``selector.matchLabels`` and the revision hash.
+    """
     subsets = (dr.get("spec") or {}).get("subsets") or []
+    if not subsets:
+        value = [
+            {"name": name, "labels": {**match_labels, POD_TEMPLATE_HASH_LABEL: pod_hash}}
+            for name, pod_hash in (
+                (rule.canary_subset_name, canary_hash),
+                (rule.stable_subset_name, stable_hash),
+            )
+        ]
+        return [{"op": "add", "path": "/spec/subsets", "value": value}]
     canary_index, stable_index = subset_indexes(dr, rule)
     ops: JsonPatch = []
     for index, pod_hash in ((canary_index, canary_hash), (stable_index, stable_hash)):
@@ -259,8 +288,9 @@ def lint_istio(rollout: Rollout, objects: FileObjects) -> list[LintProblem]:
     rule = istio.destination_rule
     found_rule = objects.find("DestinationRule", rule.name) if rule is not None else None
     if rule is not None and found_rule is not None:
+        # No subsets at all is the GitOps form: the controller writes both (see subset_patch).
         subsets = {s.get("name") for s in (found_rule.get("spec") or {}).get("subsets") or []}
-        for subset in (rule.canary_subset_name, rule.stable_subset_name):
+        for subset in (rule.canary_subset_name, rule.stable_subset_name) if subsets else ():
             if subset not in subsets:
                 message = (
                     f"has no subset named {subset!r}, which Rollout {name} routes to; add it (the "

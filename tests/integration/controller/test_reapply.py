@@ -122,7 +122,7 @@ def _assert_selector_is_ours_alone(kubectl: Kubectl, name: str) -> None:
 
 def _no_shared_selector_warnings(kubectl: Kubectl) -> None:
     reasons = [reason for reason, _ in sc.events(kubectl, "web")]
-    assert "ServiceSelectorShared" not in reasons and "InvalidSpec" not in reasons, reasons
+    assert "SharedField" not in reasons and "InvalidSpec" not in reasons, reasons
 
 
 def test_a_canary_reapplied_three_ways_in_every_phase(
@@ -255,5 +255,172 @@ def test_a_selector_in_the_manifest_is_shared_and_the_controller_says_so(
     assert plain.returncode != 0 and "conflict" in plain.stderr and ".spec.selector" in plain.stderr
     kubectl(*WAYS[2][1], stdin=manifest)
     eventually(lambda: sc.selector_hash(kubectl, "web-stable") == v1, what="the revision label written again")
-    warnings = [message for reason, message in sc.events(kubectl, "web") if reason == "ServiceSelectorShared"]
-    assert warnings and "kustomize-controller" in warnings[0] and "remove spec.selector" in warnings[0]
+    warnings = [message for reason, message in sc.events(kubectl, "web") if reason == "SharedField"]
+    assert warnings and warnings[0].startswith(
+        "Service web-stable: spec.selector is also applied by kustomize-controller"
+    )
+    assert "leave spec.selector out of the Service's manifest" in warnings[0]
+
+
+ISTIO = "networking.istio.io/v1"
+
+
+def _istio_git(image: str) -> list[dict[str, Any]]:
+    """Subset-level Istio: the DestinationRule in the GitOps form (no subsets: the controller's), the
+    VirtualService with the user's routes and the canary at weight 0."""
+    route = [
+        {"destination": {"host": "web", "subset": "stable"}, "weight": 100},
+        {"destination": {"host": "web", "subset": "canary"}, "weight": 0},
+    ]
+    vs = {
+        "apiVersion": ISTIO,
+        "kind": "VirtualService",
+        "metadata": {"name": "web-vs"},
+        "spec": {"hosts": ["web"], "http": [{"name": "primary", "route": route}]},
+    }
+    rule = {
+        "apiVersion": ISTIO,
+        "kind": "DestinationRule",
+        "metadata": {"name": "web-dr"},
+        "spec": {"host": "web"},
+    }
+    istio = {
+        "virtualService": {"name": "web-vs", "routes": ["primary"]},
+        "destinationRule": {"name": "web-dr", "canarySubsetName": "canary", "stableSubsetName": "stable"},
+    }
+    strategy = {
+        "canary": {
+            "canaryService": "web-canary",
+            "stableService": "web-stable",
+            "trafficRouting": {"istio": istio},
+            "steps": STEPS,
+        }
+    }
+    rollout = sc.rollout("web", strategy=strategy, replicas=2, image=image)
+    return [_service("web-stable"), _service("web-canary"), vs, rule, rollout]
+
+
+def _reapply_istio(kubectl: Kubectl, objects: list[dict[str, Any]], phase: str) -> int:
+    """The three ways, except that a plain server-side apply of the VirtualService may conflict on
+    spec.http (its weights are the one field the controller must share); returns how many did."""
+    vs = [obj for obj in objects if obj["kind"] == "VirtualService"]
+    rest = [obj for obj in objects if obj["kind"] != "VirtualService"]
+    _reapply(kubectl, rest, phase)
+    conflicts = 0
+    for way, argv in WAYS:
+        result = kubectl(*argv, stdin=json.dumps(vs[0]), check=False)
+        if way == "server-side" and result.returncode != 0:
+            assert "conflict" in result.stderr and ".spec.http" in result.stderr, result.stderr
+            conflicts += 1
+            continue
+        assert result.returncode == 0, f"{way} re-apply of the VirtualService while {phase}: {result.stderr}"
+    return conflicts
+
+
+def _subset_hashes(watch: ObjectWatch, subset: str) -> list[str | None]:
+    seen = []
+    for state in watch.states("web-dr"):
+        for entry in (state.get("spec") or {}).get("subsets") or []:
+            if entry.get("name") == subset:
+                assert set(entry.get("labels") or {}) == {"app", sc.HASH}, f"subset {subset}: {entry}"
+                seen.append(entry["labels"][sc.HASH])
+    return distinct(seen)
+
+
+def _canary_weights(watch: ObjectWatch) -> list[int]:
+    weights = []
+    for state in watch.states("web-vs"):
+        route = state["spec"]["http"][0]["route"]
+        weights.append(next(d.get("weight", 0) for d in route if d["destination"].get("subset") == "canary"))
+    return distinct(weights)
+
+
+def test_an_istio_canary_reapplied_three_ways_in_every_phase(
+    controller, cluster: Cluster, namespace: str, kubectl: Kubectl
+) -> None:
+    services = ObjectWatch(cluster, namespace, "services")
+    rules = ObjectWatch(cluster, namespace, "destinationrules.networking.istio.io")
+    virtual_services = ObjectWatch(cluster, namespace, "virtualservices.networking.istio.io")
+    conflicts = 0
+    try:
+        git = _istio_git("v1")
+        sc.apply(kubectl, *git)
+        v1 = sc.wait_healthy(kubectl, "web")["stableRS"]
+        conflicts += _reapply_istio(kubectl, git, "Healthy at v1")
+        git = _istio_git("v2")
+        sc.apply(kubectl, *git)
+        v2 = sc.wait_status(kubectl, "web", "paused at 20%", lambda st: st.get("phase") == "Paused")[
+            "currentPodHash"
+        ]
+        conflicts += _reapply_istio(kubectl, git, "paused at 20%")
+        eventually(lambda: _canary_weights(virtual_services)[-1:] == [20], what="the weight written again")
+        sc.promote(kubectl, "web")
+        sc.wait_status(
+            kubectl,
+            "web",
+            "paused at 60%",
+            lambda st: st.get("phase") == "Paused" and st.get("currentStepIndex") == 3,
+        )
+        conflicts += _reapply_istio(kubectl, git, "paused at 60%")
+        eventually(lambda: _canary_weights(virtual_services)[-1:] == [60], what="the weight written again")
+        sc.promote(kubectl, "web")
+        conflicts += _reapply_istio(kubectl, git, "promoting")
+        sc.wait_healthy(kubectl, "web", v2)
+        conflicts += _reapply_istio(kubectl, git, "Healthy at v2")
+        eventually(lambda: _subset_hashes(rules, "stable")[-1:] == [v2], what="the watch to see stable on v2")
+    finally:
+        for watch in (services, rules, virtual_services):
+            watch.stop()
+
+    _assert_selects_forward(services, "web-stable", [v1, v2])
+    _assert_selects_forward(services, "web-canary", [v1, v2])
+    # The subsets are the controller's alone: always labelled, and they only move forward.
+    assert _subset_hashes(rules, "stable") == [v1, v2]
+    assert _subset_hashes(rules, "canary") == [v1, v2]
+    for name in ("web-stable", "web-canary"):
+        _assert_selector_is_ours_alone(kubectl, name)
+    # The weights are shared: an overwrite from Git (canary 0) only ever sends traffic to stable,
+    # the controller writes the step's weight again, and it warns about the server-side applier.
+    weights = _canary_weights(virtual_services)
+    assert set(weights) <= {0, 20, 60} and {20, 60} <= set(weights) and weights[-1] == 0, weights
+    assert conflicts >= 1, "a plain server-side re-apply of a VirtualService the controller wrote conflicts"
+    warnings = [m for reason, m in sc.events(kubectl, "web") if reason == "SharedField"]
+    assert warnings and all(
+        m.startswith("VirtualService web-vs: spec.http is also applied by") for m in warnings
+    )
+
+
+def test_subsets_in_the_manifest_overwritten_from_git_are_labelled_again_at_once(
+    controller, kubectl: Kubectl
+) -> None:
+    # The Argo Rollouts form: the DestinationRule declares its subsets. A forced re-apply takes the
+    # revision labels away (both subsets then select every revision); the controller sees subsets
+    # that select no revision, labels them again and warns, naming the applier and the fix.
+    git = _istio_git("v1")
+    git[3]["spec"]["subsets"] = [
+        {"name": "stable", "labels": {"app": "web"}},
+        {"name": "canary", "labels": {"app": "web"}},
+    ]
+    sc.apply(kubectl, *git)
+    v1 = sc.wait_healthy(kubectl, "web")["stableRS"]
+    sc.apply(kubectl, *_istio_git("v2")[:-1], git[3], _istio_git("v2")[-1])
+    v2 = sc.wait_status(kubectl, "web", "paused at 20%", lambda st: st.get("phase") == "Paused")[
+        "currentPodHash"
+    ]
+
+    def subsets() -> dict[str, dict[str, str]]:
+        rule = kubectl_json(kubectl, "get", "destinationrule", "web-dr")
+        return {s["name"]: s.get("labels") or {} for s in rule["spec"]["subsets"]}
+
+    assert subsets() == {"stable": {"app": "web", sc.HASH: v1}, "canary": {"app": "web", sc.HASH: v2}}
+    kubectl(*WAYS[2][1], stdin=json.dumps(git[3]))
+    eventually(
+        lambda: subsets() == {"stable": {"app": "web", sc.HASH: v1}, "canary": {"app": "web", sc.HASH: v2}},
+        what="the subsets labelled again",
+    )
+    warnings = [m for reason, m in sc.events(kubectl, "web") if reason == "SharedField"]
+    assert any(
+        m.startswith("DestinationRule web-dr: spec.subsets is also applied by kustomize-controller")
+        and "leave spec.subsets out" in m
+        for m in warnings
+    ), warnings

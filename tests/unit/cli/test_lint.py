@@ -232,13 +232,13 @@ def test_a_condition_that_does_not_parse_is_an_error_naming_the_field_and_column
 
 
 def test_a_service_the_manifest_gives_a_selector_gets_a_note_not_an_error() -> None:
-    # web-stable declares {app: web}, as Argo Rollouts manifests do: it works, but a server-side
-    # re-apply fights over the atomic selector, and the note says how to leave it to the controller.
+    # The Argo Rollouts form declares {app: web}: it works, but a server-side re-apply fights the
+    # controller over the atomic selector, and the note says how to leave it to the controller.
     result = cli("lint", "-f", str(MANIFESTS / "service-selects-other-pods.yaml"), "--no-color")
     notes = [line for line in result.out.splitlines() if line.startswith("note")]
-    assert len(notes) == 1 and "(document 1, Service web-stable): `spec.selector`:" in notes[0]
-    assert "server-side" in notes[0] and "leave spec.selector out" in notes[0]
-    assert "Service web-canary" not in notes[0]  # its selector is an error, reported once
+    assert "(document 1, Service web-stable): `spec.selector`: kube-rollouts writes spec.selector" in notes[0]
+    assert "leave spec.selector out of the Service's manifest" in notes[0]
+    assert result.code == 1 and "error" in result.out  # web-canary's {app: webb}, not the notes
 
 
 def test_services_without_a_selector_are_the_gitops_form() -> None:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from rollouts.api import Rollout, parse_rollout
-from rollouts.controller.observe import (
-    observed_pod,
-    observed_replica_set,
-    observed_service,
-    selector_appliers,
-)
+from rollouts.controller.caches import _trim_keeping_appliers
+from rollouts.controller.observe import observed_pod, observed_replica_set, shared_field
+from rollouts.engine.references import SERVICE
 from rollouts.traffic import declared_kinds, references_of
 
 
@@ -144,31 +141,32 @@ def _entry(manager: str, operation: str, spec: dict[str, object]) -> dict[str, o
     }
 
 
-def test_selector_appliers_are_the_other_server_side_appliers_of_the_selector() -> None:
+def test_a_service_selector_other_server_side_appliers_own_is_shared() -> None:
     service = _service(
         _entry("kustomize-controller", "Apply", {"f:selector": {}, "f:ports": {}}),
         _entry("kube-rollouts", "Apply", {"f:selector": {}}),  # ours
         _entry("kubectl-client-side-apply", "Update", {"f:selector": {}}),  # patches key by key
         _entry("argocd-controller", "Apply", {"f:ports": {}}),  # applies the Service, not its selector
     )
-    assert selector_appliers(service) == ("kustomize-controller",)
-    assert observed_service(service).selector_applied_by == ("kustomize-controller",)
+    shared = shared_field(SERVICE, service)
+    assert shared is not None and shared.appliers == ("kustomize-controller",) and shared.name == "web"
+    assert shared.field.path == "spec.selector"
 
 
-def test_a_service_without_managed_fields_has_no_other_applier() -> None:
-    assert selector_appliers({"metadata": {"name": "web"}}) == ()
+def test_a_service_without_managed_fields_shares_nothing() -> None:
+    assert shared_field(SERVICE, {"metadata": {"name": "web"}}) is None
 
 
-def test_the_service_cache_keeps_only_who_applies_the_selector() -> None:
-    from rollouts.controller.caches import _trim_service
-
+def test_the_cache_keeps_only_who_applies_the_written_field() -> None:
     service = _service(
         _entry("kustomize-controller", "Apply", {"f:selector": {}, "f:ports": {"k:{...}": {}}}),
         _entry("kubectl-client-side-apply", "Update", {"f:selector": {}, "f:type": {}}),
     )
-    trimmed = _trim_service(service)
+    trim = _trim_keeping_appliers(SERVICE)
+    trimmed = trim(service)
     assert trimmed["metadata"]["managedFields"] == [
         {"manager": "kustomize-controller", "operation": "Apply", "fieldsV1": {"f:spec": {"f:selector": {}}}}
     ]
-    assert selector_appliers(trimmed) == ("kustomize-controller",)
-    assert "managedFields" not in _trim_service(_service())["metadata"]
+    shared = shared_field(SERVICE, trimmed)
+    assert shared is not None and shared.appliers == ("kustomize-controller",)
+    assert "managedFields" not in trim(_service())["metadata"]

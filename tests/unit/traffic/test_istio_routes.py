@@ -12,6 +12,7 @@ from rollouts.traffic.istio_routes import (
     istio_settings,
     managed_routes,
     subset_patch,
+    subsets_labelled,
     weight_patch,
 )
 from rollouts.traffic.router import InvalidRoutingError
@@ -180,13 +181,49 @@ def test_subset_labels_get_the_revision_hashes_and_nothing_else_changes() -> Non
     )
     rule = istio_settings(istio_rollout(subsets=True)).destination_rule
     assert rule is not None
-    out = apply_patch(dr, subset_patch(dr, rule, canary_hash="new111", stable_hash="old000"))
+    out = apply_patch(
+        dr, subset_patch(dr, rule, canary_hash="new111", stable_hash="old000", match_labels={"app": "web"})
+    )
     assert out["spec"]["subsets"] == [
         {"name": "canary", "labels": {"app": "web", "rollouts-pod-template-hash": "new111"}},
         {"name": "stable", "labels": {"rollouts-pod-template-hash": "old000"}},
         dr["spec"]["subsets"][2],
     ]
-    assert subset_patch(out, rule, canary_hash="new111", stable_hash="old000") == []
+    assert (
+        subset_patch(out, rule, canary_hash="new111", stable_hash="old000", match_labels={"app": "web"}) == []
+    )
+
+
+def test_a_rule_without_subsets_gets_both_labelled_from_the_rollouts_selector() -> None:
+    # The GitOps form: the manifest leaves spec.subsets to the controller, which writes them whole.
+    dr = destination_rule()
+    rule = istio_settings(istio_rollout(subsets=True)).destination_rule
+    assert rule is not None
+    patch = subset_patch(dr, rule, canary_hash="new111", stable_hash="old000", match_labels={"app": "web"})
+    out = apply_patch(dr, patch)
+    assert out["spec"]["subsets"] == [
+        {"name": rule.canary_subset_name, "labels": {"app": "web", "rollouts-pod-template-hash": "new111"}},
+        {"name": rule.stable_subset_name, "labels": {"app": "web", "rollouts-pod-template-hash": "old000"}},
+    ]
+    assert (
+        subset_patch(out, rule, canary_hash="new111", stable_hash="old000", match_labels={"app": "web"}) == []
+    )
+
+
+def test_subsets_count_as_labelled_only_when_both_select_a_revision() -> None:
+    rule = istio_settings(istio_rollout(subsets=True)).destination_rule
+    assert rule is not None
+    labelled = {"app": "web", "rollouts-pod-template-hash": "abc"}
+    canary, stable = rule.canary_subset_name, rule.stable_subset_name
+    assert subsets_labelled(
+        destination_rule({"name": canary, "labels": labelled}, {"name": stable, "labels": labelled}), rule
+    )
+    # overwritten from Git (no hash), or left to the controller and not written yet
+    assert not subsets_labelled(
+        destination_rule({"name": canary, "labels": labelled}, {"name": stable, "labels": {"app": "web"}}),
+        rule,
+    )
+    assert not subsets_labelled(destination_rule(), rule)
 
 
 def test_missing_subset_is_named_with_the_ones_that_exist() -> None:
@@ -194,7 +231,7 @@ def test_missing_subset_is_named_with_the_ones_that_exist() -> None:
     rule = istio_settings(istio_rollout(subsets=True)).destination_rule
     assert rule is not None
     with pytest.raises(InvalidRoutingError) as err:
-        subset_patch(dr, rule, canary_hash="a", stable_hash="b")
+        subset_patch(dr, rule, canary_hash="a", stable_hash="b", match_labels={})
     assert "DestinationRule ns/web-dr has no subset named 'stable'" in str(err.value)
     assert "stableSubsetName" in str(err.value)
     assert "['canary', 'v1']" in str(err.value)
