@@ -285,6 +285,16 @@ def test_flux_delivers_canaries_rollbacks_and_reverts_from_git(
         picked = [s["selectors"].get(name) for s in samples]
         assert all(picked), f"Service {name} selected no revision at some point: {picked}"
 
+    # Flux's field manager owns no Service selector; the controller's owns each one whole.
+    for name in SERVICES:
+        managed = kubectl_json(kubectl, "get", "service", name, "--show-managed-fields")["metadata"]
+        owners = {
+            entry["manager"]
+            for entry in managed["managedFields"]
+            if "f:selector" in (entry.get("fieldsV1", {}).get("f:spec") or {})
+        }
+        assert owners == {"kube-rollouts"}, f"Service {name}'s selector is owned by {owners}"
+
     # Every apply after the first changed only the Rollout, and only on a commit that changed it.
     applies = _applies(flux, namespace)
     assert applies and all(action == "created" for action in applies[0].values()), applies[0]
