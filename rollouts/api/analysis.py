@@ -29,7 +29,7 @@ the same way: a template's fields are int-or-string with a pattern, a run's are 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final, Literal, Self
+from typing import Any, Final, Literal, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -129,7 +129,7 @@ class WebMetricHeader(ApiModel):
 class PrometheusMetric(ApiModel):
     """Measure with a PromQL query."""
 
-    UNSUPPORTED = frozenset({"authentication", "insecure"})
+    UNSUPPORTED = frozenset({"authentication"})
 
     address: str | None = Field(
         default=None,
@@ -144,17 +144,41 @@ class PrometheusMetric(ApiModel):
         default=None, ge=1, description="Seconds before the query counts as an error."
     )
     headers: list[WebMetricHeader] | None = Field(default=None, description="Headers sent with the query.")
+    insecure: bool = Field(
+        default=False,
+        description=(
+            "Skip the TLS certificate check of an https address (a self-signed certificate). The "
+            "query is still encrypted, but anyone on the path could answer it."
+        ),
+    )
 
 
 class WebMetric(ApiModel):
     """Measure by calling an HTTP endpoint and reading a JSON value from the response."""
 
-    UNSUPPORTED = frozenset({"insecure", "jsonBody", "authentication"})
+    UNSUPPORTED = frozenset({"authentication"})
 
     url: str = Field(min_length=1, description="URL to call; may use {{args.<name>}}.")
     method: Literal["GET", "POST", "PUT"] = Field(default="GET", description="HTTP method.")
     headers: list[WebMetricHeader] | None = Field(default=None, description="Headers sent with the request.")
-    body: str | None = Field(default=None, description="Request body, for POST and PUT.")
+    body: str | None = Field(
+        default=None, description="Request body, for POST and PUT; may use {{args.<name>}}."
+    )
+    json_body: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "Request body as a JSON object, for POST and PUT, sent with Content-Type application/json "
+            "(unless a header sets it); its strings may use {{args.<name>}}. Not together with body."
+        ),
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
+    )
+    insecure: bool = Field(
+        default=False,
+        description=(
+            "Skip the TLS certificate check (an endpoint with a self-signed certificate). The call "
+            "is still encrypted, but anyone on the path could answer it: prefer a trusted certificate."
+        ),
+    )
     json_path: str | None = Field(
         default=None, description="JSONPath of the value in the response, e.g. {$.data.ok}."
     )
@@ -162,8 +186,11 @@ class WebMetric(ApiModel):
 
     @model_validator(mode="after")
     def _body_needs_method(self) -> Self:
-        if self.body is not None and self.method == "GET":
-            raise rule_error("a body needs method POST or PUT", at="body")
+        if self.body is not None and self.json_body is not None:
+            raise rule_error("set body or jsonBody, not both", at="jsonBody")
+        for name, value in (("body", self.body), ("jsonBody", self.json_body)):
+            if value is not None and self.method == "GET":
+                raise rule_error(f"a {name} needs method POST or PUT", at=name)
         return self
 
 

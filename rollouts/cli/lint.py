@@ -1,9 +1,9 @@
 """``kubectl rollouts lint -f FILE``: check manifests offline, before they are merged.
 
-Every rollouts.dev object goes through the same validation the controller and the CRDs apply
-(``rollouts.api.validation_errors``); each valid template's ``{{args.NAME}}`` in metric counts,
-limits and durations are checked against its own args (:mod:`rollouts.cli.lint_templates`);
-then each valid Rollout is checked against the Services,
+Every rollouts.dev object goes through :func:`rollouts.engine.object_checks.check_object`, the
+checks of one object that the controller, the CRDs and the admission webhook apply too (the API
+models, compiled conditions, each template's ``{{args.NAME}}`` in metric counts, limits and
+durations against its own args); then each valid Rollout is checked against the Services,
 Ingress, VirtualService, DestinationRule and AnalysisTemplates in the same file
 (:mod:`rollouts.cli.lint_references`), and each analysis block whose templates are all in the
 file has its AnalysisRun built as the controller builds it. Each problem is one line naming the
@@ -17,21 +17,12 @@ import argparse
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from rollouts.api import (
-    KINDS,
-    AnalysisRun,
-    AnalysisTemplate,
-    ClusterAnalysisTemplate,
-    InvalidObjectError,
-    Rollout,
-    parse_object,
-)
+from rollouts.api import KINDS, Rollout
 from rollouts.cli.errors import EXIT_ERROR, EXIT_OK
 from rollouts.cli.lint_references import check_references
-from rollouts.cli.lint_templates import check_template
 from rollouts.cli.manifests import Document, Manifest, read_manifests
 from rollouts.cli.style import PLAIN, Style, color_wanted
-from rollouts.engine.conditions import condition_problems
+from rollouts.engine.object_checks import ARGO_GROUP, check_object
 from rollouts.traffic import declared_kinds
 
 __all__ = ["DocumentResult", "lint_manifest", "register", "render_results"]
@@ -39,7 +30,6 @@ __all__ = ["DocumentResult", "lint_manifest", "register", "render_results"]
 #: Kinds the cross-object checks read; they are reported as checked (``ok``) rather than skipped.
 _REFERENCED = frozenset(kind.kind for kind in declared_kinds())
 """Kinds a Rollout can name: checked against the Rollouts of the file, not skipped."""
-_ARGO_GROUP = "argoproj.io/"
 
 
 @dataclass(kw_only=True)
@@ -54,42 +44,17 @@ class DocumentResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _strip_object_name(message: str, doc: Document) -> str:
-    """``validation_errors`` prefixes each line with the object's name; the location says it already."""
-    for prefix in (f"{doc.kind} {doc.namespace}/{doc.name}: ", f"{doc.kind} {doc.name}: "):
-        if message.startswith(prefix):
-            return message[len(prefix) :]
-    return message
-
-
-def _validate(doc: Document) -> tuple[list[str], object | None]:
-    if doc.api_version.startswith(_ARGO_GROUP):
-        version = doc.api_version
-        return [
-            f"`apiVersion` is {version}, Argo Rollouts' group; change it to rollouts.dev/v1alpha1 "
-            "(the field names are the same)"
-        ], None
-    try:
-        parsed = parse_object(doc.body)
-    except InvalidObjectError as exc:
-        return [_strip_object_name(line, doc) for line in exc.errors], None
-    if isinstance(parsed, AnalysisTemplate | ClusterAnalysisTemplate | AnalysisRun):
-        return [f"`{p.path}`: {p.message}" for p in condition_problems(parsed.spec.metrics)], parsed
-    return [], parsed
-
-
 def lint_manifest(manifest: Manifest) -> list[DocumentResult]:
     """Lint every document of one file, then check each valid Rollout against its neighbours."""
     results = {doc.index: DocumentResult(document=doc) for doc in manifest.documents}
     rollouts: list[tuple[Document, Rollout]] = []
     for doc in manifest.documents:
         result = results[doc.index]
-        if doc.kind in KINDS or doc.api_version.startswith(("rollouts.dev/", _ARGO_GROUP)):
-            result.problems, parsed = _validate(doc)
-            if isinstance(parsed, Rollout):
-                rollouts.append((doc, parsed))
-            elif isinstance(parsed, AnalysisTemplate | ClusterAnalysisTemplate):
-                result.problems += [f"`{p.path}`: {p.message}" for p in check_template(parsed)]
+        if doc.kind in KINDS or doc.api_version.startswith(("rollouts.dev/", ARGO_GROUP)):
+            check = check_object(doc.body)
+            result.problems = list(check.problems)
+            if isinstance(check.parsed, Rollout):
+                rollouts.append((doc, check.parsed))
         elif doc.kind not in _REFERENCED:
             result.checked = False
     for doc, rollout in rollouts:

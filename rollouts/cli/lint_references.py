@@ -19,7 +19,7 @@ nothing is found as the controller would find it (only what the cluster alone ca
 out: :mod:`rollouts.cli.offline_runs`). A ``{{args.NAME}}`` in a metric's count, limits or
 durations is filled with the values the Rollout passes, and a value the field cannot take is the
 Rollout's problem; one the template gets wrong by itself (an undeclared name, a bad default) is
-reported on the template only (:mod:`rollouts.cli.lint_templates`). The engine stops at the first
+reported on the template only (:mod:`rollouts.engine.template_checks`). The engine stops at the first
 problem of a block; an argument already reported as missing is given a placeholder first, so it
 is not reported twice.
 
@@ -277,7 +277,7 @@ def _run_findings(
         templates=templates,
     )
     if error is None or (isinstance(error, MetricFieldError) and error.template_only):
-        return  # a metric field its own template gets wrong is reported on the template (lint_templates)
+        return  # a metric field its own template gets wrong is reported on the template (template_checks)
     message, prefix = str(error), f"Rollout {ctx.rollout.metadata.name!r} {block.path}"
     if message.startswith(prefix):  # the path is the finding's: say only what follows it
         message = message[len(prefix) :].removeprefix(".").removeprefix(": ")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -148,11 +148,31 @@ def _prometheus(p: PrometheusMetric, args: Mapping[str, str], at: str) -> Promet
     )
 
 
+def _json(value: Any, args: Mapping[str, str], *, field: str) -> Any:
+    """``value`` (decoded JSON) with ``{{args.NAME}}`` filled in each of its strings."""
+    if isinstance(value, str):
+        return substitute(value, args, field=field)
+    if isinstance(value, list):
+        return [_json(item, args, field=f"{field}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, dict):
+        return {key: _json(item, args, field=f"{field}.{key}") for key, item in value.items()}
+    return value
+
+
+def _json_strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list | dict):
+        for item in value.values() if isinstance(value, dict) else value:
+            yield from _json_strings(item)
+
+
 def _web(w: WebMetric, args: Mapping[str, str], at: str) -> WebMetric:
     return w.model_copy(
         update={
             "url": substitute(w.url, args, field=f"{at}.url"),
             "body": None if w.body is None else substitute(w.body, args, field=f"{at}.body"),
+            "json_body": None if w.json_body is None else _json(w.json_body, args, field=f"{at}.jsonBody"),
             "headers": _headers(w.headers, args, field=f"{at}.headers"),
         }
     )
@@ -200,7 +220,7 @@ def _metric_references(metric: Metric) -> set[str]:
         texts += [p.address, p.query, *(h.value for h in p.headers or [])]
     if metric.provider.web is not None:
         w = metric.provider.web
-        texts += [w.url, w.body, *(h.value for h in w.headers or [])]
+        texts += [w.url, w.body, *(h.value for h in w.headers or []), *_json_strings(w.json_body)]
     return set().union(*(referenced_args(t) for t in texts))
 
 

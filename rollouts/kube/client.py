@@ -228,14 +228,18 @@ class KubeClient:
 
     # -- writes --------------------------------------------------------------------------------
 
-    async def create(self, obj: KubeObject, *, namespace: str | None = None) -> KubeObject:
+    async def create(
+        self, obj: KubeObject, *, namespace: str | None = None, dry_run: bool = False
+    ) -> KubeObject:
+        """Create ``obj``; with ``dry_run`` the server validates and admits it but stores nothing."""
         res, ns, name = await self._locate(obj, namespace)
         return await self._request(
             "POST",
             res.path(namespace=ns),
             body=obj,
-            what=f"create {_describe(res, ns, name)}",
-            counted=res.kind,
+            params={"dryRun": "All"} if dry_run else None,
+            what=f"{'dry-run ' if dry_run else ''}create {_describe(res, ns, name)}",
+            counted=f"{res.kind} dry-run" if dry_run else res.kind,
         )
 
     async def replace(

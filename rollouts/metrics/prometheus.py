@@ -122,6 +122,11 @@ def _failure(exc: Exception, *, address: str, timeout: float) -> str:
         return reason
     if isinstance(exc, requests.Timeout):
         return f"Prometheus at {address} did not answer within {timeout:g}s (timeout)"
+    if isinstance(exc, requests.exceptions.SSLError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        return (
+            f"Prometheus at {address} has a TLS certificate this controller does not trust; give the "
+            "controller its CA, or set provider.prometheus.insecure: true to skip the check"
+        )
     if isinstance(exc, requests.ConnectionError):
         return f"Prometheus at {address} is unreachable ({type(exc).__name__}: {_short(exc)})"
     if isinstance(exc, requests.RequestException | ValueError | KeyError | TypeError):
@@ -140,6 +145,7 @@ class _ClientKey:
     address: str
     headers: tuple[tuple[str, str], ...]
     timeout: float
+    insecure: bool = False
 
 
 class PrometheusProvider:
@@ -168,6 +174,7 @@ class PrometheusProvider:
 
         retry = Retry(total=0, read=False, redirect=0, raise_on_status=False)
         session = requests.Session()
+        session.verify = not key.insecure  # the client reads it from the session it is given
         # The client mounts its own adapter (10 pooled connections) on the address; one on the
         # longer query prefix wins, sized for the controller's measurement threads.
         session.mount(f"{key.address}/api/", HTTPAdapter(max_retries=retry, pool_maxsize=_POOL_SIZE))
@@ -204,7 +211,7 @@ class PrometheusProvider:
         timeout = float(spec.timeout or DEFAULT_TIMEOUT_SECONDS)
         headers = tuple((h.key, h.value) for h in spec.headers or [])
         try:
-            raw = self._client(_ClientKey(address, headers, timeout)).custom_query(spec.query)
+            raw = self._client(_ClientKey(address, headers, timeout, spec.insecure)).custom_query(spec.query)
         except Exception as exc:  # classified below; anything unexpected is re-raised there
             return error(f"{_failure(exc, address=address, timeout=timeout)}; {shown}", metadata=metadata)
         try:

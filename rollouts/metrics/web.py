@@ -76,13 +76,25 @@ def read_json_path(document: Any, path: str | None) -> Any:
 
 
 class WebProvider:
-    """Measures ``provider.web`` metrics through one shared httpx client."""
+    """Measures ``provider.web`` metrics through one shared httpx client (and, made when a metric
+    first asks for ``insecure``, a second one that skips the certificate check)."""
 
     def __init__(self, *, transport: httpx.BaseTransport | None = None) -> None:
+        self._transport = transport
         self._client = httpx.Client(transport=transport, follow_redirects=True)
+        self._insecure: httpx.Client | None = None
 
     def close(self) -> None:
         self._client.close()
+        if self._insecure is not None:
+            self._insecure.close()
+
+    def _client_for(self, spec: WebMetric) -> httpx.Client:
+        if not spec.insecure:
+            return self._client
+        if self._insecure is None:
+            self._insecure = httpx.Client(transport=self._transport, follow_redirects=True, verify=False)
+        return self._insecure
 
     def measure(self, metric: Metric) -> Measurement:
         spec = metric.provider.web
@@ -95,13 +107,15 @@ class WebProvider:
         metadata: Mapping[str, str] = {"url": spec.url, "method": spec.method}
         if spec.json_path:
             metadata = {**metadata, "jsonPath": spec.json_path}
+        headers = [(h.key, h.value) for h in spec.headers or []]
+        content = spec.body.encode() if spec.body is not None else None
+        if spec.json_body is not None:
+            content = json.dumps(spec.json_body).encode()
+            if not any(key.lower() == "content-type" for key, _ in headers):
+                headers.append(("Content-Type", "application/json"))
         try:
-            response = self._client.request(
-                spec.method,
-                spec.url,
-                headers=[(h.key, h.value) for h in spec.headers or []],
-                content=spec.body.encode() if spec.body is not None else None,
-                timeout=float(spec.timeout_seconds),
+            response = self._client_for(spec).request(
+                spec.method, spec.url, headers=headers, content=content, timeout=float(spec.timeout_seconds)
             )
         except httpx.TimeoutException:
             return error(f"no answer within {spec.timeout_seconds}s (timeout); {shown}", metadata=metadata)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -13,6 +15,8 @@ import yaml
 from e2e.cluster import Cluster
 from image import build as image_build
 from tests.conftest import REPO, run_kubectl
+from tests.integration.controller import scenario as sc
+from tests.integration.webhook_process import WebhookProcess
 from tests.support import Kubectl, kubectl_json
 
 CHART = REPO / "charts" / "kube-rollouts"
@@ -74,12 +78,67 @@ def test_namespaced_install_grants_roles_only_in_the_watched_namespaces(cluster:
     kinds = sorted((d["kind"], d["metadata"].get("namespace", "")) for d in docs if d)
     assert ("Role", "a") in kinds and ("Role", "b") in kinds
     assert ("RoleBinding", "a") in kinds and ("RoleBinding", "b") in kinds
-    cluster_roles = [d for d in docs if d and d["kind"] == "ClusterRole"]
-    # Only ClusterAnalysisTemplates (cluster-scoped) are read cluster-wide.
+    cluster_roles = [
+        d for d in docs if d and d["kind"] == "ClusterRole" and not d["metadata"]["name"].endswith("-webhook")
+    ]
+    # Only ClusterAnalysisTemplates (cluster-scoped) are read cluster-wide by the controller.
     assert [r["resources"] for d in cluster_roles for r in d["rules"]] == [["clusteranalysistemplates"]]
     deployment = next(d for d in docs if d and d["kind"] == "Deployment")
     args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--namespace=a" in args and "--namespace=b" in args and "--all-namespaces" not in args
+
+
+def _webhook_docs(cluster: Cluster, *sets: str) -> list[dict[str, Any]]:
+    args = [arg for value in sets for arg in ("--set", value)]
+    rendered = helm(cluster, "template", "r", str(CHART), "--namespace", "ops", *args).stdout
+    return [
+        d
+        for d in yaml.safe_load_all(rendered)
+        if d and ("webhook" in d["metadata"]["name"] or d["kind"].endswith("WebhookConfiguration"))
+    ]
+
+
+def test_the_webhook_runs_apart_in_one_pod_with_only_what_kopf_and_the_dry_run_use(cluster: Cluster) -> None:
+    docs = {(d["kind"], d["metadata"].get("namespace", "")): d for d in _webhook_docs(cluster)}
+    deployment = docs[("Deployment", "ops")]
+    assert deployment["spec"]["replicas"] == 1 and deployment["spec"]["strategy"] == {"type": "Recreate"}
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["command"] == [*image_build.ENTRYPOINT[:2], "rollouts.webhook"]
+    assert pod["serviceAccountName"] == "r-kube-rollouts-webhook"
+    # kopf points the configuration at the Service, whose port 443 reaches the container's.
+    service = docs[("Service", "ops")]
+    assert "--service=ops/r-kube-rollouts-webhook:443" in container["args"]
+    assert service["spec"]["ports"] == [{"name": "webhook", "port": 443, "targetPort": "webhook"}]
+    assert service["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    configuration = "r-kube-rollouts.ops.rollouts.dev"
+    assert f"--configuration={configuration}" in container["args"]
+    assert docs[("ValidatingWebhookConfiguration", "")]["metadata"]["name"] == configuration
+    assert "webhooks" not in docs[("ValidatingWebhookConfiguration", "")]  # kopf's to write
+    assert docs[("ClusterRole", "")]["rules"] == [
+        {
+            "apiGroups": ["admissionregistration.k8s.io"],
+            "resources": ["validatingwebhookconfigurations", "mutatingwebhookconfigurations"],
+            "verbs": ["create"],
+        },
+        {
+            "apiGroups": ["admissionregistration.k8s.io"],
+            "resources": ["validatingwebhookconfigurations", "mutatingwebhookconfigurations"],
+            "resourceNames": [configuration],
+            "verbs": ["patch"],
+        },
+        {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["create"]},
+    ]
+    # Namespaced: the dry-run only in the watched namespaces; off: nothing at all.
+    namespaced = {
+        (d["kind"], d["metadata"].get("namespace", "")): d
+        for d in _webhook_docs(cluster, "watchNamespaces={a}")
+    }
+    assert [r["resources"] for r in namespaced[("ClusterRole", "")]["rules"]][-1] != ["replicasets"]
+    assert namespaced[("Role", "a")]["rules"] == [
+        {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["create"]}
+    ]
+    assert _webhook_docs(cluster, "webhook.enabled=false") == []
 
 
 @pytest.fixture
@@ -126,3 +185,50 @@ def test_install_creates_a_running_controller_deployment(
     # Its Lease, in its own namespace only.
     assert can("update", "leases.coordination.k8s.io", "-n", namespace) == "yes"
     assert can("update", "leases.coordination.k8s.io", "-n", "default") == "no"
+    # The webhook's pod is apart, with its own account: it may keep its configurations and dry-run
+    # ReplicaSets, and nothing the controller may do.
+    hook = f"system:serviceaccount:{namespace}:{fullname}-webhook"
+    kubectl_json(kubectl, "get", "deployment", f"{fullname}-webhook")
+    configuration = f"{fullname}.{namespace}.rollouts.dev"
+
+    def hook_can(*args: str) -> str:
+        return run_kubectl(cluster, "auth", "can-i", *args, f"--as={hook}", check=False).stdout.strip()
+
+    assert hook_can("patch", f"validatingwebhookconfigurations/{configuration}") == "yes"
+    assert hook_can("patch", "validatingwebhookconfigurations/someone-elses.example.com") == "no"
+    assert hook_can("create", "replicasets.apps", "-n", "default") == "yes"
+    assert hook_can("delete", "replicasets.apps", "-n", "default") == "no"
+    assert hook_can("get", "rollouts.rollouts.dev", "-n", "default") == "no"
+
+
+def test_the_webhook_works_with_exactly_the_rights_the_chart_grants(
+    cluster: Cluster, release: str, kubectl: Kubectl, namespace: str, tmp_path: Path
+) -> None:
+    """The webhook process (on this host: KWOK runs no containers) logged in as the chart's webhook
+    ServiceAccount: kopf fills the chart's configurations and the ReplicaSet dry-run refuses a bad
+    pod template, with nothing forbidden on the way; uninstalling removes the configurations."""
+    fullname = f"{release}-kube-rollouts"
+    token = kubectl("create", "token", f"{fullname}-webhook").stdout.strip()
+    login = yaml.safe_load(Path(cluster.kubeconfig).read_text())
+    base = Path(cluster.kubeconfig).parent
+    cluster_entry = login["clusters"][0]["cluster"]
+    cluster_entry["certificate-authority"] = str(base / cluster_entry["certificate-authority"])
+    login["users"][0]["user"] = {"token": token}
+    kubeconfig = tmp_path / "webhook-sa.kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(login))
+    configuration = f"{fullname}.{namespace}.rollouts.dev"
+    process = WebhookProcess(
+        cluster, tmp_path / "webhook.log", configuration=configuration, kubeconfig=kubeconfig
+    )
+    process.start()
+    try:
+        bad = sc.rollout("never", strategy={"canary": {"steps": [{"setWeight": 50}]}}, replicas=1)
+        bad["spec"]["template"]["spec"]["restartPolicy"] = "Never"
+        res = kubectl("apply", "-f", "-", stdin=json.dumps(bad), check=False)
+        assert res.returncode != 0 and "restartPolicy: Unsupported value" in res.stderr, res.stderr
+        assert "Forbidden" not in process.log() and "403" not in process.log(), process.log()[-3000:]
+    finally:
+        process.terminate()  # the configurations stay: they are the chart's, to go with the release
+    helm(cluster, "uninstall", release, "--namespace", namespace)
+    for kind in ("validatingwebhookconfiguration", "mutatingwebhookconfiguration"):
+        assert run_kubectl(cluster, "get", kind, configuration, check=False).returncode != 0

@@ -1,14 +1,18 @@
-"""The container image runs the controller as the chart runs it: `make image`'s OCI archive is built,
-its root file system unpacked, and `kube-rollouts run` started from it as uid 65532 on a read-only
-root (chroot in a private mount namespace, no container engine) against the local cluster, through a
-canary delivery."""
+"""The container image runs the controller and the webhook as the chart runs them: `make image`'s OCI
+archive is built, its root file system unpacked, and `kube-rollouts run` started from it as uid 65532
+on a read-only root (chroot in a private mount namespace, no container engine) against the local
+cluster, through a canary delivery; the webhook likewise, refusing a bad Rollout."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +24,7 @@ from e2e.cluster import Cluster
 from image.build import ENTRYPOINT, USER, unpack
 from tests.conftest import REPO
 from tests.integration.cli.conftest import Plugin, deliver_a_canary, plugin  # noqa: F401 (fixture)
+from tests.integration.controller import scenario as sc
 from tests.support import Kubectl, eventually
 
 
@@ -57,17 +62,8 @@ def test_the_image_runs_as_nonroot_with_the_locked_dependencies(image: tuple[Pat
         assert installed.get(name) == version, f"{name}: locked {version}, image has {installed.get(name)}"
 
 
-def test_the_controller_delivers_a_canary_from_the_image(
-    image: tuple[Path, dict[str, Any]],
-    cluster: Cluster,
-    kubectl: Kubectl,
-    namespace: str,
-    rollout_crds: None,
-    plugin: Plugin,  # noqa: F811 (the fixture imported above)
-    tmp_path: Path,
-) -> None:
-    rootfs, config = image
-    # The cluster's admin login, with its files, where uid 65532 can read them inside the image.
+def _login_in_image(rootfs: Path, cluster: Cluster) -> None:
+    """The cluster's admin login, with its files, where uid 65532 can read them inside the image."""
     kube = rootfs / "home" / "nonroot" / ".kube"
     kube.mkdir(exist_ok=True)
     doc = yaml.safe_load(Path(cluster.kubeconfig).read_text())
@@ -81,32 +77,88 @@ def test_the_controller_delivers_a_canary_from_the_image(
     (kube / "config").write_text(yaml.safe_dump(doc))
     for path in (kube, *kube.iterdir()):
         os.chown(path, USER, USER)
-    env = [e for e in config["config"]["Env"]]  # type: ignore[index]
-    command = [
-        "env", "-i", *env, "KUBECONFIG=/home/nonroot/.kube/config",
-        *config["config"]["Entrypoint"], "run", "--namespace", namespace,  # type: ignore[index]
-        "--metrics-port", "-1", "--health-port", "-1",
-    ]  # fmt: skip
-    # A private mount namespace: the image's root bind-mounted read-only, /proc for the process's own
-    # figures, then chroot as 65532:65532, as a pod with readOnlyRootFilesystem runs it.
+
+
+def _run_in_image(
+    rootfs: Path, config: dict[str, Any], argv: list[str], log_path: Path
+) -> subprocess.Popen[bytes]:
+    """``argv`` started from the image as a pod with readOnlyRootFilesystem runs it: a private mount
+    namespace, the image's root bind-mounted read-only, /proc for the process's own figures (and
+    the webhook's memfd paths), then chroot as 65532:65532."""
+    env = [e for e in config["config"]["Env"]]
+    command = ["env", "-i", *env, "KUBECONFIG=/home/nonroot/.kube/config", *argv]
     script = (
         f'mount --bind "{rootfs}" "{rootfs}" && mount -o remount,bind,ro "{rootfs}" && '
         f'mount -t proc proc "{rootfs}/proc" && '
         f'exec chroot --userspec={USER}:{USER} "{rootfs}" {" ".join(command)}'
     )
-    log = (tmp_path / "controller.log").open("wb")
-    proc = subprocess.Popen(
-        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script], stdout=log, stderr=log
-    )
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c", script], stdout=log, stderr=log
+        )
+
+
+def test_the_controller_delivers_a_canary_from_the_image(
+    image: tuple[Path, dict[str, Any]],
+    cluster: Cluster,
+    kubectl: Kubectl,
+    namespace: str,
+    rollout_crds: None,
+    plugin: Plugin,  # noqa: F811 (the fixture imported above)
+    tmp_path: Path,
+) -> None:
+    rootfs, config = image
+    _login_in_image(rootfs, cluster)
+    argv = [
+        *config["config"]["Entrypoint"], "run", "--namespace", namespace,  # type: ignore[index]
+        "--metrics-port", "-1", "--health-port", "-1",
+    ]  # fmt: skip
+    log_path = tmp_path / "controller.log"
+    proc = _run_in_image(rootfs, config, argv, log_path)
     try:
         eventually(
-            lambda: "watch caches synced" in (tmp_path / "controller.log").read_text(errors="replace"),
+            lambda: "watch caches synced" in log_path.read_text(errors="replace"),
             timeout=60, what="the controller in the image to start",
         )  # fmt: skip
-        logs = lambda: (tmp_path / "controller.log").read_text(errors="replace")  # noqa: E731
+        logs = lambda: log_path.read_text(errors="replace")  # noqa: E731
         deliver_a_canary(kubectl, plugin, logs)
         assert "Read-only file system" not in logs() and "Traceback" not in logs(), logs()[-3000:]
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-        log.close()
+
+
+def test_the_webhook_refuses_a_bad_rollout_from_the_image(
+    image: tuple[Path, dict[str, Any]], cluster: Cluster, kubectl: Kubectl, rollout_crds: None, tmp_path: Path
+) -> None:
+    """The chart's webhook command from the image: its certificate made in memory on a read-only
+    root, kopf configured, a pod template the ReplicaSet validation refuses refused at apply."""
+    rootfs, config = image
+    _login_in_image(rootfs, cluster)
+    configuration = f"image-{uuid.uuid4().hex[:8]}.rollouts.dev"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    argv = [
+        *config["config"]["Entrypoint"][:2], "rollouts.webhook",  # type: ignore[index]
+        "--url-host=127.0.0.1", "--bind=127.0.0.1", f"--port={port}", "--health-port=-1",
+        f"--configuration={configuration}",
+    ]  # fmt: skip
+    log_path = tmp_path / "webhook.log"
+    proc = _run_in_image(rootfs, config, argv, log_path)
+    logs = lambda: log_path.read_text(errors="replace")  # noqa: E731
+    try:
+        eventually(
+            lambda: "Reconfiguring the validating webhook" in logs(), timeout=60, what="the webhook to start"
+        )
+        time.sleep(1)  # the patch that logged it reaches the API server
+        bad = sc.rollout("never", strategy={"canary": {"steps": [{"setWeight": 50}]}}, replicas=1, image="v1")
+        bad["spec"]["template"]["spec"]["restartPolicy"] = "Never"
+        res = kubectl("apply", "-f", "-", stdin=json.dumps(bad), check=False)
+        assert res.returncode != 0 and "restartPolicy: Unsupported value" in res.stderr, res.stderr + logs()
+        assert "Read-only file system" not in logs() and "Traceback" not in logs(), logs()[-3000:]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        for kind in ("validatingwebhookconfiguration", "mutatingwebhookconfiguration"):
+            kubectl("delete", kind, configuration, "--ignore-not-found", check=False)

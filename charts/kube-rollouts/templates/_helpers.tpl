@@ -22,3 +22,18 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "kube-rollouts.serviceAccountName" -}}
 {{- default (include "kube-rollouts.fullname" .) .Values.serviceAccount.name -}}
 {{- end -}}
+
+{{- /* The webhook's objects: its own name, and the configuration kopf fills (domain-like, as the API
+server wants for the webhook names kopf derives from it: validate-rollouts.<this>). */ -}}
+{{- define "kube-rollouts.webhookName" -}}
+{{- printf "%s-webhook" (include "kube-rollouts.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "kube-rollouts.webhookConfiguration" -}}
+{{- printf "%s.%s.rollouts.dev" (include "kube-rollouts.fullname" .) .Release.Namespace -}}
+{{- end -}}
+
+{{- define "kube-rollouts.webhookSelectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}-webhook
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}

@@ -18,6 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from tests.unit.metrics.tls import serve_self_signed
+
 
 @dataclass
 class Received:
@@ -64,7 +66,8 @@ def bad_query(message: str) -> dict[str, Any]:
 
 
 @contextmanager
-def fake_prometheus() -> Iterator[FakePrometheus]:
+def fake_prometheus(*, tls: bool = False) -> Iterator[FakePrometheus]:
+    """``tls``: answer over HTTPS with a self-signed certificate (for ``insecure``)."""
     fake = FakePrometheus()
 
     class Handler(BaseHTTPRequestHandler):
@@ -89,9 +92,11 @@ def fake_prometheus() -> Iterator[FakePrometheus]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    if tls:
+        serve_self_signed(server)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
-    fake.address = f"http://127.0.0.1:{server.server_address[1]}"
+    fake.address = f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}"
     try:
         yield fake
     finally:

@@ -209,3 +209,15 @@ def test_providers_from_settings_share_one_prometheus(prom: FakePrometheus) -> N
     providers = Providers(ProviderSettings(prometheus_address=prom.address))
     m = metric(prom.address)
     assert providers.for_metric(m) is providers.for_metric(m)
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")  # asked for
+def test_insecure_skips_the_certificate_check_of_an_https_prometheus() -> None:
+    with fake_prometheus(tls=True) as fake:
+        fake.answer(vector(0.99))
+        refused = measure(metric(fake.address))
+        assert refused.phase is AnalysisPhase.ERROR and "certificate" in refused.message.lower(), (
+            refused.message
+        )
+        trusted = measure(metric(fake.address, insecure=True))
+        assert trusted.phase is AnalysisPhase.SUCCESSFUL, trusted.message

@@ -13,6 +13,7 @@ from rollouts.api import Metric
 from rollouts.api.enums import AnalysisPhase
 from rollouts.metrics.provider import Measurement
 from rollouts.metrics.web import WebProvider, read_json_path
+from tests.unit.metrics.tls import serve_self_signed
 
 URL = "http://checks.example/api/health"
 
@@ -136,3 +137,78 @@ def test_timeout_seconds_reaches_the_client() -> None:
 
     measure(metric(timeoutSeconds=4), handler)
     assert seen[0]["read"] == 4.0
+
+
+def test_json_body_is_sent_as_json_with_its_args_filled() -> None:
+    from rollouts.engine.analysis_args import substitute_args
+
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"ok": 1})
+
+    m = metric(
+        success="result == 1",
+        method="POST",
+        jsonPath="{$.ok}",
+        jsonBody={"service": "{{args.svc}}", "tags": ["{{args.svc}}", 3]},
+    )
+    result = measure(substitute_args(m, {"svc": "web-canary"}), handler)
+    assert result.phase is AnalysisPhase.SUCCESSFUL
+    assert json.loads(seen[0].content) == {"service": "web-canary", "tags": ["web-canary", 3]}
+    assert seen[0].headers["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    ("web", "problem"),
+    [
+        ({"body": "x", "jsonBody": {"a": 1}, "method": "POST"}, "set body or jsonBody, not both"),
+        ({"jsonBody": {"a": 1}}, "a jsonBody needs method POST or PUT"),
+    ],
+)
+def test_json_body_rules_name_the_field(web: dict[str, Any], problem: str) -> None:
+    from rollouts.api import validation_errors
+
+    template = {
+        "apiVersion": "rollouts.dev/v1alpha1",
+        "kind": "AnalysisTemplate",
+        "metadata": {"name": "t"},
+        "spec": {"metrics": [{"name": "m", "provider": {"web": {"url": URL, **web}}}]},
+    }
+    errors = validation_errors(template)
+    assert any("spec.metrics[0].provider.web.jsonBody" in e and problem in e for e in errors), errors
+
+
+def test_insecure_skips_the_certificate_check_of_a_real_tls_endpoint() -> None:
+    # A real HTTPS server on loopback with a self-signed certificate: refused as unverifiable
+    # unless the metric says insecure.
+    import http.server
+    import threading
+
+    class Answer(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b'{"ok": 1}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    serve_self_signed(server)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"https://127.0.0.1:{server.server_address[1]}/health"
+    provider = WebProvider()
+    try:
+        refused = provider.measure(metric(success="result == 1", url=url, jsonPath="{$.ok}"))
+        assert refused.phase is AnalysisPhase.ERROR and "CERTIFICATE_VERIFY_FAILED" in refused.message
+        trusted = provider.measure(metric(success="result == 1", url=url, jsonPath="{$.ok}", insecure=True))
+        assert trusted.phase is AnalysisPhase.SUCCESSFUL, trusted.message
+    finally:
+        provider.close()
+        server.shutdown()
+        server.server_close()

@@ -1,4 +1,4 @@
-"""``lint``'s checks of one AnalysisTemplate or ClusterAnalysisTemplate on its own.
+"""The checks of one AnalysisTemplate or ClusterAnalysisTemplate on its own (``lint`` and admission).
 
 A template is often kept in a file without the Rollouts that use it (a ClusterAnalysisTemplate
 always is). What can be told from the template alone is checked here, on the template's document:
@@ -11,8 +11,9 @@ always is). What can be told from the template alone is checked here, on the tem
   number, no duration, negative, or a count > 1 without interval is found as the controller
   would find it. An argument read from a Secret cannot fill such a field at all.
 
-A value a Rollout passes is checked where the Rollout is (:mod:`rollouts.cli.lint_references`
-builds the run), and a problem found here is not reported there again.
+A value a Rollout passes is checked where the Rollout is (``lint``'s
+:mod:`rollouts.cli.lint_references` builds the run, the controller builds it when the step
+starts), and a problem found here is not reported there again.
 """
 
 from __future__ import annotations
