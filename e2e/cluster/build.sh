@@ -20,28 +20,42 @@ tools=$here/tools
 
 die() { echo "build.sh: $*" >&2; exit 1; }
 
-modules_digest=$(cd "$tools" && cat ./*/go.mod ./*/go.sum | sha256sum | cut -c1-12)
-key="k8s-${KUBERNETES_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_helm-${HELM_VERSION}_${modules_digest}"
-cache=${KUBE_ROLLOUTS_CACHE:-$HOME/.cache/kube-rollouts}/$key
+# Two sets, each cached under its own key so that one changing does not rebuild the other: the
+# control plane (every cluster needs it) and Flux's two controllers (built on demand, only for the
+# GitOps test: `build.sh flux`).
+digest() { (cd "$tools" && cat "$@" | sha256sum | cut -c1-12); }
+root=${KUBE_ROLLOUTS_CACHE:-$HOME/.cache/kube-rollouts}
+case "${1:-all}" in
+  all|path)
+    key="k8s-${KUBERNETES_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_helm-${HELM_VERSION}"
+    key="${key}_$(digest {etcd,helm,kubernetes,kwok}/go.mod {etcd,helm,kubernetes,kwok}/go.sum)"
+    what="control plane"
+    # component  module-dir  package  version
+    COMPONENTS=(
+      "etcd        etcd        go.etcd.io/etcd/server/v3                 $ETCD_VERSION"
+      "kwok        kwok        sigs.k8s.io/kwok/cmd/kwok                 $KWOK_VERSION"
+      "helm        helm        helm.sh/helm/v3/cmd/helm                  $HELM_VERSION"
+      "kube-apiserver          kubernetes k8s.io/kubernetes/cmd/kube-apiserver          $KUBERNETES_VERSION"
+      "kube-controller-manager kubernetes k8s.io/kubernetes/cmd/kube-controller-manager $KUBERNETES_VERSION"
+      "kube-scheduler          kubernetes k8s.io/kubernetes/cmd/kube-scheduler          $KUBERNETES_VERSION"
+      "kubectl                 kubernetes k8s.io/kubernetes/cmd/kubectl                 $KUBERNETES_VERSION"
+    )
+    estimate="about 10 minutes" ;;
+  flux|flux-path)
+    key="flux-source-${FLUX_SOURCE_CONTROLLER_VERSION}_kustomize-${FLUX_KUSTOMIZE_CONTROLLER_VERSION}"
+    key="${key}_$(digest {flux-source,flux-kustomize}/go.mod {flux-source,flux-kustomize}/go.sum)"
+    what="Flux"
+    COMPONENTS=(
+      "source-controller    flux-source    github.com/fluxcd/source-controller    $FLUX_SOURCE_CONTROLLER_VERSION"
+      "kustomize-controller flux-kustomize github.com/fluxcd/kustomize-controller $FLUX_KUSTOMIZE_CONTROLLER_VERSION"
+    )
+    estimate="about 25 minutes (source-controller carries every cloud SDK)" ;;
+  *) die "usage: build.sh [all|path|flux|flux-path]" ;;
+esac
+cache=$root/$key
 bin=$cache/bin
 logs=$cache/logs
-
-case "${1:-all}" in
-  path) echo "$bin"; exit 0 ;;
-  all) ;;
-  *) die "usage: build.sh [all|path]" ;;
-esac
-
-# component  module-dir  package  version
-COMPONENTS=(
-  "etcd        etcd        go.etcd.io/etcd/server/v3                 $ETCD_VERSION"
-  "kwok        kwok        sigs.k8s.io/kwok/cmd/kwok                 $KWOK_VERSION"
-  "helm        helm        helm.sh/helm/v3/cmd/helm                  $HELM_VERSION"
-  "kube-apiserver          kubernetes k8s.io/kubernetes/cmd/kube-apiserver          $KUBERNETES_VERSION"
-  "kube-controller-manager kubernetes k8s.io/kubernetes/cmd/kube-controller-manager $KUBERNETES_VERSION"
-  "kube-scheduler          kubernetes k8s.io/kubernetes/cmd/kube-scheduler          $KUBERNETES_VERSION"
-  "kubectl                 kubernetes k8s.io/kubernetes/cmd/kubectl                 $KUBERNETES_VERSION"
-)
+case "${1:-all}" in *path) echo "$bin"; exit 0 ;; esac
 
 missing=()
 for c in "${COMPONENTS[@]}"; do
@@ -50,7 +64,7 @@ for c in "${COMPONENTS[@]}"; do
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
-command -v go >/dev/null || die "no Go toolchain on PATH and the control plane is not built yet: install Go 1.26 or newer, then retry"
+command -v go >/dev/null || die "no Go toolchain on PATH and the $what binaries are not built yet: install Go 1.26 or newer, then retry"
 mkdir -p "$bin" "$logs"
 export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false"
 build_date=2000-01-01T00:00:00Z   # fixed: rebuilding the same versions gives the same binaries
@@ -64,6 +78,7 @@ ldflags() {
     etcd) ld="$ld -X go.etcd.io/etcd/api/v3/version.GitSHA=$v" ;;
     kwok) ld="$ld -X sigs.k8s.io/kwok/pkg/consts.Version=$v" ;;
     helm) ld="$ld -X helm.sh/helm/v3/internal/version.version=$v" ;;
+    *-controller) ;;   # Flux's controllers stamp no version (their release builds set none either)
     *)
       for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
         ld="$ld -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$(echo "$v" | cut -d. -f2)"
@@ -90,8 +105,8 @@ run_logged() {
 }
 
 total_start=$(date +%s)
-echo "control plane: building ${#missing[@]} binaries once from the pinned Go modules in e2e/cluster/tools" \
-  "(about 10 minutes on 2 cores with empty Go caches; later runs reuse $bin)" >&2
+echo "$what: building ${#missing[@]} binaries once from the pinned Go modules in e2e/cluster/tools" \
+  "($estimate on 2 cores with empty Go caches; later runs reuse $bin)" >&2
 
 downloaded=" "
 i=0
@@ -110,7 +125,14 @@ for c in "${missing[@]}"; do
   echo "$label: building" >&2
   GOPROXY=off run_logged "$label" "$log" "$started" \
     go build -trimpath -ldflags "$(ldflags "$name" "$version")" -o "$bin/.$name.partial" "$pkg"
+  if [[ $name == *-controller ]]; then
+    # Flux's CRDs come from the same module zip the binary was built from (config/crd/bases/).
+    src=$(GOPROXY=off go list -m -f '{{.Dir}}' "$pkg")
+    mkdir -p "$cache/crds"
+    cp "$src"/config/crd/bases/*.yaml "$cache/crds/"
+    chmod u+w "$cache"/crds/*.yaml   # copies of the read-only module cache
+  fi
   mv "$bin/.$name.partial" "$bin/$name"
   echo "$label: done in $(elapsed "$started")" >&2
 done
-echo "control plane: binaries ready in $bin ($(elapsed "$total_start"))" >&2
+echo "$what: binaries ready in $bin ($(elapsed "$total_start"))" >&2

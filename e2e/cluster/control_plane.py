@@ -147,9 +147,18 @@ def down(state: Path | None = None) -> list[str]:
         return _down(state)
 
 
+ADDONS = ("flux",)
+"""Sub-folders of the state where on-demand add-ons (e2e/cluster/flux.py) record their processes."""
+
+
 def _down(state: Path) -> list[str]:
     procs = recorded(state)
     stopped = []
+    for addon in ADDONS:  # first: they talk to the API server
+        for name, (pid, exe) in recorded(state / addon).items():
+            if alive(pid, exe):
+                stopped.append(name)
+            stop(state / addon, name, pid, exe)
     for name in reversed(COMPONENTS):
         if name in procs:
             pid, exe = procs[name]

@@ -48,13 +48,19 @@ def argv_file(state: Path, name: str) -> Path:
     return state / "argv" / f"{name}.json"
 
 
-def start(state: Path, proc: Proc) -> subprocess.Popen[bytes]:
+def start(state: Path, proc: Proc, *, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start `proc` in a session of its own, recorded in `state`; `env` is added to this environment."""
     proc.log.parent.mkdir(parents=True, exist_ok=True)
     _pid_file(state, proc.name).parent.mkdir(parents=True, exist_ok=True)
     with proc.log.open("ab") as log:
         # A session of its own: the process outlives `make cluster-up` and ignores its Ctrl-C.
         p = subprocess.Popen(
-            proc.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            proc.argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, **env} if env else None,
         )
     _pid_file(state, proc.name).write_text(f"{p.pid} {proc.argv[0]}\n")
     argv_file(state, proc.name).parent.mkdir(parents=True, exist_ok=True)

@@ -23,9 +23,10 @@ fresh() {
   rm -f "$dir/go.mod" "$dir/go.sum"; mkdir -p "$dir"
   printf 'module local/kube-rollouts/tools/%s\n\ngo %s\n' "$1" "$go" > "$dir/go.mod"
 }
-finish() {
-  (cd "$here/$1" && go mod tidy && go mod verify >/dev/null)
-  echo "tools-update: $1 pinned ($(grep -c . "$here/$1/go.sum") go.sum lines)" >&2
+finish() {  # finish TOOL [TIDY-FLAGS...]
+  local tool=$1; shift
+  (cd "$here/$tool" && go mod tidy "$@" && go mod verify >/dev/null)
+  echo "tools-update: $tool pinned ($(grep -c . "$here/$tool/go.sum") go.sum lines)" >&2
 }
 
 # Kubernetes keeps its staging modules (k8s.io/api, ...) `replace`d to ./staging in its own go.mod,
@@ -68,9 +69,38 @@ update_helm() {
   finish helm
 }
 
-for tool in ${TOOLS:-etcd kwok helm kubernetes}; do
+# Flux's controllers keep their api module `replace`d to ./api, so `go install` refuses them. A
+# wrapper module per controller requires the release (whose go.mod requires the published api module
+# of the same version) and copies the release's other, non-local replaces (the go-digest pin, the
+# kustomize pins), read from its go.mod so a bump needs no hand edits: the build then uses the
+# module versions the release itself was built with. One wrapper per controller, not one for both:
+# a shared module graph would lift one controller's dependencies to the other's versions.
+update_flux() {
+  local tool=$1 module=$2 v=$3 gomod
+  gomod=$(go mod download -json "$module@$v" | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')
+  [ -f "$gomod" ] || die "could not download $module@$v from the Go module proxy"
+  fresh "$tool" "$(sed -n 's/^go //p' "$gomod")"
+  local replaces
+  replaces=$(go mod edit -json "$gomod" | python3 -c '
+import json, sys
+for r in json.load(sys.stdin).get("Replace") or []:
+    new = r["New"]
+    if new.get("Version"):  # a local ./path replace has no version: the published module stands in
+        old = r["Old"]["Path"] + ("@" + r["Old"]["Version"] if r["Old"].get("Version") else "")
+        print(old + "=" + new["Path"] + "@" + new["Version"])
+')
+  (cd "$here/$tool" && for r in $replaces; do go mod edit -replace "$r"; done && go get -tool "$module@$v")
+  # -e: `go mod tidy` also resolves the imports of the controllers' own tests (their test servers),
+  # and the module proxy withholds some of those versions; the build never needs them, and build.sh
+  # proves it (GOPROXY=off, -mod=readonly).
+  finish "$tool" -e
+}
+
+for tool in ${TOOLS:-etcd kwok helm kubernetes flux-source flux-kustomize}; do
   case $tool in
     etcd|kwok|helm|kubernetes) "update_$tool" ;;
-    *) die "unknown tool $tool (one of: etcd kwok helm kubernetes)" ;;
+    flux-source) update_flux flux-source github.com/fluxcd/source-controller "$FLUX_SOURCE_CONTROLLER_VERSION" ;;
+    flux-kustomize) update_flux flux-kustomize github.com/fluxcd/kustomize-controller "$FLUX_KUSTOMIZE_CONTROLLER_VERSION" ;;
+    *) die "unknown tool $tool (one of: etcd kwok helm kubernetes flux-source flux-kustomize)" ;;
   esac
 done

@@ -11,7 +11,7 @@ from e2e.cluster import debian
 
 def test_every_package_the_makefile_installs_has_a_range() -> None:
     reqs = debian.requirements()
-    assert set(reqs) == {"prometheus", "lua5.4", "openssl", "mmdebstrap"}
+    assert set(reqs) == {"prometheus", "lua5.4", "openssl", "mmdebstrap", "git"}
     assert all(r.why for r in reqs.values())
 
 
@@ -28,6 +28,15 @@ def test_every_package_the_makefile_installs_has_a_range() -> None:
 )
 def test_versions_are_compared_as_dpkg_compares_them(version: str, ok: bool) -> None:
     assert debian.version_ok(version, debian.requirements()["prometheus"]) is ok
+
+
+@pytest.mark.parametrize(
+    ("version", "ok"),
+    [("1:2.39.5-0+deb12u3", True), ("1:2.29.2-1", False), ("1:3.0.0-1", False), ("2.39.5-1", False)],
+)
+def test_git_is_ranged_with_debian_s_epoch(version: str, ok: bool) -> None:
+    """Debian's git versions carry epoch 1: a range written without it would accept none."""
+    assert debian.version_ok(version, debian.requirements()["git"]) is ok
 
 
 def test_an_installed_version_outside_its_range_is_a_clear_error(

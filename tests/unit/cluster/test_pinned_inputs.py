@@ -44,6 +44,8 @@ MAIN_MODULES = [
     ("kwok", "sigs.k8s.io/kwok", "KWOK_VERSION"),
     ("helm", "helm.sh/helm/v3", "HELM_VERSION"),
     ("kubernetes", "k8s.io/kubernetes", "KUBERNETES_VERSION"),
+    ("flux-source", "github.com/fluxcd/source-controller", "FLUX_SOURCE_CONTROLLER_VERSION"),
+    ("flux-kustomize", "github.com/fluxcd/kustomize-controller", "FLUX_KUSTOMIZE_CONTROLLER_VERSION"),
 ]
 
 
@@ -66,11 +68,21 @@ def test_kubernetes_staging_modules_are_replaced_by_the_same_release() -> None:
         assert (target, version) == (module, staging), f"{module} is replaced by {target} {version}"
 
 
+@pytest.mark.parametrize("tool", ["flux-source", "flux-kustomize"])
+def test_flux_wrappers_keep_the_release_s_non_local_replaces(tool: str) -> None:
+    """A Flux release pins go-digest (and kustomize-controller kustomize and yaml.v3) by `replace`,
+    which a dependent module ignores: the wrapper must carry them, or the build takes other versions."""
+    gomod = go_mod(tool)
+    assert re.search(r"^replace github\.com/opencontainers/go-digest => \S+ v\S+$", gomod, re.M), gomod[:400]
+    assert "=> ./" not in gomod, "a local replace cannot work outside the release's own tree"
+
+
 def test_build_sh_builds_only_the_tools_the_wrapper_modules_declare() -> None:
     build = (CLUSTER / "build.sh").read_text()
     rows = re.findall(r'^\s*"(\S+)\s+(\S+)\s+(\S+)\s+\$(\w+)"$', build, re.M)
     assert {r[0] for r in rows} == {
-        "etcd", "kwok", "helm", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"
+        "etcd", "kwok", "helm", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl",
+        "source-controller", "kustomize-controller",
     }  # fmt: skip
     for _name, tool, package, _pin in rows:
         assert re.search(rf"^\s*(tool\s+)?{re.escape(package)}$", go_mod(tool), re.M), (
