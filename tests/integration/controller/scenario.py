@@ -26,6 +26,16 @@ def service(name: str, app: str) -> dict[str, Any]:
     }
 
 
+def gitops_service(name: str) -> dict[str, Any]:
+    """A Service in the GitOps form: ports only; ``spec.selector`` is the controller's alone."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name},
+        "spec": {"ports": [{"port": 80, "targetPort": 8080}]},
+    }
+
+
 def rollout(
     name: str, *, strategy: dict[str, Any], replicas: int = 4, image: str = "v1", **spec: Any
 ) -> dict[str, Any]:

@@ -34,16 +34,6 @@ WAYS = (
 )
 
 
-def _service(name: str) -> dict[str, Any]:
-    """A Service in the GitOps form: ports only, the selector is the controller's."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": name},
-        "spec": {"ports": [{"port": 80, "targetPort": 8080}]},
-    }
-
-
 def _ingress() -> dict[str, Any]:
     backend = {"service": {"name": "web-stable", "port": {"number": 80}}}
     path = {"path": "/", "pathType": "Prefix", "backend": backend}
@@ -68,7 +58,7 @@ def _canary_git(image: str) -> list[dict[str, Any]]:
         }
     }
     rollout = sc.rollout("web", strategy=strategy, replicas=2, image=image)
-    return [_service("web-stable"), _service("web-canary"), _ingress(), rollout]
+    return [sc.gitops_service("web-stable"), sc.gitops_service("web-canary"), _ingress(), rollout]
 
 
 def _bluegreen_git(image: str) -> list[dict[str, Any]]:
@@ -81,7 +71,7 @@ def _bluegreen_git(image: str) -> list[dict[str, Any]]:
         }
     }
     rollout = sc.rollout("web", strategy=strategy, replicas=2, image=image)
-    return [_service("web-active"), _service("web-preview"), rollout]
+    return [sc.gitops_service("web-active"), sc.gitops_service("web-preview"), rollout]
 
 
 def _reapply(kubectl: Kubectl, objects: list[dict[str, Any]], phase: str) -> None:
@@ -297,7 +287,7 @@ def _istio_git(image: str) -> list[dict[str, Any]]:
         }
     }
     rollout = sc.rollout("web", strategy=strategy, replicas=2, image=image)
-    return [_service("web-stable"), _service("web-canary"), vs, rule, rollout]
+    return [sc.gitops_service("web-stable"), sc.gitops_service("web-canary"), vs, rule, rollout]
 
 
 def _reapply_istio(kubectl: Kubectl, objects: list[dict[str, Any]], phase: str) -> int:

@@ -42,23 +42,13 @@ STEPS = [{"setWeight": 50}, {"analysis": m.analysis("success-rate")}]
 SERVICES = ("web-stable", "web-canary")
 
 
-def _service(name: str) -> dict[str, Any]:
-    """The GitOps form: no ``spec.selector``, which is the controller's alone."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": name},
-        "spec": {"ports": [{"port": 80, "targetPort": 8080}]},
-    }
-
-
 def _files(image: str) -> dict[str, str]:
     """The repository's ``deploy/`` folder for the app at ``image``: one object per file."""
     rollout = m.canary_rollout(STEPS, abortScaleDownDelaySeconds=1)
     rollout["spec"]["template"]["spec"]["containers"][0]["image"] = f"example.com/web:{image}"
     objects = {
-        "service-stable": _service("web-stable"),
-        "service-canary": _service("web-canary"),
+        "service-stable": sc.gitops_service("web-stable"),
+        "service-canary": sc.gitops_service("web-canary"),
         "ingress": m.ingress("web", "web-stable"),
         "analysistemplate": m.template("success-rate", m.success_rate_metric()),
         "rollout": rollout,
