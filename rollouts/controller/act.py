@@ -11,9 +11,10 @@ half-way is finished by the next one: creating what already exists (as this revi
 scaling to the current size is a no-op on the server, a selector already pointing at a revision
 is applied unchanged.
 
-Objects GitOps tools also write are changed by server-side apply with field manager
-``kube-rollouts``: a Service's selector (an atomic map, so the whole selector is applied, with
-force) and the router's weights (the router does that).
+Objects GitOps tools also write are changed with field manager ``kube-rollouts``: a Service's
+selector by server-side apply (an atomic map, so the whole selector the engine planned is applied,
+with force; a manifest that leaves the selector out keeps it ours alone: docs/design.md, "Fields
+written in the user's objects") and the router's weights (the router does that).
 """
 
 from __future__ import annotations
@@ -199,8 +200,7 @@ async def _switch_selector(ctx: ActContext, action: SwitchServiceSelector) -> No
     if (service.get("spec") or {}).get("selector") == dict(action.selector):
         return
     # Apply only the selector. The API server treats it as one atomic field, so the whole map is
-    # ours after this write; force, because its previous owner is whoever created the Service (a
-    # manifest that leaves the selector out keeps it ours alone: docs/design.md, "Shared objects").
+    # ours after this write; force, because its previous owner may be the Service's manifest.
     answer = await ctx.client.apply(
         {
             "apiVersion": "v1",

@@ -206,7 +206,9 @@ async def observe(
             raise missing_object(rollout, ref)
         if obj is not None:
             found[(ref.kind.key, ref.name)] = obj
-            shared += [f for f in [shared_field(ref.kind, obj)] if f is not None]
+            written = shared_field(ref.kind, obj)
+            if written is not None:
+                shared.append(written)
     objects = ObservedObjects(found)
     weight = None
     if router is not None:
