@@ -176,7 +176,6 @@ class CanaryStrategy(ApiModel):
     UNSUPPORTED = frozenset(
         {
             "antiAffinity",
-            "scaleDownDelayRevisionLimit",
             "dynamicStableScale",
             "pingPong",
             "minPodsPerReplicaSet",
@@ -212,6 +211,14 @@ class CanaryStrategy(ApiModel):
             "Seconds to keep the previous stable pods after promotion, so in-flight requests drain and"
             " a quick rollback is instant. Needs trafficRouting; default 30 when unset. Not allowed"
             " without trafficRouting: there the old pods are replaced during the update itself."
+        ),
+    )
+    scale_down_delay_revision_limit: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Old revisions kept running during their scale-down delay at the same time: beyond this"
+            " many, the oldest are scaled down at once (0: none waits). Unset: no limit."
         ),
     )
     abort_scale_down_delay_seconds: int | None = Field(
@@ -284,7 +291,7 @@ class CanaryStrategy(ApiModel):
 class BlueGreenStrategy(ApiModel):
     """Bring the new version up in full behind a preview Service, then switch the active Service at once."""
 
-    UNSUPPORTED = frozenset({"antiAffinity", "scaleDownDelayRevisionLimit", "maxUnavailable"})
+    UNSUPPORTED = frozenset({"antiAffinity", "maxUnavailable"})
     model_config = ConfigDict(
         json_schema_extra=cel(
             (
@@ -316,6 +323,14 @@ class BlueGreenStrategy(ApiModel):
         default=DEFAULT_SCALE_DOWN_DELAY_SECONDS,
         ge=0,
         description="Seconds to keep the preview pods after an abort; 0 keeps them.",
+    )
+    scale_down_delay_revision_limit: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Old revisions kept running during their scale-down delay at the same time: beyond this"
+            " many, the oldest are scaled down at once (0: none waits). Unset: no limit."
+        ),
     )
     pre_promotion_analysis: RolloutAnalysis | None = Field(
         default=None, description="Analysis that must pass before the active Service switches."

@@ -343,7 +343,9 @@ def _describe(step: CanaryStep) -> str:
 def _retire(c: Canary) -> None:
     ctx = c.ctx
     if c.routed or ctx.draft.abort:
-        revisions.retire_old(ctx, services=c.services())
+        revisions.retire_old(
+            ctx, services=c.services(), revision_limit=c.spec.scale_down_delay_revision_limit
+        )
     revisions.delete_beyond_history(ctx)
     _, unavailable = surge_and_unavailable(c)
     restart_at = ctx.rollout.spec.restart_at

@@ -169,13 +169,26 @@ def keep_for(ctx: PassContext, rs: ObservedReplicaSet, *, delay_seconds: int) ->
         ctx.plan.wake_at(deadline)
 
 
-def retire_old(ctx: PassContext, *, services: tuple[str | None, ...]) -> None:
-    """Scale old ReplicaSets to zero once no Service routes to them and their deadline passed."""
-    for rs in ctx.older:
+def retire_old(
+    ctx: PassContext, *, services: tuple[str | None, ...], revision_limit: int | None = None
+) -> None:
+    """Scale old ReplicaSets to zero once no Service routes to them and their deadline passed.
+
+    ``revision_limit`` (``scaleDownDelayRevisionLimit``): at most this many old revisions wait out
+    their deadline at once, the newest ones; the older ones go now (a quick rollback only ever
+    needs the latest few, and each kept revision holds a full set of pods).
+    """
+    waiting = 0
+    for rs in sorted(ctx.older, key=lambda rs: (rs.revision, rs.name), reverse=True):
         if ctx.size(rs) == 0 or serves_traffic(ctx, rs, services=services):
             continue
         deadline = rs.scale_down_at
-        if deadline is not None and ctx.now < deadline:
+        if (
+            deadline is not None
+            and ctx.now < deadline
+            and (revision_limit is None or waiting < revision_limit)
+        ):
+            waiting += 1
             ctx.plan.wake_at(deadline)
             continue
         ctx.scale(rs, 0)

@@ -326,3 +326,28 @@ def test_inconclusive_pre_promotion_analysis_pauses_with_an_event_saying_why() -
     plan = _with_run(AnalysisRunKind.PRE, AnalysisPhase.INCONCLUSIVE, V1)
     assert [str(p.reason) for p in plan.status.pause_conditions or []] == ["InconclusiveAnalysisRun"]
     assert any(e.reason == "RolloutPaused" and "inconclusive" in e.message for e in plan.events)
+
+
+@pytest.mark.parametrize(
+    ("limit", "scaled_now"),
+    [(None, set()), (2, {"web-v0"}), (1, {"web-v0", "web-v1"}), (0, {"web-v0", "web-v1", "web-v2"})],
+)
+def test_scale_down_delay_revision_limit_keeps_only_the_newest_old_revisions_waiting(
+    limit: int | None, scaled_now: set[str]
+) -> None:
+    # Three old actives, each still inside its scale-down delay; the limit keeps the newest ones
+    # (revision order) and scales the rest down now instead of at their deadlines.
+    extra = {} if limit is None else {"scaleDownDelayRevisionLimit": limit}
+    ro = bluegreen_rollout(
+        status={"currentPodHash": V2, "stableRS": V2, "blueGreen": {"activeSelector": V2}}, **extra
+    )
+    old = tuple(rs(f"v{n}", 3, revision=n + 1, deadline=at(30 + n)) for n in range(3))  # web-v0..2
+    snap = snapshot(
+        ro,
+        now=at(10),
+        replica_sets=(*old, rs(V2, 3, revision=4)),
+        services=(svc("web-active", V2), svc("web-preview", V2)),
+    )
+    plan = bluegreen.decide(snap)
+    assert {a.name for a in of_type(plan, ScaleReplicaSet) if a.replicas == 0} == scaled_now
+    assert plan.status.phase is RolloutPhase.HEALTHY

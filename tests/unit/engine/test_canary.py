@@ -248,6 +248,27 @@ def test_old_stable_scaled_down_once_its_deadline_passes(now: float, scaled: boo
         assert plan.wake_at == at(30)
 
 
+def test_scale_down_delay_revision_limit_scales_down_the_oldest_waiting_stables_now() -> None:
+    # Two previous stables inside their delay; a limit of 1 keeps the newer one until its deadline.
+    ro = canary_rollout(
+        status={"currentPodHash": V2, "stableRS": V2, "currentStepIndex": 2}, scaleDownDelayRevisionLimit=1
+    )
+    snap = snapshot(
+        ro,
+        now=at(10),
+        replica_sets=(
+            rs("v0", 10, deadline=at(30)),
+            rs("v1", 10, revision=2, deadline=at(31)),
+            rs(V2, 10, revision=3),
+        ),
+        services=(svc("web-stable", V2), svc("web-canary", V2)),
+        router_canary_weight=0,
+    )
+    plan = canary.decide(snap)
+    assert [a.name for a in of_type(plan, ScaleReplicaSet) if a.replicas == 0] == ["web-v0"]
+    assert plan.wake_at == at(31)
+
+
 def test_promote_full_skips_remaining_steps() -> None:
     ro = canary_rollout(
         steps=[{"setWeight": 20}, {"pause": {}}, {"setWeight": 50}], status=mid(1, promoteFull=True)
