@@ -82,6 +82,10 @@ def ensure_flux(cluster: Cluster, state: Path | None = None) -> Flux:
             "--log-level=info",
             "--log-encoding=json",
         ]
+        if name == "kustomize-controller":
+            # A Kustomization created before its source has an artifact is retried after this
+            # (Flux's default, 30 s, would be most of the test's first phase).
+            argv.append("--requeue-dependency=2s")
         if name == "source-controller":
             argv += [
                 f"--storage-path={storage}",

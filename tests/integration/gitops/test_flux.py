@@ -50,7 +50,10 @@ def _files(image: str) -> dict[str, str]:
         "service-stable": sc.gitops_service("web-stable"),
         "service-canary": sc.gitops_service("web-canary"),
         "ingress": m.ingress("web", "web-stable"),
-        "analysistemplate": m.template("success-rate", m.success_rate_metric()),
+        # initialDelay: the first measurement waits until the query's rate window holds only this
+        # canary's requests; a canary right after a promoted one would otherwise be judged on the
+        # previous canary's traffic (the cold CI run promoted the bad image that way).
+        "analysistemplate": m.template("success-rate", m.success_rate_metric(initialDelay=m.WINDOW)),
         "rollout": rollout,
     }
     files = {f"deploy/{name}.yaml": json.dumps(obj, indent=2) + "\n" for name, obj in objects.items()}
