@@ -104,6 +104,17 @@ class SetCanaryScale(ApiModel):
 _STEP_ACTIONS = ("setWeight", "pause", "analysis", "setCanaryScale")
 
 
+_REVISION_LIMIT = Field(
+    default=None,
+    ge=0,
+    description=(
+        "Old revisions kept running during their scale-down delay at the same time: beyond this"
+        " many, the oldest are scaled down at once (0: none waits). Unset: no limit."
+    ),
+)
+"""``scaleDownDelayRevisionLimit``, the same field in both strategies."""
+
+
 class CanaryStep(ApiModel):
     """One step of a canary; each step does exactly one thing."""
 
@@ -213,14 +224,7 @@ class CanaryStrategy(ApiModel):
             " without trafficRouting: there the old pods are replaced during the update itself."
         ),
     )
-    scale_down_delay_revision_limit: int | None = Field(
-        default=None,
-        ge=0,
-        description=(
-            "Old revisions kept running during their scale-down delay at the same time: beyond this"
-            " many, the oldest are scaled down at once (0: none waits). Unset: no limit."
-        ),
-    )
+    scale_down_delay_revision_limit: int | None = _REVISION_LIMIT
     abort_scale_down_delay_seconds: int | None = Field(
         default=None,
         ge=0,
@@ -324,14 +328,7 @@ class BlueGreenStrategy(ApiModel):
         ge=0,
         description="Seconds to keep the preview pods after an abort; 0 keeps them.",
     )
-    scale_down_delay_revision_limit: int | None = Field(
-        default=None,
-        ge=0,
-        description=(
-            "Old revisions kept running during their scale-down delay at the same time: beyond this"
-            " many, the oldest are scaled down at once (0: none waits). Unset: no limit."
-        ),
-    )
+    scale_down_delay_revision_limit: int | None = _REVISION_LIMIT
     pre_promotion_analysis: RolloutAnalysis | None = Field(
         default=None, description="Analysis that must pass before the active Service switches."
     )
