@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import ssl
@@ -27,10 +28,37 @@ class ClusterError(RuntimeError):
     """A one-line explanation of what failed and what to do, shown to the user as is."""
 
 
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_given: set[int] = set()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = _EPHEMERAL_RANGE.read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port nothing listens on now, outside the kernel's ephemeral range, not given before.
+
+    A port from bind(0) is an ephemeral one, and between picking it and the component binding it,
+    any outgoing connection may take it as its local port: the API server opens dozens to etcd, and
+    a cold CI run lost kube-controller-manager's port that way ("address already in use"). The
+    kernel never gives a port outside that range to an outgoing connection.
+    """
+    low, high = _ephemeral_range()
+    candidates = [p for p in range(10000, 65536) if not low <= p <= high and p not in _given]
+    for port in random.sample(candidates, min(len(candidates), 500)):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _given.add(port)
+        return port
+    raise ClusterError(f"no free port on 127.0.0.1 outside the ephemeral range {low}-{high}")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import pytest
 import yaml
 
 from e2e.cluster import Cluster
+from e2e.cluster.processes import free_port
 from image.build import ENTRYPOINT, USER, unpack
 from tests.conftest import REPO
 from tests.integration.cli.conftest import Plugin, deliver_a_canary, plugin  # noqa: F401 (fixture)
@@ -136,9 +136,7 @@ def test_the_webhook_refuses_a_bad_rollout_from_the_image(
     rootfs, config = image
     _login_in_image(rootfs, cluster)
     configuration = f"image-{uuid.uuid4().hex[:8]}.rollouts.dev"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     argv = [
         *config["config"]["Entrypoint"][:2], "rollouts.webhook",  # type: ignore[index]
         "--url-host=127.0.0.1", "--bind=127.0.0.1", f"--port={port}", "--health-port=-1",

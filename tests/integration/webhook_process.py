@@ -7,7 +7,6 @@ import base64
 import json
 import os
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from typing import Any
 import httpx
 
 from e2e.cluster import Cluster
+from e2e.cluster.processes import free_port
 from tests.conftest import run_kubectl
 from tests.support import eventually
 
@@ -27,12 +27,6 @@ PLURALS = {
     "AnalysisTemplate": "analysistemplates",
     "ClusterAnalysisTemplate": "clusteranalysistemplates",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class WebhookProcess:
@@ -47,7 +41,7 @@ class WebhookProcess:
         kubeconfig: Path | None = None,
     ) -> None:
         self.cluster = cluster
-        self.port = _free_port()
+        self.port = free_port()
         self.configuration = configuration or f"test-{uuid.uuid4().hex[:8]}.rollouts.dev"
         self.kubeconfig = kubeconfig or Path(cluster.kubeconfig)
         self.log_path = log_path
