@@ -311,10 +311,14 @@ def _start(state: Path) -> Cluster:
         url = f"https://127.0.0.1:{port}/healthz"
         wait_for(name, lambda url=url: http_ok(url, context=insecure), timeout=60, proc=proc, child=child)  # type: ignore[misc]
 
-    # An explicit, empty configuration: KWOK then uses its built-in stages (nodes Ready, pods Running
-    # and Ready as soon as they are bound), and a ~/.kwok/kwok.yaml on the machine cannot interfere.
+    # An explicit configuration, so a ~/.kwok/kwok.yaml on the machine cannot interfere: KWOK's
+    # built-in node stages, and our pod stages (kwok-stages.yaml: pods Running and Ready as soon as
+    # they are bound, and Job pods that end as their annotations ask).
     kwok_config = state / "kwok.yaml"
-    kwok_config.write_text("apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\n")
+    kwok_config.write_text(
+        "apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\n---\n"
+        + (Path(__file__).parent / "kwok-stages.yaml").read_text()
+    )
     proc, child = run(
         "kwok",
         [

@@ -2,7 +2,7 @@
 
 A template names metrics (a query against a provider plus the conditions that judge each result); a
 Rollout step instantiates it as an AnalysisRun with concrete arguments. Providers implemented so far
-are Prometheus and web; every other Argo provider is rejected by name.
+are Prometheus, web and job; every other Argo provider is rejected by name.
 
 **Templated metric fields.** As in Argo Rollouts, a template's metric may take its ``count``,
 ``failureLimit``, ``inconclusiveLimit`` and ``consecutiveErrorLimit`` from an argument, written as
@@ -43,8 +43,10 @@ from rollouts.api.common import (
     cel,
     parse_duration,
     rule_error,
+    shown,
 )
 from rollouts.api.measurement import AnalysisRunStatus
+from rollouts.api.pod_template import pod_template_problems
 from rollouts.api.templated import (
     ARG_PLACEHOLDER,
     TEMPLATED_FIELDS,
@@ -64,6 +66,8 @@ __all__ = [
     "Argument",
     "ClusterAnalysisTemplate",
     "DryRun",
+    "JobMetadata",
+    "JobMetric",
     "MeasurementRetention",
     "Metric",
     "MetricProvider",
@@ -194,6 +198,54 @@ class WebMetric(ApiModel):
         return self
 
 
+class JobMetadata(ApiModel):
+    """Labels and annotations added to the Job a measurement creates."""
+
+    labels: dict[str, str] | None = Field(default=None, description="Labels added to the Job.")
+    annotations: dict[str, str] | None = Field(default=None, description="Annotations added to the Job.")
+
+
+_JOB_RESTART_POLICIES: Final = ("Never", "OnFailure")
+
+
+class JobMetric(ApiModel):
+    """Measure by running a Kubernetes Job (a smoke test, a load test): it passes when the Job
+    completes and fails when the Job fails (its backoffLimit or activeDeadlineSeconds spent)."""
+
+    metadata: JobMetadata | None = Field(default=None, description="Labels and annotations of the Job.")
+    spec: dict[str, Any] = Field(
+        description=(
+            "The Job's spec (batch/v1 JobSpec), as in a Job manifest; its strings may use "
+            "{{args.<name>}}. Set backoffLimit (the Kubernetes default retries a failing pod 6 times)."
+        ),
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
+    )
+
+    @model_validator(mode="after")
+    def _runnable(self) -> Self:
+        template = self.spec.get("template")
+        pod_spec = template.get("spec") if isinstance(template, dict) else None
+        containers = pod_spec.get("containers") if isinstance(pod_spec, dict) else None
+        containers = containers if isinstance(containers, list) else None
+        if not isinstance(template, dict) or not isinstance(pod_spec, dict) or not containers:
+            raise rule_error("spec.template.spec.containers must list at least one container", at="spec")
+        policy = pod_spec.get("restartPolicy")
+        if policy not in _JOB_RESTART_POLICIES:
+            found = "is not set" if policy is None else f"is {shown(policy)}"
+            raise rule_error(
+                f"spec.template.spec.restartPolicy {found}; a Job's pods need Never or OnFailure "
+                "(set restartPolicy: Never)",
+                at="spec",
+            )
+        problems = pod_template_problems(template)
+        if problems:
+            raise rule_error("; ".join(f"spec.{problem}" for problem in problems), at="spec")
+        for name in ("selector", "manualSelector"):
+            if name in self.spec:
+                raise rule_error(f"spec.{name} is set by Kubernetes for each Job; remove it", at="spec")
+        return self
+
+
 class MetricProvider(ApiModel):
     """Where a metric's value comes from; exactly one provider."""
 
@@ -203,7 +255,6 @@ class MetricProvider(ApiModel):
             "datadog",
             "wavefront",
             "newRelic",
-            "job",
             "cloudWatch",
             "graphite",
             "influxdb",
@@ -213,17 +264,21 @@ class MetricProvider(ApiModel):
     )
     model_config = ConfigDict(
         json_schema_extra=cel(
-            ("has(self.prometheus) != has(self.web)", "set exactly one provider: prometheus or web")
+            (
+                "[has(self.prometheus), has(self.web), has(self.job)].filter(x, x).size() == 1",
+                "set exactly one provider: prometheus, web or job",
+            )
         )
     )
 
     prometheus: PrometheusMetric | None = Field(default=None, description="Query Prometheus.")
     web: WebMetric | None = Field(default=None, description="Call an HTTP endpoint.")
+    job: JobMetric | None = Field(default=None, description="Run a Kubernetes Job.")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:
-        if (self.prometheus is None) == (self.web is None):
-            raise rule_error("set exactly one provider: prometheus or web")
+        if [self.prometheus, self.web, self.job].count(None) != 2:
+            raise rule_error("set exactly one provider: prometheus, web or job")
         return self
 
 
@@ -346,6 +401,25 @@ def _unique_names(metrics: Sequence[_MetricBase], args: Sequence[Argument] | Non
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise rule_error(f"{what} names must be unique; rename the repeated {duplicates}", at=what)
+    _no_secret_in_jobs(metrics, args)
+
+
+def _no_secret_in_jobs(metrics: Sequence[_MetricBase], args: Sequence[Argument] | None) -> None:
+    """A Job keeps its spec in the API, readable by whoever can read Jobs: a Secret's value pasted
+    into it would leak. The Job's container reads the Secret itself instead."""
+    secret = {a.name for a in args or [] if a.value_from is not None and a.value_from.secret_key_ref}
+    for index, metric in enumerate(metrics):
+        job = metric.provider.job
+        if job is None or not secret:
+            continue
+        used = sorted(set(ARG_PLACEHOLDER.findall(job.model_dump_json())) & secret)
+        if used:
+            raise rule_error(
+                f"metric {metric.name!r} (metrics[{index}]) pastes the Secret-backed argument(s) "
+                f"{used} into its Job, whose spec anyone who can read Jobs could read; give the "
+                "container an env entry with valueFrom.secretKeyRef instead",
+                at="metrics",
+            )
 
 
 class _SpecBase(ApiModel):

@@ -10,11 +10,15 @@ one run is a straight list of steps:
 2. ask the engine which metrics are due now (:func:`plan_measurements`, deadlines computed from
    the status: nothing is remembered in memory between passes);
 3. read the Secrets the run's arguments name, resolve the arguments, and take the due
-   measurements concurrently in worker threads (the providers are synchronous);
+   measurements concurrently: Prometheus and web in worker threads (they are synchronous), job
+   metrics on the event loop (:mod:`rollouts.metrics.job`: start the Job, or look at it again);
 4. record and judge them (:func:`advance`), write the status through the status subresource with
    the resourceVersion as a precondition (a stale pass fails with Conflict instead of
    overwriting a newer status), and remember the answer in the cache;
-5. schedule the next pass at the next deadline.
+5. delete the run's Jobs its new status no longer keeps (old measurements, or a Job still running
+   when the run completed), then schedule the next pass at the next deadline.
+
+A change to one of the run's Jobs (the Job cache selects them by the run-uid label) wakes the run.
 
 A Conflict on the status write is no failure: a newer copy of the run is on its way from the
 watch, so the pass is tried again shortly, without backoff. Other API errors are retried with
@@ -42,13 +46,17 @@ from pydantic import ValidationError
 from rollouts.api import AnalysisRun
 from rollouts.api.enums import AnalysisPhase
 from rollouts.api.measurement import Measurement as StatusMeasurement
+from rollouts.api.measurement import MetricResult
 from rollouts.controller.outcome import Outcome
 from rollouts.controller.queue import WorkQueue
 from rollouts.controller.runner import Runner
 from rollouts.engine.analysis_args import ResolvedArgs, resolve_run_args, secret_names
+from rollouts.engine.analysis_jobs import RUN_UID_LABEL, jobs_to_delete
 from rollouts.engine.analysis_schedule import advance, plan_measurements
 from rollouts.kube import Conflict, EventRecorder, Informer, Key, KubeClient, KubeError, KubeObject
 from rollouts.metrics import Providers, ProviderSettings, take_measurement
+from rollouts.metrics.job import JOB, JobProvider, in_progress_job
+from rollouts.metrics.measuring import resolved_metric
 from rollouts.metrics.provider import Measurement
 
 __all__ = ["ANALYSIS_RUN", "AnalysisRunController", "AnalysisRunOptions"]
@@ -137,6 +145,18 @@ class AnalysisRunController:
         self.informers = list(informers)
         for informer in self.informers:
             informer.add_handler(self._changed)
+        self.job_informers = [
+            Informer(
+                client,
+                *JOB,
+                namespace=informer.namespace,
+                label_selector=RUN_UID_LABEL,
+                transform=_job_status_only,
+                on_change=self._job_changed,
+            )
+            for informer in self.informers
+        ]
+        self.jobs = JobProvider(client, self._cached_job, clock)
 
     # -- wiring --------------------------------------------------------------------------------
 
@@ -149,6 +169,21 @@ class AnalysisRunController:
         else:
             self.queue.add(key)
 
+    def _job_changed(self, old: KubeObject | None, new: KubeObject | None) -> None:
+        meta = (new if new is not None else old or {}).get("metadata") or {}
+        for ref in meta.get("ownerReferences") or []:
+            if ref.get("kind") == ANALYSIS_RUN[1] and ref.get("controller"):
+                self.queue.add((str(meta.get("namespace") or ""), str(ref.get("name"))))
+
+    def _cached_job(self, namespace: str, name: str) -> KubeObject | None:
+        for informer in self.job_informers:
+            if informer.namespace in (None, namespace) and (job := informer.get(namespace, name)):
+                return job
+        return None
+
+    def _jobs_of(self, uid: str) -> list[KubeObject]:
+        return [job for informer in self.job_informers for job in informer.owned_by(uid)]
+
     async def wait_synced(self) -> None:
         await asyncio.gather(*(informer.synced.wait() for informer in self.informers))
 
@@ -159,6 +194,9 @@ class AnalysisRunController:
                 if self._own_informers:
                     for informer in self.informers:
                         group.create_task(informer.run(), name=f"watch-analysisruns-{informer.namespace}")
+                # Not waited for: until it is synced, a Job is read with a GET and none is deleted.
+                for informer in self.job_informers:
+                    group.create_task(informer.run(), name=f"watch-jobs-{informer.namespace}")
                 await self.wait_synced()
                 for informer in self.informers:
                     for obj in informer.list():
@@ -208,6 +246,7 @@ class AnalysisRunController:
             await self._write_status(informer, obj, status)
             if status.phase.is_completed() and (run.status is None or not run.status.phase.is_completed()):
                 await self._completed(obj, status.phase, status.message)
+        await self._delete_jobs(key[0], run, status)
         after = plan_measurements(run.model_copy(update={"status": status}), self._clock())
         if after.wake_at is None:
             return None
@@ -218,17 +257,42 @@ class AnalysisRunController:
     ) -> dict[str, StatusMeasurement]:
         args = await self._resolve_args(namespace, run)
         loop = asyncio.get_running_loop()
+        results = {r.name: r for r in (run.status.metric_results or [])} if run.status else {}
 
         async def one(metric: Any) -> tuple[str, StatusMeasurement]:
             started = self._clock()
-            measured: Measurement = await loop.run_in_executor(
-                self._executor, take_measurement, self.providers, metric, args
-            )
+            measured: Measurement
+            if metric.provider.job is not None:
+                running = in_progress_job(results.get(metric.name))
+                if running is not None and running[0].started_at is not None:
+                    started = running[0].started_at
+                measured = await self._measure_job(run, metric, args, results.get(metric.name))
+            else:
+                measured = await loop.run_in_executor(
+                    self._executor, take_measurement, self.providers, metric, args
+                )
             self.stats.measurements += 1
             self.stats.by_phase[measured.phase.value] = self.stats.by_phase.get(measured.phase.value, 0) + 1
             return metric.name, measured.to_status(started_at=started, finished_at=self._clock())
 
         return dict(await asyncio.gather(*(one(metric) for metric in due)))
+
+    async def _measure_job(
+        self, run: AnalysisRun, metric: Any, args: ResolvedArgs, result: MetricResult | None
+    ) -> Measurement:
+        resolved = resolved_metric(metric, args)
+        if isinstance(resolved, Measurement):
+            return resolved
+        return await self.jobs.measure(run, resolved, result)
+
+    async def _delete_jobs(self, namespace: str, run: AnalysisRun, status: Any) -> None:
+        """Delete the run's Jobs ``status`` no longer keeps, with their pods."""
+        uid = run.metadata.uid
+        if not uid:
+            return
+        for name in jobs_to_delete(status, self._jobs_of(uid)):
+            log.info("AnalysisRun %s/%s: deleting Job %s", namespace, run.metadata.name, name)
+            await self._client.delete(*JOB, namespace=namespace, name=name, propagation="Background")
 
     async def _resolve_args(self, namespace: str, run: AnalysisRun) -> ResolvedArgs:
         """The run's args with Secret values read now (never stored in the run)."""
@@ -306,6 +370,22 @@ def _decoded(secret: KubeObject) -> dict[str, str]:
     }
     data.update({k: str(v) for k, v in (secret.get("stringData") or {}).items()})
     return data
+
+
+def _job_status_only(job: KubeObject) -> KubeObject:
+    """What the Job cache keeps: the metadata the lookups read and the status (no pod template)."""
+    meta = job.get("metadata") or {}
+    kept = {
+        k: meta[k]
+        for k in ("name", "namespace", "uid", "labels", "ownerReferences", "deletionTimestamp")
+        if k in meta
+    }
+    return {
+        "apiVersion": job.get("apiVersion"),
+        "kind": job.get("kind"),
+        "metadata": kept,
+        "status": job.get("status") or {},
+    }
 
 
 def _without_managed_fields(obj: KubeObject) -> KubeObject:

@@ -243,6 +243,8 @@ def metric_phase(metric: Metric, result: MetricResult | None, *, terminating: bo
     if result is not None and result.phase.is_completed():
         return Judgement(result.phase, result.message)
     measurements = [] if result is None else (result.measurements or [])
+    if terminating:  # what is still in progress will not be finished: judge what was
+        measurements = [m for m in measurements if m.phase.is_completed()]
     if result is None or not measurements:
         if terminating:
             return Judgement(AnalysisPhase.SUCCESSFUL, "run terminated before the first measurement")
@@ -326,7 +328,8 @@ def run_phase(
 ) -> RunJudgement:
     """The run's phase: the worst counted metric (Failed > Error > Inconclusive > Running/Pending
     > Successful). Once a counted metric is Failed, Error or Inconclusive the run is decided, and
-    the other metrics are judged as terminating (they stop after their in-flight measurement).
+    the other metrics are judged as terminating: on what they measured so far (a measurement still
+    in progress, a Job, is not waited for; the controller deletes the Job).
     Dry-run metrics are judged and summarised but never change the run's phase; a run made only
     of dry-run metrics is Successful once they all complete.
     """

@@ -10,9 +10,10 @@ Arguments are resolved in two places, for two reasons:
   and a rotated secret is picked up by the next measurement.
 
 :func:`substitute_args` then writes the values into the provider fields that accept
-``{{args.NAME}}`` (a Prometheus query, address and headers; a web URL, headers and body). A
-reference to an argument that has no value is an error naming the argument, never an empty
-string quietly pasted into a query.
+``{{args.NAME}}`` (a Prometheus query, address and headers; a web URL, headers and body; every
+string of a Job's metadata and spec). A reference to an argument that has no value is an error
+naming the argument, never an empty string quietly pasted into a query. A Secret's value is never
+pasted into a Job: the Job would keep it in its spec, readable by anyone who can read Jobs.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from typing import Any, Final
 from rollouts.api.analysis import (
     ARG_PLACEHOLDER,
     Argument,
+    JobMetadata,
+    JobMetric,
     Metric,
     MetricProvider,
     PrometheusMetric,
@@ -167,6 +170,15 @@ def _json_strings(value: Any) -> Iterator[str]:
             yield from _json_strings(item)
 
 
+def _job(j: JobMetric, args: Mapping[str, str], at: str) -> JobMetric:
+    metadata = j.metadata
+    if metadata is not None:
+        metadata = JobMetadata.model_validate(
+            _json(metadata.model_dump(exclude_none=True), args, field=f"{at}.metadata")
+        )
+    return j.model_copy(update={"metadata": metadata, "spec": _json(j.spec, args, field=f"{at}.spec")})
+
+
 def _web(w: WebMetric, args: Mapping[str, str], at: str) -> WebMetric:
     return w.model_copy(
         update={
@@ -190,6 +202,8 @@ def substitute_args(metric: Metric, args: Mapping[str, str]) -> Metric:
         new = MetricProvider(prometheus=_prometheus(provider.prometheus, args, f"{at}.prometheus"))
     elif provider.web is not None:
         new = MetricProvider(web=_web(provider.web, args, f"{at}.web"))
+    elif provider.job is not None:
+        new = MetricProvider(job=_job(provider.job, args, f"{at}.job"))
     else:  # pragma: no cover - the API model guarantees exactly one provider
         raise ArgumentError(f"metric {metric.name!r} has no provider")
     return metric.model_copy(update={"provider": new})
@@ -221,6 +235,9 @@ def _metric_references(metric: Metric) -> set[str]:
     if metric.provider.web is not None:
         w = metric.provider.web
         texts += [w.url, w.body, *(h.value for h in w.headers or []), *_json_strings(w.json_body)]
+    if metric.provider.job is not None:
+        j = metric.provider.job
+        texts += [*_json_strings(j.spec), *_json_strings(j.metadata and j.metadata.model_dump())]
     return set().union(*(referenced_args(t) for t in texts))
 
 

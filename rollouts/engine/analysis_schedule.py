@@ -16,7 +16,9 @@ One pass of the controller over a run is:
    :func:`plan_measurements` gives for the new status.
 
 ``spec.terminate`` stops measuring at once: the metrics take the verdict of what they measured
-(``metric_phase`` with ``terminating``) and the run completes.
+(``metric_phase`` with ``terminating``) and the run completes. A measurement still in progress
+when the run completes (a Job metric's Job) is dropped from the status: it was never judged, and
+the controller deletes its Job.
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ def next_measurement_at(
     if not measurements:
         return started_at + timedelta(seconds=metric.initial_delay_seconds)
     last = measurements[-1]
+    if not last.phase.is_completed():  # in progress (a Job still running): look at it again then
+        return last.resume_at or started_at
     if last.finished_at is None:  # recorded without a finish time (by hand): measure again now
         return started_at
     interval = metric.interval_seconds
@@ -113,6 +117,13 @@ def _retention(metric: Metric, rules: Sequence[MeasurementRetention] | None) -> 
     return DEFAULT_MEASUREMENT_RETENTION
 
 
+def _without_unfinished(result: MetricResult) -> MetricResult:
+    measurements = result.measurements or []
+    if not measurements or measurements[-1].phase.is_completed():
+        return result
+    return result.model_copy(update={"measurements": measurements[:-1] or None})
+
+
 def advance(run: AnalysisRun, now: datetime, taken: Mapping[str, Measurement]) -> AnalysisRunStatus:
     """The run's status once the measurements ``taken`` (metric name to measurement) are recorded
     and everything is judged again at ``now``. Pure: the same run and measurements give the same
@@ -150,6 +161,8 @@ def advance(run: AnalysisRun, now: datetime, taken: Mapping[str, Measurement]) -
         if result.name in dry:
             update["dry_run"] = True
         judged.append(result.model_copy(update=update))
+    if verdict.phase.is_completed():  # a measurement still in progress will never be finished
+        judged = [_without_unfinished(result) for result in judged]
     message = verdict.message
     if spec.terminate and verdict.phase is AnalysisPhase.SUCCESSFUL and message is None:
         message = "run terminated"

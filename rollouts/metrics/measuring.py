@@ -16,20 +16,31 @@ from rollouts.engine.analysis_args import ArgumentError, ResolvedArgs, substitut
 from rollouts.metrics.provider import Measurement, error
 from rollouts.metrics.registry import Providers, UnknownProviderError
 
-__all__ = ["take_measurement"]
+__all__ = ["resolved_metric", "take_measurement"]
 
 _log = logging.getLogger(__name__)
 
 
-def take_measurement(providers: Providers, metric: Metric, args: ResolvedArgs) -> Measurement:
-    """Measure ``metric`` once with the run's resolved ``args``. Never raises."""
+def resolved_metric(metric: Metric, args: ResolvedArgs) -> Metric | Measurement:
+    """``metric`` with the run's ``args`` filled in, or the Error measurement saying why it cannot
+    be measured (an argument without a value, a placeholder with no argument)."""
     problem = args.problem_for(metric)
     if problem is not None:
         return error(f"metric {metric.name!r} was not measured: {problem}")
     try:
-        resolved = substitute_args(metric, args.values)
+        return substitute_args(metric, args.values)
+    except ArgumentError as exc:
+        return error(str(exc))
+
+
+def take_measurement(providers: Providers, metric: Metric, args: ResolvedArgs) -> Measurement:
+    """Measure ``metric`` once with the run's resolved ``args``. Never raises."""
+    resolved = resolved_metric(metric, args)
+    if isinstance(resolved, Measurement):
+        return resolved
+    try:
         provider = providers.for_metric(metric)
-    except (ArgumentError, UnknownProviderError) as exc:
+    except UnknownProviderError as exc:
         return error(str(exc))
     try:
         return provider.measure(resolved)

@@ -38,21 +38,26 @@ class Measurement:
     value: MeasurementValue = None
     message: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    resume_at: datetime | None = None
+    """For a measurement still in progress (phase Running: a Job): when to look at it again."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
 
     def to_status(self, *, started_at: datetime, finished_at: datetime) -> ApiMeasurement:
-        """The measurement as an AnalysisRun's status records it (the value as compact JSON)."""
+        """The measurement as an AnalysisRun's status records it (the value as compact JSON); one
+        still in progress has no finish time and no value yet."""
+        done = self.phase.is_completed()
         return ApiMeasurement(
             phase=self.phase,
             message=self.message,
             started_at=started_at,
-            finished_at=finished_at,
+            finished_at=finished_at if done else None,
             value=None
-            if self.value is None and self.phase is AnalysisPhase.ERROR
+            if self.value is None and (self.phase is AnalysisPhase.ERROR or not done)
             else format_value(self.value),
             metadata=dict(self.metadata) or None,
+            resume_at=None if done else self.resume_at,
         )
 
 

@@ -3,6 +3,9 @@
 Adding a provider is one module implementing :class:`~rollouts.metrics.provider.MetricProvider`
 and one line in :data:`PROVIDERS`. A metric whose provider is not in the table is an error that
 names it and lists the known ones, never a silent fall-back to Prometheus (Flagger's habit).
+
+The ``job`` provider is not in the table: its measurements span passes and it creates objects, so
+the AnalysisRun controller drives it itself (``rollouts.metrics.job``).
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ def provider_name(metric: Metric) -> str:
     if len(names) != 1:
         raise UnknownProviderError(
             f"metric {metric.name!r} must set exactly one provider (got {names or 'none'}); "
-            f"known providers: {', '.join(PROVIDERS)}"
+            f"known providers: {', '.join([*PROVIDERS, 'job'])}"
         )
     return names[0]
 
@@ -70,7 +73,7 @@ class Providers:
         if factory is None:
             raise UnknownProviderError(
                 f"metric {metric.name!r}: provider {name!r} is not supported; known providers: "
-                f"{', '.join(PROVIDERS)}"
+                f"{', '.join([*PROVIDERS, 'job'])}"
             )
         with self._lock:
             if name not in self._made:

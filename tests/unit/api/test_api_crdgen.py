@@ -131,7 +131,7 @@ def test_schema_carries_defaults_enums_bounds_and_int_or_string() -> None:
     assert "CanaryPauseStep" in reason["enum"]
 
 
-def test_preserve_unknown_fields_only_on_the_pod_template_and_the_web_json_body() -> None:
+def test_preserve_unknown_fields_only_on_pod_templates_and_the_web_json_body() -> None:
     def walk(node: dict[str, Any], path: str) -> list[str]:
         found = [path] if node.get("x-kubernetes-preserve-unknown-fields") else []
         for name, sub in node.get("properties", {}).items():
@@ -142,7 +142,10 @@ def test_preserve_unknown_fields_only_on_the_pod_template_and_the_web_json_body(
 
     assert walk(crd_schemas()["Rollout"], "") == [".spec.template"]
     for kind in ("AnalysisTemplate", "ClusterAnalysisTemplate", "AnalysisRun"):
-        assert walk(crd_schemas()[kind], "") == [".spec.metrics[].provider.web.jsonBody"]
+        assert walk(crd_schemas()[kind], "") == [
+            ".spec.metrics[].provider.job.spec",
+            ".spec.metrics[].provider.web.jsonBody",
+        ]
 
 
 def test_server_side_rules_are_declared_and_compile() -> None:
