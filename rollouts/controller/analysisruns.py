@@ -240,7 +240,8 @@ class AnalysisRunController:
             return None
         now = self._clock()
         plan = plan_measurements(run, now)
-        taken = await self._measure(key[0], run, plan.due) if plan.due else {}
+        due = plan.due + plan.in_progress
+        taken = await self._measure(key[0], run, due) if due else {}
         status = advance(run, now, taken)
         if _dump(status) != _dump(run.status):
             await self._write_status(informer, obj, status)
@@ -373,11 +374,20 @@ def _decoded(secret: KubeObject) -> dict[str, str]:
 
 
 def _job_status_only(job: KubeObject) -> KubeObject:
-    """What the Job cache keeps: the metadata the lookups read and the status (no pod template)."""
+    """What the Job cache keeps: the metadata the lookups read and the status (no pod template).
+    The resourceVersion too: the cache takes an event with the version it holds for a replay."""
     meta = job.get("metadata") or {}
     kept = {
         k: meta[k]
-        for k in ("name", "namespace", "uid", "labels", "ownerReferences", "deletionTimestamp")
+        for k in (
+            "name",
+            "namespace",
+            "uid",
+            "resourceVersion",
+            "labels",
+            "ownerReferences",
+            "deletionTimestamp",
+        )
         if k in meta
     }
     return {

@@ -212,7 +212,9 @@ def _last_value(result: MetricResult, phase: AnalysisPhase) -> str:
     the Rollout's status and Events quote the run's message, so the user sees what was measured."""
     for measurement in reversed(result.measurements or []):
         if measurement.phase is phase and measurement.value is not None:
-            return f"; last {phase.value.lower()} value {measurement.value}"
+            said = measurement.message
+            extra = f" ({said})" if said and measurement.value not in said else ""  # e.g. a Job's reason
+            return f"; last {phase.value.lower()} value {measurement.value}{extra}"
     return ""
 
 

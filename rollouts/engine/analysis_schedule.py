@@ -48,10 +48,16 @@ an unreachable Prometheus is retried until ``consecutiveErrorLimit`` decides, as
 
 @dataclass(frozen=True, kw_only=True)
 class MeasurementPlan:
-    """The metrics to measure now, and the next moment another pass is needed (``None``: never)."""
+    """The metrics to measure now, and the next moment another pass is needed (``None``: never).
+
+    ``in_progress``: metrics whose measurement is still in progress (a Job running), looked at on
+    every pass, since a change to the Job is what wakes the run; their ``resumeAt`` is only the
+    fallback deadline in ``wake_at``.
+    """
 
     due: tuple[Metric, ...]
     wake_at: datetime | None
+    in_progress: tuple[Metric, ...] = ()
 
 
 def _started(run: AnalysisRun, now: datetime) -> datetime:
@@ -95,16 +101,21 @@ def plan_measurements(run: AnalysisRun, now: datetime) -> MeasurementPlan:
     started = _started(run, now)
     results = _results(run)
     due: list[Metric] = []
+    in_progress: list[Metric] = []
     wake_at: datetime | None = None
     for metric in run.spec.metrics:
-        at = next_measurement_at(metric, results.get(metric.name), started_at=started)
+        result = results.get(metric.name)
+        at = next_measurement_at(metric, result, started_at=started)
         if at is None:
             continue
         if at <= now:
             due.append(metric)
-        elif wake_at is None or at < wake_at:
+            continue
+        if result is not None and result.measurements and not result.measurements[-1].phase.is_completed():
+            in_progress.append(metric)
+        if wake_at is None or at < wake_at:
             wake_at = at
-    return MeasurementPlan(due=tuple(due), wake_at=wake_at)
+    return MeasurementPlan(due=tuple(due), wake_at=wake_at, in_progress=tuple(in_progress))
 
 
 def _retention(metric: Metric, rules: Sequence[MeasurementRetention] | None) -> int:

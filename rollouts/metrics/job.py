@@ -74,7 +74,9 @@ class JobProvider:
             )
         except KubeError as exc:
             return error(f"metric {metric.name!r}: {exc}")
-        return found if isinstance(found, Measurement) else self._judged(found)
+        if isinstance(found, Measurement):
+            return found
+        return self._judged(found, None if running is None else running[0].resume_at)
 
     async def _follow(self, run: AnalysisRun, metric: Metric, name: str) -> KubeObject | Measurement:
         job = await self._read(run.metadata.namespace or "", name)
@@ -120,14 +122,17 @@ class JobProvider:
         )
         return created
 
-    def _judged(self, job: KubeObject) -> Measurement:
+    def _judged(self, job: KubeObject, resume_at: datetime | None) -> Measurement:
+        """The Job's measurement; while it runs, the deadline to look again stays as it was until it
+        passes, so a Job event that changes nothing writes no status."""
         name = str((job.get("metadata") or {}).get("name"))
         metadata = {JOB_NAME_KEY: name}
         verdict = job_verdict(job)
         if verdict is None:
-            return Measurement(
-                phase=AnalysisPhase.RUNNING, metadata=metadata, resume_at=self._clock() + RESUME_AFTER
-            )
+            now = self._clock()
+            if resume_at is None or resume_at <= now:
+                resume_at = now + RESUME_AFTER
+            return Measurement(phase=AnalysisPhase.RUNNING, metadata=metadata, resume_at=resume_at)
         status = job.get("status") or {}
         value = {"succeeded": int(status.get("succeeded") or 0), "failed": int(status.get("failed") or 0)}
         return Measurement(phase=verdict.phase, value=value, message=verdict.message, metadata=metadata)

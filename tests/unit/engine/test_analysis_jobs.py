@@ -188,7 +188,7 @@ def test_jobs_the_status_no_longer_keeps_are_deleted(
     assert jobs_to_delete(run_status, [job("j1"), job("j2"), job("j3"), job("j0", deleting=True)]) == expected
 
 
-def test_a_running_job_is_looked_at_again_at_resume_at_not_measured_anew() -> None:
+def test_a_running_job_is_looked_at_on_every_pass_and_at_resume_at_at_the_latest() -> None:
     r = run(
         job_metric(),
         status=status(AnalysisPhase.RUNNING, running("web-7f9c-2-smoke-1")).model_dump(
@@ -196,8 +196,9 @@ def test_a_running_job_is_looked_at_again_at_resume_at_not_measured_anew() -> No
         )
         | {"startedAt": "2026-12-01T12:00:00Z"},
     )
-    assert plan_measurements(r, T0 + timedelta(seconds=10)).due == ()
-    assert plan_measurements(r, T0 + timedelta(seconds=10)).wake_at == T0 + timedelta(seconds=30)
+    early = plan_measurements(r, T0 + timedelta(seconds=10))
+    assert early.due == () and [m.name for m in early.in_progress] == ["smoke"]  # a Job change wakes it
+    assert early.wake_at == T0 + timedelta(seconds=30)
     assert [m.name for m in plan_measurements(r, T0 + timedelta(seconds=30)).due] == ["smoke"]
 
 
