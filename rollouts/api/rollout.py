@@ -18,6 +18,7 @@ from rollouts.api.common import (
     shown,
 )
 from rollouts.api.pod_template import pod_template_problems
+from rollouts.api.rollout_analysis import AnalysisRunHistory
 from rollouts.api.status import RolloutStatus
 from rollouts.api.strategy import RolloutStrategy
 
@@ -27,7 +28,7 @@ __all__ = ["Rollout", "RolloutSpec"]
 class RolloutSpec(ApiModel):
     """Desired state of the Rollout: the pods to run and how to move to a new version of them."""
 
-    UNSUPPORTED = frozenset({"workloadRef", "analysis"})
+    UNSUPPORTED = frozenset({"workloadRef"})
 
     replicas: int = Field(default=1, ge=0, description="Number of pods of the desired version.")
     selector: LabelSelector = Field(
@@ -57,6 +58,9 @@ class RolloutSpec(ApiModel):
         default=None, description="Restart all pods (one at a time) once this time has passed."
     )
     strategy: RolloutStrategy = Field(description="How to update: canary or blueGreen.")
+    analysis: AnalysisRunHistory | None = Field(
+        default=None, description="How many finished AnalysisRuns of earlier revisions to keep (5 and 5)."
+    )
 
     @model_validator(mode="after")
     def _selector_matches_template(self) -> Self:

@@ -15,6 +15,7 @@ from rollouts.api.enums import PodTemplateHashValue
 
 __all__ = [
     "AnalysisRunArgument",
+    "AnalysisRunHistory",
     "AnalysisTemplateRef",
     "ArgumentValueFrom",
     "RolloutAnalysis",
@@ -78,4 +79,22 @@ class RolloutAnalysisBackground(RolloutAnalysis):
 
     starting_step: int | None = Field(
         default=None, ge=0, description="Index of the step at which the background analysis starts."
+    )
+
+
+DEFAULT_RUN_HISTORY_LIMIT = 5
+
+
+class AnalysisRunHistory(ApiModel):
+    """How many finished AnalysisRuns of earlier revisions the Rollout keeps; older ones are
+    deleted (with the Jobs of their job metrics). The runs of the revision being delivered are
+    always kept."""
+
+    successful_run_history_limit: int = Field(
+        default=DEFAULT_RUN_HISTORY_LIMIT, ge=0, description="Successful runs to keep (default 5)."
+    )
+    unsuccessful_run_history_limit: int = Field(
+        default=DEFAULT_RUN_HISTORY_LIMIT,
+        ge=0,
+        description="Failed, Error and Inconclusive runs to keep (default 5).",
     )

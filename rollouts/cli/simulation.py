@@ -51,6 +51,7 @@ from rollouts.engine import (
     AnnotateScaleDownDeadline,
     CreateAnalysisRun,
     CreateReplicaSet,
+    DeleteAnalysisRun,
     DeleteReplicaSet,
     ObservedAnalysisRun,
     ObservedReplicaSet,
@@ -239,6 +240,8 @@ class _World:
                 self.replica_sets[name] = replace(self.replica_sets[name], scale_down_deadline=value)
             case DeleteReplicaSet(name=name):
                 self.replica_sets.pop(name, None)
+            case DeleteAnalysisRun(name=name):
+                self.runs.pop(name, None)
             case _:
                 pass  # RestartPod: the synthetic cluster has no pods to restart
 

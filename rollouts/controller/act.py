@@ -34,6 +34,7 @@ from rollouts.engine import (
     AnnotateScaleDownDeadline,
     CreateAnalysisRun,
     CreateReplicaSet,
+    DeleteAnalysisRun,
     DeleteReplicaSet,
     RestartPod,
     RestoreStableTraffic,
@@ -106,6 +107,8 @@ async def _apply(ctx: ActContext, action: Action) -> None:
             )
         case DeleteReplicaSet():
             await ctx.client.delete(*kinds.REPLICA_SET, namespace=ctx.namespace, name=action.name)
+        case DeleteAnalysisRun():
+            await ctx.client.delete(*kinds.ANALYSIS_RUN, namespace=ctx.namespace, name=action.name)
         case RestartPod():
             await ctx.client.delete(*kinds.POD, namespace=ctx.namespace, name=action.name)
 

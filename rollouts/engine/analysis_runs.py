@@ -333,4 +333,5 @@ def observe_analysis_run(run: AnalysisRun) -> ObservedAnalysisRun | None:
         step_index=int(step_text) if step_text and step_text.isdigit() else None,
         message=(status.message or "") if status is not None else "",
         terminating=run.spec.terminate,
+        created=run.metadata.creation_timestamp,
     )

@@ -36,7 +36,7 @@ from rollouts.engine.context import PassContext, RunRef
 from rollouts.engine.outcome import check_progress_deadline, finish
 from rollouts.engine.plan import AnnotateScaleDownDeadline, Plan
 from rollouts.engine.replicas import bluegreen_new_replicas
-from rollouts.engine.runs import act_on_verdicts, ensure_run, terminate_stale_runs
+from rollouts.engine.runs import act_on_verdicts, ensure_run, retire_runs
 from rollouts.engine.snapshot import AnalysisRunKind, ObservedReplicaSet, Snapshot
 
 __all__ = ["BlueGreen", "decide"]
@@ -125,7 +125,7 @@ def _follow_template(b: BlueGreen) -> None:
 def _judge_analysis(b: BlueGreen) -> str | None:
     ctx, draft = b.ctx, b.ctx.draft
     if draft.abort or b.promoted or draft.promote_full:
-        terminate_stale_runs(ctx, keep=set())
+        retire_runs(ctx, keep=set())
         return None
     pre, post = b.spec.pre_promotion_analysis, b.spec.post_promotion_analysis
     if pre is not None and not b.switched and _at_preview_size(b):
@@ -135,7 +135,7 @@ def _judge_analysis(b: BlueGreen) -> str | None:
     if post is not None and b.switched:
         draft.post_run = _run(b, draft.post_run, AnalysisRunKind.POST, post)
     refs = [ref for ref in (draft.pre_run, draft.post_run) if ref is not None]
-    terminate_stale_runs(ctx, keep={ref.name for ref in refs})
+    retire_runs(ctx, keep={ref.name for ref in refs})
     return act_on_verdicts(ctx, [draft.post_run] if b.switched else [draft.pre_run])
 
 

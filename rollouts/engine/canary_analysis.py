@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from rollouts.api.enums import AnalysisPhase, PauseReason
 from rollouts.api.strategy import RolloutAnalysis
 from rollouts.engine.context import RunRef
-from rollouts.engine.runs import act_on_verdicts, current_run, ensure_run, terminate_stale_runs
+from rollouts.engine.runs import act_on_verdicts, current_run, ensure_run, retire_runs
 from rollouts.engine.snapshot import AnalysisRunKind
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def judge_analysis(c: Canary) -> str | None:
     if draft.abort or draft.promote_full or c.promoted:
         if not draft.abort:
             draft.step_run = draft.background_run = None
-        terminate_stale_runs(ctx, keep=set())
+        retire_runs(ctx, keep=set())
         return None
     step = c.step
     if step is not None and step.analysis is not None:
@@ -46,7 +46,7 @@ def judge_analysis(c: Canary) -> str | None:
     else:
         draft.background_run = None
     refs = [ref for ref in (draft.step_run, draft.background_run) if ref is not None]
-    terminate_stale_runs(ctx, keep={ref.name for ref in refs})
+    retire_runs(ctx, keep={ref.name for ref in refs})
     return act_on_verdicts(ctx, refs)
 
 

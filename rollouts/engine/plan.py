@@ -34,6 +34,7 @@ __all__ = [
     "AnnotateScaleDownDeadline",
     "CreateAnalysisRun",
     "CreateReplicaSet",
+    "DeleteAnalysisRun",
     "DeleteReplicaSet",
     "Event",
     "EventType",
@@ -134,6 +135,13 @@ class TerminateAnalysisRun:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DeleteAnalysisRun:
+    """Delete a finished AnalysisRun of an earlier revision beyond the Rollout's history limits."""
+
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class AnnotateScaleDownDeadline:
     """Write (or with ``deadline=None`` remove) the scale-down deadline annotation of a ReplicaSet."""
 
@@ -175,6 +183,7 @@ Action = (
     | SwitchServiceSelector
     | CreateAnalysisRun
     | TerminateAnalysisRun
+    | DeleteAnalysisRun
     | AnnotateScaleDownDeadline
     | DeleteReplicaSet
     | RestartPod

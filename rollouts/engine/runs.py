@@ -9,7 +9,11 @@ prefix already in the cluster. So:
   (a run of the right kind and revision that has not finished) instead of starting a twin;
 * a retry after an abort, or a promote after an inconclusive result, starts a fresh attempt
   rather than re-reading the old verdict;
-* every run that is not current and still running is terminated at the end of the pass.
+* every run that is not current and still running is terminated at the end of the pass;
+* finished runs of earlier revisions beyond ``spec.analysis``'s history limits (5 successful, 5
+  unsuccessful by default, as in Argo) are deleted, the oldest first. The runs of the revision
+  being delivered are kept, and a new attempt's number is one more than the highest in the
+  cluster, so a deleted run's name is never given to a new one.
 
 Judging a run's measurements is ``analysis.py``'s job; here only its phase is read.
 """
@@ -20,13 +24,14 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from rollouts.api.enums import AnalysisPhase, PauseReason
+from rollouts.api.rollout_analysis import DEFAULT_RUN_HISTORY_LIMIT
 from rollouts.api.strategy import RolloutAnalysis
 from rollouts.engine.analysis_runs import build_analysis_run
 from rollouts.engine.context import PassContext, RunRef
-from rollouts.engine.plan import CreateAnalysisRun, TerminateAnalysisRun
+from rollouts.engine.plan import CreateAnalysisRun, DeleteAnalysisRun, TerminateAnalysisRun
 from rollouts.engine.snapshot import AnalysisRunKind, ObservedAnalysisRun
 
-__all__ = ["act_on_verdicts", "current_run", "ensure_run", "terminate_stale_runs"]
+__all__ = ["act_on_verdicts", "current_run", "ensure_run", "retire_runs"]
 
 
 def _prefix(ctx: PassContext, kind: AnalysisRunKind, step_index: int | None) -> str:
@@ -84,7 +89,8 @@ def ensure_run(
             unfinished = not AnalysisPhase(run.phase).is_completed() and not run.terminating
             if _belongs(run, ctx, kind, step_index) and unfinished and run.name.startswith(prefix):
                 return _ref(run)
-    attempt = 1 + sum(1 for run in ctx.snap.analysis_runs if run.name.startswith(prefix))
+    attempts = [run.name[len(prefix) :] for run in ctx.snap.analysis_runs if run.name.startswith(prefix)]
+    attempt = 1 + max((int(n) for n in attempts if n.isdigit()), default=0)
     name = f"{prefix}{attempt}"
     action = CreateAnalysisRun(
         name=name, kind=kind, pod_template_hash=ctx.desired_hash, analysis=analysis, step_index=step_index
@@ -99,12 +105,33 @@ def ensure_run(
     return RunRef(name=name, status=AnalysisPhase.PENDING)
 
 
-def terminate_stale_runs(ctx: PassContext, keep: set[str]) -> None:
-    """Terminate every run that is still going but no longer current (named in ``keep``)."""
+def retire_runs(ctx: PassContext, keep: set[str]) -> None:
+    """Terminate every run that is still going but no longer current (named in ``keep``), and
+    delete the finished ones of earlier revisions beyond the history limits."""
     for run in sorted(ctx.snap.analysis_runs, key=lambda r: r.name):
         if run.name in keep or run.terminating or AnalysisPhase(run.phase).is_completed():
             continue
         ctx.plan.add(TerminateAnalysisRun(name=run.name))
+    _prune_history(ctx)
+
+
+def _prune_history(ctx: PassContext) -> None:
+    """Delete the finished runs of earlier revisions beyond the history limits, oldest first."""
+    history = ctx.rollout.spec.analysis
+    limits = {
+        True: DEFAULT_RUN_HISTORY_LIMIT if history is None else history.successful_run_history_limit,
+        False: DEFAULT_RUN_HISTORY_LIMIT if history is None else history.unsuccessful_run_history_limit,
+    }
+    finished = [
+        run
+        for run in ctx.snap.analysis_runs
+        if run.pod_template_hash != ctx.desired_hash and AnalysisPhase(run.phase).is_completed()
+    ]
+    newest_first = sorted(finished, key=lambda r: (r.created is not None, r.created, r.name), reverse=True)
+    for successful, limit in limits.items():
+        runs = [r for r in newest_first if (r.phase is AnalysisPhase.SUCCESSFUL) == successful]
+        for run in sorted(runs[limit:], key=lambda r: r.name):
+            ctx.plan.add(DeleteAnalysisRun(name=run.name))
 
 
 def act_on_verdicts(ctx: PassContext, refs: Iterable[RunRef | None]) -> str | None:

@@ -118,6 +118,7 @@ class ObservedAnalysisRun:
     step_index: int | None = None
     message: str = ""
     terminating: bool = False
+    created: datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
