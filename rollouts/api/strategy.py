@@ -16,7 +16,6 @@ from rollouts.api.common import (
     ApiModel,
     Duration,
     IntOrPercent,
-    PodTemplateMetadata,
     cel,
     parse_duration,
     rule_error,
@@ -187,10 +186,12 @@ class CanaryStrategy(ApiModel):
     UNSUPPORTED = frozenset(
         {
             "antiAffinity",
+            "canaryMetadata",
             "dynamicStableScale",
             "pingPong",
             "minPodsPerReplicaSet",
             "replicaProgressThreshold",
+            "stableMetadata",
         }
     )
     model_config = ConfigDict(json_schema_extra=_CANARY_CEL)
@@ -237,12 +238,6 @@ class CanaryStrategy(ApiModel):
     )
     analysis: RolloutAnalysisBackground | None = Field(
         default=None, description="Analysis that runs in the background while the canary progresses."
-    )
-    canary_metadata: PodTemplateMetadata | None = Field(
-        default=None, description="Labels and annotations added to canary pods only."
-    )
-    stable_metadata: PodTemplateMetadata | None = Field(
-        default=None, description="Labels and annotations added to stable pods only."
     )
 
     @model_validator(mode="after")
@@ -295,7 +290,7 @@ class CanaryStrategy(ApiModel):
 class BlueGreenStrategy(ApiModel):
     """Bring the new version up in full behind a preview Service, then switch the active Service at once."""
 
-    UNSUPPORTED = frozenset({"antiAffinity", "maxUnavailable"})
+    UNSUPPORTED = frozenset({"activeMetadata", "antiAffinity", "maxUnavailable", "previewMetadata"})
     model_config = ConfigDict(
         json_schema_extra=cel(
             (
@@ -334,12 +329,6 @@ class BlueGreenStrategy(ApiModel):
     )
     post_promotion_analysis: RolloutAnalysis | None = Field(
         default=None, description="Analysis after the switch; failing it switches back."
-    )
-    active_metadata: PodTemplateMetadata | None = Field(
-        default=None, description="Labels and annotations added to the active pods."
-    )
-    preview_metadata: PodTemplateMetadata | None = Field(
-        default=None, description="Labels and annotations added to the preview pods."
     )
 
     @model_validator(mode="after")

@@ -92,6 +92,7 @@ def _path(loc: tuple[int | str, ...]) -> str:
         if isinstance(part, int):
             text += f"[{part}]"
         else:
+            part = part or '""'  # a key that is the empty string must still show in the path
             text += f".{part}" if text else part
     return text
 

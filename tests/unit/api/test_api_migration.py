@@ -44,12 +44,6 @@ spec:
       maxSurge: "20%"
       maxUnavailable: 0
       abortScaleDownDelaySeconds: 60
-      canaryMetadata:
-        labels:
-          role: canary
-      stableMetadata:
-        labels:
-          role: stable
       trafficRouting:
         nginx:
           stableIngress: guestbook
@@ -164,6 +158,12 @@ def test_argo_features_we_lack_are_named_not_dropped() -> None:
         "remove it (kube-rollouts does not implement it)",
     ]
     del canary["dynamicStableScale"]
+    canary["canaryMetadata"] = {"labels": {"role": "canary"}}
+    assert validation_errors(doc) == [
+        "Rollout demo/guestbook: `spec.strategy.canary.canaryMetadata` is not supported yet; "
+        "remove it (kube-rollouts does not implement it)",
+    ]
+    del canary["canaryMetadata"]
     errors = validation_errors(doc)
     assert [line.split("`")[1] for line in errors] == [
         "spec.strategy.canary.steps[2].experiment",

@@ -333,9 +333,6 @@ def _canary(draw: st.DrawFn, analysis: st.SearchStrategy[Body] | None) -> tuple[
         canary["abortScaleDownDelaySeconds"] = draw(st.integers(0, 60))
     if analysis is not None and draw(st.booleans()):
         canary["analysis"] = draw(analysis)
-    if draw(st.booleans()):
-        canary["canaryMetadata"] = {"labels": {"track": "canary"}}
-        canary["stableMetadata"] = {"labels": {"track": "stable"}}
     return {"canary": canary}, neighbours
 
 
@@ -359,9 +356,6 @@ def _blue_green(draw: st.DrawFn, analysis: st.SearchStrategy[Body] | None) -> tu
     for key in ("prePromotionAnalysis", "postPromotionAnalysis"):
         if analysis is not None and draw(st.booleans()):
             blue_green[key] = draw(analysis)
-    if draw(st.booleans()):
-        blue_green["activeMetadata"] = {"labels": {"role": "active"}}
-        blue_green["previewMetadata"] = {"labels": {"role": "preview"}}
     return {"blueGreen": blue_green}, neighbours
 
 
