@@ -189,7 +189,6 @@ class CanaryStrategy(ApiModel):
             "canaryMetadata",
             "dynamicStableScale",
             "pingPong",
-            "minPodsPerReplicaSet",
             "replicaProgressThreshold",
             "stableMetadata",
         }
@@ -226,6 +225,15 @@ class CanaryStrategy(ApiModel):
         ),
     )
     scale_down_delay_revision_limit: int | None = _REVISION_LIMIT
+    min_pods_per_replica_set: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "With trafficRouting: a canary taking traffic runs at least this many pods, however"
+            " small its weight (e.g. 2, so it survives losing one). setCanaryScale.replicas is"
+            " taken as written."
+        ),
+    )
     abort_scale_down_delay_seconds: int | None = Field(
         default=None,
         ge=0,
@@ -269,6 +277,12 @@ class CanaryStrategy(ApiModel):
             raise rule_error(
                 "maxSurge and maxUnavailable are both 0, so no pod could ever be replaced; raise one of them",
                 at="maxSurge",
+            )
+        if routing is None and self.min_pods_per_replica_set is not None:
+            raise rule_error(
+                "minPodsPerReplicaSet needs trafficRouting: without a router the pod ratio is the "
+                "traffic split; remove it or add trafficRouting",
+                at="minPodsPerReplicaSet",
             )
         if routing is None and self.scale_down_delay_seconds is not None:
             raise rule_error(

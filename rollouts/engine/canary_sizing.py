@@ -62,8 +62,11 @@ def desired_canary_size(c: Canary) -> int:
             weight=c.weight_in_force(),
             canary_scale_replicas=scale_replicas,
             canary_scale_weight=scale_weight,
+            min_pods=c.spec.min_pods_per_replica_set,
         )
-        return min(split.canary, replicas) if scale_replicas is None else split.canary
+        if scale_replicas is not None:
+            return split.canary
+        return min(split.canary, max(replicas, c.spec.min_pods_per_replica_set or 0))
     return basic_split(c).canary
 
 

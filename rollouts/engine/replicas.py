@@ -107,6 +107,7 @@ def traffic_routed_canary_counts(
     weight: int,
     canary_scale_replicas: int | None = None,
     canary_scale_weight: int | None = None,
+    min_pods: int | None = None,
 ) -> CanarySplit:
     """Canary and stable sizes when a traffic router splits the requests.
 
@@ -114,13 +115,16 @@ def traffic_routed_canary_counts(
     come from the ``setCanaryScale`` step in force (the step machine decides which one is, and
     passes neither for ``matchTrafficWeight``, after an abort, or on full promotion); an explicit
     replica count wins over a weight. The stable keeps every pod: traffic can return to it at once.
+    ``min_pods`` (``minPodsPerReplicaSet``) raises a canary sized from a weight above zero to at
+    least that many pods, so a canary taking traffic survives losing one; an explicit
+    ``setCanaryScale.replicas`` is taken as written.
     """
     if canary_scale_replicas is not None:
-        canary = canary_scale_replicas
-    elif canary_scale_weight is not None:
-        canary = weight_to_replicas(replicas=replicas, weight=canary_scale_weight)
-    else:
-        canary = weight_to_replicas(replicas=replicas, weight=weight)
+        return CanarySplit(canary=canary_scale_replicas, stable=replicas)
+    by_weight = weight if canary_scale_weight is None else canary_scale_weight
+    canary = weight_to_replicas(replicas=replicas, weight=by_weight)
+    if min_pods is not None and by_weight > 0:
+        canary = max(canary, min_pods)
     return CanarySplit(canary=canary, stable=replicas)
 
 

@@ -176,12 +176,16 @@ def wait_healthy(
 
 
 class TrafficWatch(threading.Thread):
-    """Samples the ReplicaSets of Rollout ``name``, then the Services, every 0.2 s and records any
-    Service selecting a revision with no available pod (traffic sent to pods that are not ready).
+    """Samples the ReplicaSets of Rollout ``name``, then the Services, then the ReplicaSets again,
+    every 0.2 s, and records any Service selecting a revision with no available pod in both
+    ReplicaSet reads (traffic sent to pods that are not ready).
 
-    ReplicaSets first: the controller moves a selector before it scales the old revision down, so
-    this order never reads a correct switch as a violation, while a scale-down that came before the
-    switch is still caught. A read that fails (the API server down) is counted, not fatal.
+    Two reads are not one snapshot, so one ReplicaSet read cannot judge a Service read: read
+    before it, a revision that became available just before the Service switched to it looks
+    unavailable (a cold CI run, the machine loaded, caught that false violation); read after it,
+    an old revision scaled down just after the Service left it does. A revision unavailable both
+    before and after the Service read was unavailable while the Service selected it. A read that
+    fails (the API server down) is counted, not fatal.
     """
 
     def __init__(self, kubectl: Kubectl, name: str = "web") -> None:
@@ -196,15 +200,19 @@ class TrafficWatch(threading.Thread):
     def run(self) -> None:
         while not self.stop.is_set():
             try:
-                rs = replica_sets(self.kubectl, self.name)
+                before = replica_sets(self.kubectl, self.name)
                 services = kubectl_json(self.kubectl, "get", "services")["items"]
+                after = replica_sets(self.kubectl, self.name)
             except AssertionError:  # kubectl failed
                 self.failed_reads += 1
                 time.sleep(0.2)
                 continue
             for svc in services:
                 selected = (svc["spec"].get("selector") or {}).get(HASH)
-                if selected and selected in rs and rs[selected]["available"] == 0:
-                    self.violations.append(f"{svc['metadata']['name']} -> {selected} with {rs[selected]}")
+                unavailable = [
+                    rs[selected] for rs in (before, after) if rs.get(selected, {}).get("available") == 0
+                ]
+                if selected and len(unavailable) == 2:
+                    self.violations.append(f"{svc['metadata']['name']} -> {selected} with {unavailable[1]}")
             self.samples += 1
             time.sleep(0.2)

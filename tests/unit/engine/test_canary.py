@@ -77,6 +77,29 @@ def test_set_weight_moves_traffic_only_onto_a_fully_available_canary(
     assert plan.status.current_step_index == index_after
 
 
+@pytest.mark.parametrize(("canary_available", "expected_weight_actions"), [(1, []), (2, [10])])
+def test_min_pods_per_replica_set_gives_a_small_weight_two_pods_before_any_traffic(
+    canary_available: int, expected_weight_actions: list[int]
+) -> None:
+    ro = canary_rollout(steps=[{"setWeight": 10}, {"pause": {}}], minPodsPerReplicaSet=2, status=mid(0))
+    snap = snapshot(
+        ro,
+        replica_sets=(rs(V1, 10), rs(V2, 1, available=1, revision=2)),
+        services=SERVICES_V2,
+        router_canary_weight=0,
+    )
+    plan = canary.decide(snap)
+    assert ScaleReplicaSet(name=f"web-{V2}", pod_template_hash=V2, replicas=2, previous=1) in plan.actions
+    assert of_type(plan, SetWeight) == []  # one pod of the two: no traffic yet
+    grown = snapshot(
+        ro,
+        replica_sets=(rs(V1, 10), rs(V2, 2, available=canary_available, revision=2)),
+        services=SERVICES_V2,
+        router_canary_weight=0,
+    )
+    assert [a.canary_weight for a in of_type(canary.decide(grown), SetWeight)] == expected_weight_actions
+
+
 def test_canary_service_switches_to_the_canary_before_weight_is_set() -> None:
     ro = canary_rollout(status=mid(0))
     snap = snapshot(
@@ -382,3 +405,10 @@ def test_full_canary_run_to_healthy() -> None:
     assert snap.rollout.status.stable_rs == V2
     assert {r.pod_template_hash: r.replicas for r in snap.replica_sets} == {V1: 0, V2: 10}
     assert of_type(plan, TerminateAnalysisRun) == []
+
+
+def test_min_pods_per_replica_set_needs_a_router() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="minPodsPerReplicaSet needs trafficRouting"):
+        canary_rollout(routed=False, minPodsPerReplicaSet=2)

@@ -84,6 +84,35 @@ def test_traffic_routed_canary_counts(
     assert got == expected, name
 
 
+@pytest.mark.parametrize(
+    ("name", "replicas", "weight", "scale_replicas", "scale_weight", "expected"),
+    [
+        ("a 10% weight of 10 gets 2 pods, not 1", 10, 10, None, None, CanarySplit(2, 10)),
+        ("a weight already above the minimum is unchanged", 10, 50, None, None, CanarySplit(5, 10)),
+        ("weight 0 (aborted, first step): no pods", 10, 0, None, None, CanarySplit(0, 10)),
+        ("setCanaryScale.weight counts like a weight", 10, 50, None, 5, CanarySplit(2, 10)),
+        ("setCanaryScale.replicas is taken as written", 10, 50, 1, None, CanarySplit(1, 10)),
+        ("more than the Rollout's replicas when asked", 1, 20, None, None, CanarySplit(2, 1)),
+    ],
+)
+def test_min_pods_per_replica_set_raises_a_canary_with_traffic(
+    name: str,
+    replicas: int,
+    weight: int,
+    scale_replicas: int | None,
+    scale_weight: int | None,
+    expected: CanarySplit,
+) -> None:
+    got = traffic_routed_canary_counts(
+        replicas=replicas,
+        weight=weight,
+        canary_scale_replicas=scale_replicas,
+        canary_scale_weight=scale_weight,
+        min_pods=2,
+    )
+    assert got == expected, name
+
+
 # --- basic canary: the closest split ---------------------------------------------------------------
 
 # (replicas, weight, maxSurge, canary, stable), from Argo's TestApproximateWeightedNewStableReplicaCounts.
