@@ -4,7 +4,9 @@ Each Rollout (1 replica) runs ``setWeight 20, pause 2s, setWeight 50, pause 2s, 
 pause 2s``. A step *may advance* the moment its pause ends (``pauseConditions[].startTime`` + 2 s,
 as the controller recorded it); its latency is the time until the next canary-weight annotation
 (50 after the first pause, 80 after the second) is seen on the canary Ingress through a watch:
-two samples per Rollout. Also reported: the controller's peak RSS (VmHWM) and CPU seconds (user +
+two samples per Rollout. The first step is measured apart (``first_step_*``): from the moment a
+watch sees the canary ReplicaSet available to the first canary weight (20) on the Ingress, one
+sample per Rollout. Also reported: the controller's peak RSS (VmHWM) and CPU seconds (user +
 system) from start to the end of the update, and the wall time of the whole update.
 
 Run: ``python -m bench controller`` (N=200), or ``BENCH_ROLLOUTS=50 python -m bench controller``;
@@ -103,6 +105,8 @@ class Recorder:
         self.client, self.namespace, self.count = client, namespace, count
         self.pause_start: dict[tuple[str, int], float] = {}
         self.weight_seen: dict[tuple[str, str], float] = {}
+        self.available: dict[tuple[str, str], float] = {}
+        """(Rollout, pod template hash) to when its ReplicaSet was first seen available."""
         self.healthy: dict[str, str] = {}
 
     async def follow(self, api_version: str, kind: str) -> None:
@@ -113,8 +117,19 @@ class Recorder:
     def _see(self, kind: str, obj: dict[str, Any], now: float) -> None:
         if kind == "Rollout":
             self._rollout(obj, now)
+        elif kind == "ReplicaSet":
+            self._replica_set(obj, now)
         else:
             self._ingress(obj, now)
+
+    def _replica_set(self, obj: dict[str, Any], now: float) -> None:
+        meta = obj["metadata"]
+        owner = next(
+            (r["name"] for r in meta.get("ownerReferences") or [] if r.get("kind") == "Rollout"), None
+        )
+        pod_hash = (meta.get("labels") or {}).get("rollouts-pod-template-hash")
+        if owner and pod_hash and (obj.get("status") or {}).get("availableReplicas"):
+            self.available.setdefault((owner, pod_hash), now)
 
     def _rollout(self, obj: dict[str, Any], now: float) -> None:
         name, st = obj["metadata"]["name"], obj.get("status") or {}
@@ -132,6 +147,15 @@ class Recorder:
         name = obj["metadata"]["name"]
         if weight is not None and name.endswith("-canary"):
             self.weight_seen.setdefault((name.split("-")[0], weight), now)
+
+    def first_steps(self, canaries: dict[str, str]) -> list[float]:
+        """Canary ReplicaSet available -> first weight, for ``canaries`` (Rollout -> canary hash)."""
+        found = []
+        for name, pod_hash in canaries.items():
+            ready, seen = self.available.get((name, pod_hash)), self.weight_seen.get((name, "20"))
+            if ready is not None and seen is not None:
+                found.append(max(0.0, seen - ready))
+        return found
 
     def latencies(self) -> list[float]:
         found = []
@@ -195,6 +219,7 @@ async def _bench(count: int, namespace: str, kubeconfig: str) -> dict[str, Any]:
     watches = [
         asyncio.create_task(recorder.follow("rollouts.dev/v1alpha1", "Rollout")),
         asyncio.create_task(recorder.follow("networking.k8s.io/v1", "Ingress")),
+        asyncio.create_task(recorder.follow("apps/v1", "ReplicaSet")),
         asyncio.create_task(recorder.poll()),
     ]
     sem = asyncio.Semaphore(16)
@@ -229,6 +254,8 @@ async def _bench(count: int, namespace: str, kubeconfig: str) -> dict[str, Any]:
         wall = time.monotonic() - started
         peak_kib, cpu = _proc(controller.pid)
         lat = sorted(recorder.latencies())
+        v2 = {n: h for n, h in recorder.healthy.items() if h != v1.get(n)}
+        first = sorted(recorder.first_steps(v2))
     finally:
         controller.terminate()
         controller.wait(timeout=30)
@@ -246,6 +273,9 @@ async def _bench(count: int, namespace: str, kubeconfig: str) -> dict[str, Any]:
         "step_latency_p50_s": round(statistics.median(lat), 3) if lat else None,
         "step_latency_p99_s": round(q[98], 3),
         "step_latency_max_s": round(lat[-1], 3) if lat else None,
+        "first_step_samples": len(first),
+        "first_step_p50_s": round(statistics.median(first), 3) if first else None,
+        "first_step_max_s": round(first[-1], 3) if first else None,
         "update_wall_seconds": round(wall, 1),
         "controller_peak_rss_mib": round(peak_kib / 1024, 1),
         "controller_cpu_seconds": round(cpu, 1),
