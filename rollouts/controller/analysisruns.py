@@ -263,8 +263,8 @@ class AnalysisRunController:
         async def one(metric: Any) -> tuple[str, StatusMeasurement]:
             started = self._clock()
             measured: Measurement
+            running = in_progress_job(results.get(metric.name)) if metric.provider.job else None
             if metric.provider.job is not None:
-                running = in_progress_job(results.get(metric.name))
                 if running is not None and running[0].started_at is not None:
                     started = running[0].started_at
                 measured = await self._measure_job(run, metric, args, results.get(metric.name))
@@ -272,8 +272,10 @@ class AnalysisRunController:
                 measured = await loop.run_in_executor(
                     self._executor, take_measurement, self.providers, metric, args
                 )
-            self.stats.measurements += 1
-            self.stats.by_phase[measured.phase.value] = self.stats.by_phase.get(measured.phase.value, 0) + 1
+            if running is None or measured.phase.is_completed():  # not each look at a running Job
+                self.stats.measurements += 1
+                phase = measured.phase.value
+                self.stats.by_phase[phase] = self.stats.by_phase.get(phase, 0) + 1
             return metric.name, measured.to_status(started_at=started, finished_at=self._clock())
 
         return dict(await asyncio.gather(*(one(metric) for metric in due)))
