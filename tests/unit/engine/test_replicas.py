@@ -54,17 +54,24 @@ def test_weight_to_replicas_rounds_up(replicas: int, weight: int, expected: int)
 
 
 @pytest.mark.parametrize(
-    ("name", "replicas", "weight", "scale_replicas", "scale_weight", "expected"),
+    ("name", "replicas", "weight", "scale_replicas", "scale_weight", "min_pods", "expected"),
     [
-        ("canary sized from the weight, stable kept full", 10, 10, None, None, CanarySplit(1, 10)),
-        ("setCanaryScale.replicas wins over setWeight", 1, 100, 9, None, CanarySplit(9, 1)),
-        ("setCanaryScale.weight wins over setWeight", 4, 100, None, 200, CanarySplit(8, 4)),
-        ("replicas win over weight when both given", 10, 50, 3, 90, CanarySplit(3, 10)),
-        ("matchTrafficWeight: neither passed, the weight rules", 10, 20, None, None, CanarySplit(2, 10)),
-        ("aborted, canary scale dropped: weight 0", 1, 0, None, None, CanarySplit(0, 1)),
-        ("aborted with abortScaleDownDelaySeconds 0 keeps the scale", 1, 0, 1, None, CanarySplit(1, 1)),
-        ("a setCanaryScale of zero is honoured", 10, 50, 0, None, CanarySplit(0, 10)),
-        ("a 1% weight still gets a pod", 10, 1, None, None, CanarySplit(1, 10)),
+        ("canary sized from the weight, stable kept full", 10, 10, None, None, None, CanarySplit(1, 10)),
+        ("setCanaryScale.replicas wins over setWeight", 1, 100, 9, None, None, CanarySplit(9, 1)),
+        ("setCanaryScale.weight wins over setWeight", 4, 100, None, 200, None, CanarySplit(8, 4)),
+        ("replicas win over weight when both given", 10, 50, 3, 90, None, CanarySplit(3, 10)),
+        ("matchTrafficWeight: neither passed, weight rules", 10, 20, None, None, None, CanarySplit(2, 10)),
+        ("aborted, canary scale dropped: weight 0", 1, 0, None, None, None, CanarySplit(0, 1)),
+        ("aborted with abortScaleDownDelaySeconds 0 keeps the scale", 1, 0, 1, None, None, CanarySplit(1, 1)),
+        ("a setCanaryScale of zero is honoured", 10, 50, 0, None, None, CanarySplit(0, 10)),
+        ("a 1% weight still gets a pod", 10, 1, None, None, None, CanarySplit(1, 10)),
+        # minPodsPerReplicaSet: a canary taking traffic gets at least that many pods
+        ("min 2: a 10% weight of 10 gets 2 pods, not 1", 10, 10, None, None, 2, CanarySplit(2, 10)),
+        ("min 2: a weight already above it is unchanged", 10, 50, None, None, 2, CanarySplit(5, 10)),
+        ("min 2: weight 0 (aborted, first step): no pods", 10, 0, None, None, 2, CanarySplit(0, 10)),
+        ("min 2: setCanaryScale.weight counts like a weight", 10, 50, None, 5, 2, CanarySplit(2, 10)),
+        ("min 2: setCanaryScale.replicas taken as written", 10, 50, 1, None, 2, CanarySplit(1, 10)),
+        ("min 2: more than the Rollout's replicas", 1, 20, None, None, 2, CanarySplit(2, 1)),
     ],
 )
 def test_traffic_routed_canary_counts(
@@ -73,6 +80,7 @@ def test_traffic_routed_canary_counts(
     weight: int,
     scale_replicas: int | None,
     scale_weight: int | None,
+    min_pods: int | None,
     expected: CanarySplit,
 ) -> None:
     got = traffic_routed_canary_counts(
@@ -80,35 +88,7 @@ def test_traffic_routed_canary_counts(
         weight=weight,
         canary_scale_replicas=scale_replicas,
         canary_scale_weight=scale_weight,
-    )
-    assert got == expected, name
-
-
-@pytest.mark.parametrize(
-    ("name", "replicas", "weight", "scale_replicas", "scale_weight", "expected"),
-    [
-        ("a 10% weight of 10 gets 2 pods, not 1", 10, 10, None, None, CanarySplit(2, 10)),
-        ("a weight already above the minimum is unchanged", 10, 50, None, None, CanarySplit(5, 10)),
-        ("weight 0 (aborted, first step): no pods", 10, 0, None, None, CanarySplit(0, 10)),
-        ("setCanaryScale.weight counts like a weight", 10, 50, None, 5, CanarySplit(2, 10)),
-        ("setCanaryScale.replicas is taken as written", 10, 50, 1, None, CanarySplit(1, 10)),
-        ("more than the Rollout's replicas when asked", 1, 20, None, None, CanarySplit(2, 1)),
-    ],
-)
-def test_min_pods_per_replica_set_raises_a_canary_with_traffic(
-    name: str,
-    replicas: int,
-    weight: int,
-    scale_replicas: int | None,
-    scale_weight: int | None,
-    expected: CanarySplit,
-) -> None:
-    got = traffic_routed_canary_counts(
-        replicas=replicas,
-        weight=weight,
-        canary_scale_replicas=scale_replicas,
-        canary_scale_weight=scale_weight,
-        min_pods=2,
+        min_pods=min_pods,
     )
     assert got == expected, name
 
