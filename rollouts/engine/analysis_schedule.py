@@ -39,7 +39,14 @@ from rollouts.engine.analysis import (
     run_phase,
 )
 
-__all__ = ["ERROR_RETRY_INTERVAL", "MeasurementPlan", "advance", "next_measurement_at", "plan_measurements"]
+__all__ = [
+    "ERROR_RETRY_INTERVAL",
+    "MeasurementPlan",
+    "advance",
+    "next_measurement_at",
+    "plan_measurements",
+    "unfinished_measurement",
+]
 
 ERROR_RETRY_INTERVAL: Final = timedelta(seconds=10)
 """Wait before measuring again after an Error, for a metric with no ``interval`` (measured once):
@@ -58,6 +65,12 @@ class MeasurementPlan:
     due: tuple[Metric, ...]
     wake_at: datetime | None
     in_progress: tuple[Metric, ...] = ()
+
+
+def unfinished_measurement(result: MetricResult | None) -> Measurement | None:
+    """The metric's last measurement if it is still in progress (a Job running), else ``None``."""
+    last = result.measurements[-1] if result is not None and result.measurements else None
+    return None if last is None or last.phase.is_completed() else last
 
 
 def _started(run: AnalysisRun, now: datetime) -> datetime:
@@ -81,9 +94,10 @@ def next_measurement_at(
     measurements = [] if result is None else (result.measurements or [])
     if not measurements:
         return started_at + timedelta(seconds=metric.initial_delay_seconds)
+    unfinished = unfinished_measurement(result)
+    if unfinished is not None:  # a Job still running: look at it again then
+        return unfinished.resume_at or started_at
     last = measurements[-1]
-    if not last.phase.is_completed():  # in progress (a Job still running): look at it again then
-        return last.resume_at or started_at
     if last.finished_at is None:  # recorded without a finish time (by hand): measure again now
         return started_at
     interval = metric.interval_seconds
@@ -111,7 +125,7 @@ def plan_measurements(run: AnalysisRun, now: datetime) -> MeasurementPlan:
         if at <= now:
             due.append(metric)
             continue
-        if result is not None and result.measurements and not result.measurements[-1].phase.is_completed():
+        if unfinished_measurement(result) is not None:
             in_progress.append(metric)
         if wake_at is None or at < wake_at:
             wake_at = at
@@ -129,10 +143,9 @@ def _retention(metric: Metric, rules: Sequence[MeasurementRetention] | None) -> 
 
 
 def _without_unfinished(result: MetricResult) -> MetricResult:
-    measurements = result.measurements or []
-    if not measurements or measurements[-1].phase.is_completed():
+    if unfinished_measurement(result) is None:
         return result
-    return result.model_copy(update={"measurements": measurements[:-1] or None})
+    return result.model_copy(update={"measurements": (result.measurements or [])[:-1] or None})
 
 
 def advance(run: AnalysisRun, now: datetime, taken: Mapping[str, Measurement]) -> AnalysisRunStatus:

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from rollouts.api.enums import AnalysisPhase, PauseReason
-from rollouts.api.rollout_analysis import DEFAULT_RUN_HISTORY_LIMIT
+from rollouts.api.rollout_analysis import AnalysisRunHistory
 from rollouts.api.strategy import RolloutAnalysis
 from rollouts.engine.analysis_runs import build_analysis_run
 from rollouts.engine.context import PassContext, RunRef
@@ -117,11 +117,8 @@ def retire_runs(ctx: PassContext, keep: set[str]) -> None:
 
 def _prune_history(ctx: PassContext) -> None:
     """Delete the finished runs of earlier revisions beyond the history limits, oldest first."""
-    history = ctx.rollout.spec.analysis
-    limits = {
-        True: DEFAULT_RUN_HISTORY_LIMIT if history is None else history.successful_run_history_limit,
-        False: DEFAULT_RUN_HISTORY_LIMIT if history is None else history.unsuccessful_run_history_limit,
-    }
+    history = ctx.rollout.spec.analysis or AnalysisRunHistory()
+    limits = {True: history.successful_run_history_limit, False: history.unsuccessful_run_history_limit}
     finished = [
         run
         for run in ctx.snap.analysis_runs

@@ -33,6 +33,7 @@ from rollouts.engine.analysis_jobs import (
     job_verdict,
     next_job_index,
 )
+from rollouts.engine.analysis_schedule import unfinished_measurement
 from rollouts.kube import AlreadyExists, KubeClient, KubeError, KubeObject
 from rollouts.metrics.provider import Measurement, error
 
@@ -50,11 +51,9 @@ JobLookup = Callable[[str, str], KubeObject | None]
 
 def in_progress_job(result: MetricResult | None) -> tuple[StatusMeasurement, str] | None:
     """The metric's measurement still in progress and the name of its Job, if there is one."""
-    last = (result.measurements or [])[-1] if result is not None and result.measurements else None
-    if last is None or last.phase.is_completed():
-        return None
-    name = (last.metadata or {}).get(JOB_NAME_KEY)
-    return (last, name) if name else None
+    unfinished = unfinished_measurement(result)
+    name = None if unfinished is None else (unfinished.metadata or {}).get(JOB_NAME_KEY)
+    return (unfinished, name) if unfinished is not None and name else None
 
 
 class JobProvider:

@@ -43,6 +43,10 @@ PROVIDERS: Final[Mapping[str, Callable[[ProviderSettings], MetricProvider]]] = {
 }
 
 
+KNOWN_PROVIDERS: Final = (*PROVIDERS, "job")
+"""Every provider a metric may name: the table's, and ``job``, which the controller drives."""
+
+
 class UnknownProviderError(LookupError):
     """A metric names a provider this controller does not have."""
 
@@ -53,7 +57,7 @@ def provider_name(metric: Metric) -> str:
     if len(names) != 1:
         raise UnknownProviderError(
             f"metric {metric.name!r} must set exactly one provider (got {names or 'none'}); "
-            f"known providers: {', '.join([*PROVIDERS, 'job'])}"
+            f"known providers: {', '.join(KNOWN_PROVIDERS)}"
         )
     return names[0]
 
@@ -73,7 +77,7 @@ class Providers:
         if factory is None:
             raise UnknownProviderError(
                 f"metric {metric.name!r}: provider {name!r} is not supported; known providers: "
-                f"{', '.join([*PROVIDERS, 'job'])}"
+                f"{', '.join(KNOWN_PROVIDERS)}"
             )
         with self._lock:
             if name not in self._made:
