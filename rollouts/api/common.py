@@ -37,7 +37,6 @@ __all__ = [
     "LabelSelector",
     "LabelSelectorRequirement",
     "ObjectMeta",
-    "PodTemplateMetadata",
     "Timestamp",
     "parse_duration",
     "parse_timestamp",
@@ -250,13 +249,6 @@ class FieldRef(ApiModel):
     """A reference to a field of the Rollout, e.g. metadata.labels['app']."""
 
     field_path: str = Field(min_length=1, description="Path of the field, e.g. metadata.name.")
-
-
-class PodTemplateMetadata(ApiModel):
-    """Labels and annotations added to the pods of one side of a rollout (e.g. canary or stable)."""
-
-    labels: dict[str, str] | None = Field(default=None, description="Labels added to the pods.")
-    annotations: dict[str, str] | None = Field(default=None, description="Annotations added to the pods.")
 
 
 class LabelSelectorRequirement(ApiModel):
