@@ -140,6 +140,45 @@ def test_argo_analysis_template_parses_once_the_api_version_is_changed() -> None
     assert second.provider.web is not None and second.provider.web.json_path == "{$.results.ok}"
 
 
+# A smoke-test Job metric shaped like the ones in Argo Rollouts' documentation, written for this test.
+ARGO_JOB_TEMPLATE = """
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: smoke
+spec:
+  args:
+  - name: canary-host
+  metrics:
+  - name: smoke
+    count: 1
+    provider:
+      job:
+        metadata:
+          labels:
+            team: checkout
+        spec:
+          backoffLimit: 1
+          template:
+            spec:
+              restartPolicy: Never
+              containers:
+              - name: check
+                image: curlimages/curl:8.10.1
+                command: [curl, --fail, "http://{{args.canary-host}}/healthz"]
+"""
+
+
+def test_argo_job_metric_parses_once_the_api_version_is_changed() -> None:
+    template = parse_object(_migrated(ARGO_JOB_TEMPLATE))
+    assert isinstance(template, AnalysisTemplate)
+    job = template.spec.metrics[0].provider.job
+    assert job is not None and job.metadata is not None and job.metadata.labels == {"team": "checkout"}
+    assert (
+        job.spec["template"]["spec"]["containers"][0]["command"][-1] == "http://{{args.canary-host}}/healthz"
+    )
+
+
 def test_the_argo_api_version_itself_gets_a_migration_hint() -> None:
     assert validation_errors(yaml.safe_load(ARGO_ROLLOUT)) == [
         "Rollout demo/guestbook: `apiVersion`: apiVersion is argoproj.io/v1alpha1 (Argo Rollouts); "
