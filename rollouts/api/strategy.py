@@ -177,6 +177,10 @@ _CANARY_CEL = cel(
         "!has(self.scaleDownDelaySeconds) || has(self.trafficRouting)",
         "scaleDownDelaySeconds needs trafficRouting (without a router old pods go during the update)",
     ),
+    (
+        "!has(self.dynamicStableScale) || !self.dynamicStableScale || has(self.trafficRouting)",
+        "dynamicStableScale needs trafficRouting (without a router the stable shrinks anyway)",
+    ),
 )
 
 
@@ -187,7 +191,6 @@ class CanaryStrategy(ApiModel):
         {
             "antiAffinity",
             "canaryMetadata",
-            "dynamicStableScale",
             "pingPong",
             "replicaProgressThreshold",
             "stableMetadata",
@@ -234,11 +237,22 @@ class CanaryStrategy(ApiModel):
             " taken as written."
         ),
     )
+    dynamic_stable_scale: bool = Field(
+        default=False,
+        description=(
+            "With trafficRouting: scale the stable down as the canary takes traffic, so the update"
+            " runs with about spec.replicas pods instead of up to twice as many. The stable shrinks"
+            " only after the router shows the new weight, and traffic moves back (an abort, a lower"
+            " setWeight) only as fast as stable pods become available. Costs an instant rollback:"
+            " the stable must grow before it takes the traffic back."
+        ),
+    )
     abort_scale_down_delay_seconds: int | None = Field(
         default=None,
         ge=0,
         description=(
             "Seconds to keep the canary pods after an abort, once all traffic is back on stable."
+            " With dynamicStableScale and no value, the canary instead shrinks as its traffic goes back."
             " With trafficRouting: default 30 when unset; 0 keeps the canary until a retry or a new"
             " revision. Without trafficRouting it has no effect: the canary pods are replaced by"
             " stable pods at once, within maxSurge and maxUnavailable."
@@ -283,6 +297,12 @@ class CanaryStrategy(ApiModel):
                 "minPodsPerReplicaSet needs trafficRouting: without a router the pod ratio is the "
                 "traffic split; remove it or add trafficRouting",
                 at="minPodsPerReplicaSet",
+            )
+        if routing is None and self.dynamic_stable_scale:
+            raise rule_error(
+                "dynamicStableScale needs trafficRouting: without a router the pod ratio is the traffic "
+                "split, so the stable shrinks as the canary grows anyway; remove it or add trafficRouting",
+                at="dynamicStableScale",
             )
         if routing is None and self.scale_down_delay_seconds is not None:
             raise rule_error(

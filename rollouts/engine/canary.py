@@ -16,6 +16,8 @@ A pass is the straight list in :func:`decide`. Each rule is a small function ove
    (and aborts it with ``progressDeadlineAbort``).
 5. **Abort** (by a user, analysis or the deadline): all traffic to stable at once, the canary
    scaled down after ``abortScaleDownDelaySeconds`` (0 keeps it), phase Degraded. End of pass.
+   With ``dynamicStableScale`` the traffic goes back as fast as the stable grows, and (without
+   an explicit delay) the canary shrinks with its traffic.
 6. **Size** the canary and stable ReplicaSets for the weight in force (``canary_sizing.py``).
 7. **Promote** once every step is done and the canary runs fully available at its promotion size
    (full size; without traffic routing, as many pods as fit beside the stable's last pod, which
@@ -53,6 +55,7 @@ from rollouts.engine.context import PassContext
 from rollouts.engine.hashing import steps_hash
 from rollouts.engine.outcome import check_progress_deadline, counts_of, finish
 from rollouts.engine.plan import Plan
+from rollouts.engine.replicas import traffic_routed_canary_counts
 from rollouts.engine.snapshot import Snapshot
 
 __all__ = ["Canary", "abort_scale_down_delay_seconds", "decide", "scale_down_delay_seconds"]
@@ -230,13 +233,30 @@ def _abort(c: Canary) -> None:
     else:
         ctx.scale(ctx.stable_rs, ctx.replicas)
         route_traffic(c)
-        if delay > 0 and draft.aborted_at is not None:
+        if c.spec.dynamic_stable_scale and c.spec.abort_scale_down_delay_seconds is None:
+            _shrink_canary_with_its_traffic(c)
+        elif delay > 0 and draft.aborted_at is not None:
             deadline = draft.aborted_at + _seconds(delay)
             if ctx.now >= deadline:
                 _scale_down_aborted_canary(c)
             else:
                 ctx.plan.wake_at(deadline)
     _retire(c)
+
+
+def _shrink_canary_with_its_traffic(c: Canary) -> None:
+    """``dynamicStableScale`` without an explicit abort delay: the canary keeps the pods for the
+    weight it still has (the higher of what the router shows and what this pass sets), and goes
+    once the weight is 0."""
+    ctx, new_rs = c.ctx, c.ctx.new_rs
+    weight = max(ctx.snap.router_canary_weight or 0, ctx.draft.canary_weight or 0)
+    if weight == 0 or new_rs is None:
+        _scale_down_aborted_canary(c)
+        return
+    needed = traffic_routed_canary_counts(
+        replicas=ctx.replicas, weight=weight, min_pods=c.spec.min_pods_per_replica_set
+    ).canary
+    ctx.scale(new_rs, min(ctx.size(new_rs), needed))
 
 
 def _scale_down_aborted_canary(c: Canary) -> None:

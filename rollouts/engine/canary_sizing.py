@@ -5,7 +5,8 @@ it into replica counts through the arithmetic of ``replicas.py``, and says when 
 reached (a ``setWeight`` or ``setCanaryScale`` step completes only then).
 
 * With traffic routing the canary is sized from the weight (or the ``setCanaryScale`` in force)
-  and the stable stays at full size, ready to take all traffic back at once.
+  and the stable stays at full size, ready to take all traffic back at once; with
+  ``dynamicStableScale`` the stable instead keeps the pods for its share (:func:`stable_size`).
 * Without traffic routing the pod ratio is the traffic split, moved within ``maxSurge`` and
   ``maxUnavailable``, older ReplicaSets drained first. Until promotion the stable keeps at least
   one pod (weight 100 included): the stable Service selects it, so it must never select a
@@ -18,10 +19,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rollouts.engine.canary_traffic import canary_serves
 from rollouts.engine.replicas import (
     CanarySplit,
     ReplicaSetCounts,
     basic_canary_counts,
+    dynamic_stable_replicas,
     old_replicaset_targets,
     resolve_surge_and_unavailable,
     split_keeping_a_stable_pod,
@@ -39,6 +42,7 @@ __all__ = [
     "promotion_size",
     "size_basic",
     "size_replica_sets",
+    "stable_size",
     "surge_and_unavailable",
 ]
 
@@ -108,7 +112,7 @@ def size_replica_sets(c: Canary) -> None:
         new_rs = ctx.ensure_new_rs(replicas=size)
         ctx.scale(new_rs, size)
         if not c.promoted:
-            ctx.scale(ctx.stable_rs, ctx.replicas)
+            ctx.scale(ctx.stable_rs, stable_size(c))
         return
     size_basic(c, weight=100 if c.promoted else c.weight_in_force())
 
@@ -142,6 +146,26 @@ def size_basic(c: Canary, *, weight: int) -> None:
         ctx.scale(rs, min(target, ctx.size(rs)))
 
 
+def stable_size(c: Canary) -> int:
+    """Pods the stable runs with traffic routing until promotion: all of them, so traffic can go
+    back at once; with ``dynamicStableScale``, enough for the share of traffic it keeps.
+
+    That share is reckoned from the canary weight the router *shows* (the lower of it and the
+    weight in force), so the stable shrinks only after the router moved the traffic, and grows
+    before a lower weight is set. A canary that cannot serve the weight it holds (its pods lost, or
+    a newer revision replacing it) is about to give its traffic back: the stable grows to full.
+    """
+    replicas = c.ctx.replicas
+    if not c.spec.dynamic_stable_scale or c.ctx.draft.abort:
+        return replicas
+    share = min(c.ctx.snap.router_canary_weight or 0, c.weight_in_force())
+    if not canary_serves(c, share):
+        share = 0
+    return dynamic_stable_replicas(
+        replicas=replicas, canary_weight=share, min_pods=c.spec.min_pods_per_replica_set
+    )
+
+
 def at_desired_counts(c: Canary) -> bool:
     """Every ReplicaSet at its target size for this step, with all of those pods available."""
     ctx, size = c.ctx, desired_canary_size(c)
@@ -150,7 +174,10 @@ def at_desired_counts(c: Canary) -> bool:
         return False
     stable = ctx.stable_rs if ctx.stable_rs is not new_rs else None
     if c.routed:
-        return stable is None or stable.available >= ctx.replicas
+        if stable is None:
+            return True
+        want = ctx.size(stable)  # a dynamically scaled stable must also have shrunk to it
+        return stable.available >= want and (stable.replicas == want or not c.spec.dynamic_stable_scale)
     want_stable = basic_split(c).stable
     if stable is not None and (stable.replicas != want_stable or stable.available < want_stable):
         return False

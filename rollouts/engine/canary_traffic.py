@@ -5,7 +5,8 @@ planned size. A Service is switched to a revision only then, and a new canary we
 planned then. While the canary grows for the next step, the weight already in the router is
 held (its pods are still there); anything else falls back to weight 0, all to stable. Moving
 traffic *away* (abort, new revision, promotion) needs no wait, and the plan's stages put it
-before every scale-down. After an abort without a router the canary Service, a plain Service
+before every scale-down; with ``dynamicStableScale`` it waits for the stable's pods instead,
+while the canary still has its own. After an abort without a router the canary Service, a plain Service
 clients call, goes back to the stable revision too, and so does a canary Service whose revision
 this plan scales to zero pods (a ``setWeight: 0`` step, an old canary replaced by a newer one).
 """
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from rollouts.api.traffic_routing import RolloutTrafficRouting
 from rollouts.engine.plan import RestoreStableTraffic, SetWeight
+from rollouts.engine.replicas import lowest_weight_stable_covers, weight_to_replicas
 from rollouts.engine.revisions import (
     move_off_empty,
     point_service,
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
     from rollouts.engine.canary import Canary
 
 __all__ = [
+    "canary_selected",
+    "canary_serves",
     "point_service",
     "restore_old_routing",
     "route_traffic",
@@ -84,13 +88,29 @@ def route_traffic(c: Canary) -> None:
     draft.canary_weight = target
 
 
+def canary_selected(c: Canary) -> bool:
+    """The canary Service (if any) selects the desired revision, as planned so far this pass."""
+    name = c.spec.canary_service
+    return not name or selector_after_plan(c.ctx, name) == c.ctx.desired_hash
+
+
+def canary_serves(c: Canary, weight: int) -> bool:
+    """The desired revision is routed and has the available pods for ``weight`` percent."""
+    new_rs = c.ctx.new_rs
+    needed = weight_to_replicas(replicas=c.ctx.replicas, weight=weight)
+    return new_rs is not None and canary_selected(c) and new_rs.available >= needed
+
+
 def _target_weight(c: Canary) -> int:
-    ctx, spec = c.ctx, c.spec
+    return _within_stable_capacity(c, _wanted_weight(c))
+
+
+def _wanted_weight(c: Canary) -> int:
+    ctx = c.ctx
     if c.promoted or ctx.draft.abort:
         return 0
     new_rs = ctx.new_rs
-    selected = not spec.canary_service or selector_after_plan(ctx, spec.canary_service) == ctx.desired_hash
-    if new_rs is None or not selected:
+    if new_rs is None or not canary_selected(c):
         return 0
     weight = c.weight_in_force()
     if ctx.available(new_rs):
@@ -99,3 +119,20 @@ def _target_weight(c: Canary) -> int:
     if held is not None and 0 < held <= weight and new_rs.available > 0:
         return held  # the canary is growing for the next step; keep what its pods already serve
     return 0
+
+
+def _within_stable_capacity(c: Canary, target: int) -> int:
+    """With ``dynamicStableScale`` the stable may be smaller than all traffic needs: traffic moves
+    back to it only as fast as its pods become available, while the canary still has the pods
+    for the rest. A canary that cannot serve its share (replaced by a newer revision, pods lost)
+    gives it up at once: no traffic to pods that are not there."""
+    ctx = c.ctx
+    routed = ctx.snap.router_canary_weight or 0
+    if not c.spec.dynamic_stable_scale or c.promoted or target >= routed:
+        return target
+    stable = ctx.stable_rs
+    floor = lowest_weight_stable_covers(
+        replicas=ctx.replicas, stable_available=0 if stable is None else stable.available
+    )
+    held = min(routed, max(target, floor))
+    return held if canary_serves(c, held) else target

@@ -37,6 +37,8 @@ __all__ = [
     "basic_canary_counts",
     "bluegreen_new_replicas",
     "closest_canary_split",
+    "dynamic_stable_replicas",
+    "lowest_weight_stable_covers",
     "old_replicaset_targets",
     "resolve_int_or_percent",
     "resolve_surge_and_unavailable",
@@ -126,6 +128,23 @@ def traffic_routed_canary_counts(
     if min_pods is not None and by_weight > 0:
         canary = max(canary, min_pods)
     return CanarySplit(canary=canary, stable=replicas)
+
+
+def dynamic_stable_replicas(*, replicas: int, canary_weight: int, min_pods: int | None = None) -> int:
+    """Stable pods for ``dynamicStableScale``: enough for the traffic left to it (``100 -
+    canary_weight`` percent, rounded up), never fewer than ``min_pods`` (``minPodsPerReplicaSet``)
+    nor than one: the stable Service selects the stable revision until promotion, and a Service must
+    never select a revision without pods."""
+    needed = weight_to_replicas(replicas=replicas, weight=100 - canary_weight)
+    return min(replicas, max(needed, min_pods or 1))
+
+
+def lowest_weight_stable_covers(*, replicas: int, stable_available: int) -> int:
+    """The lowest canary weight whose stable share ``stable_available`` pods can serve: traffic
+    moves back to a dynamically scaled stable only as fast as its pods become available."""
+    if replicas <= 0:
+        return 0
+    return max(0, 100 - stable_available * 100 // replicas)
 
 
 def _floor_and_ceiling_tie(*, weight: int, total: int) -> bool:

@@ -82,6 +82,54 @@ def test_nginx_canary_from_first_step_to_promotion(controller, kubectl: Kubectl)
     assert any("20%" in m for m in weights) and any("60%" in m for m in weights)
 
 
+def _stable_short_of_pods(kubectl: Kubectl, stable_hash: str, replicas: int) -> str | None:
+    """What is wrong when the stable has fewer available pods than its share of traffic needs
+    (the weight read first: during an abort it only falls, and the stable only grows)."""
+    weight = int(_canary_annotations(kubectl).get(f"{NGINX}/canary-weight", "0"))
+    available = sc.replica_sets(kubectl, "web").get(stable_hash, {}).get("available", 0)
+    needed = -(-replicas * (100 - weight) // 100)
+    return None if available >= needed else f"canary weight {weight}% but {available} stable pods available"
+
+
+def test_nginx_dynamic_stable_scale_shrinks_the_stable_and_grows_it_back_before_an_abort_moves_traffic(
+    controller, kubectl: Kubectl
+) -> None:
+    sc.apply(
+        kubectl,
+        sc.service("web-stable", "web"),
+        sc.service("web-canary", "web"),
+        _ingress("web", "web-stable"),
+    )
+    ro = _nginx_rollout()
+    ro["spec"]["replicas"] = 4
+    ro["spec"]["strategy"]["canary"].update(
+        {"dynamicStableScale": True, "steps": [{"setWeight": 50}, {"pause": {}}]}
+    )
+    sc.apply(kubectl, ro)
+    v1 = sc.wait_healthy(kubectl, "web")["stableRS"]
+    sc.set_image(kubectl, "web", "v2")
+    v2 = sc.wait_status(kubectl, "web", "paused at 50%", lambda st: st.get("phase") == "Paused")[
+        "currentPodHash"
+    ]
+    assert _canary_annotations(kubectl)[f"{NGINX}/canary-weight"] == "50"
+    assert sc.sizes(kubectl, "web") == {v1: 2, v2: 2}  # 4 pods in all, not 6
+
+    sc.abort(kubectl, "web")
+    problems: list[str] = []
+
+    def back_on_stable() -> bool:
+        problem = _stable_short_of_pods(kubectl, v1, 4)
+        if problem:
+            problems.append(problem)
+        return sc.sizes(kubectl, "web") == {v1: 4, v2: 0} and _canary_annotations(kubectl).get(
+            f"{NGINX}/canary-weight"
+        ) == "0"
+
+    eventually(back_on_stable, what="all traffic and pods back on the stable")
+    assert problems == []
+    assert sc.status(kubectl, "web")["phase"] == "Degraded"
+
+
 def test_an_ingress_owned_by_someone_else_is_never_taken_over(controller, kubectl: Kubectl) -> None:
     foreign = _ingress("web-web-canary", "someone-else")
     sc.apply(

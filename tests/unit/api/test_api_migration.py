@@ -191,12 +191,12 @@ def test_argo_features_we_lack_are_named_not_dropped() -> None:
     canary = doc["spec"]["strategy"]["canary"]
     canary["steps"][2] = {"experiment": {"templates": [{"name": "baseline", "specRef": "stable"}]}}
     canary["steps"][5] = {"setHeaderRoute": {"name": "header"}}
-    canary["dynamicStableScale"] = True
+    canary["pingPong"] = {"pingService": "web-ping", "pongService": "web-pong"}
     assert validation_errors(doc) == [
-        "Rollout demo/guestbook: `spec.strategy.canary.dynamicStableScale` is not supported yet; "
+        "Rollout demo/guestbook: `spec.strategy.canary.pingPong` is not supported yet; "
         "remove it (kube-rollouts does not implement it)",
     ]
-    del canary["dynamicStableScale"]
+    del canary["pingPong"]
     canary["canaryMetadata"] = {"labels": {"role": "canary"}}
     assert validation_errors(doc) == [
         "Rollout demo/guestbook: `spec.strategy.canary.canaryMetadata` is not supported yet; "

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from rollouts.api.enums import PauseReason, RolloutPhase
 from rollouts.engine import canary
+from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.engine.plan import (
     AnnotateScaleDownDeadline,
     CreateReplicaSet,
@@ -18,7 +20,8 @@ from rollouts.engine.plan import (
     SwitchServiceSelector,
     TerminateAnalysisRun,
 )
-from rollouts.engine.snapshot import ObservedPod
+from rollouts.engine.replicas import weight_to_replicas
+from rollouts.engine.snapshot import ObservedPod, Snapshot
 from tests.unit.engine.scenario import (
     CANARY_AT_20,
     SERVICES_V1,
@@ -412,3 +415,119 @@ def test_min_pods_per_replica_set_needs_a_router() -> None:
 
     with pytest.raises(ValidationError, match="minPodsPerReplicaSet needs trafficRouting"):
         canary_rollout(routed=False, minPodsPerReplicaSet=2)
+
+
+# --- dynamicStableScale ---------------------------------------------------------------------------
+
+
+def _settled(snap: Snapshot) -> Snapshot:
+    """The same cluster once every pod of every ReplicaSet is available."""
+    sets = tuple(
+        replace(r, ready=r.replicas, available=r.replicas, pods=r.replicas) for r in snap.replica_sets
+    )
+    return replace(snap, replica_sets=sets)
+
+
+def _serving(snap: Snapshot) -> tuple[int, int, int]:
+    """(canary weight, available pods behind the stable Service, and behind the canary Service)."""
+    available = {r.pod_template_hash: r.available for r in snap.replica_sets}
+    selects = {s.name: s.selector.get(POD_TEMPLATE_HASH_LABEL) for s in snap.services}
+    behind = {name: available.get(pod_hash or "", 0) for name, pod_hash in selects.items()}
+    return snap.router_canary_weight or 0, behind["web-stable"], behind["web-canary"]
+
+
+def _drive(snap: Snapshot, passes: int, *, abort_at_weight: int | None = None) -> tuple[Snapshot, int]:
+    """Run passes where new pods become available only on the pass after they were asked for, and
+    check after every pass that each revision has the available pods for the traffic it is shown
+    to serve. Returns the last snapshot and the most pods that ever ran at once."""
+    peak = 0
+    for _ in range(passes):
+        if abort_at_weight is not None and (snap.router_canary_weight or 0) == abort_at_weight:
+            status = snap.rollout.status
+            assert status is not None
+            snap = replace(
+                snap,
+                rollout=snap.rollout.model_copy(update={"status": status.model_copy(update={"abort": True})}),
+            )
+            abort_at_weight = None
+        plan = canary.decide(snap)
+        snap = apply(snap, plan, after=1.0, ready=False)
+        weight, stable, canary_pods = _serving(snap)
+        assert stable >= weight_to_replicas(replicas=10, weight=100 - weight), (weight, stable)
+        assert canary_pods >= weight_to_replicas(replicas=10, weight=weight), (weight, canary_pods)
+        peak = max(peak, sum(r.replicas for r in snap.replica_sets))
+        snap = _settled(snap)
+    return snap, peak
+
+
+@pytest.mark.parametrize(("dynamic", "expected_peak"), [(True, 13), (False, 20)])
+def test_dynamic_stable_scale_runs_the_update_with_fewer_pods_and_never_short_of_pods_for_traffic(
+    dynamic: bool, expected_peak: int
+) -> None:
+    ro = canary_rollout(
+        steps=[{"setWeight": 20}, {"setWeight": 50}, {"setWeight": 80}],
+        dynamicStableScale=dynamic,
+        scaleDownDelaySeconds=0,
+        status={"currentPodHash": V1, "stableRS": V1, "currentStepIndex": 3},
+    )
+    start = snapshot(ro, replica_sets=(rs(V1, 10),), services=SERVICES_V1, router_canary_weight=0)
+    end, peak = _drive(start, 40)
+    assert end.rollout.status is not None and end.rollout.status.phase is RolloutPhase.HEALTHY
+    assert {r.pod_template_hash: r.replicas for r in end.replica_sets} == {V1: 0, V2: 10}
+    assert peak == expected_peak
+
+
+def test_dynamic_stable_scale_stable_shrinks_only_after_the_router_shows_the_weight() -> None:
+    ro = canary_rollout(steps=[{"setWeight": 40}, {"pause": {}}], dynamicStableScale=True, status=mid(0))
+    snap = snapshot(
+        ro, replica_sets=(rs(V1, 10), rs(V2, 4, revision=2)), services=SERVICES_V2, router_canary_weight=0
+    )
+    plan = canary.decide(snap)
+    assert [a.canary_weight for a in of_type(plan, SetWeight)] == [40]
+    assert of_type(plan, ScaleReplicaSet) == []  # the router has not moved the traffic yet
+    shown = canary.decide(replace(snap, router_canary_weight=40))
+    assert of_type(shown, ScaleReplicaSet) == [
+        ScaleReplicaSet(name=f"web-{V1}", pod_template_hash=V1, replicas=6, previous=10)
+    ]
+    assert shown.status.current_step_index == 0  # the step completes once the stable has shrunk
+
+
+def test_dynamic_stable_scale_abort_moves_traffic_back_as_the_stable_grows_and_shrinks_the_canary() -> None:
+    ro = canary_rollout(
+        steps=[{"setWeight": 60}, {"pause": {}}], dynamicStableScale=True, status=mid(1, abort=True)
+    )
+    snap = snapshot(
+        ro,
+        replica_sets=(rs(V1, 4), rs(V2, 6, revision=2)),
+        services=SERVICES_V2,
+        router_canary_weight=60,
+    )
+    plan = canary.decide(snap)
+    assert ScaleReplicaSet(name=f"web-{V1}", pod_template_hash=V1, replicas=10, previous=4) in plan.actions
+    assert of_type(plan, SetWeight) == []  # 4 stable pods serve 40% and no more
+    growing = replace(snap, replica_sets=(rs(V1, 10, available=7), rs(V2, 6, revision=2)))
+    plan = canary.decide(growing)
+    assert [a.canary_weight for a in of_type(plan, SetWeight)] == [30]
+    assert of_type(plan, ScaleReplicaSet) == []  # the canary keeps its pods until the router shows 30
+    shown = canary.decide(replace(growing, router_canary_weight=30))
+    assert ScaleReplicaSet(name=f"web-{V2}", pod_template_hash=V2, replicas=3, previous=6) in shown.actions
+
+
+def test_dynamic_stable_scale_abort_never_short_of_pods_and_ends_on_the_stable() -> None:
+    ro = canary_rollout(
+        steps=[{"setWeight": 30}, {"setWeight": 70}, {"pause": {}}],
+        dynamicStableScale=True,
+        status={"currentPodHash": V1, "stableRS": V1, "currentStepIndex": 3},
+    )
+    start = snapshot(ro, replica_sets=(rs(V1, 10),), services=SERVICES_V1, router_canary_weight=0)
+    end, _ = _drive(start, 40, abort_at_weight=70)
+    assert end.rollout.status is not None and end.rollout.status.phase is RolloutPhase.DEGRADED
+    assert end.router_canary_weight == 0
+    assert {r.pod_template_hash: r.replicas for r in end.replica_sets} == {V1: 10, V2: 0}
+
+
+def test_dynamic_stable_scale_needs_a_router() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="dynamicStableScale needs trafficRouting"):
+        canary_rollout(routed=False, dynamicStableScale=True)

@@ -13,6 +13,8 @@ from rollouts.engine.replicas import (
     basic_canary_counts,
     bluegreen_new_replicas,
     closest_canary_split,
+    dynamic_stable_replicas,
+    lowest_weight_stable_covers,
     old_replicaset_targets,
     resolve_surge_and_unavailable,
     traffic_routed_canary_counts,
@@ -91,6 +93,35 @@ def test_traffic_routed_canary_counts(
         min_pods=min_pods,
     )
     assert got == expected, name
+
+
+@pytest.mark.parametrize(
+    ("name", "replicas", "canary_weight", "min_pods", "expected"),
+    [
+        ("no canary traffic: the stable keeps all", 10, 0, None, 10),
+        ("20% to the canary: 8 of 10 stay", 10, 20, None, 8),
+        ("the stable's share rounds up", 3, 50, None, 2),
+        ("all traffic on the canary: one pod kept for the stable Service", 10, 100, None, 1),
+        ("minPodsPerReplicaSet holds for the stable too", 10, 90, 2, 2),
+        ("never more than the Rollout's replicas", 1, 0, 2, 1),
+    ],
+)
+def test_dynamic_stable_replicas(
+    name: str, replicas: int, canary_weight: int, min_pods: int | None, expected: int
+) -> None:
+    got = dynamic_stable_replicas(replicas=replicas, canary_weight=canary_weight, min_pods=min_pods)
+    assert got == expected, name
+
+
+@pytest.mark.parametrize(
+    ("replicas", "stable_available", "expected"),
+    [(10, 10, 0), (10, 6, 40), (10, 0, 100), (3, 1, 67), (3, 2, 34), (0, 0, 0)],
+)
+def test_lowest_weight_stable_covers(replicas: int, stable_available: int, expected: int) -> None:
+    weight = lowest_weight_stable_covers(replicas=replicas, stable_available=stable_available)
+    assert weight == expected
+    if replicas:  # the stable's share at that weight needs no more pods than it has
+        assert weight_to_replicas(replicas=replicas, weight=100 - weight) <= stable_available
 
 
 # --- basic canary: the closest split ---------------------------------------------------------------
