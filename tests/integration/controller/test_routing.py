@@ -121,9 +121,10 @@ def test_nginx_dynamic_stable_scale_shrinks_the_stable_and_grows_it_back_before_
         problem = _stable_short_of_pods(kubectl, v1, 4)
         if problem:
             problems.append(problem)
-        return sc.sizes(kubectl, "web") == {v1: 4, v2: 0} and _canary_annotations(kubectl).get(
-            f"{NGINX}/canary-weight"
-        ) == "0"
+        return (
+            sc.sizes(kubectl, "web") == {v1: 4, v2: 0}
+            and _canary_annotations(kubectl).get(f"{NGINX}/canary-weight") == "0"
+        )
 
     eventually(back_on_stable, what="all traffic and pods back on the stable")
     assert problems == []
