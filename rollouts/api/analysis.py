@@ -49,10 +49,12 @@ from rollouts.api.measurement import AnalysisRunStatus
 from rollouts.api.pod_template import pod_template_problems
 from rollouts.api.templated import (
     ARG_PLACEHOLDER,
+    NO_LIMIT,
     TEMPLATED_FIELDS,
     ArgTemplate,
     TemplatedDuration,
     TemplatedInt,
+    TemplatedLimit,
 )
 
 __all__ = [
@@ -302,6 +304,22 @@ def _count_needs_interval(count: int | None, interval: object) -> None:
         )
 
 
+_NO_LIMIT = " -1: no limit, failures never fail the metric (to wait on consecutiveSuccessLimit)."
+_CONSECUTIVE_SUCCESS = (
+    "Successful measurements in a row that make the metric Successful at once (0: off). If count"
+    " runs out first the metric is Failed, or Inconclusive when failureLimit is also in use."
+)
+
+
+def _success_limit_within_count(limit: int, count: int | None) -> None:
+    if count is not None and limit > count:
+        raise rule_error(
+            f"consecutiveSuccessLimit is {limit} but count is {count}, so it could never be reached; "
+            "lower consecutiveSuccessLimit or raise count",
+            at="consecutiveSuccessLimit",
+        )
+
+
 class Metric(_MetricBase):
     """One metric of a run: how to measure it, how often, how to judge it; every value resolved."""
 
@@ -315,7 +333,9 @@ class Metric(_MetricBase):
         default=None, ge=0, description="Measurements to take; unset with an interval means until stopped."
     )
     failure_limit: int = Field(
-        default=0, ge=0, description="Failed measurements tolerated before the metric fails."
+        default=0,
+        ge=NO_LIMIT,
+        description="Failed measurements tolerated before the metric fails." + _NO_LIMIT,
     )
     inconclusive_limit: int = Field(
         default=0, ge=0, description="Inconclusive measurements tolerated before the metric is inconclusive."
@@ -323,10 +343,12 @@ class Metric(_MetricBase):
     consecutive_error_limit: int = Field(
         default=4, ge=0, description="Errors in a row tolerated before the metric errors."
     )
+    consecutive_success_limit: int = Field(default=0, ge=0, description=_CONSECUTIVE_SUCCESS)
 
     @model_validator(mode="after")
     def _interval_for_count(self) -> Self:
         _count_needs_interval(self.count, self.interval)
+        _success_limit_within_count(self.consecutive_success_limit, self.count)
         return self
 
     @property
@@ -355,8 +377,9 @@ class TemplateMetric(_MetricBase):
         default=None,
         description="Measurements to take; unset with an interval means until stopped." + _PLACEHOLDER_OK,
     )
-    failure_limit: TemplatedInt = Field(
-        default=0, description="Failed measurements tolerated before the metric fails." + _PLACEHOLDER_OK
+    failure_limit: TemplatedLimit = Field(
+        default=0,
+        description="Failed measurements tolerated before the metric fails." + _NO_LIMIT + _PLACEHOLDER_OK,
     )
     inconclusive_limit: TemplatedInt = Field(
         default=0,
@@ -366,11 +389,16 @@ class TemplateMetric(_MetricBase):
     consecutive_error_limit: TemplatedInt = Field(
         default=4, description="Errors in a row tolerated before the metric errors." + _PLACEHOLDER_OK
     )
+    consecutive_success_limit: TemplatedInt = Field(
+        default=0, description=_CONSECUTIVE_SUCCESS + _PLACEHOLDER_OK
+    )
 
     @model_validator(mode="after")
     def _interval_for_count(self) -> Self:
         if not isinstance(self.count, ArgTemplate):  # a placeholder's value is checked when it is known
             _count_needs_interval(self.count, self.interval)
+            if not isinstance(self.consecutive_success_limit, ArgTemplate):
+                _success_limit_within_count(self.consecutive_success_limit, self.count)
         return self
 
     def placeholders(self) -> dict[str, ArgTemplate]:

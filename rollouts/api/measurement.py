@@ -45,6 +45,9 @@ class MetricResult(ApiModel):
     inconclusive: int = Field(default=0, ge=0, description="Measurements neither successful nor failed.")
     error: int = Field(default=0, ge=0, description="Measurements that could not be taken.")
     consecutive_error: int = Field(default=0, ge=0, description="Errors in a row since the last good one.")
+    consecutive_success: int = Field(
+        default=0, ge=0, description="Successful measurements in a row (for consecutiveSuccessLimit)."
+    )
     dry_run: bool | None = Field(
         default=None, description="The metric is in dry-run: recorded but not counted in the run's phase."
     )

@@ -19,7 +19,16 @@ from pydantic_core import PydanticCustomError, PydanticKnownError
 
 from rollouts.api.common import DurationTooLongError, parse_duration, shown
 
-__all__ = ["ARG_PLACEHOLDER", "TEMPLATED_FIELDS", "ArgTemplate", "TemplatedDuration", "TemplatedInt"]
+__all__ = [
+    "ARG_PLACEHOLDER",
+    "NO_LIMIT",
+    "TEMPLATED_FIELDS",
+    "ArgTemplate",
+    "TemplatedDuration",
+    "TemplatedInt",
+    "TemplatedLimit",
+    "minimum_of",
+]
 
 
 ARG_PLACEHOLDER: Final = re.compile(r"\{\{\s*args\.([A-Za-z0-9_.-]+?)\s*\}\}")
@@ -36,7 +45,18 @@ TEMPLATED_FIELDS: Final = {
     "failure_limit": "failureLimit",
     "inconclusive_limit": "inconclusiveLimit",
     "consecutive_error_limit": "consecutiveErrorLimit",
+    "consecutive_success_limit": "consecutiveSuccessLimit",
 }
+
+NO_LIMIT: Final = -1
+"""``failureLimit: -1``: failures never fail the metric (Argo's way to wait on
+``consecutiveSuccessLimit`` alone); the one field that takes a value below 0."""
+
+
+def minimum_of(attribute: str) -> int:
+    """The least value a templated whole-number field takes (``failure_limit`` may be -1)."""
+    return NO_LIMIT if attribute == "failure_limit" else 0
+
 
 _WHOLE_NUMBER_FORMS: Final = (
     'write a whole number such as 5, or exactly one placeholder such as "{{args.count}}" to take it from '
@@ -80,10 +100,10 @@ def _invalid(message: str) -> PydanticCustomError:
     return PydanticCustomError("templated", "{message}", {"message": message})
 
 
-def _templated_int(value: Any) -> int | ArgTemplate:
+def _templated_int(value: Any, minimum: int = 0) -> int | ArgTemplate:
     if isinstance(value, int) and not isinstance(value, bool):
-        if value < 0:
-            raise PydanticKnownError("greater_than_equal", {"ge": 0})
+        if value < minimum:
+            raise PydanticKnownError("greater_than_equal", {"ge": minimum})
         return value
     if not isinstance(value, str):
         raise _invalid(f"{shown(value)} is not a whole number; {_WHOLE_NUMBER_FORMS}")
@@ -124,19 +144,27 @@ def _as_written(value: object) -> object:
     return value.text if isinstance(value, ArgTemplate) else value
 
 
-#: A whole number of 0 or more, or one ``{{args.NAME}}`` placeholder (template metrics only).
-TemplatedInt = Annotated[
-    int | ArgTemplate,
-    PlainValidator(_templated_int),
-    PlainSerializer(_as_written),
-    WithJsonSchema(
+def _int_schema(minimum: int) -> WithJsonSchema:
+    return WithJsonSchema(
         {
             "anyOf": [{"type": "integer"}, {"type": "string"}],
             "x-kubernetes-int-or-string": True,
-            "minimum": 0,
+            "minimum": minimum,
             "pattern": _ONE_PLACEHOLDER_PATTERN,
         }
-    ),
+    )
+
+
+#: A whole number of 0 or more, or one ``{{args.NAME}}`` placeholder (template metrics only).
+TemplatedInt = Annotated[
+    int | ArgTemplate, PlainValidator(_templated_int), PlainSerializer(_as_written), _int_schema(0)
+]
+#: As :data:`TemplatedInt`, or :data:`NO_LIMIT` (``failureLimit``).
+TemplatedLimit = Annotated[
+    int | ArgTemplate,
+    PlainValidator(lambda value: _templated_int(value, NO_LIMIT)),
+    PlainSerializer(_as_written),
+    _int_schema(NO_LIMIT),
 ]
 
 #: A Go duration string, possibly with ``{{args.NAME}}`` placeholders (template metrics only).

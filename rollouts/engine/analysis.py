@@ -8,9 +8,10 @@ reaches the same verdict:
    with only a success condition, not meeting it fails; with only a failure condition, not
    matching it succeeds; with both and neither matching, the measurement is Inconclusive; a
    condition that cannot be evaluated makes an Error.
-2. **metric**: its counters against ``failureLimit`` (default 0), ``inconclusiveLimit`` (0),
-   ``consecutiveErrorLimit`` (4) and ``count`` (:func:`metric_phase`). Errors do not count
-   toward ``count``, as in Argo.
+2. **metric**: its counters against ``failureLimit`` (default 0; -1 none), ``inconclusiveLimit``
+   (0), ``consecutiveErrorLimit`` (4), ``consecutiveSuccessLimit`` (0, off: that many successes in
+   a row make it Successful at once) and ``count`` (:func:`metric_phase`). Errors do not count
+   toward ``count``, as in Argo, and break a run of successes.
 3. **run**: the worst metric (:func:`run_phase`): Failed, then Error, then Inconclusive, then
    Running/Pending, then Successful. A decisive metric ends the run at once instead of waiting
    for the others; dry-run metrics are measured and summarised but never decide.
@@ -41,6 +42,7 @@ from typing import Any, Final
 from rollouts.api.analysis import DryRun, Metric
 from rollouts.api.enums import AnalysisPhase
 from rollouts.api.measurement import Measurement, MetricResult, RunSummary
+from rollouts.api.templated import NO_LIMIT
 from rollouts.engine.expressions import ConditionError, MeasurementValue, compile_condition, evaluate
 
 __all__ = [
@@ -192,9 +194,12 @@ def record_measurement(
         update[counter] = getattr(result, counter) + 1
         update["count"] = result.count + 1
         update["consecutive_error"] = 0
+        successful = phase is AnalysisPhase.SUCCESSFUL
+        update["consecutive_success"] = result.consecutive_success + 1 if successful else 0
     elif phase is AnalysisPhase.ERROR:
         update["error"] = result.error + 1
         update["consecutive_error"] = result.consecutive_error + 1
+        update["consecutive_success"] = 0
     if phase.is_completed() and measurement.message:
         update["message"] = measurement.message
     return result.model_copy(update=update)
@@ -216,6 +221,18 @@ def _last_value(result: MetricResult, phase: AnalysisPhase) -> str:
             extra = f" ({said})" if said and measurement.value not in said else ""  # e.g. a Job's reason
             return f"; last {phase.value.lower()} value {measurement.value}{extra}"
     return ""
+
+
+def _streak_not_reached(metric: Metric, result: MetricResult, why: str, limits_failures: bool) -> Judgement:
+    """Count ran out before ``consecutiveSuccessLimit`` successes in a row: Failed, as a check that
+    waits for a condition and never saw it; Inconclusive when ``failureLimit`` was also in use and
+    was not exceeded either (neither limit decided: a human does), as in Argo Rollouts."""
+    phase = AnalysisPhase.INCONCLUSIVE if limits_failures else AnalysisPhase.FAILED
+    return Judgement(
+        phase,
+        f"{why} without {metric.consecutive_success_limit} successful in a row (consecutiveSuccessLimit; "
+        f"{result.consecutive_success} in a row at the end, {result.successful} successful in all)",
+    )
 
 
 def _without_success(result: MetricResult, why: str) -> Judgement:
@@ -253,11 +270,19 @@ def metric_phase(metric: Metric, result: MetricResult | None, *, terminating: bo
         return Judgement(AnalysisPhase.PENDING)
     if not measurements[-1].phase.is_completed():
         return Judgement(AnalysisPhase.RUNNING)
-    if result.failed > metric.failure_limit:
+    limits_failures = metric.failure_limit != NO_LIMIT
+    needs_streak = metric.consecutive_success_limit > 0
+    if limits_failures and result.failed > metric.failure_limit:
         return Judgement(
             AnalysisPhase.FAILED,
             f"failed ({result.failed}) > failureLimit ({metric.failure_limit})"
             + _last_value(result, AnalysisPhase.FAILED),
+        )
+    if needs_streak and result.consecutive_success >= metric.consecutive_success_limit:
+        return Judgement(
+            AnalysisPhase.SUCCESSFUL,
+            f"{result.consecutive_success} successful in a row reached consecutiveSuccessLimit "
+            f"({metric.consecutive_success_limit})",
         )
     if result.inconclusive > metric.inconclusive_limit:
         return Judgement(
@@ -273,6 +298,8 @@ def metric_phase(metric: Metric, result: MetricResult | None, *, terminating: bo
         )
     count = _effective_count(metric)
     if count is not None and result.count >= count:
+        if needs_streak:
+            return _streak_not_reached(metric, result, f"count ({count}) reached", limits_failures)
         if result.successful == 0:
             return _without_success(result, f"count ({count}) reached")
         return Judgement(AnalysisPhase.SUCCESSFUL, f"count ({count}) reached")

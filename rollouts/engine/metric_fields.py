@@ -18,6 +18,7 @@ from typing import Final, TypeVar
 
 from rollouts.api.analysis import TEMPLATED_FIELDS, ArgTemplate, Metric, TemplateMetric
 from rollouts.api.common import parse_duration
+from rollouts.api.templated import minimum_of
 from rollouts.engine.analysis_errors import AnalysisRunError
 
 __all__ = ["ArgValue", "MetricFieldError", "fill_metric", "resolve_metric"]
@@ -104,7 +105,7 @@ class _Filling:
         values = {name: arg.value for name, arg in self.args.items() if arg.value is not None}
         return text.fill(values), used
 
-    def whole_number(self, value: int | ArgTemplate, field: str) -> int | ArgTemplate:
+    def whole_number(self, value: int | ArgTemplate, field: str, *, minimum: int = 0) -> int | ArgTemplate:
         if not isinstance(value, ArgTemplate):
             return value
         filled, used = self.fill(value, field)
@@ -113,8 +114,9 @@ class _Filling:
         text = filled.strip()
         if not _WHOLE_NUMBER.fullmatch(text):
             problem = "which is not a whole number; make that value a whole number such as 5"
-        elif int(text) < 0:
-            problem = "which is negative; make that value 0 or more"
+        elif int(text) < minimum:
+            least = "0 or more" if minimum == 0 else f"{minimum} or more"
+            problem = f"which is {'negative' if minimum == 0 else 'too low'}; make that value {least}"
         else:
             return int(text)
         raise self.error(field, f"{_gives(value, filled, used)}, {problem}", used)
@@ -151,7 +153,7 @@ def _filled(metric: TemplateMetric, filling: _Filling) -> TemplateMetric:
         if attribute in ("interval", "initial_delay"):
             update[attribute] = filling.duration(value, field)
         else:
-            update[attribute] = filling.whole_number(value, field)
+            update[attribute] = filling.whole_number(value, field, minimum=minimum_of(attribute))
     filled = metric.model_copy(update=update)  # each value checked above; the cross-field rule next
     count, written = filled.count, metric.count
     if isinstance(count, int) and count > 1 and filled.interval is None and isinstance(written, ArgTemplate):
@@ -161,6 +163,16 @@ def _filled(metric: TemplateMetric, filling: _Filling) -> TemplateMetric:
             "in the template's metric, or make that value 1"
         )
         raise filling.error("count", detail, used)
+    limit = filled.consecutive_success_limit
+    if isinstance(count, int) and isinstance(limit, int) and limit > count:
+        templated = [v for v in (written, metric.consecutive_success_limit) if isinstance(v, ArgTemplate)]
+        if templated:
+            used = [filling.args[name] for value in templated for name in value.names]
+            detail = (
+                f"is {limit} but count is {count}, so it could never be reached; "
+                "lower consecutiveSuccessLimit or raise count"
+            )
+            raise filling.error("consecutiveSuccessLimit", detail, used)
     return filled
 
 
@@ -196,5 +208,6 @@ def resolve_metric(
         failure_limit=_resolved(filled.failure_limit),
         inconclusive_limit=_resolved(filled.inconclusive_limit),
         consecutive_error_limit=_resolved(filled.consecutive_error_limit),
+        consecutive_success_limit=_resolved(filled.consecutive_success_limit),
         provider=filled.provider,
     )

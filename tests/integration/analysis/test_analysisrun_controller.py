@@ -92,6 +92,29 @@ def test_unhealthy_metric_fails_the_run_with_the_value(
     assert "[0.4]" in status["metricResults"][0]["measurements"][0]["message"]
 
 
+def test_consecutive_success_limit_waits_through_failures_for_a_streak(
+    kubectl: Kubectl, analysis_controller: ControllerThread, app_metrics: AppMetrics
+) -> None:
+    query = scraped(app_metrics, 0.4)
+    metric = prom_metric(
+        app_metrics.cluster.prometheus_url, query, interval="1s", failureLimit=-1, consecutiveSuccessLimit=2
+    )
+    kubectl("apply", "-f", "-", stdin=analysis_run("wait-for-it", metric))
+
+    def failing_and_still_running() -> bool:
+        status = status_of(kubectl, "wait-for-it")
+        results = status.get("metricResults") or [{}]
+        return status.get("phase") == "Running" and results[0].get("failed", 0) >= 2
+
+    eventually(failing_and_still_running, what="failed measurements that do not fail the run")
+    scraped(app_metrics, 0.99)
+    status = finished(kubectl, "wait-for-it")
+    assert status["phase"] == "Successful", status.get("message")
+    result = status["metricResults"][0]
+    assert result["consecutiveSuccess"] == 2 and result["failed"] >= 2
+    assert "consecutiveSuccessLimit (2)" in result["message"]
+
+
 def test_args_from_a_secret_are_used_and_never_copied_into_the_run(
     kubectl: Kubectl, analysis_controller: ControllerThread, app_metrics: AppMetrics
 ) -> None:

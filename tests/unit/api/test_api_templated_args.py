@@ -15,6 +15,7 @@ from rollouts.api import (
     parse_object,
     validation_errors,
 )
+from rollouts.api.templated import TEMPLATED_FIELDS
 from tests.unit.api.crd_check import crd_schemas, server_errors
 
 Doc = dict[str, Any]
@@ -160,9 +161,12 @@ def test_an_analysis_run_holds_resolved_values_only() -> None:
 @pytest.mark.parametrize("kind", ["AnalysisTemplate", "ClusterAnalysisTemplate"])
 def test_the_crd_says_a_placeholder_is_allowed(kind: str) -> None:
     metric = crd_schemas()[kind]["properties"]["spec"]["properties"]["metrics"]["items"]["properties"]
-    for field in ("count", "failureLimit", "inconclusiveLimit", "consecutiveErrorLimit"):
+    least = {"failureLimit": -1}  # -1: no limit
+    for field in TEMPLATED_FIELDS.values():
+        if field in ("interval", "initialDelay"):
+            continue
         assert metric[field]["x-kubernetes-int-or-string"] is True
-        assert metric[field]["minimum"] == 0 and "args" in metric[field]["pattern"]
+        assert metric[field]["minimum"] == least.get(field, 0) and "args" in metric[field]["pattern"]
         assert '"{{args.NAME}}"' in metric[field]["description"]
     for field in ("interval", "initialDelay"):
         assert metric[field]["type"] == "string"

@@ -340,9 +340,9 @@ TEMPLATE_CASES: list[Case] = [
         "`spec.metrics` must not be empty",
     ),
     (
-        "negative failure limit",
-        lambda: _edit(template(), lambda d: metric(d).update(failureLimit=-1)),
-        "`spec.metrics[0].failureLimit` must be at least 0 (got -1)",
+        "failure limit below -1 (no limit)",
+        lambda: _edit(template(), lambda d: metric(d).update(failureLimit=-2)),
+        "`spec.metrics[0].failureLimit` must be at least -1 (got -2)",
     ),
     (
         "web body with GET",

@@ -204,6 +204,49 @@ def test_measurement_history_is_capped() -> None:
             "run terminated without a successful measurement",
         ),
         ({"interval": "1m", "failureLimit": 3}, (P.FAILED, P.ERROR), True, P.ERROR, "1 errors, 1 failed"),
+        # consecutiveSuccessLimit: that many successes in a row decide at once
+        (
+            {"interval": "1m", "failureLimit": -1, "consecutiveSuccessLimit": 2},
+            (P.FAILED, P.SUCCESSFUL, P.FAILED, P.SUCCESSFUL, P.SUCCESSFUL),
+            False,
+            P.SUCCESSFUL,
+            "2 successful in a row reached consecutiveSuccessLimit (2)",
+        ),
+        (  # failureLimit -1: failures never fail it; it waits for the streak
+            {"interval": "1m", "failureLimit": -1, "consecutiveSuccessLimit": 3},
+            (P.FAILED,) * 20 + (P.SUCCESSFUL,) * 2,
+            False,
+            P.RUNNING,
+            None,
+        ),
+        (  # an error breaks the streak
+            {"interval": "1m", "failureLimit": -1, "consecutiveSuccessLimit": 2},
+            (P.SUCCESSFUL, P.ERROR, P.SUCCESSFUL),
+            False,
+            P.RUNNING,
+            None,
+        ),
+        (  # both limits in use: failureLimit still fails it first
+            {"interval": "1m", "failureLimit": 1, "consecutiveSuccessLimit": 3},
+            (P.SUCCESSFUL, P.FAILED, P.SUCCESSFUL, P.FAILED),
+            False,
+            P.FAILED,
+            "failureLimit (1)",
+        ),
+        (  # count ran out before the streak, failureLimit off: Failed
+            {"interval": "1m", "count": 4, "failureLimit": -1, "consecutiveSuccessLimit": 3},
+            (P.SUCCESSFUL, P.SUCCESSFUL, P.FAILED, P.SUCCESSFUL),
+            False,
+            P.FAILED,
+            "count (4) reached without 3 successful in a row",
+        ),
+        (  # count ran out before the streak and within failureLimit: neither decided, a human does
+            {"interval": "1m", "count": 4, "failureLimit": 2, "consecutiveSuccessLimit": 3},
+            (P.SUCCESSFUL, P.SUCCESSFUL, P.FAILED, P.SUCCESSFUL),
+            False,
+            P.INCONCLUSIVE,
+            "1 in a row at the end, 3 successful in all",
+        ),
     ],
 )
 def test_metric_phase(
@@ -371,3 +414,8 @@ def test_run_is_successful_only_with_evidence(
     all_errors = all(phases and set(phases) == {P.ERROR} for _, phases in stories)
     if all_errors:
         assert judgement.phase is not P.SUCCESSFUL
+
+
+def test_consecutive_success_limit_above_count_could_never_be_reached() -> None:
+    with pytest.raises(ValueError, match="consecutiveSuccessLimit is 5 but count is 3, so it could never"):
+        metric(interval="1m", count=3, consecutiveSuccessLimit=5)

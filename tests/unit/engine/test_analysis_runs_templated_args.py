@@ -118,6 +118,13 @@ RESOLVED: list[tuple[str, dict[str, Any], list[dict[str, Any]], list[dict[str, A
         (1, None, None, 0, 0, 4),
     ),
     (
+        "no failure limit",
+        {"failureLimit": "{{args.f}}", "interval": "1m"},
+        [{"name": "f", "value": "-1"}],
+        [],
+        (None, "1m", None, -1, 0, 4),
+    ),
+    (
         "literals are kept",
         {"count": 2, "interval": "10s", "failureLimit": 1},
         [],
@@ -163,11 +170,27 @@ REFUSED: list[tuple[str, dict[str, Any], list[dict[str, Any]], list[dict[str, An
     ),
     (
         "a negative limit",
-        {"failureLimit": "{{args.limit}}"},
+        {"inconclusiveLimit": "{{args.limit}}"},
         [{"name": "limit", "value": "-1"}],
         [],
-        "failureLimit '{{args.limit}}' gives '-1' (set in AnalysisTemplate 'budget' spec.args[1]), which is "
-        "negative; make that value 0 or more",
+        "inconclusiveLimit '{{args.limit}}' gives '-1' (set in AnalysisTemplate 'budget' spec.args[1]), "
+        "which is negative; make that value 0 or more",
+    ),
+    (
+        "a streak longer than count",
+        {"count": 3, "interval": "1m", "consecutiveSuccessLimit": "{{args.streak}}"},
+        [{"name": "streak", "value": "5"}],
+        [],
+        "consecutiveSuccessLimit is 5 but count is 3, so it could never be reached; lower "
+        "consecutiveSuccessLimit or raise count",
+    ),
+    (
+        "a failure limit below -1 (no limit)",
+        {"failureLimit": "{{args.limit}}"},
+        [{"name": "limit", "value": "-2"}],
+        [],
+        "failureLimit '{{args.limit}}' gives '-2' (set in AnalysisTemplate 'budget' spec.args[1]), which is "
+        "too low; make that value -1 or more",
     ),
     (
         "a fraction",
@@ -277,3 +300,12 @@ def test_a_metric_without_placeholders_is_the_same_metric() -> None:
     written = metric(count=3, interval="1m", failureLimit=1)
     resolved = resolve_metric(written, {}, where="metric 'm'")
     assert resolved.model_dump() == written.model_dump()
+
+
+def test_consecutive_success_limit_is_filled_in() -> None:
+    run = build(
+        {"interval": "1m", "failureLimit": -1, "consecutiveSuccessLimit": "{{args.streak}}"},
+        [{"name": "streak", "value": "3"}],
+    )
+    (metric,) = run.spec.metrics
+    assert (metric.failure_limit, metric.consecutive_success_limit) == (-1, 3)
