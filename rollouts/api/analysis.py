@@ -76,6 +76,7 @@ __all__ = [
     "PrometheusMetric",
     "SecretKeyRef",
     "TemplateMetric",
+    "TtlStrategy",
     "ValueFrom",
     "WebMetric",
     "WebMetricHeader",
@@ -450,6 +451,20 @@ def _no_secret_in_jobs(metrics: Sequence[_MetricBase], args: Sequence[Argument] 
             )
 
 
+class TtlStrategy(ApiModel):
+    """How long a finished AnalysisRun is kept before it is deleted (as in Argo Rollouts)."""
+
+    seconds_after_completion: int | None = Field(
+        default=None, ge=0, description="Seconds to keep a finished run whose phase has no field of its own."
+    )
+    seconds_after_failure: int | None = Field(
+        default=None, ge=0, description="Seconds to keep a Failed or Error run (else secondsAfterCompletion)."
+    )
+    seconds_after_success: int | None = Field(
+        default=None, ge=0, description="Seconds to keep a Successful run (else secondsAfterCompletion)."
+    )
+
+
 class _SpecBase(ApiModel):
     """What a template's spec and a run's spec share besides their metrics."""
 
@@ -457,6 +472,14 @@ class _SpecBase(ApiModel):
     dry_run: list[DryRun] | None = Field(default=None, description="Metrics that run in dry-run mode.")
     measurement_retention: list[MeasurementRetention] | None = Field(
         default=None, description="Measurement retention per metric."
+    )
+    ttl_strategy: TtlStrategy | None = Field(
+        default=None,
+        description=(
+            "Delete the run this long after it finished. A run a Rollout still reads is deleted"
+            " only once the Rollout's status holds its verdict. Unset: kept (within the Rollout's"
+            " run history limits)."
+        ),
     )
 
 
@@ -473,8 +496,6 @@ class AnalysisTemplateSpec(_SpecBase):
 
 class AnalysisRunSpec(_SpecBase):
     """The metrics of one run, with its arguments resolved."""
-
-    UNSUPPORTED = frozenset({"ttlStrategy"})
 
     metrics: list[Metric] = Field(min_length=1, max_length=100, description="Metrics to measure.")
     terminate: bool = Field(default=False, description="Stop the run; set by the controller or a user.")

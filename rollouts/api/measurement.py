@@ -72,6 +72,9 @@ class AnalysisRunStatus(ApiModel):
     )
     message: str | None = Field(default=None, description="Why the run is in its phase.")
     started_at: Timestamp | None = Field(default=None, description="When the run started.")
+    completed_at: Timestamp | None = Field(
+        default=None, description="When the run reached its final phase (ttlStrategy counts from it)."
+    )
     metric_results: list[MetricResult] | None = Field(default=None, description="Result of each metric.")
     run_summary: RunSummary | None = Field(default=None, description="Counts of metrics by phase.")
     dry_run_summary: RunSummary | None = Field(

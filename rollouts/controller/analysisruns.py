@@ -44,6 +44,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from rollouts.api import AnalysisRun
+from rollouts.api.common import GROUP_VERSION
 from rollouts.api.enums import AnalysisPhase
 from rollouts.api.measurement import Measurement as StatusMeasurement
 from rollouts.api.measurement import MetricResult
@@ -53,6 +54,7 @@ from rollouts.controller.runner import Runner
 from rollouts.engine.analysis_args import ResolvedArgs, resolve_run_args, secret_names
 from rollouts.engine.analysis_jobs import RUN_UID_LABEL, jobs_to_delete
 from rollouts.engine.analysis_schedule import advance, plan_measurements
+from rollouts.engine.analysis_ttl import expires_at
 from rollouts.kube import Conflict, EventRecorder, Informer, Key, KubeClient, KubeError, KubeObject
 from rollouts.metrics import Providers, ProviderSettings, take_measurement
 from rollouts.metrics.job import JOB, JobProvider, in_progress_job
@@ -248,10 +250,16 @@ class AnalysisRunController:
             if status.phase.is_completed() and (run.status is None or not run.status.phase.is_completed()):
                 await self._completed(obj, status.phase, status.message)
         await self._delete_jobs(key[0], run, status)
-        after = plan_measurements(run.model_copy(update={"status": status}), self._clock())
-        if after.wake_at is None:
+        expiry = None if _owned_by_a_rollout(obj) else expires_at(run.spec, status)
+        if expiry is not None and self._clock() >= expiry:
+            log.info("AnalysisRun %s/%s: deleting it, its ttlStrategy has run out", key[0], key[1])
+            await self._client.delete(*ANALYSIS_RUN, namespace=key[0], name=key[1], uid=run.metadata.uid)
             return None
-        return max(0.0, (after.wake_at - self._clock()).total_seconds())
+        after = plan_measurements(run.model_copy(update={"status": status}), self._clock())
+        wake_at = min((t for t in (after.wake_at, expiry) if t is not None), default=None)
+        if wake_at is None:
+            return None
+        return max(0.0, (wake_at - self._clock()).total_seconds())
 
     async def _measure(
         self, namespace: str, run: AnalysisRun, due: Sequence[Any]
@@ -360,6 +368,13 @@ class AnalysisRunController:
         )
         informer.remember(_without_managed_fields(written), notify=True)
         await self._completed(obj, AnalysisPhase.ERROR, message)
+
+
+def _owned_by_a_rollout(obj: KubeObject) -> bool:
+    """A Rollout's run: the Rollout's pass applies its ttlStrategy (``engine/runs.py``), once the
+    Rollout's status holds the run's verdict."""
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return any(ref.get("kind") == "Rollout" and ref.get("apiVersion") == GROUP_VERSION for ref in refs)
 
 
 def _dump(status: Any) -> Any:

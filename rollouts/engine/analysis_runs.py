@@ -45,6 +45,7 @@ from rollouts.api.analysis import (
     DryRun,
     MeasurementRetention,
     TemplateMetric,
+    TtlStrategy,
     ValueFrom,
 )
 from rollouts.api.common import ObjectMeta
@@ -54,6 +55,7 @@ from rollouts.api.rollout import Rollout
 from rollouts.api.rollout_analysis import AnalysisRunArgument, AnalysisTemplateRef
 from rollouts.engine.analysis_args import ArgumentError, read_field
 from rollouts.engine.analysis_errors import AnalysisRunError
+from rollouts.engine.analysis_ttl import expires_at
 from rollouts.engine.conditions import condition_problems
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.engine.metric_fields import ArgValue, MetricFieldError, fill_metric, resolve_metric
@@ -166,6 +168,19 @@ def _merge_template_args(found: Sequence[tuple[str, Template]], *, where: str) -
                     f"and {label}; make them agree, or pass the value from the Rollout's args"
                 )
     return merged
+
+
+def _one_ttl_strategy(found: Sequence[tuple[str, Template]], *, where: str) -> TtlStrategy | None:
+    """The templates' ``ttlStrategy``: one run has one, so templates that set different ones are
+    refused rather than one silently winning."""
+    set_by = {label: t.spec.ttl_strategy for label, t in found if t.spec.ttl_strategy is not None}
+    distinct = {ttl.model_dump_json() for ttl in set_by.values()}
+    if len(distinct) > 1:
+        raise AnalysisRunError(
+            f"{where}: {' and '.join(set_by)} set different ttlStrategy values, and a run has one; "
+            "make them equal or set it in one template only"
+        )
+    return next(iter(set_by.values()), None)
 
 
 def _merge_rules(lists: Sequence[Sequence[_Rule] | None]) -> list[_Rule] | None:
@@ -303,6 +318,7 @@ def build_analysis_run(
         args=args or None,
         dry_run=_merge_rules([t.spec.dry_run for _, t in found]),
         measurement_retention=_merge_rules([t.spec.measurement_retention for _, t in found]),
+        ttl_strategy=_one_ttl_strategy(found, where=where),
     )
     metadata = ObjectMeta.model_validate(
         {
@@ -334,4 +350,5 @@ def observe_analysis_run(run: AnalysisRun) -> ObservedAnalysisRun | None:
         message=(status.message or "") if status is not None else "",
         terminating=run.spec.terminate,
         created=run.metadata.creation_timestamp,
+        expires=expires_at(run.spec, status),
     )

@@ -176,6 +176,7 @@ def advance(run: AnalysisRun, now: datetime, taken: Mapping[str, Measurement]) -
             phase=AnalysisPhase.ERROR,
             message=f"spec.{exc}; fix the rule in the AnalysisTemplate",
             started_at=started,
+            completed_at=now,
             metric_results=results,
         )
     judged: list[MetricResult] = []
@@ -194,6 +195,7 @@ def advance(run: AnalysisRun, now: datetime, taken: Mapping[str, Measurement]) -
         phase=verdict.phase,
         message=message,
         started_at=started,
+        completed_at=now if verdict.phase.is_completed() else None,
         metric_results=judged,
         run_summary=verdict.run_summary,
         dry_run_summary=verdict.dry_run_summary if verdict.dry_run_summary.count else None,

@@ -27,7 +27,7 @@ from rollouts.api.enums import AnalysisPhase, PauseReason
 from rollouts.api.rollout_analysis import AnalysisRunHistory
 from rollouts.api.strategy import RolloutAnalysis
 from rollouts.engine.analysis_runs import build_analysis_run
-from rollouts.engine.context import PassContext, RunRef
+from rollouts.engine.context import PassContext, RunRef, draft_from
 from rollouts.engine.plan import CreateAnalysisRun, DeleteAnalysisRun, TerminateAnalysisRun
 from rollouts.engine.snapshot import AnalysisRunKind, ObservedAnalysisRun
 
@@ -107,16 +107,18 @@ def ensure_run(
 
 def retire_runs(ctx: PassContext, keep: set[str]) -> None:
     """Terminate every run that is still going but no longer current (named in ``keep``), and
-    delete the finished ones of earlier revisions beyond the history limits."""
+    delete the finished ones of earlier revisions beyond the history limits and those whose
+    ``ttlStrategy`` has run out."""
     for run in sorted(ctx.snap.analysis_runs, key=lambda r: r.name):
         if run.name in keep or run.terminating or AnalysisPhase(run.phase).is_completed():
             continue
         ctx.plan.add(TerminateAnalysisRun(name=run.name))
-    _prune_history(ctx)
+    for name in sorted(_beyond_history(ctx) | _expired(ctx)):
+        ctx.plan.add(DeleteAnalysisRun(name=name))
 
 
-def _prune_history(ctx: PassContext) -> None:
-    """Delete the finished runs of earlier revisions beyond the history limits, oldest first."""
+def _beyond_history(ctx: PassContext) -> set[str]:
+    """The finished runs of earlier revisions beyond the history limits, oldest first."""
     history = ctx.rollout.spec.analysis or AnalysisRunHistory()
     limits = {True: history.successful_run_history_limit, False: history.unsuccessful_run_history_limit}
     finished = [
@@ -125,10 +127,30 @@ def _prune_history(ctx: PassContext) -> None:
         if run.pod_template_hash != ctx.desired_hash and AnalysisPhase(run.phase).is_completed()
     ]
     newest_first = sorted(finished, key=lambda r: (r.created is not None, r.created, r.name), reverse=True)
+    beyond: set[str] = set()
     for successful, limit in limits.items():
         runs = [r for r in newest_first if (r.phase is AnalysisPhase.SUCCESSFUL) == successful]
-        for run in sorted(runs[limit:], key=lambda r: r.name):
-            ctx.plan.add(DeleteAnalysisRun(name=run.name))
+        beyond.update(r.name for r in runs[limit:])
+    return beyond
+
+
+def _expired(ctx: PassContext) -> set[str]:
+    """Finished runs past their ``ttlStrategy``. A run the status this pass started from names
+    goes only once that status holds its final phase: deleted before, its verdict could never be
+    read again (this pass may have read it, but its status write can still fail). The pass wakes
+    when the next one is due."""
+    old = draft_from(ctx.old)
+    refs = (old.step_run, old.background_run, old.pre_run, old.post_run)
+    recorded = {ref.name: AnalysisPhase(ref.status) for ref in refs if ref is not None}
+    expired: set[str] = set()
+    for run in ctx.snap.analysis_runs:
+        if run.expires is None:
+            continue
+        if ctx.now < run.expires:
+            ctx.plan.wake_at(run.expires)
+        elif recorded.get(run.name, AnalysisPhase.SUCCESSFUL).is_completed():
+            expired.add(run.name)
+    return expired
 
 
 def act_on_verdicts(ctx: PassContext, refs: Iterable[RunRef | None]) -> str | None:

@@ -119,6 +119,7 @@ class ObservedAnalysisRun:
     message: str = ""
     terminating: bool = False
     created: datetime | None = None
+    expires: datetime | None = None  # when its ttlStrategy lets it be deleted (``analysis_ttl``)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -115,6 +115,19 @@ def test_consecutive_success_limit_waits_through_failures_for_a_streak(
     assert "consecutiveSuccessLimit (2)" in result["message"]
 
 
+def test_a_finished_run_no_rollout_owns_is_deleted_when_its_ttl_runs_out(
+    kubectl: Kubectl, analysis_controller: ControllerThread, app_metrics: AppMetrics
+) -> None:
+    query = scraped(app_metrics, 0.99)
+    body = json.loads(analysis_run("short-lived", prom_metric(app_metrics.cluster.prometheus_url, query)))
+    body["spec"]["ttlStrategy"] = {"secondsAfterSuccess": 3, "secondsAfterFailure": 600}
+    kubectl("apply", "-f", "-", stdin=json.dumps(body))
+    status = finished(kubectl, "short-lived")
+    assert status["phase"] == "Successful" and status["completedAt"]
+    gone = lambda: kubectl("get", "analysisrun.rollouts.dev", "short-lived", check=False).returncode != 0  # noqa: E731
+    eventually(gone, timeout=20, what="the run deleted 3 s after it succeeded")
+
+
 def test_args_from_a_secret_are_used_and_never_copied_into_the_run(
     kubectl: Kubectl, analysis_controller: ControllerThread, app_metrics: AppMetrics
 ) -> None:

@@ -11,7 +11,7 @@ from tests.integration.controller import scenario as sc
 from tests.integration.controller.conftest import ControllerProcess
 from tests.integration.delivery import manifests as m
 from tests.integration.delivery.reads import finished_run, wait_phase
-from tests.support import Kubectl, kubectl_json
+from tests.support import Kubectl, eventually, kubectl_json
 
 SMOKE_TEMPLATE = {
     "apiVersion": "rollouts.dev/v1alpha1",
@@ -98,3 +98,23 @@ def test_a_canary_whose_smoke_test_job_fails_is_aborted(
     assert "BackoffLimitExceeded" in st["message"] and run["metadata"]["name"] in st["message"], st["message"]
     assert st["stableRS"] == v1 and st.get("abort") is True
     assert sc.selector_hash(kubectl, "web-stable") == v1
+
+
+def test_a_ttl_strategy_deletes_the_finished_run_once_the_rollout_has_read_it(
+    controller: ControllerProcess, kubectl: Kubectl
+) -> None:
+    template = {
+        **SMOKE_TEMPLATE,
+        "spec": {**SMOKE_TEMPLATE["spec"], "ttlStrategy": {"secondsAfterSuccess": 2}},
+    }
+    sc.apply(kubectl, *m.nginx_app(), template)
+    sc.apply(kubectl, m.canary_rollout([{"setWeight": 20}, smoke_step(0), {"setWeight": 60}]))
+    v1 = sc.wait_healthy(kubectl, "web", timeout=90)["stableRS"]
+    sc.set_image(kubectl, "web", m.GOOD)
+    sc.wait_status(
+        kubectl, "web", "Healthy at v2", lambda st: st.get("phase") == "Healthy" and st["stableRS"] != v1, 90
+    )
+    names = lambda: kubectl_json(kubectl, "get", "analysisruns.rollouts.dev")["items"]  # noqa: E731
+    eventually(lambda: names() == [], timeout=30, what="the step's AnalysisRun deleted by its ttlStrategy")
+    step = sc.status(kubectl, "web")["canary"].get("currentStepAnalysisRunStatus")
+    assert step is None or step["status"] == "Successful"  # the verdict was read before the run went

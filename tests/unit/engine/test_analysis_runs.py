@@ -304,6 +304,16 @@ def test_dry_run_and_retention_rules_are_carried_over() -> None:
     assert [(r.metric_name, r.limit) for r in run.spec.measurement_retention or []] == [("m", 3)]
 
 
+def test_ttl_strategy_is_carried_over_and_two_different_ones_are_refused() -> None:
+    ttl = {"secondsAfterSuccess": 60}
+    found = [template("rate", metric("m"), ttlStrategy=ttl), template("latency", metric("p99"))]
+    run = build_analysis_run(rollout=rollout(), action=action("rate", "latency"), templates=found)
+    assert run.spec.ttl_strategy is not None and run.spec.ttl_strategy.seconds_after_success == 60
+    found[1] = template("latency", metric("p99"), ttlStrategy={"secondsAfterSuccess": 5})
+    with pytest.raises(AnalysisRunError, match="set different ttlStrategy values"):
+        build_analysis_run(rollout=rollout(), action=action("rate", "latency"), templates=found)
+
+
 def test_observe_reads_back_what_build_wrote() -> None:
     run = build_analysis_run(
         rollout=rollout(), action=action("rate"), templates=[template("rate", metric("m"))]

@@ -86,6 +86,7 @@ def test_count_and_interval_measure_exactly_count_times_then_succeed() -> None:
     res = result_of(r)
     assert (res.count, res.successful, res.phase) == (3, 3, AnalysisPhase.SUCCESSFUL)
     assert [m.finished_at for m in res.measurements] == [at(0), at(10), at(20)]
+    assert r.status.completed_at == at(20)  # the pass that decided it; later passes keep it
 
 
 def test_initial_delay_postpones_the_first_measurement() -> None:
