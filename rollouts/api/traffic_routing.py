@@ -14,6 +14,8 @@ from rollouts.api.common import ApiModel, cel, rule_error
 
 __all__ = [
     "IstioDestinationRule",
+    "IstioTcpRoute",
+    "IstioTlsRoute",
     "IstioTrafficRouting",
     "IstioVirtualService",
     "NginxTrafficRouting",
@@ -35,14 +37,47 @@ class NginxTrafficRouting(ApiModel):
     )
 
 
+class IstioTlsRoute(ApiModel):
+    """Selects the VirtualService's ``tls`` routes with a match on this port and these SNI hosts."""
+
+    model_config = ConfigDict(
+        json_schema_extra=cel(("has(self.port) || has(self.sniHosts)", "set port, sniHosts or both"))
+    )
+
+    port: int | None = Field(default=None, ge=1, le=65535, description="A match of the route has this port.")
+    sni_hosts: list[str] | None = Field(
+        default=None, min_length=1, description="A match of the route lists every one of these SNI hosts."
+    )
+
+    @model_validator(mode="after")
+    def _selects_something(self) -> Self:
+        if self.port is None and not self.sni_hosts:
+            raise rule_error("a tlsRoutes entry selects routes by port and/or sniHosts; set one", at="port")
+        return self
+
+
+class IstioTcpRoute(ApiModel):
+    """Selects the VirtualService's ``tcp`` routes with a match on this port."""
+
+    port: int = Field(ge=1, le=65535, description="A match of the route has this port.")
+
+
 class IstioVirtualService(ApiModel):
     """The Istio VirtualService whose route weights the controller sets."""
 
-    UNSUPPORTED = frozenset({"tlsRoutes", "tcpRoutes"})
-
     name: str = Field(min_length=1, description="Name of the VirtualService (in the Rollout's namespace).")
     routes: list[str] | None = Field(
-        default=None, description="Names of the HTTP routes to update; may be omitted if there is one."
+        default=None,
+        description=(
+            "Names of the HTTP routes to update; may be omitted if there is exactly one and neither"
+            " tlsRoutes nor tcpRoutes is set."
+        ),
+    )
+    tls_routes: list[IstioTlsRoute] | None = Field(
+        default=None, description="TLS routes (spec.tls) to update, selected by their match."
+    )
+    tcp_routes: list[IstioTcpRoute] | None = Field(
+        default=None, description="TCP routes (spec.tcp) to update, selected by their match's port."
     )
 
 

@@ -1,8 +1,10 @@
 """Istio weights as pure functions: which routes and destinations a Rollout manages, and the patches.
 
-Which http routes: the ones ``virtualService.routes`` names (each must exist); when it is omitted,
-the VirtualService must have exactly one http route, and that one is managed (Argo Rollouts'
-documented rule: the list is optional only when there is a single route).
+Which http routes: the ones ``virtualService.routes`` names (each must exist); when it is omitted
+(and neither ``tlsRoutes`` nor ``tcpRoutes`` is set), the VirtualService must have exactly one http
+route, and that one is managed (Argo Rollouts' documented rule: the list is optional only when
+there is a single route). Which ``tls`` and ``tcp`` routes: those with a ``match`` on the port (and,
+for TLS, listing the SNI hosts) a ``tlsRoutes``/``tcpRoutes`` entry names; each entry must select one.
 
 Which destinations, in each managed route:
 - host-level splitting (no ``destinationRule``): the destination whose ``host`` is ``canaryService``
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rollouts.api import IstioDestinationRule, Rollout
+from rollouts.api.traffic_routing import IstioTcpRoute, IstioTlsRoute
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.traffic.router import FileObjects, InvalidRoutingError, LintProblem, at, check_weight, items
 
@@ -52,6 +55,8 @@ class IstioSettings:
     namespace: str
     virtual_service: str
     routes: tuple[str, ...] | None
+    tls_routes: tuple[IstioTlsRoute, ...]
+    tcp_routes: tuple[IstioTcpRoute, ...]
     stable_service: str | None
     canary_service: str | None
     destination_rule: IstioDestinationRule | None
@@ -87,33 +92,80 @@ def istio_settings(rollout: Rollout) -> IstioSettings:
         namespace=str(rollout.metadata.namespace),
         virtual_service=istio.virtual_service.name,
         routes=tuple(istio.virtual_service.routes) if istio.virtual_service.routes is not None else None,
+        tls_routes=tuple(istio.virtual_service.tls_routes or ()),
+        tcp_routes=tuple(istio.virtual_service.tcp_routes or ()),
         stable_service=canary.stable_service,
         canary_service=canary.canary_service,
         destination_rule=dr,
     )
 
 
-def managed_routes(vs: Mapping[str, Any], settings: IstioSettings) -> list[int]:
-    """Indexes in ``spec.http`` of the routes the Rollout manages, in ``routes`` order."""
-    http: Sequence[Mapping[str, Any]] = (vs.get("spec") or {}).get("http") or []
+Route = tuple[str, int]
+"""A managed route: its section of the VirtualService's spec (``http``, ``tls``, ``tcp``) and index."""
+
+
+def managed_routes(vs: Mapping[str, Any], settings: IstioSettings) -> list[Route]:
+    """The routes the Rollout manages: the http ones in ``routes`` order, then the tls and tcp
+    routes its ``tlsRoutes`` and ``tcpRoutes`` select (each selector must select one at least)."""
+    spec = vs.get("spec") or {}
+    http: Sequence[Mapping[str, Any]] = spec.get("http") or []
+    managed: list[Route] = []
     if settings.routes is None:
-        if len(http) != 1:
+        if not settings.tls_routes and not settings.tcp_routes:
+            if len(http) != 1:
+                raise InvalidRoutingError(
+                    f"{settings.vs_ref} has {len(http)} http routes; {_ROUTES_FIELD} of Rollout "
+                    f"{settings.rollout} may be omitted only when there is exactly one: list the names "
+                    "of the routes to update"
+                )
+            managed.append(("http", 0))
+    else:
+        by_name = {route.get("name"): index for index, route in reversed(list(enumerate(http)))}
+        missing = [name for name in settings.routes if name not in by_name]
+        if missing:
+            present = sorted(str(n) for n in by_name if n)
             raise InvalidRoutingError(
-                f"{settings.vs_ref} has {len(http)} http routes; {_ROUTES_FIELD} of Rollout "
-                f"{settings.rollout} may be omitted only when there is exactly one: list the names of "
-                "the routes to update"
+                f"{settings.vs_ref} has no http route named {', '.join(map(repr, missing))} (listed in "
+                f"{_ROUTES_FIELD} of Rollout {settings.rollout}); its named routes are "
+                f"{present or 'none'}: fix the names in the Rollout or add the routes to the VirtualService"
             )
-        return [0]
-    by_name = {route.get("name"): index for index, route in reversed(list(enumerate(http)))}
-    missing = [name for name in settings.routes if name not in by_name]
-    if missing:
-        present = sorted(str(n) for n in by_name if n)
-        raise InvalidRoutingError(
-            f"{settings.vs_ref} has no http route named {', '.join(map(repr, missing))} (listed in "
-            f"{_ROUTES_FIELD} of Rollout {settings.rollout}); its named routes are {present or 'none'}: "
-            "fix the names in the Rollout or add the routes to the VirtualService"
-        )
-    return [by_name[name] for name in settings.routes]
+        managed += [("http", by_name[name]) for name in settings.routes]
+    sections: tuple[tuple[str, Sequence[IstioTlsRoute | IstioTcpRoute]], ...] = (
+        ("tls", settings.tls_routes),
+        ("tcp", settings.tcp_routes),
+    )
+    for section, selectors in sections:
+        routes: Sequence[Mapping[str, Any]] = spec.get(section) or []
+        for position, selector in enumerate(selectors):
+            chosen = [i for i, route in enumerate(routes) if _selected(route, selector)]
+            if not chosen:
+                raise InvalidRoutingError(
+                    f"{settings.vs_ref} has no {section} route with a match on {_describe(selector)} "
+                    f"(trafficRouting.istio.virtualService.{section}Routes[{position}] of Rollout "
+                    f"{settings.rollout}); fix the selector or add the route to the VirtualService"
+                )
+            managed += [(section, i) for i in chosen if (section, i) not in managed]
+    return managed
+
+
+def _selected(route: Mapping[str, Any], selector: IstioTlsRoute | IstioTcpRoute) -> bool:
+    """A route is selected when one of its ``match`` entries has the selector's port (if it
+    names one) and, for TLS, lists every SNI host the selector names."""
+    wanted_hosts = set(getattr(selector, "sni_hosts", None) or ())
+    for match in route.get("match") or []:
+        if selector.port is not None and match.get("port") != selector.port:
+            continue
+        if wanted_hosts <= set(match.get("sniHosts") or ()):
+            return True
+    return False
+
+
+def _describe(selector: IstioTlsRoute | IstioTcpRoute) -> str:
+    parts = [] if selector.port is None else [f"port {selector.port}"]
+    hosts = getattr(selector, "sni_hosts", None)
+    if hosts:
+        parts.append(f"sniHosts {', '.join(hosts)}")
+    return " and ".join(parts)
 
 
 def _hosts(service: str, namespace: str) -> frozenset[str]:
@@ -127,11 +179,14 @@ def _hosts(service: str, namespace: str) -> frozenset[str]:
     )
 
 
-def _route_label(route: Mapping[str, Any], index: int) -> str:
-    return f"http route {route['name']!r}" if route.get("name") else f"http route #{index} (unnamed)"
+def _route_label(route: Mapping[str, Any], where: Route) -> str:
+    section, index = where
+    return (
+        f"{section} route {route['name']!r}" if route.get("name") else f"{section} route #{index} (unnamed)"
+    )
 
 
-def _roles(route: Mapping[str, Any], index: int, settings: IstioSettings) -> tuple[int, int]:
+def _roles(route: Mapping[str, Any], where: Route, settings: IstioSettings) -> tuple[int, int]:
     """Positions of the (canary, stable) destinations in ``route.route``."""
     dr = settings.destination_rule
     if dr is not None:
@@ -147,16 +202,16 @@ def _roles(route: Mapping[str, Any], index: int, settings: IstioSettings) -> tup
             matches = value == wanted if dr is not None else value in _hosts(wanted, settings.namespace)
             if matches:
                 found[role].append(pos)
-    where = f"{_route_label(route, index)} of {settings.vs_ref} (managed by Rollout {settings.rollout})"
+    label = f"{_route_label(route, where)} of {settings.vs_ref} (managed by Rollout {settings.rollout})"
     for role, positions in found.items():
         if not positions:
             raise InvalidRoutingError(
-                f"{where} has no destination with {describe} {want[role]!r} (the {role}); add one "
+                f"{label} has no destination with {describe} {want[role]!r} (the {role}); add one "
                 f"(weight 0 is fine) or fix the Rollout's {_source(role, dr is not None)}"
             )
         if len(positions) > 1:
             raise InvalidRoutingError(
-                f"{where} has {len(positions)} destinations with {describe} {want[role]!r}; keep exactly one "
+                f"{label} has {len(positions)} destinations with {describe} {want[role]!r}; keep exactly one "
                 "per side so the weight is unambiguous"
             )
     return found["canary"][0], found["stable"][0]
@@ -176,33 +231,35 @@ def _weight(dest: Mapping[str, Any]) -> int:
 def weight_patch(vs: Mapping[str, Any], settings: IstioSettings, *, canary_weight: int) -> JsonPatch:
     """JSON patch ops that set the weights in every managed route (empty when already in place)."""
     check_weight(canary_weight)
-    http = (vs.get("spec") or {}).get("http") or []
+    spec = vs.get("spec") or {}
     ops: JsonPatch = []
-    for index in managed_routes(vs, settings):
-        route = http[index]
-        canary_pos, stable_pos = _roles(route, index, settings)
+    for section, index in managed_routes(vs, settings):
+        route = spec[section][index]
+        canary_pos, stable_pos = _roles(route, (section, index), settings)
         dests = route.get("route") or []
         others = sum(_weight(d) for pos, d in enumerate(dests) if pos not in (canary_pos, stable_pos))
         stable_weight = 100 - canary_weight - others
         if stable_weight < 0:
             raise InvalidRoutingError(
-                f"{_route_label(route, index)} of {settings.vs_ref} gives {others}% to destinations Rollout "
-                f"{settings.rollout} does not manage, so a canary weight of {canary_weight}% does not fit "
-                "in 100%; lower those weights or route them elsewhere"
+                f"{_route_label(route, (section, index))} of {settings.vs_ref} gives {others}% to "
+                f"destinations Rollout {settings.rollout} does not manage, so a canary weight of "
+                f"{canary_weight}% does not fit in 100%; lower those weights or route them elsewhere"
             )
         for pos, weight in ((canary_pos, canary_weight), (stable_pos, stable_weight)):
             if dests[pos].get("weight") != weight:
-                ops.append({"op": "add", "path": f"/spec/http/{index}/route/{pos}/weight", "value": weight})
+                path = f"/spec/{section}/{index}/route/{pos}/weight"
+                ops.append({"op": "add", "path": path, "value": weight})
     return ops
 
 
 def canary_weight_in(vs: Mapping[str, Any], settings: IstioSettings) -> int | None:
     """The canary weight of the managed routes; ``None`` when they disagree (not yet consistent)."""
-    http = (vs.get("spec") or {}).get("http") or []
+    spec = vs.get("spec") or {}
     weights = set()
-    for index in managed_routes(vs, settings):
-        canary_pos, _ = _roles(http[index], index, settings)
-        weights.add(_weight(http[index]["route"][canary_pos]))
+    for section, index in managed_routes(vs, settings):
+        route = spec[section][index]
+        canary_pos, _ = _roles(route, (section, index), settings)
+        weights.add(_weight(route["route"][canary_pos]))
     return weights.pop() if len(weights) == 1 else None
 
 
@@ -304,11 +361,11 @@ def lint_istio(rollout: Rollout, objects: FileObjects) -> list[LintProblem]:
     routes = items(at(service, "spec", "http"))
     names = [at(route, "name") for route in routes]
     base = "spec.strategy.canary.trafficRouting.istio.virtualService"
-    targeted: list[tuple[int, Any]] = []
+    targeted: list[tuple[Route, Any]] = []
     if vs_ref.routes:
         for index, wanted in enumerate(vs_ref.routes):
             if wanted in names:
-                targeted.append((names.index(wanted), routes[names.index(wanted)]))
+                targeted.append((("http", names.index(wanted)), routes[names.index(wanted)]))
                 continue
             known = ", ".join(str(n) for n in names if n) or "none is named"
             message = (
@@ -316,6 +373,8 @@ def lint_istio(rollout: Rollout, objects: FileObjects) -> list[LintProblem]:
                 f"{known}); fix the name or name the route in the VirtualService"
             )
             problems.append(_problem(None, None, f"{base}.routes[{index}]", message))
+    elif vs_ref.tls_routes or vs_ref.tcp_routes:
+        pass  # only the selected tls/tcp routes are managed
     elif len(routes) != 1:
         message = (
             f"is not set and VirtualService {vs_ref.name} has {len(routes)} http routes; list the names "
@@ -323,18 +382,34 @@ def lint_istio(rollout: Rollout, objects: FileObjects) -> list[LintProblem]:
         )
         problems.append(_problem(None, None, f"{base}.routes", message))
     else:
-        targeted = [(0, routes[0])]
-    for index, route in targeted:
-        problems += _lint_destinations(rollout, vs_ref.name, index, route)
+        targeted = [(("http", 0), routes[0])]
+    sections: tuple[tuple[str, Sequence[IstioTlsRoute | IstioTcpRoute]], ...] = (
+        ("tls", vs_ref.tls_routes or ()),
+        ("tcp", vs_ref.tcp_routes or ()),
+    )
+    for section, selectors in sections:
+        candidates = items(at(service, "spec", section))
+        for position, selector in enumerate(selectors):
+            chosen = [((section, i), r) for i, r in enumerate(candidates) if _selected(r, selector)]
+            if not chosen:
+                message = (
+                    f"selects no {section} route of VirtualService {vs_ref.name} (none has a match on "
+                    f"{_describe(selector)}); fix the selector or add the route"
+                )
+                problems.append(_problem(None, None, f"{base}.{section}Routes[{position}]", message))
+            targeted += chosen
+    for where, route in targeted:
+        problems += _lint_destinations(rollout, vs_ref.name, where, route)
     return problems
 
 
-def _lint_destinations(rollout: Rollout, vs_name: str, index: int, route: Any) -> list[LintProblem]:
+def _lint_destinations(rollout: Rollout, vs_name: str, where: Route, route: Any) -> list[LintProblem]:
     canary = rollout.spec.strategy.canary
     istio = canary.traffic_routing.istio if canary and canary.traffic_routing else None
     if canary is None or istio is None:
         return []
     destinations = [at(d, "destination") for d in items(at(route, "route"))]
+    section, index = where
     label = at(route, "name") or f"#{index}"
     if istio.destination_rule is not None:
         have = [at(d, "subset") for d in destinations]
@@ -347,7 +422,7 @@ def _lint_destinations(rollout: Rollout, vs_name: str, index: int, route: Any) -
         _problem(
             "VirtualService",
             vs_name,
-            f"spec.http[{index}].route",
+            f"spec.{section}[{index}].route",
             f"route {label!r} has no destination with {field} {value!r}, which Rollout "
             f"{rollout.metadata.name} shifts weight to; add that destination (weight 0 for the canary)",
         )

@@ -215,6 +215,38 @@ def test_istio_host_level_weights_and_unmanaged_routes_untouched(controller, kub
     assert kubectl_json(kubectl, "get", "virtualservice", "web-vs")["spec"]["http"][0] == ADMIN_ROUTE
 
 
+def test_istio_tls_and_tcp_routes_selected_by_their_match_carry_the_weight(
+    controller, kubectl: Kubectl
+) -> None:
+    sc.apply(kubectl, sc.service("web-stable", "web"), sc.service("web-canary", "web"))
+    vs = _vs([_dest("web-stable", 100), _dest("web-canary", 0)])
+    vs["spec"]["tls"] = [
+        {
+            "match": [{"port": 443, "sniHosts": ["web"]}],
+            "route": [_dest("web-stable", 100), _dest("web-canary", 0)],
+        }
+    ]
+    vs["spec"]["tcp"] = [
+        {"match": [{"port": 5432}], "route": [_dest("web-canary", 0), _dest("web-stable", 100)]}
+    ]
+    sc.apply(kubectl, vs)
+    selectors = {"tlsRoutes": [{"port": 443, "sniHosts": ["web"]}], "tcpRoutes": [{"port": 5432}]}
+    sc.apply(kubectl, _istio_rollout({"virtualService": {"name": "web-vs", **selectors}}))
+    sc.wait_healthy(kubectl, "web")
+    sc.set_image(kubectl, "web", "v2")
+    paused = sc.wait_status(kubectl, "web", "paused at 20%", lambda st: st.get("phase") == "Paused")
+
+    def l4_weights() -> tuple[list[int], list[int]]:
+        spec = kubectl_json(kubectl, "get", "virtualservice", "web-vs")["spec"]
+        return [d["weight"] for d in spec["tls"][0]["route"]], [d["weight"] for d in spec["tcp"][0]["route"]]
+
+    assert l4_weights() == ([80, 20], [20, 80])
+    assert _weights(kubectl) == [("web-stable", None, 100), ("web-canary", None, 0)]  # http not selected
+    sc.promote(kubectl, "web")
+    sc.wait_healthy(kubectl, "web", paused["currentPodHash"])
+    eventually(lambda: l4_weights() == ([100, 0], [0, 100]), what="all TLS and TCP traffic on stable")
+
+
 def test_istio_subset_level_weights_label_the_subsets_with_revisions(controller, kubectl: Kubectl) -> None:
     sc.apply(kubectl, sc.service("web-stable", "web"), sc.service("web-canary", "web"))
     rule = {

@@ -93,6 +93,11 @@ CROSS_OBJECT = [
         "(document 2, VirtualService shop): `spec.http[0].route`: "
         "route 'primary' has no destination with subset 'canary'",
     ),
+    (
+        "istio-tls-selector-typo.yaml",
+        "`spec.strategy.canary.trafficRouting.istio.virtualService.tlsRoutes[0]`: selects no tls route of "
+        "VirtualService payments (none has a match on port 8443 and sniHosts payments.example.com)",
+    ),
     ("argo-api-version.yaml", "change it to rollouts.dev/v1alpha1"),
 ]
 

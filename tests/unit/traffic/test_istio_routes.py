@@ -17,7 +17,14 @@ from rollouts.traffic.istio_routes import (
 )
 from rollouts.traffic.router import InvalidRoutingError
 from tests.unit.traffic.jsonpatch import apply_patch
-from tests.unit.traffic.manifests import dest, destination_rule, http_route, istio_rollout, virtual_service
+from tests.unit.traffic.manifests import (
+    dest,
+    destination_rule,
+    http_route,
+    istio_rollout,
+    rollout,
+    virtual_service,
+)
 
 
 def weights(vs: dict[str, Any], index: int) -> list[int | None]:
@@ -235,3 +242,67 @@ def test_missing_subset_is_named_with_the_ones_that_exist() -> None:
     assert "DestinationRule ns/web-dr has no subset named 'stable'" in str(err.value)
     assert "stableSubsetName" in str(err.value)
     assert "['canary', 'v1']" in str(err.value)
+
+
+# --- tls and tcp routes -----------------------------------------------------------------------------
+
+
+def _l4_service() -> dict[str, Any]:
+    vs = virtual_service(http_route("primary", dest("web-stable", 100), dest("web-canary", 0)))
+    vs["spec"]["tls"] = [
+        {"match": [{"port": 443, "sniHosts": ["web.example.com", "www.example.com"]}],
+         "route": [dest("web-stable", 100), dest("web-canary", 0)]},
+        {"match": [{"port": 443, "sniHosts": ["admin.example.com"]}], "route": [dest("admin", 100)]},
+    ]  # fmt: skip
+    vs["spec"]["tcp"] = [
+        {"match": [{"port": 5432}], "route": [dest("web-canary", 0), dest("web-stable", 100)]},
+        {"match": [{"port": 6379}], "route": [dest("cache", 100)]},
+    ]
+    return vs
+
+
+def _l4_weight(vs: dict[str, Any], canary: int, **virtual: Any) -> dict[str, Any]:
+    settings = istio_settings(rollout({"istio": {"virtualService": {"name": "web-vs", **virtual}}}))
+    return apply_patch(vs, weight_patch(vs, settings, canary_weight=canary))
+
+
+def test_tls_and_tcp_routes_are_selected_by_their_match_and_the_http_route_is_left_alone() -> None:
+    vs = _l4_service()
+    out = _l4_weight(
+        vs, 30, tlsRoutes=[{"port": 443, "sniHosts": ["web.example.com"]}], tcpRoutes=[{"port": 5432}]
+    )
+    assert [d["weight"] for d in out["spec"]["tls"][0]["route"]] == [70, 30]
+    assert [d["weight"] for d in out["spec"]["tcp"][0]["route"]] == [30, 70]
+    assert out["spec"]["http"] == vs["spec"]["http"]  # routes omitted: with tls/tcp, no http route
+    assert out["spec"]["tls"][1] == vs["spec"]["tls"][1] and out["spec"]["tcp"][1] == vs["spec"]["tcp"][1]
+    settings = istio_settings(
+        rollout({"istio": {"virtualService": {"name": "web-vs", "tcpRoutes": [{"port": 5432}]}}})
+    )
+    assert canary_weight_in(out, settings) == 30
+
+
+def test_http_routes_named_beside_tls_routes_move_together() -> None:
+    out = _l4_weight(_l4_service(), 10, routes=["primary"], tlsRoutes=[{"sniHosts": ["www.example.com"]}])
+    assert weights(out, 0) == [90, 10] and [d["weight"] for d in out["spec"]["tls"][0]["route"]] == [90, 10]
+
+
+@pytest.mark.parametrize(
+    ("virtual", "message"),
+    [
+        ({"tlsRoutes": [{"port": 8443}]}, r"no tls route with a match on port 8443 \(.*tlsRoutes\[0\]"),
+        ({"tlsRoutes": [{"port": 443, "sniHosts": ["other.example.com"]}]}, "sniHosts other.example.com"),
+        ({"tcpRoutes": [{"port": 6379}]}, r"tcp route #1 \(unnamed\).* no destination with destination.host"),
+    ],
+)
+def test_a_selector_that_selects_nothing_or_a_route_without_our_services_is_named(
+    virtual: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(InvalidRoutingError, match=message):
+        _l4_weight(_l4_service(), 10, **virtual)
+
+
+def test_a_tls_selector_needs_a_port_or_sni_hosts() -> None:
+    with pytest.raises(
+        ValueError, match=r"tlsRoutes\[0\].port`: a tlsRoutes entry selects routes by port and/or"
+    ):
+        rollout({"istio": {"virtualService": {"name": "web-vs", "tlsRoutes": [{}]}}})
