@@ -22,7 +22,20 @@ from rollouts.api.rollout_analysis import AnalysisRunHistory
 from rollouts.api.status import RolloutStatus
 from rollouts.api.strategy import RolloutStrategy
 
-__all__ = ["Rollout", "RolloutSpec"]
+__all__ = ["RollbackWindow", "Rollout", "RolloutSpec"]
+
+
+class RollbackWindow(ApiModel):
+    """How far back a rollback skips the steps (``spec.rollbackWindow``)."""
+
+    revisions: int = Field(
+        ge=0,
+        description=(
+            "Going back to one of this many revisions before the stable one (their ReplicaSets still"
+            " kept) skips the steps, pauses and analysis and promotes at once, as going back to the"
+            " stable template always does."
+        ),
+    )
 
 
 class RolloutSpec(ApiModel):
@@ -60,6 +73,9 @@ class RolloutSpec(ApiModel):
     strategy: RolloutStrategy = Field(description="How to update: canary or blueGreen.")
     analysis: AnalysisRunHistory | None = Field(
         default=None, description="How many finished AnalysisRuns of earlier revisions to keep (5 and 5)."
+    )
+    rollback_window: RollbackWindow | None = Field(
+        default=None, description="A rollback to a recent revision is promoted at once, skipping the steps."
     )
 
     @model_validator(mode="after")

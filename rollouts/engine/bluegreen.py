@@ -116,7 +116,9 @@ def _follow_template(b: BlueGreen) -> None:
     if draft.current_pod_hash == ctx.desired_hash:
         return
     draft.restart_update()
-    ctx.plan.event("RolloutUpdated", f"New revision {ctx.desired_hash}: bringing it up behind the preview")
+    if not revisions.promote_within_window(ctx):
+        message = f"New revision {ctx.desired_hash}: bringing it up behind the preview"
+        ctx.plan.event("RolloutUpdated", message)
 
 
 # --- 3. analysis ----------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ A pass is the straight list in :func:`decide`. Each rule is a small function ove
 1. **Follow the template and the steps.** A first deploy becomes stable at once. A new pod
    template, or an edit of ``steps`` mid-update (noticed through ``status.currentStepHash``),
    starts the steps again from the first (clearing pause, abort and analysis state); going back
-   to the stable template skips every step ("rollback to stable").
+   to the stable template skips every step ("rollback to stable"), and so does going back to a
+   revision within ``spec.rollbackWindow`` (promoted in full, as ``promoteFull`` does).
 2. **User requests.** Clearing ``status.abort`` after an abort is a retry: the steps start again
    with fresh analysis. ``status.promoteFull`` skips the remaining steps and analysis.
 3. **Analysis.** The current step's run and the background run are started or read: Successful
@@ -189,6 +190,8 @@ def _follow_template_and_steps(c: Canary) -> None:
     if c.promoted:
         if template_changed:
             ctx.plan.event("SkipSteps", f"Rollback to stable revision {ctx.desired_hash}: skipping all steps")
+    elif template_changed and revisions.promote_within_window(ctx):
+        draft.current_step_index = c.done_index
     elif template_changed:
         ctx.plan.event("RolloutUpdated", f"New revision {ctx.desired_hash}: starting the canary steps")
     else:

@@ -8,6 +8,8 @@ restarts.
   nothing routes traffic to it. One that carries a scale-down deadline (the previous stable or
   active, kept warm for ``scaleDownDelaySeconds`` so a quick rollback is instant) waits for it.
 * Beyond ``revisionHistoryLimit``, the oldest empty ReplicaSets are deleted.
+* A new template that is one of the ``rollbackWindow.revisions`` revisions before the stable one
+  (its ReplicaSet still kept) is a rollback: it is promoted at once (``promote_within_window``).
 * ``spec.restartAt`` restarts pods created before it, a few at a time, only while every
   ReplicaSet is fully available and no pod is already terminating.
 """
@@ -35,6 +37,7 @@ __all__ = [
     "move_off_empty",
     "point_service",
     "point_service_back",
+    "promote_within_window",
     "restart_pods",
     "retire_old",
     "revision_selector",
@@ -192,6 +195,28 @@ def retire_old(
             ctx.plan.wake_at(deadline)
             continue
         ctx.scale(rs, 0)
+
+
+def promote_within_window(ctx: PassContext) -> bool:
+    """On a new template: when it is a rollback within ``spec.rollbackWindow`` (the desired
+    revision's ReplicaSet is one of the ``revisions`` newest older than the stable's), mark the
+    update for full promotion, which skips the steps, pauses and analysis in both strategies."""
+    window = ctx.rollout.spec.rollback_window
+    new_rs, stable = ctx.new_rs, ctx.snap.replica_set(ctx.draft.stable_rs)
+    if window is None or window.revisions == 0 or new_rs is None or stable is None or new_rs is stable:
+        return False
+    older = sorted(
+        (rs for rs in ctx.snap.replica_sets if rs.revision < stable.revision), key=lambda rs: -rs.revision
+    )
+    if new_rs not in older[: window.revisions]:
+        return False
+    ctx.draft.promote_full = True
+    ctx.plan.event(
+        "RollbackWithinWindow",
+        f"Revision {ctx.desired_hash} is within spec.rollbackWindow ({window.revisions} revisions before "
+        f"stable {stable.pod_template_hash}): promoting it at once, skipping steps and analysis",
+    )
+    return True
 
 
 def delete_beyond_history(ctx: PassContext) -> None:

@@ -87,6 +87,17 @@ def test_going_back_to_the_stable_template_skips_the_steps(controller, kubectl: 
     assert "SkipSteps" in [r for r, _ in sc.events(kubectl, "app")]
 
 
+def test_a_rollback_within_the_window_is_promoted_at_once(controller, kubectl: Kubectl) -> None:
+    v1, v2 = _start(kubectl, rollbackWindow={"revisions": 1})
+    sc.promote_full(kubectl, "app")
+    sc.wait_healthy(kubectl, "app", v2)
+    sc.set_image(kubectl, "app", "v1")  # back one revision: within the window
+    done = sc.wait_healthy(kubectl, "app", v1, timeout=60)
+    assert done["currentPodHash"] == v1 and not done.get("pauseConditions")
+    assert "RollbackWithinWindow" in [r for r, _ in sc.events(kubectl, "app")]
+    eventually(lambda: sc.sizes(kubectl, "app") == {v1: 4, v2: 0}, what="v1 back at full size")
+
+
 def test_a_second_update_mid_canary_restarts_the_steps_for_the_newest_revision(
     controller, kubectl: Kubectl
 ) -> None:

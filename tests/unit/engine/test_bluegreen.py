@@ -351,3 +351,24 @@ def test_scale_down_delay_revision_limit_keeps_only_the_newest_old_revisions_wai
     plan = bluegreen.decide(snap)
     assert {a.name for a in of_type(plan, ScaleReplicaSet) if a.replicas == 0} == scaled_now
     assert plan.status.phase is RolloutPhase.HEALTHY
+
+
+def test_a_rollback_within_the_window_switches_without_the_pause_or_analysis() -> None:
+    from rollouts.api.rollout import RollbackWindow
+
+    stable_v2 = {"currentPodHash": V2, "stableRS": V2, "blueGreen": {"activeSelector": V2}}
+    ro = bluegreen_rollout(
+        image="web:1",
+        status=stable_v2,
+        autoPromotionEnabled=False,
+        prePromotionAnalysis={"templates": [{"templateName": "smoke"}]},
+    )
+    cluster = {
+        "replica_sets": (rs(V1, 3, revision=1), rs(V2, 3, revision=2)),  # V1 kept warm, fully available
+        "services": (svc("web-active", V2), svc("web-preview", V1)),
+    }
+    held = bluegreen.decide(snapshot(ro, **cluster))
+    assert SwitchServiceSelector(service="web-active", pod_template_hash=V1) not in held.actions
+    fast = bluegreen.decide(snapshot(with_spec(ro, rollback_window=RollbackWindow(revisions=1)), **cluster))
+    assert SwitchServiceSelector(service="web-active", pod_template_hash=V1) in fast.actions
+    assert of_type(fast, CreateAnalysisRun) == [] and fast.status.stable_rs == V1

@@ -28,6 +28,7 @@ from tests.unit.engine.scenario import (
     SERVICES_V2,
     V1,
     V2,
+    V3,
     apply,
     at,
     canary_rollout,
@@ -531,3 +532,31 @@ def test_dynamic_stable_scale_needs_a_router() -> None:
 
     with pytest.raises(ValidationError, match="dynamicStableScale needs trafficRouting"):
         canary_rollout(routed=False, dynamicStableScale=True)
+
+
+# --- rollbackWindow -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("window", "skips"),
+    [(None, False), (0, False), (1, False), (2, True)],  # V1 is the second revision before stable V3
+)
+def test_rollback_within_the_window_skips_the_steps(window: int | None, skips: bool) -> None:
+    from rollouts.api.rollout import RollbackWindow
+
+    ro = canary_rollout(image="web:1", status={"currentPodHash": V3, "stableRS": V3, "currentStepIndex": 2})
+    if window is not None:
+        ro = with_spec(ro, rollback_window=RollbackWindow(revisions=window))
+    snap = snapshot(
+        ro,
+        replica_sets=(rs(V1, 0, revision=1), rs(V2, 0, revision=2), rs(V3, 10, revision=3)),
+        services=(svc("web-stable", V3), svc("web-canary", V3)),
+        router_canary_weight=0,
+    )
+    plan = canary.decide(snap)
+    assert plan.status.promote_full is (True if skips else None)
+    assert plan.status.current_step_index == (2 if skips else 0)
+    assert ("RollbackWithinWindow" in [e.reason for e in plan.events]) is skips
+    assert ScaleReplicaSet(
+        name=f"web-{V1}", pod_template_hash=V1, replicas=10 if skips else 2, previous=0
+    ) in (plan.actions)
