@@ -10,12 +10,14 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
+from rollouts.api.analysis import DryRun, MeasurementRetention
 from rollouts.api.common import ApiModel, FieldRef, rule_error
 from rollouts.api.enums import PodTemplateHashValue
 
 __all__ = [
     "AnalysisRunArgument",
     "AnalysisRunHistory",
+    "AnalysisRunMetadata",
     "AnalysisTemplateRef",
     "ArgumentValueFrom",
     "RolloutAnalysis",
@@ -63,15 +65,43 @@ class AnalysisRunArgument(ApiModel):
         return self
 
 
+_RESERVED_LABELS = ("rollouts-pod-template-hash", "rollouts.dev/")
+
+
+class AnalysisRunMetadata(ApiModel):
+    """Labels and annotations the AnalysisRun gets besides the controller's own."""
+
+    labels: dict[str, str] | None = Field(default=None, description="Labels added to the run.")
+    annotations: dict[str, str] | None = Field(default=None, description="Annotations added to the run.")
+
+    @model_validator(mode="after")
+    def _not_ours(self) -> Self:
+        taken = sorted(k for k in self.labels or {} if k.startswith(_RESERVED_LABELS))
+        if taken:
+            raise rule_error(
+                f"labels {taken} are the controller's (it finds a Rollout's runs by them); use other keys",
+                at="labels",
+            )
+        return self
+
+
 class RolloutAnalysis(ApiModel):
     """Analysis run from a step or around blue-green promotion: the templates to run and their args."""
-
-    UNSUPPORTED = frozenset({"dryRun", "measurementRetention", "analysisRunMetadata"})
 
     templates: list[AnalysisTemplateRef] = Field(
         min_length=1, description="Templates whose metrics make up the AnalysisRun."
     )
     args: list[AnalysisRunArgument] | None = Field(default=None, description="Arguments for the templates.")
+    dry_run: list[DryRun] | None = Field(
+        default=None,
+        description="Metrics in dry-run mode (recorded, never deciding), besides the templates' own.",
+    )
+    measurement_retention: list[MeasurementRetention] | None = Field(
+        default=None, description="Measurements kept per metric; checked before the templates' rules."
+    )
+    analysis_run_metadata: AnalysisRunMetadata | None = Field(
+        default=None, description="Labels and annotations for the AnalysisRuns this block starts."
+    )
 
 
 class RolloutAnalysisBackground(RolloutAnalysis):

@@ -52,7 +52,7 @@ from rollouts.api.common import ObjectMeta
 from rollouts.api.enums import AnalysisPhase, PodTemplateHashValue
 from rollouts.api.ownership import rollout_owner_reference
 from rollouts.api.rollout import Rollout
-from rollouts.api.rollout_analysis import AnalysisRunArgument, AnalysisTemplateRef
+from rollouts.api.rollout_analysis import AnalysisRunArgument, AnalysisRunMetadata, AnalysisTemplateRef
 from rollouts.engine.analysis_args import ArgumentError, read_field
 from rollouts.engine.analysis_errors import AnalysisRunError
 from rollouts.engine.analysis_ttl import expires_at
@@ -184,7 +184,8 @@ def _one_ttl_strategy(found: Sequence[tuple[str, Template]], *, where: str) -> T
 
 
 def _merge_rules(lists: Sequence[Sequence[_Rule] | None]) -> list[_Rule] | None:
-    """Dry-run and retention rules of all templates, each once, in template order."""
+    """Dry-run and retention rules of the Rollout's analysis block, then of each template, each
+    once (the first retention rule matching a metric applies)."""
     merged: list[_Rule] = []
     for rules in lists:
         for rule in rules or []:
@@ -316,15 +317,19 @@ def build_analysis_run(
             for label, metric in metrics
         ],
         args=args or None,
-        dry_run=_merge_rules([t.spec.dry_run for _, t in found]),
-        measurement_retention=_merge_rules([t.spec.measurement_retention for _, t in found]),
+        dry_run=_merge_rules([action.analysis.dry_run, *(t.spec.dry_run for _, t in found)]),
+        measurement_retention=_merge_rules(
+            [action.analysis.measurement_retention, *(t.spec.measurement_retention for _, t in found)]
+        ),
         ttl_strategy=_one_ttl_strategy(found, where=where),
     )
+    extra = action.analysis.analysis_run_metadata or AnalysisRunMetadata()
     metadata = ObjectMeta.model_validate(
         {
             "name": action.name,
             "namespace": rollout.metadata.namespace,
-            "labels": _labels(name, action),
+            "labels": {**(extra.labels or {}), **_labels(name, action)},
+            "annotations": extra.annotations,
             "ownerReferences": [_owner_reference(rollout)],
         }
     )

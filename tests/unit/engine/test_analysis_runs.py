@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from rollouts.api import AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate, Rollout
+from rollouts.api.analysis import DryRun, MeasurementRetention
 from rollouts.api.enums import AnalysisPhase
-from rollouts.api.rollout_analysis import RolloutAnalysis
+from rollouts.api.rollout_analysis import AnalysisRunMetadata, RolloutAnalysis
 from rollouts.engine.analysis_runs import (
     AnalysisRunError,
     build_analysis_run,
@@ -312,6 +314,33 @@ def test_ttl_strategy_is_carried_over_and_two_different_ones_are_refused() -> No
     found[1] = template("latency", metric("p99"), ttlStrategy={"secondsAfterSuccess": 5})
     with pytest.raises(AnalysisRunError, match="set different ttlStrategy values"):
         build_analysis_run(rollout=rollout(), action=action("rate", "latency"), templates=found)
+
+
+def test_the_rollouts_dry_run_retention_and_metadata_are_added_to_the_templates() -> None:
+    act = action("rate")
+    block = act.analysis.model_copy(
+        update={
+            "dry_run": [DryRun(metric_name="p99")],
+            "measurement_retention": [MeasurementRetention(metric_name="m", limit=20)],
+            "analysis_run_metadata": AnalysisRunMetadata(
+                labels={"team": "pay"}, annotations={"ticket": "42"}
+            ),
+        }
+    )
+    tpl = template(
+        "rate", metric("m"), metric("p99"), measurementRetention=[{"metricName": ".*", "limit": 3}]
+    )
+    run = build_analysis_run(rollout=rollout(), action=replace(act, analysis=block), templates=[tpl])
+    assert [r.metric_name for r in run.spec.dry_run or []] == ["p99"]
+    assert [(r.metric_name, r.limit) for r in run.spec.measurement_retention or []] == [("m", 20), (".*", 3)]
+    assert run.metadata.labels is not None and run.metadata.labels["team"] == "pay"
+    assert run.metadata.labels["rollouts.dev/rollout"] == "web"  # the controller's own labels stay
+    assert run.metadata.annotations == {"ticket": "42"}
+
+
+def test_analysis_run_metadata_may_not_take_the_controllers_labels() -> None:
+    with pytest.raises(ValueError, match=r"labels \['rollouts.dev/rollout'\] are the controller's"):
+        AnalysisRunMetadata(labels={"rollouts.dev/rollout": "other"})
 
 
 def test_observe_reads_back_what_build_wrote() -> None:
