@@ -84,7 +84,8 @@ def test_a_canary_whose_smoke_test_job_passes_is_promoted(
     )["stableRS"]
     run = finished_run(kubectl, "step")
     assert run["status"]["phase"] == "Successful", run["status"]
-    assert run["metadata"]["labels"]["team"] == "checkout" and run["metadata"]["annotations"]["owner"] == "sre"
+    meta = run["metadata"]
+    assert meta["labels"]["team"] == "checkout" and meta["annotations"]["owner"] == "sre"
     job_name = run["status"]["metricResults"][0]["measurements"][0]["metadata"]["job-name"]
     job = kubectl_json(kubectl, "get", "job", job_name)
     assert job["spec"]["template"]["spec"]["containers"][0]["args"][1].endswith(f"rev={v2}")
