@@ -17,6 +17,7 @@ from typing import NoReturn, TextIO
 
 from rollouts.cli import (
     abort,
+    convert,
     get,
     lint,
     pause,
@@ -60,6 +61,7 @@ VERBS = (
     set_verb,
     undo,
     lint,
+    convert,
     plan,
     version,
 )

@@ -17,7 +17,7 @@ import yaml
 
 from rollouts.cli.errors import CliError
 
-__all__ = ["Document", "Manifest", "read_manifests"]
+__all__ = ["Document", "Manifest", "parse_manifest", "read_manifests", "read_texts"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,29 +101,37 @@ def _documents(source: str, text: str) -> Iterator[Document]:
         loader.dispose()
 
 
-def _read_one(source: str) -> Manifest:
+def parse_manifest(source: str, text: str) -> Manifest:
+    """The documents of ``text``, located as in file ``source``."""
+    return Manifest(source=source, documents=tuple(_documents(source, text)))
+
+
+def _read_text(source: str) -> tuple[str, str]:
     if source == "-":
-        return Manifest(source="<stdin>", documents=tuple(_documents("<stdin>", sys.stdin.read())))
-    path = Path(source)
+        return "<stdin>", sys.stdin.read()
     try:
-        text = path.read_text(encoding="utf-8")
+        return source, Path(source).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise CliError(f"{source}: no such file; pass an existing file with -f") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CliError(f"{source}: cannot read it ({exc}); pass a readable UTF-8 YAML file") from None
-    return Manifest(source=source, documents=tuple(_documents(source, text)))
 
 
-def read_manifests(sources: list[str]) -> list[Manifest]:
-    """Read every file named in ``sources`` (directories expand to their YAML files, sorted)."""
-    manifests: list[Manifest] = []
+def read_texts(sources: list[str]) -> list[tuple[str, str]]:
+    """(name, text) of every file named in ``sources`` (directories expand to their YAML files, sorted)."""
+    texts: list[tuple[str, str]] = []
     for source in sources:
         path = Path(source)
         if source != "-" and path.is_dir():
             files = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
             if not files:
                 raise CliError(f"{source}: directory has no .yaml or .yml files; point -f at manifests")
-            manifests.extend(_read_one(str(p)) for p in files)
+            texts.extend(_read_text(str(p)) for p in files)
         else:
-            manifests.append(_read_one(source))
-    return manifests
+            texts.append(_read_text(source))
+    return texts
+
+
+def read_manifests(sources: list[str]) -> list[Manifest]:
+    """Read every file named in ``sources`` (directories expand to their YAML files, sorted)."""
+    return [parse_manifest(source, text) for source, text in read_texts(sources)]

@@ -1,0 +1,109 @@
+"""``kubectl rollouts convert -f FILE``: Argo Rollouts manifests as kube-rollouts manifests.
+
+The kinds are the same, so converting is changing ``apiVersion: argoproj.io/v1alpha1`` to
+``rollouts.dev/v1alpha1`` in each Rollout, AnalysisTemplate, ClusterAnalysisTemplate and
+AnalysisRun. The line is rewritten in place, so comments, key order and formatting stay as the
+user wrote them (a GitOps diff shows one line per object); every other document is left as it is.
+The output then goes through ``lint``, and what lint finds (a field kube-rollouts does not
+implement, a Service the Rollout names that is not in the file) heads the output as YAML
+comments, so the converted file is still valid YAML. Exit 1 when lint found a problem, so a
+script notices that the output needs a hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+from typing import TextIO
+
+from rollouts.api.common import ARGO_GROUP_VERSION, GROUP_VERSION
+from rollouts.cli.errors import EXIT_ERROR, EXIT_OK
+from rollouts.cli.lint import lint_manifest, render_results
+from rollouts.cli.manifests import parse_manifest, read_texts
+
+__all__ = ["convert_text", "register"]
+
+#: Argo kinds that kube-rollouts has under the same name and fields.
+CONVERTED_KINDS = frozenset({"Rollout", "AnalysisTemplate", "ClusterAnalysisTemplate", "AnalysisRun"})
+_API_VERSION_LINE = re.compile(
+    r"^apiVersion:([ \t]*)(['\"]?)" + re.escape(ARGO_GROUP_VERSION) + r"\2([ \t]*(?:#.*)?)$"
+)
+
+
+def convert_text(source: str, text: str) -> tuple[str, list[str], set[int]]:
+    """The converted text, a note for each document that needs a hand, and the indexes of the
+    Argo documents left as they are (kinds kube-rollouts does not have)."""
+    lines = text.splitlines(keepends=True)
+    documents = parse_manifest(source, text).documents
+    starts = [doc.line - 1 for doc in documents] + [len(lines)]
+    notes: list[str] = []
+    left: set[int] = set()
+    for doc, start, end in zip(documents, starts, starts[1:], strict=False):
+        if doc.api_version != ARGO_GROUP_VERSION:
+            continue
+        if doc.kind not in CONVERTED_KINDS:
+            left.add(doc.index)
+            notes.append(
+                f"{doc.where}: kube-rollouts has no {doc.kind}; left as it is (remove it, or keep it "
+                "for Argo Rollouts)"
+            )
+            continue
+        for number in range(start, end):
+            line = lines[number].rstrip("\r\n")
+            match = _API_VERSION_LINE.match(line)
+            if match:
+                ending = lines[number][len(line) :]
+                quote = match.group(2)
+                lines[number] = (
+                    f"apiVersion:{match.group(1)}{quote}{GROUP_VERSION}{quote}{match.group(3)}{ending}"
+                )
+                break
+        else:
+            notes.append(f"{doc.where}: apiVersion is not on a line of its own; change it to {GROUP_VERSION}")
+    return "".join(lines), notes, left
+
+
+def run(args: argparse.Namespace, *, out: TextIO) -> int:
+    ok = True
+    for source, text in read_texts(args.filename):
+        converted, notes, left = convert_text(source, text)
+        results = lint_manifest(parse_manifest(source, converted))
+        report, clean = render_results([r for r in results if r.document.index not in left])
+        ok = ok and clean and not notes
+        header = [f"kubectl rollouts convert -f {source}: Argo Rollouts kinds moved to {GROUP_VERSION}"]
+        header += notes + [
+            f"lint: {line}" for line in report.splitlines() if not line.startswith(("ok ", "skip "))
+        ]
+        body = "".join(f"# {line}\n" for line in header) + converted
+        if args.output:
+            target = (
+                Path(args.output) / Path(source).name if Path(args.output).is_dir() else Path(args.output)
+            )
+            target.write_text(body, encoding="utf-8")
+        else:
+            out.write(body if body.endswith("\n") else body + "\n")
+    return EXIT_OK if ok else EXIT_ERROR
+
+
+def register(
+    verbs: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    parser = verbs.add_parser(
+        "convert",
+        parents=[common],
+        help="turn Argo Rollouts manifests into kube-rollouts manifests, offline",
+        description="Change apiVersion argoproj.io/v1alpha1 to rollouts.dev/v1alpha1 in every Rollout, "
+        "AnalysisTemplate, ClusterAnalysisTemplate and AnalysisRun (in place: comments and formatting "
+        "stay), then lint the result; what lint finds heads the output as comments. Exit 1 when the "
+        "result needs a hand.",
+    )
+    parser.add_argument(
+        "-f", "--filename", action="append", required=True, metavar="FILE",
+        help="YAML file (may hold many documents), directory, or - for stdin; repeatable",
+    )  # fmt: skip
+    parser.add_argument(
+        "-o", "--output", metavar="PATH",
+        help="write here (a file, or a directory for one file per input) instead of to stdout",
+    )  # fmt: skip
+    parser.set_defaults(run=run)
