@@ -8,7 +8,7 @@ rules (and those CEL cannot express) for `kubectl rollouts lint`, the controller
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -34,10 +34,12 @@ from rollouts.api.traffic_routing import RolloutTrafficRouting
 __all__ = [
     "AnalysisRunArgument",
     "AnalysisTemplateRef",
+    "AntiAffinity",
     "ArgumentValueFrom",
     "BlueGreenStrategy",
     "CanaryStep",
     "CanaryStrategy",
+    "ReplicaProgressThreshold",
     "RolloutAnalysis",
     "RolloutAnalysisBackground",
     "RolloutPause",
@@ -70,6 +72,83 @@ class RolloutPause(ApiModel):
     def seconds(self) -> float | None:
         """The pause length in seconds, or None for an indefinite pause."""
         return None if self.duration is None else parse_duration(self.duration).total_seconds()
+
+
+class ReplicaProgressThreshold(ApiModel):
+    """How much of the canary must be available for a step to count as reached."""
+
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            ("self.type != 'Percent' || self.value <= 100", "a Percent value is at most 100")
+        )
+    )
+
+    type: Literal["Percent", "Pod"] = Field(description="Percent of the canary's pods, or a number of pods.")
+    value: int = Field(ge=1, description="The percent (1-100) or the pod count.")
+
+    @model_validator(mode="after")
+    def _percent_at_most_100(self) -> Self:
+        if self.type == "Percent" and self.value > 100:
+            raise rule_error(f"value is {self.value}% but a percent is at most 100", at="value")
+        return self
+
+
+class PreferredAntiAffinity(ApiModel):
+    """Prefer nodes without stable pods, with this weight among the pod's other preferences."""
+
+    weight: int = Field(ge=1, le=100, description="Weight of the preference (1-100).")
+
+
+class RequiredAntiAffinity(ApiModel):
+    """Require nodes without stable pods (pods stay Pending when there is none)."""
+
+
+class AntiAffinity(ApiModel):
+    """Keep the new revision's pods off the nodes that run the stable revision's pods."""
+
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            (
+                "[has(self.preferredDuringSchedulingIgnoredDuringExecution),"
+                " has(self.requiredDuringSchedulingIgnoredDuringExecution)].filter(x, x).size() == 1",
+                "set exactly one of preferredDuringSchedulingIgnoredDuringExecution and"
+                " requiredDuringSchedulingIgnoredDuringExecution",
+            )
+        )
+    )
+
+    preferred_during_scheduling_ignored_during_execution: PreferredAntiAffinity | None = Field(
+        default=None, description="A preference, weighed with the pod's own."
+    )
+    required_during_scheduling_ignored_during_execution: RequiredAntiAffinity | None = Field(
+        default=None, description="A rule: a new pod only goes to a node without stable pods."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        preferred = self.preferred_during_scheduling_ignored_during_execution
+        if (preferred is None) == (self.required_during_scheduling_ignored_during_execution is None):
+            raise rule_error(
+                "set exactly one of preferredDuringSchedulingIgnoredDuringExecution (with a weight) and "
+                "requiredDuringSchedulingIgnoredDuringExecution",
+                at="preferredDuringSchedulingIgnoredDuringExecution",
+            )
+        return self
+
+    @property
+    def weight(self) -> int | None:
+        """The preference's weight; ``None`` for a requirement."""
+        preferred = self.preferred_during_scheduling_ignored_during_execution
+        return None if preferred is None else preferred.weight
+
+
+_ANTI_AFFINITY = Field(
+    default=None,
+    description=(
+        "Schedule the new revision's pods away from the nodes running stable pods (so a bad node"
+        " does not fail both); the rule is taken off the ReplicaSet once it is stable."
+    ),
+)
 
 
 class SetCanaryScale(ApiModel):
@@ -189,10 +268,8 @@ class CanaryStrategy(ApiModel):
 
     UNSUPPORTED = frozenset(
         {
-            "antiAffinity",
             "canaryMetadata",
             "pingPong",
-            "replicaProgressThreshold",
             "stableMetadata",
         }
     )
@@ -228,6 +305,7 @@ class CanaryStrategy(ApiModel):
         ),
     )
     scale_down_delay_revision_limit: int | None = _REVISION_LIMIT
+    anti_affinity: AntiAffinity | None = _ANTI_AFFINITY
     min_pods_per_replica_set: int | None = Field(
         default=None,
         ge=1,
@@ -260,6 +338,14 @@ class CanaryStrategy(ApiModel):
     )
     analysis: RolloutAnalysisBackground | None = Field(
         default=None, description="Analysis that runs in the background while the canary progresses."
+    )
+    replica_progress_threshold: ReplicaProgressThreshold | None = Field(
+        default=None,
+        description=(
+            "A setWeight or setCanaryScale step is reached (and its weight set) once this much of the"
+            " canary is available instead of all of it: for large canaries whose last pods are slow."
+            " Promotion still waits for every pod."
+        ),
     )
 
     @model_validator(mode="after")
@@ -324,7 +410,7 @@ class CanaryStrategy(ApiModel):
 class BlueGreenStrategy(ApiModel):
     """Bring the new version up in full behind a preview Service, then switch the active Service at once."""
 
-    UNSUPPORTED = frozenset({"activeMetadata", "antiAffinity", "maxUnavailable", "previewMetadata"})
+    UNSUPPORTED = frozenset({"activeMetadata", "maxUnavailable", "previewMetadata"})
     model_config = ConfigDict(
         json_schema_extra=cel(
             (
@@ -358,6 +444,7 @@ class BlueGreenStrategy(ApiModel):
         description="Seconds to keep the preview pods after an abort; 0 keeps them.",
     )
     scale_down_delay_revision_limit: int | None = _REVISION_LIMIT
+    anti_affinity: AntiAffinity | None = _ANTI_AFFINITY
     pre_promotion_analysis: RolloutAnalysis | None = Field(
         default=None, description="Analysis that must pass before the active Service switches."
     )

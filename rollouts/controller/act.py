@@ -28,7 +28,12 @@ from rollouts.api import Rollout
 from rollouts.controller import caches as kinds
 from rollouts.controller.errors import HashCollision, UserError
 from rollouts.controller.observe import SCALE_DOWN_DEADLINE_ANNOTATION, ObservedObjects
-from rollouts.controller.replica_sets import adoption_patch, desired_replica_set, same_revision
+from rollouts.controller.replica_sets import (
+    adoption_patch,
+    anti_affinity_removal,
+    desired_replica_set,
+    same_revision,
+)
 from rollouts.engine import (
     Action,
     AnnotateScaleDownDeadline,
@@ -36,6 +41,7 @@ from rollouts.engine import (
     CreateReplicaSet,
     DeleteAnalysisRun,
     DeleteReplicaSet,
+    RemoveAntiAffinity,
     RestartPod,
     RestoreStableTraffic,
     ScaleReplicaSet,
@@ -105,6 +111,8 @@ async def _apply(ctx: ActContext, action: Action) -> None:
             await _patch_replica_set(
                 ctx, action.name, {"metadata": {"annotations": {SCALE_DOWN_DEADLINE_ANNOTATION: value}}}
             )
+        case RemoveAntiAffinity():
+            await _remove_anti_affinity(ctx, action.name)
         case DeleteReplicaSet():
             await ctx.client.delete(*kinds.REPLICA_SET, namespace=ctx.namespace, name=action.name)
         case DeleteAnalysisRun():
@@ -123,6 +131,21 @@ async def _patch(ctx: ActContext, watched: kinds.Watched, name: str, patch: dict
 
 async def _patch_replica_set(ctx: ActContext, name: str, patch: dict[str, object]) -> None:
     ctx.remember(await _patch(ctx, kinds.REPLICA_SET, name, patch), False)
+
+
+async def _remove_anti_affinity(ctx: ActContext, name: str) -> None:
+    """Read the ReplicaSet whole (the cache keeps no pod template) and patch the term away; a
+    concurrent change makes the patch a 409 and the next pass tries again."""
+    rs = await ctx.client.get(*kinds.REPLICA_SET, namespace=ctx.namespace, name=name)
+    patch = anti_affinity_removal(rs)
+    if patch is not None:
+        await _patch_replica_set(ctx, name, patch)
+        log.info(
+            "rollout %s/%s: ReplicaSet %s is stable, its antiAffinity term removed",
+            ctx.namespace,
+            ctx.name,
+            name,
+        )
 
 
 async def _create_replica_set(ctx: ActContext, action: CreateReplicaSet) -> None:

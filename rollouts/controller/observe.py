@@ -48,6 +48,8 @@ __all__ = [
 
 REVISION_ANNOTATION = "rollouts.dev/revision"
 SCALE_DOWN_DEADLINE_ANNOTATION = "rollouts.dev/scale-down-deadline"
+ANTI_AFFINITY_ANNOTATION = "rollouts.dev/anti-affinity-to"
+"""On a ReplicaSet created with ``antiAffinity``: the stable revision its pods avoid."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -91,6 +93,7 @@ def observed_replica_set(rs: KubeObject) -> ObservedReplicaSet | None:
         pods=_int(status.get("replicas")),
         scale_down_deadline=annotations.get(SCALE_DOWN_DEADLINE_ANNOTATION),
         deleting=bool(m.get("deletionTimestamp")),
+        anti_affinity_to=annotations.get(ANTI_AFFINITY_ANNOTATION) or None,
     )
 
 

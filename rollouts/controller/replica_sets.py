@@ -13,14 +13,67 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from rollouts.controller.observe import REVISION_ANNOTATION
-from rollouts.engine import CreateReplicaSet
+from rollouts.controller.observe import ANTI_AFFINITY_ANNOTATION, REVISION_ANNOTATION
+from rollouts.engine import CreateReplicaSet, InjectedAntiAffinity
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.kube import KubeObject, controller_of, meta, owner_reference
 
-__all__ = ["MANAGED_BY_ANNOTATION", "adoption_patch", "desired_replica_set", "same_revision"]
+__all__ = [
+    "ANTI_AFFINITY_ANNOTATION",
+    "MANAGED_BY_ANNOTATION",
+    "adoption_patch",
+    "anti_affinity_removal",
+    "desired_replica_set",
+    "same_revision",
+]
 
 MANAGED_BY_ANNOTATION = "rollouts.dev/managed-by"
+_HOST = "kubernetes.io/hostname"
+_PREFERRED = "preferredDuringSchedulingIgnoredDuringExecution"
+_REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
+
+
+def _avoid(stable_hash: str) -> dict[str, Any]:
+    selector = {
+        "matchExpressions": [{"key": POD_TEMPLATE_HASH_LABEL, "operator": "In", "values": [stable_hash]}]
+    }
+    return {"labelSelector": selector, "topologyKey": _HOST}
+
+
+def _inject_anti_affinity(template: dict[str, Any], term: InjectedAntiAffinity) -> None:
+    """Add the term beside the template's own affinity rules (which stay as they are)."""
+    pod_spec = template.setdefault("spec", {})
+    anti = pod_spec.setdefault("affinity", {}).setdefault("podAntiAffinity", {})
+    if term.weight is None:
+        anti.setdefault(_REQUIRED, []).append(_avoid(term.stable_hash))
+    else:
+        anti.setdefault(_PREFERRED, []).append(
+            {"weight": term.weight, "podAffinityTerm": _avoid(term.stable_hash)}
+        )
+
+
+def anti_affinity_removal(rs: KubeObject) -> dict[str, Any] | None:
+    """The merge patch that takes the injected term off ``rs`` (guarded by its resourceVersion);
+    ``None`` when it carries none. Only our term goes: the template's own rules stay."""
+    m = meta(rs)
+    stable_hash = (m.get("annotations") or {}).get(ANTI_AFFINITY_ANNOTATION)
+    if not stable_hash:
+        return None
+    ours = _avoid(stable_hash)
+    pod_spec = ((rs.get("spec") or {}).get("template") or {}).get("spec") or {}
+    affinity = copy.deepcopy(pod_spec.get("affinity") or {})
+    anti = affinity.get("podAntiAffinity") or {}
+    for key in (_REQUIRED, _PREFERRED):
+        kept = [t for t in anti.get(key) or [] if ours not in (t, t.get("podAffinityTerm"))]
+        anti[key] = kept or None  # null deletes the key in a merge patch
+    affinity["podAntiAffinity"] = anti if any(anti.values()) else None
+    return {
+        "metadata": {
+            "annotations": {ANTI_AFFINITY_ANNOTATION: None},
+            "resourceVersion": m.get("resourceVersion"),
+        },
+        "spec": {"template": {"spec": {"affinity": affinity if any(affinity.values()) else None}}},
+    }
 
 
 def desired_replica_set(rollout: KubeObject, action: CreateReplicaSet) -> KubeObject:
@@ -32,6 +85,8 @@ def desired_replica_set(rollout: KubeObject, action: CreateReplicaSet) -> KubeOb
         **(template_meta.get("labels") or {}),
         POD_TEMPLATE_HASH_LABEL: action.pod_template_hash,
     }
+    if action.anti_affinity is not None:
+        _inject_anti_affinity(template, action.anti_affinity)
     selector: dict[str, Any] = copy.deepcopy(spec["selector"])
     selector["matchLabels"] = {
         **(selector.get("matchLabels") or {}),
@@ -48,6 +103,11 @@ def desired_replica_set(rollout: KubeObject, action: CreateReplicaSet) -> KubeOb
             "annotations": {
                 REVISION_ANNOTATION: str(action.revision),
                 MANAGED_BY_ANNOTATION: "kube-rollouts",
+                **(
+                    {}
+                    if action.anti_affinity is None
+                    else {ANTI_AFFINITY_ANNOTATION: action.anti_affinity.stable_hash}
+                ),
             },
             "ownerReferences": [owner_reference(rollout)],
         },

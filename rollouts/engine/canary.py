@@ -370,6 +370,7 @@ def _retire(c: Canary) -> None:
             ctx, services=c.services(), revision_limit=c.spec.scale_down_delay_revision_limit
         )
     revisions.delete_beyond_history(ctx)
+    revisions.drop_stable_anti_affinity(ctx)
     _, unavailable = surge_and_unavailable(c)
     restart_at = ctx.rollout.spec.restart_at
     done = revisions.restart_pods(ctx, batch=max(1, unavailable))

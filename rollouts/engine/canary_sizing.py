@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rollouts.engine.canary_traffic import canary_serves
+from rollouts.engine.canary_traffic import canary_serves, enough_available
 from rollouts.engine.replicas import (
     CanarySplit,
     ReplicaSetCounts,
@@ -170,7 +170,7 @@ def at_desired_counts(c: Canary) -> bool:
     """Every ReplicaSet at its target size for this step, with all of those pods available."""
     ctx, size = c.ctx, desired_canary_size(c)
     new_rs = ctx.new_rs
-    if new_rs is None or new_rs.replicas != size or new_rs.available < size:
+    if new_rs is None or new_rs.replicas != size or new_rs.available < enough_available(c, size):
         return False
     stable = ctx.stable_rs if ctx.stable_rs is not new_rs else None
     if c.routed:

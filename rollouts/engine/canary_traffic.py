@@ -1,7 +1,8 @@
 """Canary traffic: which revision each Service selects and what weight the router gives the canary.
 
 The one safety rule: traffic only ever moves *onto* a ReplicaSet that is fully available at its
-planned size. A Service is switched to a revision only then, and a new canary weight is only
+planned size (or, with ``replicaProgressThreshold``, has that much of it available: the Service's
+endpoints hold only its ready pods). A Service is switched to a revision only then, and a new canary weight is only
 planned then. While the canary grows for the next step, the weight already in the router is
 held (its pods are still there); anything else falls back to weight 0, all to stable. Moving
 traffic *away* (abort, new revision, promotion) needs no wait, and the plan's stages put it
@@ -30,8 +31,10 @@ if TYPE_CHECKING:
     from rollouts.engine.canary import Canary
 
 __all__ = [
+    "canary_reached",
     "canary_selected",
     "canary_serves",
+    "enough_available",
     "point_service",
     "restore_old_routing",
     "route_traffic",
@@ -68,7 +71,7 @@ def route_traffic(c: Canary) -> None:
     ctx, spec, draft = c.ctx, c.spec, c.ctx.draft
     point_service(ctx, spec.stable_service, ctx.stable_rs)
     if not draft.abort:
-        point_service(ctx, spec.canary_service, ctx.new_rs)
+        point_service(ctx, spec.canary_service, ctx.new_rs, reached=_reached_by_threshold(c))
     elif not c.routed:
         # Without a router the canary Service is a plain Service that clients call: after an
         # abort it follows the stable revision (as in Argo Rollouts) before the canary shrinks.
@@ -101,6 +104,30 @@ def canary_serves(c: Canary, weight: int) -> bool:
     return new_rs is not None and canary_selected(c) and new_rs.available >= needed
 
 
+def enough_available(c: Canary, size: int) -> int:
+    """Available canary pods that count as reaching ``size``: all of them, or what
+    ``replicaProgressThreshold`` asks (a percent rounded up, or a pod count), never more than
+    ``size`` and at least one pod of a canary that has any."""
+    threshold = c.spec.replica_progress_threshold
+    if threshold is None or size == 0:
+        return size
+    if threshold.type == "Pod":
+        return min(size, threshold.value)
+    return max(1, -(-size * threshold.value // 100))
+
+
+def canary_reached(c: Canary) -> bool:
+    """The canary has its planned size and enough of it is available to take the step's weight."""
+    new_rs, size = c.ctx.new_rs, c.ctx.size(c.ctx.new_rs)
+    if new_rs is None or size == 0 or new_rs.replicas < size:
+        return False
+    return c.ctx.available(new_rs) or new_rs.available >= enough_available(c, size)
+
+
+def _reached_by_threshold(c: Canary) -> bool:
+    return c.spec.replica_progress_threshold is not None and canary_reached(c)
+
+
 def _target_weight(c: Canary) -> int:
     return _within_stable_capacity(c, _wanted_weight(c))
 
@@ -113,7 +140,7 @@ def _wanted_weight(c: Canary) -> int:
     if new_rs is None or not canary_selected(c):
         return 0
     weight = c.weight_in_force()
-    if ctx.available(new_rs):
+    if ctx.available(new_rs) or _reached_by_threshold(c):
         return weight
     held = ctx.snap.router_canary_weight
     if held is not None and 0 < held <= weight and new_rs.available > 0:

@@ -26,7 +26,7 @@ from rollouts.api.rollout import Rollout
 from rollouts.api.status import RolloutAnalysisRunStatus, RolloutStatus
 from rollouts.api.traffic_routing import RolloutTrafficRouting
 from rollouts.engine.hashing import pod_template_hash, replica_set_name
-from rollouts.engine.plan import CreateReplicaSet, Plan, PlanBuilder, ScaleReplicaSet
+from rollouts.engine.plan import CreateReplicaSet, InjectedAntiAffinity, Plan, PlanBuilder, ScaleReplicaSet
 from rollouts.engine.snapshot import ObservedReplicaSet, Snapshot
 from rollouts.engine.status import PROGRESSING, Reason, find_condition
 
@@ -256,9 +256,14 @@ class PassContext:
             return self.new_rs
         revision = max((rs.revision for rs in self.snap.replica_sets), default=0) + 1
         name = self.new_rs_name
+        anti_affinity = self._anti_affinity()
         self.plan.add(
             CreateReplicaSet(
-                name=name, pod_template_hash=self.desired_hash, replicas=replicas, revision=revision
+                name=name,
+                pod_template_hash=self.desired_hash,
+                replicas=replicas,
+                revision=revision,
+                anti_affinity=anti_affinity,
             )
         )
         self.plan.event("ScalingReplicaSet", f"Created ReplicaSet {name} with {replicas} replicas")
@@ -268,9 +273,21 @@ class PassContext:
             replicas=0,
             revision=revision,
             created=self.now,
+            anti_affinity_to=None if anti_affinity is None else anti_affinity.stable_hash,
         )
         self.sizes[name] = replicas
         return self.new_rs
+
+    def _anti_affinity(self) -> InjectedAntiAffinity | None:
+        """The term a new ReplicaSet gets when the strategy asks for ``antiAffinity`` and a stable
+        revision with pods runs beside it."""
+        strategy = self.rollout.spec.strategy
+        spec = strategy.canary or strategy.blue_green
+        wanted = spec.anti_affinity if spec is not None else None
+        stable = self.stable_rs
+        if wanted is None or stable is None or stable.pod_template_hash == self.desired_hash:
+            return None
+        return InjectedAntiAffinity(stable_hash=stable.pod_template_hash, weight=wanted.weight)
 
     def scale(self, rs: ObservedReplicaSet | None, replicas: int) -> None:
         """Plan ``rs`` at ``replicas`` pods, unless it already is (or is already planned so)."""

@@ -60,6 +60,15 @@ class Stage(IntEnum):
 
 
 @dataclass(frozen=True, kw_only=True)
+class InjectedAntiAffinity:
+    """The pod anti-affinity term a new ReplicaSet gets (``antiAffinity``): away from the pods of
+    revision ``stable_hash``, per node; a preference of ``weight``, or a requirement (``None``)."""
+
+    stable_hash: str
+    weight: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
 class CreateReplicaSet:
     """Create ``<rollout>-<hash>`` from the Rollout's template with ``replicas`` pods."""
 
@@ -67,6 +76,15 @@ class CreateReplicaSet:
     pod_template_hash: str
     replicas: int
     revision: int
+    anti_affinity: InjectedAntiAffinity | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemoveAntiAffinity:
+    """Take the injected anti-affinity term off a ReplicaSet that became stable: its new pods
+    (a scale-up) must not avoid the previous stable's, which may still run for a while."""
+
+    name: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -177,6 +195,7 @@ class RestartPod:
 
 Action = (
     CreateReplicaSet
+    | RemoveAntiAffinity
     | ScaleReplicaSet
     | SetWeight
     | RestoreStableTraffic

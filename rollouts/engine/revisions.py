@@ -8,6 +8,7 @@ restarts.
   nothing routes traffic to it. One that carries a scale-down deadline (the previous stable or
   active, kept warm for ``scaleDownDelaySeconds`` so a quick rollback is instant) waits for it.
 * Beyond ``revisionHistoryLimit``, the oldest empty ReplicaSets are deleted.
+* The stable ReplicaSet drops the ``antiAffinity`` term it was created with.
 * A new template that is one of the ``rollbackWindow.revisions`` revisions before the stable one
   (its ReplicaSet still kept) is a rollback: it is promoted at once (``promote_within_window``).
 * ``spec.restartAt`` restarts pods created before it, a few at a time, only while every
@@ -24,6 +25,7 @@ from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.engine.plan import (
     AnnotateScaleDownDeadline,
     DeleteReplicaSet,
+    RemoveAntiAffinity,
     RestartPod,
     SetWeight,
     SwitchServiceSelector,
@@ -33,6 +35,7 @@ from rollouts.engine.snapshot import ObservedReplicaSet
 
 __all__ = [
     "delete_beyond_history",
+    "drop_stable_anti_affinity",
     "keep_for",
     "move_off_empty",
     "point_service",
@@ -71,9 +74,12 @@ def weight_after_plan(ctx: PassContext) -> int | None:
     return weight
 
 
-def point_service(ctx: PassContext, service: str | None, rs: ObservedReplicaSet | None) -> None:
-    """Switch ``service`` to ``rs``'s revision, but only once ``rs`` is fully available."""
-    if not service or rs is None or not ctx.available(rs):
+def point_service(
+    ctx: PassContext, service: str | None, rs: ObservedReplicaSet | None, *, reached: bool = False
+) -> None:
+    """Switch ``service`` to ``rs``'s revision, but only once ``rs`` is fully available (or, with
+    ``reached``, available as far as ``replicaProgressThreshold`` asks)."""
+    if not service or rs is None or not (reached or ctx.available(rs)):
         return
     if selector_after_plan(ctx, service) == rs.pod_template_hash:
         return
@@ -217,6 +223,14 @@ def promote_within_window(ctx: PassContext) -> bool:
         f"stable {stable.pod_template_hash}): promoting it at once, skipping steps and analysis",
     )
     return True
+
+
+def drop_stable_anti_affinity(ctx: PassContext) -> None:
+    """The stable revision's ReplicaSet loses the anti-affinity it was created with: as the
+    stable, its new pods (a scale-up, a restart) must not avoid the previous stable's pods."""
+    stable = ctx.stable_rs
+    if stable is not None and stable.anti_affinity_to and stable.pod_template_hash == ctx.draft.stable_rs:
+        ctx.plan.add(RemoveAntiAffinity(name=stable.name))
 
 
 def delete_beyond_history(ctx: PassContext) -> None:

@@ -66,6 +66,8 @@ class ObservedReplicaSet:
     scale_down_deadline: str | None = None
     """Raw value of the ``rollouts.dev/scale-down-deadline`` annotation (RFC 3339), if any."""
     deleting: bool = False
+    anti_affinity_to: str | None = None
+    """The revision its pods were told to avoid (``rollouts.dev/anti-affinity-to``), if any."""
 
     @property
     def actual(self) -> int:

@@ -131,6 +131,80 @@ def test_nginx_dynamic_stable_scale_shrinks_the_stable_and_grows_it_back_before_
     assert sc.status(kubectl, "web")["phase"] == "Degraded"
 
 
+def test_nginx_replica_progress_threshold_takes_the_step_while_a_canary_pod_cannot_start(
+    controller, kubectl: Kubectl
+) -> None:
+    sc.apply(
+        kubectl,
+        sc.service("web-stable", "web"),
+        sc.service("web-canary", "web"),
+        _ingress("web", "web-stable"),
+    )
+    ro = _nginx_rollout()
+    ro["spec"]["replicas"] = 8
+    ro["spec"]["strategy"]["canary"].update(
+        {"steps": [{"setWeight": 50}, {"pause": {}}], "replicaProgressThreshold": {"type": "Pod", "value": 3}}
+    )
+    sc.apply(kubectl, ro)
+    sc.wait_healthy(kubectl, "web")
+    # v2 takes a host port: one pod per node, and the cluster has 3 nodes, so 3 of its 4 canary pods run.
+    rollout = sc.get_rollout(kubectl, "web")
+    container = rollout["spec"]["template"]["spec"]["containers"][0]
+    container["image"] = "example.com/web:v2"
+    container["ports"] = [{"containerPort": 8080, "hostPort": 31999}]
+    kubectl("replace", "-f", "-", stdin=json.dumps(rollout))
+    paused = sc.wait_status(
+        kubectl, "web", "paused after the 50% step", lambda st: st.get("currentStepIndex") == 1, timeout=60
+    )
+    canary = sc.replica_sets(kubectl, "web")[paused["currentPodHash"]]
+    assert (canary["replicas"], canary["available"]) == (4, 3)
+    assert _canary_annotations(kubectl)[f"{NGINX}/canary-weight"] == "50"
+
+
+def _nodes_of(kubectl: Kubectl, pod_hash: str) -> set[str]:
+    pods = kubectl_json(kubectl, "get", "pods", "-l", f"rollouts-pod-template-hash={pod_hash}")["items"]
+    return {pod["spec"].get("nodeName") for pod in pods}
+
+
+def test_required_anti_affinity_keeps_canary_pods_off_stable_nodes_until_it_is_stable(
+    controller, kubectl: Kubectl
+) -> None:
+    sc.apply(
+        kubectl,
+        sc.service("web-stable", "web"),
+        sc.service("web-canary", "web"),
+        _ingress("web", "web-stable"),
+    )
+    ro = _nginx_rollout()
+    ro["spec"]["strategy"]["canary"].update(
+        {
+            "steps": [{"setWeight": 50}, {"pause": {}}],
+            "antiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {}},
+        }
+    )
+    sc.apply(kubectl, ro)
+    v1 = sc.wait_healthy(kubectl, "web")["stableRS"]
+    sc.set_image(kubectl, "web", "v2")
+    v2 = sc.wait_status(kubectl, "web", "paused at 50%", lambda st: st.get("phase") == "Paused")[
+        "currentPodHash"
+    ]
+    stable_nodes, canary_nodes = _nodes_of(kubectl, v1), _nodes_of(kubectl, v2)
+    assert canary_nodes and not canary_nodes & stable_nodes, (stable_nodes, canary_nodes)
+    rs = kubectl_json(kubectl, "get", "replicaset", f"web-{v2}")
+    assert rs["metadata"]["annotations"]["rollouts.dev/anti-affinity-to"] == v1
+    sc.promote(kubectl, "web")
+    sc.wait_healthy(kubectl, "web", v2)
+
+    def rule_gone() -> bool:
+        rs = kubectl_json(kubectl, "get", "replicaset", f"web-{v2}")
+        template = rs["spec"]["template"]["spec"]
+        return "rollouts.dev/anti-affinity-to" not in rs["metadata"].get(
+            "annotations", {}
+        ) and not template.get("affinity")
+
+    eventually(rule_gone, what="the stable ReplicaSet without its anti-affinity term")
+
+
 def test_an_ingress_owned_by_someone_else_is_never_taken_over(controller, kubectl: Kubectl) -> None:
     foreign = _ingress("web-web-canary", "someone-else")
     sc.apply(

@@ -230,8 +230,13 @@ CASES: list[Case] = [
     ),
     (
         "blue-green unsupported field",
+        lambda: bg(previewMetadata={"labels": {"role": "preview"}}),
+        "`spec.strategy.blueGreen.previewMetadata` is not supported yet",
+    ),
+    (
+        "anti-affinity with neither kind",
         lambda: bg(antiAffinity={}),
-        "`spec.strategy.blueGreen.antiAffinity` is not supported yet",
+        "`spec.strategy.blueGreen.antiAffinity.preferredDuringSchedulingIgnoredDuringExecution`: set exactly",
     ),
     (
         "analysis arg with value and valueFrom",

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from rollouts.controller.replica_sets import adoption_patch, desired_replica_set, same_revision
-from rollouts.engine import CreateReplicaSet
+import copy
+from dataclasses import replace
+
+import pytest
+
+from rollouts.controller.replica_sets import (
+    adoption_patch,
+    anti_affinity_removal,
+    desired_replica_set,
+    same_revision,
+)
+from rollouts.engine import CreateReplicaSet, InjectedAntiAffinity
 
 HASH = "rollouts-pod-template-hash"
 ROLLOUT = {
@@ -52,3 +62,57 @@ def test_adopting_an_orphan_adds_the_controller_reference_guarded_by_its_version
     assert patch is not None and patch["metadata"]["resourceVersion"] == "9"
     assert patch["metadata"]["ownerReferences"][0]["uid"] == "u-1"
     assert adoption_patch(desired_replica_set(ROLLOUT, ACTION), ROLLOUT) is None
+
+
+def _with_own_affinity() -> dict[str, object]:
+    """The Rollout with an anti-affinity rule of its own, which must survive ours coming and going."""
+    rollout = copy.deepcopy(ROLLOUT)
+    own = {"labelSelector": {"matchLabels": {"app": "db"}}, "topologyKey": "topology.kubernetes.io/zone"}
+    rollout["spec"]["template"]["spec"]["affinity"] = {  # type: ignore[index]
+        "nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": []},
+        "podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [own]},
+    }
+    return rollout
+
+
+@pytest.mark.parametrize("weight", [None, 40])
+def test_anti_affinity_is_added_beside_the_templates_rules_and_taken_off_again(weight: int | None) -> None:
+    action = replace(ACTION, anti_affinity=InjectedAntiAffinity(stable_hash="old", weight=weight))
+    rollout = _with_own_affinity()
+    rs = desired_replica_set(rollout, action)
+    assert rs["metadata"]["annotations"]["rollouts.dev/anti-affinity-to"] == "old"
+    anti = rs["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
+    ours = {
+        "labelSelector": {"matchExpressions": [{"key": HASH, "operator": "In", "values": ["old"]}]},
+        "topologyKey": "kubernetes.io/hostname",
+    }
+    if weight is None:
+        assert anti["requiredDuringSchedulingIgnoredDuringExecution"][-1] == ours
+    else:
+        assert anti["preferredDuringSchedulingIgnoredDuringExecution"] == [
+            {"weight": 40, "podAffinityTerm": ours}
+        ]
+    rs["metadata"]["resourceVersion"] = "12"
+    patch = anti_affinity_removal(rs)
+    assert patch is not None and patch["metadata"] == {
+        "annotations": {"rollouts.dev/anti-affinity-to": None},
+        "resourceVersion": "12",
+    }
+    own = rollout["spec"]["template"]["spec"]["affinity"]  # type: ignore[index]
+    assert patch["spec"]["template"]["spec"]["affinity"] == {
+        "nodeAffinity": own["nodeAffinity"],
+        "podAntiAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": own["podAntiAffinity"][
+                "requiredDuringSchedulingIgnoredDuringExecution"
+            ],
+            "preferredDuringSchedulingIgnoredDuringExecution": None,
+        },
+    }
+
+
+def test_removing_our_only_rule_removes_the_affinity_and_a_plain_replica_set_needs_nothing() -> None:
+    action = replace(ACTION, anti_affinity=InjectedAntiAffinity(stable_hash="old", weight=None))
+    rs = desired_replica_set(ROLLOUT, action)
+    patch = anti_affinity_removal(rs)
+    assert patch is not None and patch["spec"]["template"]["spec"]["affinity"] is None
+    assert anti_affinity_removal(desired_replica_set(ROLLOUT, ACTION)) is None

@@ -560,3 +560,69 @@ def test_rollback_within_the_window_skips_the_steps(window: int | None, skips: b
     assert ScaleReplicaSet(
         name=f"web-{V1}", pod_template_hash=V1, replicas=10 if skips else 2, previous=0
     ) in (plan.actions)
+
+
+# --- replicaProgressThreshold -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("threshold", "available", "weights", "index_after"),
+    [
+        (None, 3, [], 0),  # every pod of the 4 must be available
+        ({"type": "Percent", "value": 75}, 2, [], 0),  # 3 of 4 needed
+        ({"type": "Percent", "value": 75}, 3, [40], 0),  # reached: the weight is set
+        ({"type": "Pod", "value": 2}, 2, [40], 0),
+    ],
+)
+def test_replica_progress_threshold_reaches_a_step_before_the_last_canary_pods(
+    threshold: dict[str, Any] | None, available: int, weights: list[int], index_after: int
+) -> None:
+    extra = {} if threshold is None else {"replicaProgressThreshold": threshold}
+    ro = canary_rollout(steps=[{"setWeight": 40}, {"pause": {}}], status=mid(0), **extra)
+    snap = snapshot(
+        ro,
+        replica_sets=(rs(V1, 10), rs(V2, 4, available=available, revision=2)),
+        services=SERVICES_V2,
+        router_canary_weight=0,
+    )
+    plan = canary.decide(snap)
+    assert [a.canary_weight for a in of_type(plan, SetWeight)] == weights
+    assert plan.status.current_step_index == index_after
+    if weights:  # the router shows the weight: the step is done with the pods available so far
+        shown = canary.decide(replace(snap, router_canary_weight=weights[0]))
+        assert shown.status.current_step_index == 1
+
+
+def test_replica_progress_threshold_percent_is_at_most_100() -> None:
+    with pytest.raises(ValueError, match="value is 120% but a percent is at most 100"):
+        canary_rollout(replicaProgressThreshold={"type": "Percent", "value": 120})
+
+
+# --- antiAffinity ---------------------------------------------------------------------------------
+
+
+def test_anti_affinity_sends_the_canary_away_from_stable_pods_and_is_dropped_once_stable() -> None:
+    from rollouts.engine.plan import InjectedAntiAffinity, RemoveAntiAffinity
+
+    preferred = {"preferredDuringSchedulingIgnoredDuringExecution": {"weight": 50}}
+    ro = canary_rollout(
+        antiAffinity=preferred, status={"currentPodHash": V1, "stableRS": V1, "currentStepIndex": 2}
+    )
+    plan = canary.decide(
+        snapshot(ro, replica_sets=(rs(V1, 10),), services=SERVICES_V1, router_canary_weight=0)
+    )
+    (created,) = of_type(plan, CreateReplicaSet)
+    assert created.anti_affinity == InjectedAntiAffinity(stable_hash=V1, weight=50)
+    first = canary.decide(snapshot(canary_rollout(antiAffinity=preferred), replica_sets=()))
+    assert of_type(first, CreateReplicaSet)[0].anti_affinity is None  # nothing to keep away from
+    stable_v2 = {"currentPodHash": V2, "stableRS": V2, "currentStepIndex": 2}
+    promoted = replace(rs(V2, 10, revision=2), anti_affinity_to=V1)
+    later = canary.decide(
+        snapshot(
+            canary_rollout(antiAffinity=preferred, status=stable_v2),
+            replica_sets=(rs(V1, 0), promoted),
+            services=(svc("web-stable", V2), svc("web-canary", V2)),
+            router_canary_weight=0,
+        )
+    )
+    assert RemoveAntiAffinity(name=f"web-{V2}") in later.actions
