@@ -3,8 +3,8 @@
 The one safety rule: traffic only ever moves *onto* a ReplicaSet that is fully available at its
 planned size (or, with ``replicaProgressThreshold``, has that much of it available: the Service's
 endpoints hold only its ready pods). A Service is switched to a revision only then, and a new
-canary weight is only planned then. While the canary grows for the next step, the weight already in the router is
-held (its pods are still there); anything else falls back to weight 0, all to stable. Moving
+canary weight is only planned then. While the canary grows for the next step, the weight
+already in the router is held (its pods are still there); anything else falls back to weight 0, all to stable. Moving
 traffic *away* (abort, new revision, promotion) needs no wait, and the plan's stages put it
 before every scale-down; with ``dynamicStableScale`` it waits for the stable's pods instead,
 while the canary still has its own. After an abort without a router the canary Service, a plain Service
