@@ -1,15 +1,16 @@
 """Canary traffic: which revision each Service selects and what weight the router gives the canary.
 
 The one safety rule: traffic only ever moves *onto* a ReplicaSet that is fully available at its
-planned size (or, with ``replicaProgressThreshold``, has that much of it available: the Service's
-endpoints hold only its ready pods). A Service is switched to a revision only then, and a new
-canary weight is only planned then. While the canary grows for the next step, the weight
-already in the router is held (its pods are still there); anything else falls back to weight 0, all to stable. Moving
-traffic *away* (abort, new revision, promotion) needs no wait, and the plan's stages put it
-before every scale-down; with ``dynamicStableScale`` it waits for the stable's pods instead,
-while the canary still has its own. After an abort without a router the canary Service, a plain Service
-clients call, goes back to the stable revision too, and so does a canary Service whose revision
-this plan scales to zero pods (a ``setWeight: 0`` step, an old canary replaced by a newer one).
+planned size (or, with ``replicaProgressThreshold``, has that much of it available: the
+Service's endpoints hold only its ready pods). A Service is switched to a revision only then,
+and a new canary weight is only planned then. While the canary grows for the next step, the
+weight already in the router is held (its pods are still there); anything else falls back to
+weight 0, all to stable. Moving traffic *away* (abort, new revision, promotion) needs no wait,
+and the plan's stages put it before every scale-down; with ``dynamicStableScale`` it waits for
+the stable's pods instead, while the canary still has its own. After an abort without a router
+the canary Service, a plain Service clients call, goes back to the stable revision too, and so
+does a canary Service whose revision this plan scales to zero pods (a ``setWeight: 0`` step, an
+old canary replaced by a newer one).
 """
 
 from __future__ import annotations
