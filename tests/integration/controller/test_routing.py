@@ -82,6 +82,23 @@ def test_nginx_canary_from_first_step_to_promotion(controller, kubectl: Kubectl)
     assert any("20%" in m for m in weights) and any("60%" in m for m in weights)
 
 
+def _healthy_nginx_rollout(kubectl: Kubectl, *, replicas: int, **canary: Any) -> str:
+    """The Services, the Ingress and an NGINX-routed Rollout ``web`` with these canary fields,
+    applied; the stable hash once it is Healthy."""
+    sc.apply(
+        kubectl,
+        sc.service("web-stable", "web"),
+        sc.service("web-canary", "web"),
+        _ingress("web", "web-stable"),
+    )
+    ro = _nginx_rollout()
+    ro["spec"]["replicas"] = replicas
+    ro["spec"]["strategy"]["canary"].update(canary)
+    sc.apply(kubectl, ro)
+    stable: str = sc.wait_healthy(kubectl, "web")["stableRS"]
+    return stable
+
+
 def _stable_short_of_pods(kubectl: Kubectl, stable_hash: str, replicas: int) -> str | None:
     """What is wrong when the stable has fewer available pods than its share of traffic needs
     (the weight read first: during an abort it only falls, and the stable only grows)."""
@@ -94,19 +111,9 @@ def _stable_short_of_pods(kubectl: Kubectl, stable_hash: str, replicas: int) -> 
 def test_nginx_dynamic_stable_scale_shrinks_the_stable_and_grows_it_back_before_an_abort_moves_traffic(
     controller, kubectl: Kubectl
 ) -> None:
-    sc.apply(
-        kubectl,
-        sc.service("web-stable", "web"),
-        sc.service("web-canary", "web"),
-        _ingress("web", "web-stable"),
+    v1 = _healthy_nginx_rollout(
+        kubectl, replicas=4, dynamicStableScale=True, steps=[{"setWeight": 50}, {"pause": {}}]
     )
-    ro = _nginx_rollout()
-    ro["spec"]["replicas"] = 4
-    ro["spec"]["strategy"]["canary"].update(
-        {"dynamicStableScale": True, "steps": [{"setWeight": 50}, {"pause": {}}]}
-    )
-    sc.apply(kubectl, ro)
-    v1 = sc.wait_healthy(kubectl, "web")["stableRS"]
     sc.set_image(kubectl, "web", "v2")
     v2 = sc.wait_status(kubectl, "web", "paused at 50%", lambda st: st.get("phase") == "Paused")[
         "currentPodHash"
@@ -134,19 +141,12 @@ def test_nginx_dynamic_stable_scale_shrinks_the_stable_and_grows_it_back_before_
 def test_nginx_replica_progress_threshold_takes_the_step_while_a_canary_pod_cannot_start(
     controller, kubectl: Kubectl
 ) -> None:
-    sc.apply(
+    _healthy_nginx_rollout(
         kubectl,
-        sc.service("web-stable", "web"),
-        sc.service("web-canary", "web"),
-        _ingress("web", "web-stable"),
+        replicas=8,
+        steps=[{"setWeight": 50}, {"pause": {}}],
+        replicaProgressThreshold={"type": "Pod", "value": 3},
     )
-    ro = _nginx_rollout()
-    ro["spec"]["replicas"] = 8
-    ro["spec"]["strategy"]["canary"].update(
-        {"steps": [{"setWeight": 50}, {"pause": {}}], "replicaProgressThreshold": {"type": "Pod", "value": 3}}
-    )
-    sc.apply(kubectl, ro)
-    sc.wait_healthy(kubectl, "web")
     # v2 takes a host port: one pod per node, and the cluster has 3 nodes, so 3 of its 4 canary pods run.
     rollout = sc.get_rollout(kubectl, "web")
     container = rollout["spec"]["template"]["spec"]["containers"][0]
@@ -169,21 +169,10 @@ def _nodes_of(kubectl: Kubectl, pod_hash: str) -> set[str]:
 def test_required_anti_affinity_keeps_canary_pods_off_stable_nodes_until_it_is_stable(
     controller, kubectl: Kubectl
 ) -> None:
-    sc.apply(
-        kubectl,
-        sc.service("web-stable", "web"),
-        sc.service("web-canary", "web"),
-        _ingress("web", "web-stable"),
+    required = {"requiredDuringSchedulingIgnoredDuringExecution": {}}
+    v1 = _healthy_nginx_rollout(
+        kubectl, replicas=2, steps=[{"setWeight": 50}, {"pause": {}}], antiAffinity=required
     )
-    ro = _nginx_rollout()
-    ro["spec"]["strategy"]["canary"].update(
-        {
-            "steps": [{"setWeight": 50}, {"pause": {}}],
-            "antiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {}},
-        }
-    )
-    sc.apply(kubectl, ro)
-    v1 = sc.wait_healthy(kubectl, "web")["stableRS"]
     sc.set_image(kubectl, "web", "v2")
     v2 = sc.wait_status(kubectl, "web", "paused at 50%", lambda st: st.get("phase") == "Paused")[
         "currentPodHash"
