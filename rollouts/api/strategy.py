@@ -8,7 +8,7 @@ rules (and those CEL cannot express) for `kubectl rollouts lint`, the controller
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -39,6 +39,7 @@ __all__ = [
     "BlueGreenStrategy",
     "CanaryStep",
     "CanaryStrategy",
+    "PodMetadata",
     "ReplicaProgressThreshold",
     "RolloutAnalysis",
     "RolloutAnalysisBackground",
@@ -149,6 +150,35 @@ _ANTI_AFFINITY = Field(
         " does not fail both); the rule is taken off the ReplicaSet once it is stable."
     ),
 )
+
+
+_RESERVED_POD_LABEL = "rollouts-pod-template-hash"
+
+
+class PodMetadata(ApiModel):
+    """Labels and annotations the pods of one side carry while they are on that side."""
+
+    labels: dict[str, str] | None = Field(default=None, description="Labels added to the pods.")
+    annotations: dict[str, str] | None = Field(default=None, description="Annotations added to the pods.")
+
+    @model_validator(mode="after")
+    def _not_the_hash(self) -> Self:
+        if _RESERVED_POD_LABEL in (self.labels or {}):
+            raise rule_error(
+                f"labels may not set {_RESERVED_POD_LABEL}: the controller selects each revision by it",
+                at="labels",
+            )
+        return self
+
+
+def _side_metadata(side: str, moved: str) -> Any:
+    return Field(
+        default=None,
+        description=(
+            f"Labels and annotations for the {side} pods only (e.g. role: {side}, for queries and"
+            f" dashboards). Ephemeral: {moved}, the pods are relabelled in place, not restarted."
+        ),
+    )
 
 
 class SetCanaryScale(ApiModel):
@@ -266,13 +296,7 @@ _CANARY_CEL = cel(
 class CanaryStrategy(ApiModel):
     """Shift traffic to the new version in steps, checking it between steps."""
 
-    UNSUPPORTED = frozenset(
-        {
-            "canaryMetadata",
-            "pingPong",
-            "stableMetadata",
-        }
-    )
+    UNSUPPORTED = frozenset({"pingPong"})
     model_config = ConfigDict(json_schema_extra=_CANARY_CEL)
 
     canary_service: str | None = Field(
@@ -306,6 +330,8 @@ class CanaryStrategy(ApiModel):
     )
     scale_down_delay_revision_limit: int | None = _REVISION_LIMIT
     anti_affinity: AntiAffinity | None = _ANTI_AFFINITY
+    canary_metadata: PodMetadata | None = _side_metadata("canary", "when the canary is promoted")
+    stable_metadata: PodMetadata | None = _side_metadata("stable", "when the canary is promoted")
     min_pods_per_replica_set: int | None = Field(
         default=None,
         ge=1,
@@ -410,7 +436,7 @@ class CanaryStrategy(ApiModel):
 class BlueGreenStrategy(ApiModel):
     """Bring the new version up in full behind a preview Service, then switch the active Service at once."""
 
-    UNSUPPORTED = frozenset({"activeMetadata", "maxUnavailable", "previewMetadata"})
+    UNSUPPORTED = frozenset({"maxUnavailable"})
     model_config = ConfigDict(
         json_schema_extra=cel(
             (
@@ -445,6 +471,8 @@ class BlueGreenStrategy(ApiModel):
     )
     scale_down_delay_revision_limit: int | None = _REVISION_LIMIT
     anti_affinity: AntiAffinity | None = _ANTI_AFFINITY
+    preview_metadata: PodMetadata | None = _side_metadata("preview", "when the preview is promoted")
+    active_metadata: PodMetadata | None = _side_metadata("active", "when the preview is promoted")
     pre_promotion_analysis: RolloutAnalysis | None = Field(
         default=None, description="Analysis that must pass before the active Service switches."
     )

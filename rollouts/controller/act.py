@@ -27,11 +27,16 @@ from datetime import UTC, datetime
 from rollouts.api import Rollout
 from rollouts.controller import caches as kinds
 from rollouts.controller.errors import HashCollision, UserError
-from rollouts.controller.observe import SCALE_DOWN_DEADLINE_ANNOTATION, ObservedObjects
+from rollouts.controller.observe import (
+    POD_METADATA_ANNOTATION,
+    SCALE_DOWN_DEADLINE_ANNOTATION,
+    ObservedObjects,
+)
 from rollouts.controller.replica_sets import (
     adoption_patch,
     anti_affinity_removal,
     desired_replica_set,
+    metadata_delta,
     same_revision,
 )
 from rollouts.engine import (
@@ -45,10 +50,12 @@ from rollouts.engine import (
     RestartPod,
     RestoreStableTraffic,
     ScaleReplicaSet,
+    SetPodMetadata,
     SetWeight,
     SwitchServiceSelector,
     TerminateAnalysisRun,
 )
+from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.kube import AlreadyExists, Invalid, KubeClient, KubeObject, NotFound, meta
 from rollouts.traffic import RouterContext, RouterError, TrafficRouter, restore_stable
 
@@ -113,6 +120,8 @@ async def _apply(ctx: ActContext, action: Action) -> None:
             )
         case RemoveAntiAffinity():
             await _remove_anti_affinity(ctx, action.name)
+        case SetPodMetadata():
+            await _set_pod_metadata(ctx, action)
         case DeleteReplicaSet():
             await ctx.client.delete(*kinds.REPLICA_SET, namespace=ctx.namespace, name=action.name)
         case DeleteAnalysisRun():
@@ -146,6 +155,27 @@ async def _remove_anti_affinity(ctx: ActContext, name: str) -> None:
             ctx.name,
             name,
         )
+
+
+async def _set_pod_metadata(ctx: ActContext, action: SetPodMetadata) -> None:
+    """The pods first, then the ReplicaSet's template and record: a pass cut off in between
+    finds the record unchanged and patches again (the patches are idempotent). The template is
+    what future pods get; the pods are relabelled in place, never restarted."""
+    delta = metadata_delta(action.wanted, action.previous)
+    selector = f"{POD_TEMPLATE_HASH_LABEL}={action.pod_template_hash}"
+    pods = await ctx.client.list(*kinds.POD, namespace=ctx.namespace, label_selector=selector)
+    for pod in pods.items:
+        if not meta(pod).get("deletionTimestamp"):
+            await _patch(ctx, kinds.POD, str(meta(pod).get("name")), {"metadata": delta})
+    patch: dict[str, object] = {
+        "metadata": {"annotations": {POD_METADATA_ANNOTATION: action.wanted}},
+        "spec": {"template": {"metadata": delta}},
+    }
+    await _patch_replica_set(ctx, action.name, patch)
+    log.info(
+        "rollout %s/%s: ReplicaSet %s and %d pods now carry pod metadata %s",
+        ctx.namespace, ctx.name, action.name, len(pods.items), action.wanted or "{}",
+    )  # fmt: skip
 
 
 async def _create_replica_set(ctx: ActContext, action: CreateReplicaSet) -> None:

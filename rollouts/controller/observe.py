@@ -50,6 +50,8 @@ REVISION_ANNOTATION = "rollouts.dev/revision"
 SCALE_DOWN_DEADLINE_ANNOTATION = "rollouts.dev/scale-down-deadline"
 ANTI_AFFINITY_ANNOTATION = "rollouts.dev/anti-affinity-to"
 """On a ReplicaSet created with ``antiAffinity``: the stable revision its pods avoid."""
+POD_METADATA_ANNOTATION = "rollouts.dev/pod-metadata"
+"""On a ReplicaSet: the ephemeral pod metadata last applied to it and its pods (JSON)."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -94,6 +96,7 @@ def observed_replica_set(rs: KubeObject) -> ObservedReplicaSet | None:
         scale_down_deadline=annotations.get(SCALE_DOWN_DEADLINE_ANNOTATION),
         deleting=bool(m.get("deletionTimestamp")),
         anti_affinity_to=annotations.get(ANTI_AFFINITY_ANNOTATION) or None,
+        pod_metadata=annotations.get(POD_METADATA_ANNOTATION) or None,
     )
 
 

@@ -11,9 +11,10 @@ anything else is a hash collision.
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
-from rollouts.controller.observe import ANTI_AFFINITY_ANNOTATION, REVISION_ANNOTATION
+from rollouts.controller.observe import ANTI_AFFINITY_ANNOTATION, POD_METADATA_ANNOTATION, REVISION_ANNOTATION
 from rollouts.engine import CreateReplicaSet, InjectedAntiAffinity
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.kube import KubeObject, controller_of, meta, owner_reference
@@ -24,6 +25,7 @@ __all__ = [
     "adoption_patch",
     "anti_affinity_removal",
     "desired_replica_set",
+    "metadata_delta",
     "same_revision",
 ]
 
@@ -50,6 +52,22 @@ def _inject_anti_affinity(template: dict[str, Any], term: InjectedAntiAffinity) 
         anti.setdefault(_PREFERRED, []).append(
             {"weight": term.weight, "podAffinityTerm": _avoid(term.stable_hash)}
         )
+
+
+def metadata_delta(wanted: str | None, previous: str | None) -> dict[str, dict[str, str | None]]:
+    """The merge patch of ``metadata`` that moves an object from the ephemeral metadata
+    ``previous`` to ``wanted`` (JSON, see ``pod_metadata_key``): keys only ``previous`` had are
+    removed, every key of ``wanted`` set, other labels and annotations untouched."""
+    new, old = json.loads(wanted or "{}"), json.loads(previous or "{}")
+    delta: dict[str, dict[str, str | None]] = {}
+    for part in ("labels", "annotations"):
+        changes: dict[str, str | None] = {
+            key: None for key in old.get(part) or {} if key not in (new.get(part) or {})
+        }
+        changes.update(new.get(part) or {})
+        if changes:
+            delta[part] = changes
+    return delta
 
 
 def anti_affinity_removal(rs: KubeObject) -> dict[str, Any] | None:
@@ -85,13 +103,21 @@ def desired_replica_set(rollout: KubeObject, action: CreateReplicaSet) -> KubeOb
         **(template_meta.get("labels") or {}),
         POD_TEMPLATE_HASH_LABEL: action.pod_template_hash,
     }
+    labels = dict(template_meta["labels"])  # the ReplicaSet's own: without the side's labels
     if action.anti_affinity is not None:
         _inject_anti_affinity(template, action.anti_affinity)
+    for part, values in metadata_delta(action.pod_metadata, None).items():
+        template_meta[part] = {**(template_meta.get(part) or {}), **values}
     selector: dict[str, Any] = copy.deepcopy(spec["selector"])
     selector["matchLabels"] = {
         **(selector.get("matchLabels") or {}),
         POD_TEMPLATE_HASH_LABEL: action.pod_template_hash,
     }
+    annotations = {REVISION_ANNOTATION: str(action.revision), MANAGED_BY_ANNOTATION: "kube-rollouts"}
+    if action.anti_affinity is not None:
+        annotations[ANTI_AFFINITY_ANNOTATION] = action.anti_affinity.stable_hash
+    if action.pod_metadata is not None:
+        annotations[POD_METADATA_ANNOTATION] = action.pod_metadata
     m = meta(rollout)
     return {
         "apiVersion": "apps/v1",
@@ -99,16 +125,8 @@ def desired_replica_set(rollout: KubeObject, action: CreateReplicaSet) -> KubeOb
         "metadata": {
             "name": action.name,
             "namespace": m["namespace"],
-            "labels": dict(template_meta["labels"]),
-            "annotations": {
-                REVISION_ANNOTATION: str(action.revision),
-                MANAGED_BY_ANNOTATION: "kube-rollouts",
-                **(
-                    {}
-                    if action.anti_affinity is None
-                    else {ANTI_AFFINITY_ANNOTATION: action.anti_affinity.stable_hash}
-                ),
-            },
+            "labels": labels,
+            "annotations": annotations,
             "ownerReferences": [owner_reference(rollout)],
         },
         "spec": {

@@ -299,6 +299,7 @@ def _retire(b: BlueGreen) -> None:
     revisions.retire_old(ctx, services=b.services(), revision_limit=b.spec.scale_down_delay_revision_limit)
     revisions.delete_beyond_history(ctx)
     revisions.drop_stable_anti_affinity(ctx)
+    revisions.sync_pod_metadata(ctx)
     restart_at = ctx.rollout.spec.restart_at
     if revisions.restart_pods(ctx, batch=1) and restart_at is not None and ctx.now >= restart_at:
         ctx.draft.restarted_at = restart_at

@@ -371,6 +371,7 @@ def _retire(c: Canary) -> None:
         )
     revisions.delete_beyond_history(ctx)
     revisions.drop_stable_anti_affinity(ctx)
+    revisions.sync_pod_metadata(ctx)
     _, unavailable = surge_and_unavailable(c)
     restart_at = ctx.rollout.spec.restart_at
     done = revisions.restart_pods(ctx, batch=max(1, unavailable))

@@ -18,19 +18,21 @@ nothing, and the next pass resumes from the cluster and the status alone.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from rollouts.api.enums import PauseReason
 from rollouts.api.rollout import Rollout
 from rollouts.api.status import RolloutAnalysisRunStatus, RolloutStatus
+from rollouts.api.strategy import PodMetadata
 from rollouts.api.traffic_routing import RolloutTrafficRouting
 from rollouts.engine.hashing import pod_template_hash, replica_set_name
 from rollouts.engine.plan import CreateReplicaSet, InjectedAntiAffinity, Plan, PlanBuilder, ScaleReplicaSet
 from rollouts.engine.snapshot import ObservedReplicaSet, Snapshot
 from rollouts.engine.status import PROGRESSING, Reason, find_condition
 
-__all__ = ["Draft", "PassContext", "RunRef"]
+__all__ = ["Draft", "PassContext", "RunRef", "pod_metadata_key"]
 
 RunRef = RolloutAnalysisRunStatus
 """What the status remembers of an AnalysisRun (name, last phase, message): the API model itself.
@@ -97,6 +99,14 @@ def _run_ref(run: RunRef | None) -> RunRef | None:
     if run is None or run.message is None or run.message:
         return run
     return RunRef(name=run.name, status=run.status)
+
+
+def pod_metadata_key(metadata: PodMetadata | None) -> str | None:
+    """The side's metadata as the ReplicaSet's annotation records it: canonical JSON, ``None``
+    when there is nothing to add."""
+    dumped = {} if metadata is None else metadata.model_dump(exclude_none=True)
+    dumped = {k: v for k, v in dumped.items() if v}
+    return json.dumps(dumped, sort_keys=True, separators=(",", ":")) if dumped else None
 
 
 def draft_from(status: RolloutStatus) -> Draft:
@@ -257,6 +267,9 @@ class PassContext:
         revision = max((rs.revision for rs in self.snap.replica_sets), default=0) + 1
         name = self.new_rs_name
         anti_affinity = self._anti_affinity()
+        stable_side, new_side = self.side_metadata()
+        becomes_stable = self.stable_rs is None or self.draft.stable_rs == self.desired_hash
+        pod_metadata = pod_metadata_key(stable_side if becomes_stable else new_side)
         self.plan.add(
             CreateReplicaSet(
                 name=name,
@@ -264,6 +277,7 @@ class PassContext:
                 replicas=replicas,
                 revision=revision,
                 anti_affinity=anti_affinity,
+                pod_metadata=pod_metadata,
             )
         )
         self.plan.event("ScalingReplicaSet", f"Created ReplicaSet {name} with {replicas} replicas")
@@ -274,9 +288,20 @@ class PassContext:
             revision=revision,
             created=self.now,
             anti_affinity_to=None if anti_affinity is None else anti_affinity.stable_hash,
+            pod_metadata=pod_metadata,
         )
         self.sizes[name] = replicas
         return self.new_rs
+
+    def side_metadata(self) -> tuple[PodMetadata | None, PodMetadata | None]:
+        """The ephemeral pod metadata of the (stable, new) sides: canary ``stableMetadata`` and
+        ``canaryMetadata``, blue-green ``activeMetadata`` and ``previewMetadata``."""
+        canary, blue_green = self.rollout.spec.strategy.canary, self.rollout.spec.strategy.blue_green
+        if canary is not None:
+            return canary.stable_metadata, canary.canary_metadata
+        if blue_green is not None:
+            return blue_green.active_metadata, blue_green.preview_metadata
+        return None, None
 
     def _anti_affinity(self) -> InjectedAntiAffinity | None:
         """The term a new ReplicaSet gets when the strategy asks for ``antiAffinity`` and a stable

@@ -77,6 +77,20 @@ class CreateReplicaSet:
     replicas: int
     revision: int
     anti_affinity: InjectedAntiAffinity | None = None
+    pod_metadata: str | None = None
+    """The side's ephemeral labels and annotations (``canaryMetadata``...), as ``pod_metadata_key``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetPodMetadata:
+    """Move a ReplicaSet and its live pods from the ephemeral metadata ``previous`` to ``wanted``
+    (both JSON as :func:`rollouts.engine.context.pod_metadata_key` writes them, ``None`` for
+    none): a canary promoted to stable trades ``canaryMetadata`` for ``stableMetadata`` in place."""
+
+    name: str
+    pod_template_hash: str
+    wanted: str | None
+    previous: str | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -196,6 +210,7 @@ class RestartPod:
 Action = (
     CreateReplicaSet
     | RemoveAntiAffinity
+    | SetPodMetadata
     | ScaleReplicaSet
     | SetWeight
     | RestoreStableTraffic

@@ -20,13 +20,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 
-from rollouts.engine.context import PassContext
+from rollouts.engine.context import PassContext, pod_metadata_key
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.engine.plan import (
     AnnotateScaleDownDeadline,
     DeleteReplicaSet,
     RemoveAntiAffinity,
     RestartPod,
+    SetPodMetadata,
     SetWeight,
     SwitchServiceSelector,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "selected_by_any",
     "selector_after_plan",
     "serves_traffic",
+    "sync_pod_metadata",
     "weight_after_plan",
 ]
 
@@ -231,6 +233,23 @@ def drop_stable_anti_affinity(ctx: PassContext) -> None:
     stable = ctx.stable_rs
     if stable is not None and stable.anti_affinity_to and stable.pod_template_hash == ctx.draft.stable_rs:
         ctx.plan.add(RemoveAntiAffinity(name=stable.name))
+
+
+def sync_pod_metadata(ctx: PassContext) -> None:
+    """The stable ReplicaSet carries the stable side's metadata (``stableMetadata``,
+    ``activeMetadata``) and the new one, while it is not stable, the other side's; a ReplicaSet
+    whose recorded metadata differs is moved over, its live pods with it."""
+    stable_side, new_side = ctx.side_metadata()
+    sides = [(ctx.stable_rs, stable_side)]
+    if ctx.new_rs is not None and ctx.new_rs is not ctx.stable_rs:
+        sides.append((ctx.new_rs, new_side))
+    for rs, metadata in sides:
+        wanted = pod_metadata_key(metadata)
+        if rs is not None and rs.pod_metadata != wanted:
+            action = SetPodMetadata(
+                name=rs.name, pod_template_hash=rs.pod_template_hash, wanted=wanted, previous=rs.pod_metadata
+            )
+            ctx.plan.add(action)
 
 
 def delete_beyond_history(ctx: PassContext) -> None:

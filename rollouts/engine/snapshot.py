@@ -68,6 +68,8 @@ class ObservedReplicaSet:
     deleting: bool = False
     anti_affinity_to: str | None = None
     """The revision its pods were told to avoid (``rollouts.dev/anti-affinity-to``), if any."""
+    pod_metadata: str | None = None
+    """The ephemeral pod metadata last applied (``rollouts.dev/pod-metadata``, JSON), if any."""
 
     @property
     def actual(self) -> int:

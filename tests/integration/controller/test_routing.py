@@ -194,6 +194,43 @@ def test_required_anti_affinity_keeps_canary_pods_off_stable_nodes_until_it_is_s
     eventually(rule_gone, what="the stable ReplicaSet without its anti-affinity term")
 
 
+def _roles(kubectl: Kubectl, pod_hash: str) -> dict[str, str | None]:
+    """Pod uid -> its ``role`` label, for the pods of one revision."""
+    pods = kubectl_json(kubectl, "get", "pods", "-l", f"rollouts-pod-template-hash={pod_hash}")["items"]
+    return {p["metadata"]["uid"]: (p["metadata"].get("labels") or {}).get("role") for p in pods}
+
+
+def test_canary_and_stable_metadata_label_the_pods_and_move_in_place_on_promotion(
+    controller, kubectl: Kubectl
+) -> None:
+    v1 = _healthy_nginx_rollout(
+        kubectl,
+        replicas=2,
+        steps=[{"setWeight": 50}, {"pause": {}}],
+        canaryMetadata={"labels": {"role": "canary"}},
+        stableMetadata={"labels": {"role": "stable"}},
+    )
+    eventually(lambda: set(_roles(kubectl, v1).values()) == {"stable"}, what="stable pods labelled stable")
+    sc.set_image(kubectl, "web", "v2")
+    v2 = sc.wait_status(kubectl, "web", "paused at 50%", lambda st: st.get("phase") == "Paused")[
+        "currentPodHash"
+    ]
+    canary_pods = _roles(kubectl, v2)
+    assert canary_pods and set(canary_pods.values()) == {"canary"}
+    sc.promote(kubectl, "web")
+    sc.wait_healthy(kubectl, "web", v2)
+    # The same pods (same uids), relabelled, not restarted; the ReplicaSet's template follows.
+    eventually(
+        lambda: (
+            {uid: role for uid, role in _roles(kubectl, v2).items() if uid in canary_pods}
+            == dict.fromkeys(canary_pods, "stable")
+        ),
+        what="the promoted pods relabelled stable in place",
+    )
+    template = kubectl_json(kubectl, "get", "replicaset", f"web-{v2}")["spec"]["template"]["metadata"]
+    assert template["labels"]["role"] == "stable"
+
+
 def test_an_ingress_owned_by_someone_else_is_never_taken_over(controller, kubectl: Kubectl) -> None:
     foreign = _ingress("web-web-canary", "someone-else")
     sc.apply(

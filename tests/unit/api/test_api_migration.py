@@ -197,12 +197,12 @@ def test_argo_features_we_lack_are_named_not_dropped() -> None:
         "remove it (kube-rollouts does not implement it)",
     ]
     del canary["pingPong"]
-    canary["canaryMetadata"] = {"labels": {"role": "canary"}}
+    doc["spec"]["workloadRef"] = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "guestbook"}
     assert validation_errors(doc) == [
-        "Rollout demo/guestbook: `spec.strategy.canary.canaryMetadata` is not supported yet; "
+        "Rollout demo/guestbook: `spec.workloadRef` is not supported yet; "
         "remove it (kube-rollouts does not implement it)",
     ]
-    del canary["canaryMetadata"]
+    del doc["spec"]["workloadRef"]
     errors = validation_errors(doc)
     assert [line.split("`")[1] for line in errors] == [
         "spec.strategy.canary.steps[2].experiment",

@@ -230,8 +230,13 @@ CASES: list[Case] = [
     ),
     (
         "blue-green unsupported field",
-        lambda: bg(previewMetadata={"labels": {"role": "preview"}}),
-        "`spec.strategy.blueGreen.previewMetadata` is not supported yet",
+        lambda: bg(maxUnavailable=1),
+        "`spec.strategy.blueGreen.maxUnavailable` is not supported yet",
+    ),
+    (
+        "side metadata relabelling the selector's key",
+        lambda: bg(previewMetadata={"labels": {"app": "preview"}}),
+        "`spec.strategy.blueGreen.previewMetadata.labels`: sets ['app'], which spec.selector selects",
     ),
     (
         "anti-affinity with neither kind",

@@ -40,13 +40,15 @@ def test_what_needs_a_hand_is_reported_in_comments_and_exits_1() -> None:
     assert result.code == 1
     header = [line for line in result.out.splitlines() if line.startswith("# ")][:4]
     assert "kube-rollouts has no Experiment; left as it is" in header[1]
-    assert "`spec.strategy.canary.canaryMetadata` is not supported yet" in header[2]
+    assert "`spec.strategy.canary.pingPong` is not supported yet" in header[2]
     assert header[3] == "# lint: 1 problem in 1 of 3 documents"
 
 
 def test_a_manifest_that_converts_cleanly_exits_0_and_passes_lint(tmp_path: Path) -> None:
     text = ARGO.read_text()
-    text = text.replace("      canaryMetadata:\n        labels: {role: canary}\n", "")
+    text = text.replace(
+        "      pingPong:\n        pingService: checkout-ping\n        pongService: checkout-pong\n", ""
+    )
     text = text.split("---\napiVersion: argoproj.io/v1alpha1\nkind: Experiment")[0]
     source = tmp_path / "argo.yaml"
     source.write_text(text)

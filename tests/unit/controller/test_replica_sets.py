@@ -11,6 +11,7 @@ from rollouts.controller.replica_sets import (
     adoption_patch,
     anti_affinity_removal,
     desired_replica_set,
+    metadata_delta,
     same_revision,
 )
 from rollouts.engine import CreateReplicaSet, InjectedAntiAffinity
@@ -116,3 +117,17 @@ def test_removing_our_only_rule_removes_the_affinity_and_a_plain_replica_set_nee
     patch = anti_affinity_removal(rs)
     assert patch is not None and patch["spec"]["template"]["spec"]["affinity"] is None
     assert anti_affinity_removal(desired_replica_set(ROLLOUT, ACTION)) is None
+
+
+def test_side_metadata_is_on_the_pods_only_and_a_move_removes_what_the_old_side_had() -> None:
+    key = '{"annotations":{"team":"pay"},"labels":{"role":"canary"}}'
+    rs = desired_replica_set(ROLLOUT, replace(ACTION, pod_metadata=key))
+    assert rs["spec"]["template"]["metadata"]["labels"] == {"app": "web", HASH: "abc", "role": "canary"}
+    assert rs["spec"]["template"]["metadata"]["annotations"] == {"team": "pay"}
+    assert rs["metadata"]["labels"] == {"app": "web", HASH: "abc"}  # the ReplicaSet's own: no side
+    assert rs["metadata"]["annotations"]["rollouts.dev/pod-metadata"] == key
+    assert metadata_delta('{"labels":{"role":"stable"}}', key) == {
+        "labels": {"role": "stable"},
+        "annotations": {"team": None},
+    }
+    assert metadata_delta(None, '{"labels":{"role":"canary"}}') == {"labels": {"role": None}}

@@ -626,3 +626,45 @@ def test_anti_affinity_sends_the_canary_away_from_stable_pods_and_is_dropped_onc
         )
     )
     assert RemoveAntiAffinity(name=f"web-{V2}") in later.actions
+
+
+# --- canaryMetadata / stableMetadata ------------------------------------------------------------
+
+
+def test_side_metadata_goes_on_each_side_and_moves_with_the_promotion() -> None:
+    from rollouts.engine.context import pod_metadata_key
+    from rollouts.engine.plan import SetPodMetadata
+
+    sides = {
+        "canaryMetadata": {"labels": {"role": "canary"}},
+        "stableMetadata": {"labels": {"role": "stable"}},
+    }
+    canary_key, stable_key = '{"labels":{"role":"canary"}}', '{"labels":{"role":"stable"}}'
+    ro = canary_rollout(status={"currentPodHash": V1, "stableRS": V1, "currentStepIndex": 2}, **sides)
+    stable = replace(rs(V1, 10), pod_metadata=stable_key)
+    plan = canary.decide(snapshot(ro, replica_sets=(stable,), services=SERVICES_V1, router_canary_weight=0))
+    (created,) = of_type(plan, CreateReplicaSet)
+    assert created.pod_metadata == canary_key and of_type(plan, SetPodMetadata) == []
+    # A stable created before the field was set gets it; once V2 is stable, it trades sides in place.
+    bare = canary.decide(
+        snapshot(ro, replica_sets=(rs(V1, 10),), services=SERVICES_V1, router_canary_weight=0)
+    )
+    assert (
+        SetPodMetadata(name=f"web-{V1}", pod_template_hash=V1, wanted=stable_key, previous=None)
+        in bare.actions
+    )
+    promoted = canary.decide(
+        snapshot(
+            canary_rollout(status={"currentPodHash": V2, "stableRS": V2, "currentStepIndex": 2}, **sides),
+            replica_sets=(
+                replace(rs(V1, 0), pod_metadata=stable_key),
+                replace(rs(V2, 10, revision=2), pod_metadata=canary_key),
+            ),
+            services=(svc("web-stable", V2), svc("web-canary", V2)),
+            router_canary_weight=0,
+        )
+    )
+    assert of_type(promoted, SetPodMetadata) == [
+        SetPodMetadata(name=f"web-{V2}", pod_template_hash=V2, wanted=stable_key, previous=canary_key)
+    ]
+    assert pod_metadata_key(None) is None
