@@ -57,7 +57,9 @@ from rollouts.engine import (
     ObservedReplicaSet,
     ObservedService,
     Plan,
+    RemoveAntiAffinity,
     ScaleReplicaSet,
+    SetPodMetadata,
     SetWeight,
     Snapshot,
     SwitchServiceSelector,
@@ -212,7 +214,16 @@ class _World:
     def apply(self, action: Action, now: datetime) -> None:
         match action:
             case CreateReplicaSet(name=name, pod_template_hash=h, replicas=n, revision=revision):
-                self.replica_sets[name] = _running(name, h, replicas=n, revision=revision, created=now)
+                created = _running(name, h, replicas=n, revision=revision, created=now)
+                self.replica_sets[name] = replace(
+                    created,
+                    pod_metadata=action.pod_metadata,
+                    anti_affinity_to=action.anti_affinity.stable_hash if action.anti_affinity else None,
+                )
+            case SetPodMetadata(name=name, wanted=wanted):
+                self.replica_sets[name] = replace(self.replica_sets[name], pod_metadata=wanted)
+            case RemoveAntiAffinity(name=name):
+                self.replica_sets[name] = replace(self.replica_sets[name], anti_affinity_to=None)
             case ScaleReplicaSet(name=name, replicas=n):
                 self.replica_sets[name] = replace(
                     self.replica_sets[name], replicas=n, ready=n, available=n, pods=n
