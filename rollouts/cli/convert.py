@@ -21,6 +21,7 @@ from rollouts.api.common import ARGO_GROUP_VERSION, GROUP_VERSION
 from rollouts.cli.errors import EXIT_ERROR, EXIT_OK
 from rollouts.cli.lint import lint_manifest, render_results
 from rollouts.cli.manifests import parse_manifest, read_texts
+from rollouts.cli.options import add_filename_flag
 
 __all__ = ["convert_text", "register"]
 
@@ -98,10 +99,7 @@ def register(
         "stay), then lint the result; what lint finds heads the output as comments. Exit 1 when the "
         "result needs a hand.",
     )
-    parser.add_argument(
-        "-f", "--filename", action="append", required=True, metavar="FILE",
-        help="YAML file (may hold many documents), directory, or - for stdin; repeatable",
-    )  # fmt: skip
+    add_filename_flag(parser)
     parser.add_argument(
         "-o", "--output", metavar="PATH",
         help="write here (a file, or a directory for one file per input) instead of to stdout",

@@ -21,6 +21,7 @@ from rollouts.api import KINDS, Rollout
 from rollouts.cli.errors import EXIT_ERROR, EXIT_OK
 from rollouts.cli.lint_references import check_references
 from rollouts.cli.manifests import Document, Manifest, read_manifests
+from rollouts.cli.options import add_filename_flag
 from rollouts.cli.style import PLAIN, Style, color_wanted
 from rollouts.engine.object_checks import ARGO_GROUP, check_object
 from rollouts.traffic import declared_kinds
@@ -103,12 +104,5 @@ def register(
         "with the controller's rules, and check each Rollout against the Services, Ingress, "
         "VirtualService, DestinationRule and templates in the same file. Exit 1 on any problem.",
     )
-    parser.add_argument(
-        "-f",
-        "--filename",
-        action="append",
-        required=True,
-        metavar="FILE",
-        help="YAML file (may hold many documents), directory, or - for stdin; repeatable",
-    )
+    add_filename_flag(parser)
     parser.set_defaults(run=run)

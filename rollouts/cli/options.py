@@ -69,6 +69,14 @@ def add_all_namespaces(parser: argparse.ArgumentParser) -> None:
     )
 
 
+MANIFEST_FILES_HELP = "YAML file (may hold many documents), directory, or - for stdin; repeatable"
+
+
+def add_filename_flag(parser: argparse.ArgumentParser, *, help: str = MANIFEST_FILES_HELP) -> None:
+    """``-f FILE`` of the offline verbs (``lint``, ``plan``, ``convert``): repeatable, required."""
+    parser.add_argument("-f", "--filename", action="append", required=True, metavar="FILE", help=help)
+
+
 def add_output_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-o", "--output", choices=("json", "yaml"), default=None, help="print machine-readable JSON or YAML"

@@ -40,7 +40,7 @@ from rollouts.api import (
 from rollouts.cli.errors import EXIT_OK, CliError
 from rollouts.cli.manifests import Document, Manifest, read_manifests
 from rollouts.cli.offline_runs import run_error
-from rollouts.cli.options import add_output_flag, output_options
+from rollouts.cli.options import add_filename_flag, add_output_flag, output_options
 from rollouts.cli.simulation import Simulation, TemplateKey, simulate
 from rollouts.cli.style import PLAIN, Style
 from rollouts.cli.timeline import Row, format_duration, rows_of
@@ -337,13 +337,8 @@ def register(
         "(everything healthy, pods ready at once) and print each step, the traffic and pods after it, "
         "what it waits for, and the shortest time to promotion.",
     )
-    parser.add_argument(
-        "-f",
-        "--filename",
-        action="append",
-        required=True,
-        metavar="FILE",
-        help="YAML file, directory, or - for stdin; repeatable (templates may come from another file)",
+    add_filename_flag(
+        parser, help="YAML file, directory, or - for stdin; repeatable (templates may come from another file)"
     )
     add_output_flag(parser)
     parser.set_defaults(run=run)
