@@ -110,27 +110,13 @@ class RolloutSpec(ApiModel):
         return self
 
     def _side_labels_keep_the_selector(self) -> None:
-        strategy = self.strategy
-        sides = (
-            {
-                "canaryMetadata": strategy.canary.canary_metadata,
-                "stableMetadata": strategy.canary.stable_metadata,
-            }
-            if strategy.canary is not None
-            else {}
-        )
-        if strategy.blue_green is not None:
-            sides = {
-                "previewMetadata": strategy.blue_green.preview_metadata,
-                "activeMetadata": strategy.blue_green.active_metadata,
-            }
         selected = set(self.selector.match_labels or {})
-        for name, side in sides.items():
-            clash = sorted(selected & set(side.labels or {}) if side is not None else ())
+        for path, side in self.strategy.pod_metadata_sides():
+            clash = sorted(selected & set(side.labels or {})) if side is not None else []
             if clash:
-                field = f"strategy.{'canary' if strategy.canary is not None else 'blueGreen'}.{name}.labels"
                 raise rule_error(
-                    f"sets {clash}, which spec.selector selects the pods by; use other keys", at=field
+                    f"sets {clash}, which spec.selector selects the pods by; use other keys",
+                    at=f"strategy.{path}.labels",
                 )
 
     @property

@@ -511,3 +511,19 @@ class RolloutStrategy(ApiModel):
             given = "both" if self.canary and self.blue_green else "neither"
             raise rule_error(f"set exactly one strategy, canary or blueGreen (found {given})")
         return self
+
+    def pod_metadata_sides(self) -> tuple[tuple[str, PodMetadata | None], tuple[str, PodMetadata | None]]:
+        """The ephemeral pod metadata of the (stable, new) sides, each with its path under
+        ``spec.strategy``: canary ``stableMetadata``/``canaryMetadata``, blue-green
+        ``activeMetadata``/``previewMetadata``."""
+        if self.canary is not None:
+            return (
+                ("canary.stableMetadata", self.canary.stable_metadata),
+                ("canary.canaryMetadata", self.canary.canary_metadata),
+            )
+        blue_green = self.blue_green
+        assert blue_green is not None  # exactly one strategy is set
+        return (
+            ("blueGreen.activeMetadata", blue_green.active_metadata),
+            ("blueGreen.previewMetadata", blue_green.preview_metadata),
+        )

@@ -294,14 +294,9 @@ class PassContext:
         return self.new_rs
 
     def side_metadata(self) -> tuple[PodMetadata | None, PodMetadata | None]:
-        """The ephemeral pod metadata of the (stable, new) sides: canary ``stableMetadata`` and
-        ``canaryMetadata``, blue-green ``activeMetadata`` and ``previewMetadata``."""
-        canary, blue_green = self.rollout.spec.strategy.canary, self.rollout.spec.strategy.blue_green
-        if canary is not None:
-            return canary.stable_metadata, canary.canary_metadata
-        if blue_green is not None:
-            return blue_green.active_metadata, blue_green.preview_metadata
-        return None, None
+        """The ephemeral pod metadata of the (stable, new) sides (``pod_metadata_sides``)."""
+        (_, stable), (_, new) = self.rollout.spec.strategy.pod_metadata_sides()
+        return stable, new
 
     def _anti_affinity(self) -> InjectedAntiAffinity | None:
         """The term a new ReplicaSet gets when the strategy asks for ``antiAffinity`` and a stable
