@@ -115,8 +115,9 @@ class _Filling:
         if not _WHOLE_NUMBER.fullmatch(text):
             problem = "which is not a whole number; make that value a whole number such as 5"
         elif int(text) < minimum:
-            least = "0 or more" if minimum == 0 else f"{minimum} or more"
-            problem = f"which is {'negative' if minimum == 0 else 'too low'}; make that value {least}"
+            problem = (
+                f"which is {'negative' if minimum == 0 else 'too low'}; make that value {minimum} or more"
+            )
         else:
             return int(text)
         raise self.error(field, f"{_gives(value, filled, used)}, {problem}", used)

@@ -118,7 +118,7 @@ def retire_runs(ctx: PassContext, keep: set[str]) -> None:
 
 
 def _beyond_history(ctx: PassContext) -> set[str]:
-    """The finished runs of earlier revisions beyond the history limits, oldest first."""
+    """The finished runs of earlier revisions beyond the history limits (the oldest of each outcome)."""
     history = ctx.rollout.spec.analysis or AnalysisRunHistory()
     limits = {True: history.successful_run_history_limit, False: history.unsuccessful_run_history_limit}
     finished = [
@@ -139,18 +139,18 @@ def _expired(ctx: PassContext) -> set[str]:
     goes only once that status holds its final phase: deleted before, its verdict could never be
     read again (this pass may have read it, but its status write can still fail). The pass wakes
     when the next one is due."""
+    due: set[str] = set()
+    for run in ctx.snap.analysis_runs:
+        if run.expires is not None and ctx.now < run.expires:
+            ctx.plan.wake_at(run.expires)
+        elif run.expires is not None:
+            due.add(run.name)
+    if not due:  # the usual case: no status to read back
+        return due
     old = draft_from(ctx.old)
     refs = (old.step_run, old.background_run, old.pre_run, old.post_run)
-    recorded = {ref.name: AnalysisPhase(ref.status) for ref in refs if ref is not None}
-    expired: set[str] = set()
-    for run in ctx.snap.analysis_runs:
-        if run.expires is None:
-            continue
-        if ctx.now < run.expires:
-            ctx.plan.wake_at(run.expires)
-        elif recorded.get(run.name, AnalysisPhase.SUCCESSFUL).is_completed():
-            expired.add(run.name)
-    return expired
+    unread = {ref.name for ref in refs if ref is not None and not AnalysisPhase(ref.status).is_completed()}
+    return due - unread
 
 
 def act_on_verdicts(ctx: PassContext, refs: Iterable[RunRef | None]) -> str | None:
