@@ -20,7 +20,6 @@ from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.kube import KubeObject, controller_of, meta, owner_reference
 
 __all__ = [
-    "ANTI_AFFINITY_ANNOTATION",
     "MANAGED_BY_ANNOTATION",
     "adoption_patch",
     "anti_affinity_removal",
@@ -104,20 +103,19 @@ def desired_replica_set(rollout: KubeObject, action: CreateReplicaSet) -> KubeOb
         POD_TEMPLATE_HASH_LABEL: action.pod_template_hash,
     }
     labels = dict(template_meta["labels"])  # the ReplicaSet's own: without the side's labels
+    annotations = {REVISION_ANNOTATION: str(action.revision), MANAGED_BY_ANNOTATION: "kube-rollouts"}
     if action.anti_affinity is not None:
         _inject_anti_affinity(template, action.anti_affinity)
-    for part, values in metadata_delta(action.pod_metadata, None).items():
-        template_meta[part] = {**(template_meta.get(part) or {}), **values}
+        annotations[ANTI_AFFINITY_ANNOTATION] = action.anti_affinity.stable_hash
+    if action.pod_metadata is not None:
+        for part, values in metadata_delta(action.pod_metadata, None).items():
+            template_meta[part] = {**(template_meta.get(part) or {}), **values}
+        annotations[POD_METADATA_ANNOTATION] = action.pod_metadata
     selector: dict[str, Any] = copy.deepcopy(spec["selector"])
     selector["matchLabels"] = {
         **(selector.get("matchLabels") or {}),
         POD_TEMPLATE_HASH_LABEL: action.pod_template_hash,
     }
-    annotations = {REVISION_ANNOTATION: str(action.revision), MANAGED_BY_ANNOTATION: "kube-rollouts"}
-    if action.anti_affinity is not None:
-        annotations[ANTI_AFFINITY_ANNOTATION] = action.anti_affinity.stable_hash
-    if action.pod_metadata is not None:
-        annotations[POD_METADATA_ANNOTATION] = action.pod_metadata
     m = meta(rollout)
     return {
         "apiVersion": "apps/v1",
