@@ -22,7 +22,7 @@ but the weights and the two subset labels; the I/O layer adds its concurrency gu
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,37 +130,47 @@ def managed_routes(vs: Mapping[str, Any], settings: IstioSettings) -> list[Route
                 f"{present or 'none'}: fix the names in the Rollout or add the routes to the VirtualService"
             )
         managed += [("http", by_name[name]) for name in settings.routes]
-    sections: tuple[tuple[str, Sequence[IstioTlsRoute | IstioTcpRoute]], ...] = (
-        ("tls", settings.tls_routes),
-        ("tcp", settings.tcp_routes),
-    )
-    for section, selectors in sections:
-        routes: Sequence[Mapping[str, Any]] = spec.get(section) or []
-        for position, selector in enumerate(selectors):
-            chosen = [i for i, route in enumerate(routes) if _selected(route, selector)]
-            if not chosen:
-                raise InvalidRoutingError(
-                    f"{settings.vs_ref} has no {section} route with a match on {_describe(selector)} "
-                    f"(trafficRouting.istio.virtualService.{section}Routes[{position}] of Rollout "
-                    f"{settings.rollout}); fix the selector or add the route to the VirtualService"
-                )
-            managed += [(section, i) for i in chosen if (section, i) not in managed]
+    for section, position, selector, chosen in _l4_selections(spec, settings.tls_routes, settings.tcp_routes):
+        if not chosen:
+            raise InvalidRoutingError(
+                f"{settings.vs_ref} has no {section} route with a match on {_describe(selector)} "
+                f"(trafficRouting.istio.virtualService.{section}Routes[{position}] of Rollout "
+                f"{settings.rollout}); fix the selector or add the route to the VirtualService"
+            )
+        managed += [(section, i) for i in chosen if (section, i) not in managed]
     return managed
 
 
-def _selected(route: Mapping[str, Any], selector: IstioTlsRoute | IstioTcpRoute) -> bool:
+L4Selector = IstioTlsRoute | IstioTcpRoute
+
+
+def _l4_selections(
+    spec: Any, tls_routes: Sequence[IstioTlsRoute], tcp_routes: Sequence[IstioTcpRoute]
+) -> Iterator[tuple[str, int, L4Selector, list[int]]]:
+    """Each ``tlsRoutes``/``tcpRoutes`` selector (section, its position, itself) with the indexes
+    of the routes of that section of the VirtualService's ``spec`` it selects; read with ``at``
+    and ``items``, so ``lint`` can give it a manifest of any shape."""
+    sections: tuple[tuple[str, Sequence[L4Selector]], ...] = (("tls", tls_routes), ("tcp", tcp_routes))
+    for section, selectors in sections:
+        routes = items(at(spec, section))
+        for position, selector in enumerate(selectors):
+            yield section, position, selector, [i for i, r in enumerate(routes) if _selected(r, selector)]
+
+
+def _selected(route: Any, selector: L4Selector) -> bool:
     """A route is selected when one of its ``match`` entries has the selector's port (if it
     names one) and, for TLS, lists every SNI host the selector names."""
-    wanted_hosts = set(getattr(selector, "sni_hosts", None) or ())
-    for match in route.get("match") or []:
-        if selector.port is not None and match.get("port") != selector.port:
+    wanted_hosts = getattr(selector, "sni_hosts", None) or ()
+    for match in items(at(route, "match")):
+        if selector.port is not None and at(match, "port") != selector.port:
             continue
-        if wanted_hosts <= set(match.get("sniHosts") or ()):
+        hosts = items(at(match, "sniHosts"))
+        if all(host in hosts for host in wanted_hosts):
             return True
     return False
 
 
-def _describe(selector: IstioTlsRoute | IstioTcpRoute) -> str:
+def _describe(selector: L4Selector) -> str:
     parts = [] if selector.port is None else [f"port {selector.port}"]
     hosts = getattr(selector, "sni_hosts", None)
     if hosts:
@@ -383,21 +393,17 @@ def lint_istio(rollout: Rollout, objects: FileObjects) -> list[LintProblem]:
         problems.append(_problem(None, None, f"{base}.routes", message))
     else:
         targeted = [(("http", 0), routes[0])]
-    sections: tuple[tuple[str, Sequence[IstioTlsRoute | IstioTcpRoute]], ...] = (
-        ("tls", vs_ref.tls_routes or ()),
-        ("tcp", vs_ref.tcp_routes or ()),
-    )
-    for section, selectors in sections:
-        candidates = items(at(service, "spec", section))
-        for position, selector in enumerate(selectors):
-            chosen = [((section, i), r) for i, r in enumerate(candidates) if _selected(r, selector)]
-            if not chosen:
-                message = (
-                    f"selects no {section} route of VirtualService {vs_ref.name} (none has a match on "
-                    f"{_describe(selector)}); fix the selector or add the route"
-                )
-                problems.append(_problem(None, None, f"{base}.{section}Routes[{position}]", message))
-            targeted += chosen
+    spec = at(service, "spec")
+    selections = _l4_selections(spec, vs_ref.tls_routes or (), vs_ref.tcp_routes or ())
+    for section, position, selector, chosen in selections:
+        if not chosen:
+            message = (
+                f"selects no {section} route of VirtualService {vs_ref.name} (none has a match on "
+                f"{_describe(selector)}); fix the selector or add the route"
+            )
+            problems.append(_problem(None, None, f"{base}.{section}Routes[{position}]", message))
+        routes_of_section = items(at(spec, section))
+        targeted += [((section, i), routes_of_section[i]) for i in chosen]
     for where, route in targeted:
         problems += _lint_destinations(rollout, vs_ref.name, where, route)
     return problems
