@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from rollouts.api.common import ARGO_GROUP_VERSION, GROUP_VERSION
-from rollouts.cli.errors import EXIT_ERROR, EXIT_OK
+from rollouts.cli.errors import EXIT_ERROR, EXIT_OK, CliError
 from rollouts.cli.lint import lint_manifest, render_results
 from rollouts.cli.manifests import parse_manifest, read_texts
 from rollouts.cli.options import add_filename_flag
@@ -67,7 +67,14 @@ def convert_text(source: str, text: str) -> tuple[str, list[str], set[int]]:
 
 def run(args: argparse.Namespace, *, out: TextIO) -> int:
     ok = True
-    for source, text in read_texts(args.filename):
+    texts = read_texts(args.filename)
+    into_dir = bool(args.output) and Path(args.output).is_dir()
+    if args.output and not into_dir and len(texts) > 1:
+        raise CliError(
+            f"-o {args.output} is one file but {len(texts)} files were given; name a directory "
+            "(one converted file per input) or convert one file at a time"
+        )
+    for source, text in texts:
         converted, notes, left = convert_text(source, text)
         results = lint_manifest(parse_manifest(source, converted))
         report, clean = render_results([r for r in results if r.document.index not in left])
@@ -78,9 +85,7 @@ def run(args: argparse.Namespace, *, out: TextIO) -> int:
         ]
         body = "".join(f"# {line}\n" for line in header) + converted
         if args.output:
-            target = (
-                Path(args.output) / Path(source).name if Path(args.output).is_dir() else Path(args.output)
-            )
+            target = Path(args.output) / Path(source).name if into_dir else Path(args.output)
             target.write_text(body, encoding="utf-8")
         else:
             out.write(body if body.endswith("\n") else body + "\n")

@@ -57,3 +57,10 @@ def test_a_manifest_that_converts_cleanly_exits_0_and_passes_lint(tmp_path: Path
     assert result.code == 0 and result.out == ""
     assert cli("lint", "-f", str(target)).code == 0
     assert target.read_text().splitlines()[1] == "# lint: 3 documents, no problems"
+
+
+def test_one_output_file_for_several_inputs_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    target = tmp_path / "out.yaml"
+    result = cli("convert", "-f", str(ARGO), "-f", str(ARGO), "-o", str(target))
+    assert result.code != 0 and not target.exists()
+    assert "is one file but 2 files were given; name a directory" in result.err
