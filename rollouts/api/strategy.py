@@ -436,7 +436,6 @@ class CanaryStrategy(ApiModel):
 class BlueGreenStrategy(ApiModel):
     """Bring the new version up in full behind a preview Service, then switch the active Service at once."""
 
-    UNSUPPORTED = frozenset({"maxUnavailable"})
     model_config = ConfigDict(
         json_schema_extra=cel(
             (
@@ -468,6 +467,13 @@ class BlueGreenStrategy(ApiModel):
         default=DEFAULT_SCALE_DOWN_DELAY_SECONDS,
         ge=0,
         description="Seconds to keep the preview pods after an abort; 0 keeps them.",
+    )
+    max_unavailable: IntOrPercent = Field(
+        default="25%",
+        description=(
+            "Pods allowed to be unavailable while spec.restartAt restarts them (count or percent of"
+            " spec.replicas, rounded down; at least 1). Blue-green updates never take pods away."
+        ),
     )
     scale_down_delay_revision_limit: int | None = _REVISION_LIMIT
     anti_affinity: AntiAffinity | None = _ANTI_AFFINITY

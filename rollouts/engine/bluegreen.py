@@ -21,7 +21,8 @@ The sibling of ``canary.py``, the same shape. The straight list in :func:`decide
    pre-promotion analysis passed and the pause is over; the old active is kept warm for
    ``scaleDownDelaySeconds``.
 10. **Promote** (stable := new) after the switch, once post-promotion analysis (if any) passed.
-11. **Retire** old ReplicaSets, clean up history, restart pods for ``restartAt``.
+11. **Retire** old ReplicaSets, clean up history, restart pods for ``restartAt`` (``maxUnavailable``
+    at a time).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from rollouts.engine import revisions
 from rollouts.engine.context import PassContext, RunRef
 from rollouts.engine.outcome import check_progress_deadline, finish
 from rollouts.engine.plan import AnnotateScaleDownDeadline, Plan
-from rollouts.engine.replicas import bluegreen_new_replicas
+from rollouts.engine.replicas import bluegreen_new_replicas, resolve_int_or_percent
 from rollouts.engine.runs import act_on_verdicts, ensure_run, retire_runs
 from rollouts.engine.snapshot import AnalysisRunKind, ObservedReplicaSet, Snapshot
 
@@ -301,7 +302,8 @@ def _retire(b: BlueGreen) -> None:
     revisions.drop_stable_anti_affinity(ctx)
     revisions.sync_pod_metadata(ctx)
     restart_at = ctx.rollout.spec.restart_at
-    if revisions.restart_pods(ctx, batch=1) and restart_at is not None and ctx.now >= restart_at:
+    batch = resolve_int_or_percent(b.spec.max_unavailable, total=ctx.replicas, round_up=False)
+    if revisions.restart_pods(ctx, batch=batch) and restart_at is not None and ctx.now >= restart_at:
         ctx.draft.restarted_at = restart_at
 
 

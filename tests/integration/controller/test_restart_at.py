@@ -6,6 +6,7 @@ import threading
 import time
 from typing import Any
 
+import pytest
 from kubernetes import client, config, watch
 
 from e2e.cluster import Cluster
@@ -14,7 +15,8 @@ from tests.integration.controller import scenario as sc
 from tests.support import Kubectl, eventually, kubectl_json
 
 REPLICAS = 4
-MAX_UNAVAILABLE = 1  # the default 25% of 4 pods
+CANARY = {"canary": {"steps": [{"setWeight": 50}]}}
+BLUE_GREEN = {"blueGreen": {"activeService": "web-active", "maxUnavailable": 2}}
 
 
 def _serves(pod: Any) -> bool:
@@ -74,10 +76,20 @@ def _pod_names(kubectl: Kubectl) -> dict[str, str]:
     return found
 
 
-def test_restart_replaces_every_pod_one_at_a_time_and_records_restarted_at(
-    controller: Any, cluster: Cluster, namespace: str, kubectl: Kubectl
+@pytest.mark.parametrize(
+    ("strategy", "max_unavailable"),
+    [(CANARY, 1), (BLUE_GREEN, 2)],  # canary: the default 25% of 4 pods
+    ids=["canary-default", "bluegreen-maxUnavailable-2"],
+)
+def test_restart_replaces_every_pod_max_unavailable_at_a_time_and_records_restarted_at(
+    controller: Any,
+    cluster: Cluster,
+    namespace: str,
+    kubectl: Kubectl,
+    strategy: dict[str, Any],
+    max_unavailable: int,
 ) -> None:
-    strategy = {"canary": {"steps": [{"setWeight": 50}]}}
+    sc.apply(kubectl, sc.service("web-active", "web"))
     sc.apply(kubectl, sc.rollout("web", strategy=strategy, replicas=REPLICAS))
     stable = sc.wait_healthy(kubectl, "web", timeout=60)["stableRS"]
     before = eventually(
@@ -116,6 +128,6 @@ def test_restart_replaces_every_pod_one_at_a_time_and_records_restarted_at(
     assert sc.sizes(kubectl, "web") == {stable: REPLICAS}
     # Each replacement is at least: deleted, created, scheduled, Ready.
     assert pods.changes >= 4 * REPLICAS, pods.changes
-    assert pods.fewest_serving == REPLICAS - MAX_UNAVAILABLE, pods.fewest_serving
+    assert pods.fewest_serving == REPLICAS - max_unavailable, pods.fewest_serving
     restarting = [m for r, m in sc.events(kubectl, "web") if r == "RestartingPods"]
-    assert len(restarting) >= REPLICAS // MAX_UNAVAILABLE, restarting
+    assert len(restarting) >= REPLICAS // max_unavailable, restarting

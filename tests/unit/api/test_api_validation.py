@@ -229,9 +229,9 @@ CASES: list[Case] = [
         "`spec.strategy.blueGreen.previewService`: activeService and previewService are both 'web-active'",
     ),
     (
-        "blue-green unsupported field",
-        lambda: bg(maxUnavailable=1),
-        "`spec.strategy.blueGreen.maxUnavailable` is not supported yet",
+        "blue-green maxUnavailable not a count or percent",
+        lambda: bg(maxUnavailable="lots"),
+        "`spec.strategy.blueGreen.maxUnavailable`: must be a non-negative whole number of pods or a percentage",
     ),
     (
         "side metadata relabelling the selector's key",

@@ -305,19 +305,27 @@ def test_rollback_to_the_stable_template_keeps_active_and_retires_the_preview_re
     assert plan.status.stable_rs == V1 and plan.status.phase is not RolloutPhase.DEGRADED
 
 
-def test_restart_at_restarts_one_pod_at_a_time_then_records_it() -> None:
+@pytest.mark.parametrize(
+    ("max_unavailable", "restarted"),
+    [(None, ["p0"]), (2, ["p0", "p1"]), ("50%", ["p0", "p1"]), ("10%", ["p0"]), (9, ["p0", "p1", "p2"])],
+)
+def test_restart_at_restarts_max_unavailable_pods_at_a_time_then_records_it(
+    max_unavailable: int | str | None, restarted: list[str]
+) -> None:
+    # Default 25% of 4 pods is 1; a percent rounds down but never below one pod.
     healthy = {"currentPodHash": V2, "stableRS": V2, "blueGreen": {"activeSelector": V2}}
-    ro = with_spec(bluegreen_rollout(status=healthy), restart_at=at(0))
+    extra = {} if max_unavailable is None else {"maxUnavailable": max_unavailable}
+    ro = with_spec(bluegreen_rollout(status=healthy, replicas=4, **extra), restart_at=at(0))
     base = dict(
         now=at(10),
-        replica_sets=(rs(V2, 3, revision=2),),
+        replica_sets=(rs(V2, 4, revision=2),),
         services=(svc("web-active", V2), svc("web-preview", V2)),
     )
     old_pods = tuple(ObservedPod(name=f"p{i}", pod_template_hash=V2, created=at(-100 + i)) for i in range(3))
     plan = bluegreen.decide(snapshot(ro, pods=old_pods, **base))
-    assert of_type(plan, RestartPod) == [RestartPod(name="p0", pod_template_hash=V2)]
+    assert [a.name for a in of_type(plan, RestartPod)] == restarted
     assert plan.status.restarted_at is None
-    fresh = tuple(ObservedPod(name=f"q{i}", pod_template_hash=V2, created=at(5)) for i in range(3))
+    fresh = tuple(ObservedPod(name=f"q{i}", pod_template_hash=V2, created=at(5)) for i in range(4))
     done = bluegreen.decide(snapshot(ro, pods=fresh, **base))
     assert of_type(done, RestartPod) == [] and done.status.restarted_at == at(0)
 
