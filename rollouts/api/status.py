@@ -12,7 +12,7 @@ from pydantic import Field
 
 from rollouts.api.common import ApiModel, Timestamp
 from rollouts.api.enums import AnalysisPhase, ConditionStatus, PauseReason, RolloutConditionType, RolloutPhase
-from rollouts.api.traffic_routing import RolloutTrafficRouting
+from rollouts.api.traffic_routing import MAX_TRAFFIC_WEIGHT, RolloutTrafficRouting
 
 __all__ = [
     "BlueGreenStatus",
@@ -59,7 +59,11 @@ class RolloutAnalysisRunStatus(ApiModel):
 class WeightDestination(ApiModel):
     """The traffic weight one side of the canary receives."""
 
-    weight: int = Field(ge=0, le=100, description="Percentage of traffic sent to this side.")
+    weight: int = Field(
+        ge=0,
+        le=MAX_TRAFFIC_WEIGHT,
+        description="Traffic sent to this side: a percentage, or out of trafficRouting.maxTrafficWeight.",
+    )
     service_name: str | None = Field(default=None, description="Service that receives this traffic.")
     pod_template_hash: str | None = Field(
         default=None, description="Pod-template hash of the pods behind it."
@@ -67,7 +71,7 @@ class WeightDestination(ApiModel):
 
 
 class TrafficWeights(ApiModel):
-    """The traffic split the router has been set to (canary.weight + stable.weight == 100)."""
+    """The traffic split the router has been set to (canary.weight + stable.weight: the total weight)."""
 
     canary: WeightDestination = Field(description="Weight of the canary.")
     stable: WeightDestination = Field(description="Weight of the stable version.")

@@ -27,7 +27,7 @@ from rollouts.api.rollout_analysis import (
     RolloutAnalysis,
     RolloutAnalysisBackground,
 )
-from rollouts.api.traffic_routing import RolloutTrafficRouting
+from rollouts.api.traffic_routing import DEFAULT_TRAFFIC_WEIGHT, MAX_TRAFFIC_WEIGHT, RolloutTrafficRouting
 
 # The analysis references lived here first; they stay importable from this module (the engine uses
 # `rollouts.api.strategy.RolloutAnalysis`), but `rollouts.api` is the import path to prefer.
@@ -195,7 +195,10 @@ class SetCanaryScale(ApiModel):
     )
 
     weight: int | None = Field(
-        default=None, ge=0, le=100, description="Canary size as a percentage of spec.replicas."
+        default=None,
+        ge=0,
+        le=MAX_TRAFFIC_WEIGHT,
+        description="Canary size as a share of spec.replicas: a percentage, or out of maxTrafficWeight.",
     )
     replicas: int | None = Field(default=None, ge=0, description="Canary size as a number of pods.")
     match_traffic_weight: bool | None = Field(
@@ -237,7 +240,13 @@ class CanaryStep(ApiModel):
     )
 
     set_weight: int | None = Field(
-        default=None, ge=0, le=100, description="Send this percentage of traffic to the canary."
+        default=None,
+        ge=0,
+        le=MAX_TRAFFIC_WEIGHT,
+        description=(
+            "Send this percentage of traffic to the canary (with trafficRouting.maxTrafficWeight:"
+            " this weight out of it)."
+        ),
     )
     pause: RolloutPause | None = Field(default=None, description="Pause, for a duration or until promoted.")
     analysis: RolloutAnalysis | None = Field(
@@ -263,6 +272,12 @@ class CanaryStep(ApiModel):
 # --- strategies ------------------------------------------------------------------------------------
 
 _ZERO = "(type(self.{f}) == int ? self.{f} == 0 : self.{f} == '0%')"
+_TOTAL = (
+    "(has(self.trafficRouting) && has(self.trafficRouting.maxTrafficWeight)"
+    f" ? self.trafficRouting.maxTrafficWeight : {DEFAULT_TRAFFIC_WEIGHT})"
+)
+"""CEL: what a canary's weights count out of."""
+
 _CANARY_CEL = cel(
     (
         "!has(self.canaryService) || !has(self.stableService) || self.canaryService != self.stableService",
@@ -289,6 +304,14 @@ _CANARY_CEL = cel(
     (
         "!has(self.dynamicStableScale) || !self.dynamicStableScale || has(self.trafficRouting)",
         "dynamicStableScale needs trafficRouting (without a router the stable shrinks anyway)",
+    ),
+    (
+        "!has(self.steps) || self.steps.all(s, (!has(s.setWeight) || s.setWeight <= " + _TOTAL + ")"
+        " && (!has(s.setCanaryScale) || !has(s.setCanaryScale.weight) || s.setCanaryScale.weight <= "
+        + _TOTAL
+        + "))",
+        "a step's setWeight or setCanaryScale.weight is above the total weight"
+        " (trafficRouting.maxTrafficWeight, or 100)",
     ),
 )
 
@@ -422,6 +445,20 @@ class CanaryStrategy(ApiModel):
                 "replaced during the update, so there is nothing to delay; remove it or add trafficRouting",
                 at="scaleDownDelaySeconds",
             )
+        total = self.weight_total()
+        for index, step in enumerate(self.steps or []):
+            scale = step.set_canary_scale
+            for field, weight in (
+                ("setWeight", step.set_weight),
+                ("setCanaryScale.weight", None if scale is None else scale.weight),
+            ):
+                if weight is not None and weight > total:
+                    source = "maxTrafficWeight" if total != DEFAULT_TRAFFIC_WEIGHT else "percent"
+                    raise rule_error(
+                        f"{weight} is above the total weight {total} ({source}); lower it"
+                        " (or, with NGINX, raise trafficRouting.maxTrafficWeight)",
+                        at=f"steps[{index}].{field}",
+                    )
         if routing is None:
             for index, step in enumerate(self.steps or []):
                 if step.set_canary_scale is not None:
@@ -431,6 +468,12 @@ class CanaryStrategy(ApiModel):
                         at="trafficRouting",
                     )
         return self
+
+    def weight_total(self) -> int:
+        """What setWeight, setCanaryScale.weight and the router's weight count out of: 100
+        (percent) unless trafficRouting sets maxTrafficWeight."""
+        routing = self.traffic_routing
+        return DEFAULT_TRAFFIC_WEIGHT if routing is None else routing.weight_total()
 
 
 class BlueGreenStrategy(ApiModel):

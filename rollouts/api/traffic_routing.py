@@ -6,13 +6,15 @@ means one model here and one module in `rollouts/traffic/`.
 
 from __future__ import annotations
 
-from typing import Self
+from typing import ClassVar, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
 from rollouts.api.common import ApiModel, cel, rule_error
 
 __all__ = [
+    "DEFAULT_TRAFFIC_WEIGHT",
+    "MAX_TRAFFIC_WEIGHT",
     "IstioDestinationRule",
     "IstioTcpRoute",
     "IstioTlsRoute",
@@ -21,6 +23,13 @@ __all__ = [
     "NginxTrafficRouting",
     "RolloutTrafficRouting",
 ]
+
+
+DEFAULT_TRAFFIC_WEIGHT = 100
+"""The total weight of traffic when ``maxTrafficWeight`` is not set: weights are percentages."""
+
+MAX_TRAFFIC_WEIGHT = 1_000_000
+"""Largest ``maxTrafficWeight`` accepted (a ten-thousandth of a percent is finer than any router needs)."""
 
 
 class NginxTrafficRouting(ApiModel):
@@ -106,18 +115,50 @@ class RolloutTrafficRouting(ApiModel):
     UNSUPPORTED = frozenset(
         {"alb", "smi", "ambassador", "appMesh", "traefik", "managedRoutes", "apisix", "plugins"}
     )
+    #: The fields that each name a router; the others (``maxTrafficWeight``) are settings of any.
+    ROUTER_FIELDS: ClassVar[tuple[str, ...]] = ("nginx", "istio")
     model_config = ConfigDict(
-        json_schema_extra=cel(("has(self.nginx) != has(self.istio)", "set exactly one of nginx or istio"))
+        json_schema_extra=cel(
+            ("has(self.nginx) != has(self.istio)", "set exactly one of nginx or istio"),
+            (
+                "!has(self.maxTrafficWeight) || !has(self.istio)",
+                "maxTrafficWeight works with nginx only: Istio weights always total 100",
+            ),
+        )
     )
 
     nginx: NginxTrafficRouting | None = Field(default=None, description="Route with an NGINX Ingress canary.")
     istio: IstioTrafficRouting | None = Field(default=None, description="Route with an Istio VirtualService.")
+    max_traffic_weight: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_TRAFFIC_WEIGHT,
+        description=(
+            "The total weight of traffic (NGINX only; default 100): setWeight and setCanaryScale.weight"
+            " count out of it, so 1000 allows a 0.5% step (setWeight: 5). Written as the canary"
+            " Ingress's canary-weight-total."
+        ),
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:
         if (self.nginx is None) == (self.istio is None):
             raise rule_error("set exactly one traffic router: nginx or istio")
+        if self.max_traffic_weight is not None and self.istio is not None:
+            raise rule_error(
+                "maxTrafficWeight works with nginx only: Istio route weights always total 100; "
+                "remove it and give setWeight in percent",
+                at="maxTrafficWeight",
+            )
         return self
+
+    def routers(self) -> list[str]:
+        """The router keys set (exactly one in a valid object)."""
+        return [key for key in self.ROUTER_FIELDS if getattr(self, key) is not None]
+
+    def weight_total(self) -> int:
+        """What weights count out of: ``maxTrafficWeight``, or 100 (percent)."""
+        return self.max_traffic_weight or DEFAULT_TRAFFIC_WEIGHT
 
     def needs_both_services(self) -> bool:
         """NGINX and host-level Istio route to two Services; subset-level Istio routes to one."""

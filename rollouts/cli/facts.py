@@ -130,8 +130,10 @@ class RolloutFacts:
         if isinstance(canary, Mapping):
             if steps and index is not None:
                 step = f"{_int(index)}/{len(steps)}"
-            set_weight = str(_set_weight(steps, index))
-            actual = _actual_weight(status, canary, replica_sets or [])
+            total = _int(dig(canary, "trafficRouting", "maxTrafficWeight") or 100)
+            of = "" if total == 100 else f"/{total}"
+            set_weight = f"{_set_weight(steps, index, total)}{of}"
+            actual = _actual_weight(status, canary, replica_sets or [], of=of)
         stable_hash, current_hash = status.get("stableRS"), status.get("currentPodHash")
         by_hash = {labels_of(rs).get(POD_TEMPLATE_HASH_LABEL): rs for rs in replica_sets or []}
         stable_images = images_of(dig(by_hash.get(stable_hash), "spec", "template"))
@@ -159,10 +161,11 @@ class RolloutFacts:
         )
 
 
-def _set_weight(steps: list[Any], index: Any) -> int:
-    """The weight the steps ask for at ``index``: the last setWeight at or before it (100 when done)."""
+def _set_weight(steps: list[Any], index: Any, total: int) -> int:
+    """The weight the steps ask for at ``index``: the last setWeight at or before it (``total``,
+    100 unless ``maxTrafficWeight`` says otherwise, when done)."""
     if index is None or _int(index) >= len(steps):
-        return 100
+        return total
     weight = 0
     for step in steps[: _int(index) + 1]:
         if isinstance(step, Mapping) and step.get("setWeight") is not None:
@@ -171,15 +174,16 @@ def _set_weight(steps: list[Any], index: Any) -> int:
 
 
 def _actual_weight(
-    status: Mapping[str, Any], canary: Mapping[str, Any], replica_sets: list[dict[str, Any]]
+    status: Mapping[str, Any], canary: Mapping[str, Any], replica_sets: list[dict[str, Any]], *, of: str
 ) -> str:
-    """The canary's share of traffic now: the router's verified weight, or the pod ratio without a router."""
+    """The canary's share of traffic now: the router's verified weight (``of`` names a
+    ``maxTrafficWeight`` other than 100: ``/1000``), or the pod ratio without a router."""
     weight = dig(status, "canary", "weights", "canary", "weight")
     if canary.get("trafficRouting") is not None:
         if weight is None:
-            return "0"
+            return f"0{of}"
         verified = dig(status, "canary", "weights", "verified")
-        return f"{_int(weight)}" + ("" if verified is not False else " (not yet verified)")
+        return f"{_int(weight)}{of}" + ("" if verified is not False else " (not yet verified)")
     current, stable = status.get("currentPodHash"), status.get("stableRS")
     if not current or current == stable:
         return "100"

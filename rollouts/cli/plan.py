@@ -201,7 +201,7 @@ def _table(rows: tuple[Row, ...], *, blue_green: bool) -> list[list[str]]:
                 format_duration(row.at),
                 "-" if row.step is None else str(row.step),
                 row.action,
-                f"{row.weight}%",
+                f"{row.weight:g}%",
                 str(row.new_replicas),
                 str(row.old_replicas),
                 _wait(row),

@@ -301,7 +301,7 @@ def _start(rollout: Rollout, world: _World) -> Rollout:
             status["canary"] = {
                 "weights": {
                     "canary": {"weight": 0, "pod_template_hash": PREVIOUS},
-                    "stable": {"weight": 100, "pod_template_hash": PREVIOUS},
+                    "stable": {"weight": canary.weight_total(), "pod_template_hash": PREVIOUS},
                 }
             }
     elif blue_green is not None:

@@ -28,7 +28,8 @@ class Row:
     at: timedelta
     step: int | None
     action: str
-    weight: int
+    weight: float
+    """Percent of traffic on the new revision (a fraction with ``maxTrafficWeight``: 0.5)."""
     new_replicas: int
     old_replicas: int
     wait: timedelta | None = None
@@ -56,15 +57,16 @@ class _Reader:
         moments = self.sim.moments
         return next((i for i in range(after, len(moments)) if test(moments[i])), None)
 
-    def weight(self, m: Moment) -> int:
+    def weight(self, m: Moment) -> float:
         """Percent of traffic the new revision receives after moment ``m``."""
         status, desired = m.status, self.sim.desired_hash
         if status.stable_rs == desired:
             return 100
         if self.sim.rollout.spec.strategy.blue_green is not None:
             return 100 if status.blue_green and status.blue_green.active_selector == desired else 0
-        if m.router_weight is not None:
-            return m.router_weight
+        canary = self.sim.rollout.spec.strategy.canary
+        if m.router_weight is not None and canary is not None:
+            return _whole_or_fraction(m.router_weight * 100 / canary.weight_total())
         new, old = m.replicas_of(desired), m.replicas_of(PREVIOUS)
         return round(100 * new / (new + old)) if new + old else 0
 
@@ -91,9 +93,16 @@ def _analysis_note(analysis: RolloutAnalysis, templates: Mapping[TemplateKey, An
     return ""
 
 
-def _describe_step(step: CanaryStep) -> str:
+def _whole_or_fraction(percent: float) -> float:
+    """``20`` stays an int (so JSON shows 20, not 20.0); ``0.5`` stays a fraction."""
+    return int(percent) if percent == int(percent) else percent
+
+
+def _describe_step(step: CanaryStep, total: int) -> str:
+    """The step as written; a weight out of a ``maxTrafficWeight`` other than 100 says so."""
+    of = "" if total == 100 else f"/{total}"
     if step.set_weight is not None:
-        return f"setWeight: {step.set_weight}"
+        return f"setWeight: {step.set_weight}{of}"
     if step.pause is not None:
         return (
             "pause" if step.pause.duration is None else f"pause: {format_duration(step.pause.seconds or 0)}"
@@ -104,13 +113,14 @@ def _describe_step(step: CanaryStep) -> str:
     if scale is not None and scale.replicas is not None:
         return f"setCanaryScale: {scale.replicas} pod{'s' if scale.replicas != 1 else ''}"
     if scale is not None and scale.weight is not None:
-        return f"setCanaryScale: {scale.weight}%"
+        return f"setCanaryScale: {scale.weight}{of or '%'}"
     return "setCanaryScale: matchTrafficWeight"
 
 
 def _canary_rows(r: _Reader, templates: Mapping[TemplateKey, AnalysisTemplateSpec]) -> list[Row]:
     canary = r.sim.rollout.spec.strategy.canary
     rows: list[Row] = []
+    total = 100 if canary is None else canary.weight_total()
     for index, step in enumerate(canary.steps or [] if canary else []):
         start = r.first(partial(_at_step, index))
         if start is None:
@@ -124,7 +134,13 @@ def _canary_rows(r: _Reader, templates: Mapping[TemplateKey, AnalysisTemplateSpe
         wait = m.at - r.sim.moments[start].at
         rows.append(
             r.row(
-                end, start=start, step=index, action=_describe_step(step), wait=wait, manual=manual, note=note
+                end,
+                start=start,
+                step=index,
+                action=_describe_step(step, total),
+                wait=wait,
+                manual=manual,
+                note=note,
             )
         )
     return rows

@@ -131,10 +131,15 @@ class Canary:
         """The desired revision is the stable one: no canary is in progress."""
         return self.ctx.draft.stable_rs == self.ctx.desired_hash
 
+    @property
+    def total(self) -> int:
+        """What weights count out of: 100, or ``trafficRouting.maxTrafficWeight``."""
+        return self.spec.weight_total()
+
     def weight_in_force(self) -> int:
-        """The last ``setWeight`` at or before the current step; 100 once every step is done."""
+        """The last ``setWeight`` at or before the current step; the total once every step is done."""
         if self.index >= len(self.steps):
-            return 100
+            return self.total
         return next(
             (s.set_weight for s in reversed(self.steps[: self.index + 1]) if s.set_weight is not None), 0
         )
@@ -257,7 +262,7 @@ def _shrink_canary_with_its_traffic(c: Canary) -> None:
         _scale_down_aborted_canary(c)
         return
     needed = traffic_routed_canary_counts(
-        replicas=ctx.replicas, weight=weight, min_pods=c.spec.min_pods_per_replica_set
+        replicas=ctx.replicas, weight=weight, min_pods=c.spec.min_pods_per_replica_set, total=c.total
     ).canary
     ctx.scale(new_rs, min(ctx.size(new_rs), needed))
 

@@ -67,6 +67,7 @@ def desired_canary_size(c: Canary) -> int:
             canary_scale_replicas=scale_replicas,
             canary_scale_weight=scale_weight,
             min_pods=c.spec.min_pods_per_replica_set,
+            total=c.total,
         )
         if scale_replicas is not None:
             return split.canary
@@ -162,7 +163,7 @@ def stable_size(c: Canary) -> int:
     if not canary_serves(c, share):
         share = 0
     return dynamic_stable_replicas(
-        replicas=replicas, canary_weight=share, min_pods=c.spec.min_pods_per_replica_set
+        replicas=replicas, canary_weight=share, min_pods=c.spec.min_pods_per_replica_set, total=c.total
     )
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "canary_reached",
     "canary_selected",
     "canary_serves",
+    "describe_split",
     "enough_available",
     "point_service",
     "restore_old_routing",
@@ -64,7 +65,7 @@ def restore_old_routing(c: Canary) -> None:
 
 
 def _router_name(routing: RolloutTrafficRouting) -> str:
-    return ", ".join(sorted(routing.model_dump(by_alias=True, exclude_none=True))) or "traffic"
+    return ", ".join(routing.routers()) or "traffic"
 
 
 def route_traffic(c: Canary) -> None:
@@ -85,11 +86,19 @@ def route_traffic(c: Canary) -> None:
     if target != ctx.snap.router_canary_weight:
         weight = SetWeight(canary_weight=target, canary_hash=ctx.desired_hash, stable_hash=draft.stable_rs)
         ctx.plan.add(weight)
-        ctx.plan.event("TrafficWeightUpdated", f"Canary weight set to {target}% (stable {100 - target}%)")
+        ctx.plan.event("TrafficWeightUpdated", f"Canary weight set to {describe_split(target, c.total)}")
         for shared in ctx.snap.shared:
             if shared.kind != "Service":  # the router's objects; a Service warns when it switches
                 ctx.plan.event(SHARED_FIELD_REASON, shared.message, warning=True)
     draft.canary_weight = target
+
+
+def describe_split(weight: int, total: int) -> str:
+    """``20% (stable 80%)``; out of a ``maxTrafficWeight`` other than 100,
+    ``5/1000 = 0.5% (stable 995/1000)``."""
+    if total == 100:
+        return f"{weight}% (stable {100 - weight}%)"
+    return f"{weight}/{total} = {weight * 100 / total:g}% (stable {total - weight}/{total})"
 
 
 def canary_selected(c: Canary) -> bool:
@@ -99,9 +108,9 @@ def canary_selected(c: Canary) -> bool:
 
 
 def canary_serves(c: Canary, weight: int) -> bool:
-    """The desired revision is routed and has the available pods for ``weight`` percent."""
+    """The desired revision is routed and has the available pods for ``weight``."""
     new_rs = c.ctx.new_rs
-    needed = weight_to_replicas(replicas=c.ctx.replicas, weight=weight)
+    needed = weight_to_replicas(replicas=c.ctx.replicas, weight=weight, total=c.total)
     return new_rs is not None and canary_selected(c) and new_rs.available >= needed
 
 
@@ -160,7 +169,7 @@ def _within_stable_capacity(c: Canary, target: int) -> int:
         return target
     stable = ctx.stable_rs
     floor = lowest_weight_stable_covers(
-        replicas=ctx.replicas, stable_available=0 if stable is None else stable.available
+        replicas=ctx.replicas, stable_available=0 if stable is None else stable.available, total=c.total
     )
     held = min(routed, max(target, floor))
     return held if canary_serves(c, held) else target

@@ -135,11 +135,13 @@ def pause_message(ctx: PassContext) -> str:
 def _weights(ctx: PassContext) -> TrafficWeights | None:
     """The traffic split in place; ``verified`` only when the router read back the same weight."""
     draft = ctx.draft
-    if draft.canary_weight is None:
+    canary = ctx.rollout.spec.strategy.canary
+    if draft.canary_weight is None or canary is None:
         return None
+    stable_weight = canary.weight_total() - draft.canary_weight
     return TrafficWeights(
         canary=WeightDestination(weight=draft.canary_weight, pod_template_hash=ctx.desired_hash),
-        stable=WeightDestination(weight=100 - draft.canary_weight, pod_template_hash=draft.stable_rs or None),
+        stable=WeightDestination(weight=stable_weight, pod_template_hash=draft.stable_rs or None),
         verified=ctx.snap.router_canary_weight == draft.canary_weight,
     )
 

@@ -113,7 +113,8 @@ class ScaleReplicaSet:
 
 @dataclass(frozen=True, kw_only=True)
 class SetWeight:
-    """Tell the traffic router to send ``canary_weight`` percent to the canary, the rest to stable.
+    """Tell the traffic router to send ``canary_weight`` to the canary, the rest to stable: percent,
+    or out of ``trafficRouting.maxTrafficWeight`` (the router reads it from the Rollout).
 
     Both hashes travel with the weight because subset-level routers (Istio DestinationRule
     subsets) address revisions, not Services.
@@ -122,10 +123,6 @@ class SetWeight:
     canary_weight: int
     canary_hash: str
     stable_hash: str
-
-    @property
-    def stable_weight(self) -> int:
-        return 100 - self.canary_weight
 
 
 @dataclass(frozen=True, kw_only=True)

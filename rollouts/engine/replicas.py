@@ -98,9 +98,10 @@ def resolve_surge_and_unavailable(
     return surge, min(unavailable, replicas)
 
 
-def weight_to_replicas(*, replicas: int, weight: int) -> int:
-    """Pods needed to serve ``weight`` percent of traffic, rounded up (a 1% canary gets a pod)."""
-    return -(-replicas * weight // 100)
+def weight_to_replicas(*, replicas: int, weight: int, total: int = 100) -> int:
+    """Pods needed to serve ``weight`` (out of ``total``, the router's total weight; percent by
+    default) of traffic, rounded up (a 1% canary gets a pod)."""
+    return -(-replicas * weight // total)
 
 
 def traffic_routed_canary_counts(
@@ -110,6 +111,7 @@ def traffic_routed_canary_counts(
     canary_scale_replicas: int | None = None,
     canary_scale_weight: int | None = None,
     min_pods: int | None = None,
+    total: int = 100,
 ) -> CanarySplit:
     """Canary and stable sizes when a traffic router splits the requests.
 
@@ -119,32 +121,35 @@ def traffic_routed_canary_counts(
     replica count wins over a weight. The stable keeps every pod: traffic can return to it at once.
     ``min_pods`` (``minPodsPerReplicaSet``) raises a canary sized from a weight above zero to at
     least that many pods, so a canary taking traffic survives losing one; an explicit
-    ``setCanaryScale.replicas`` is taken as written.
+    ``setCanaryScale.replicas`` is taken as written. Weights count out of ``total``
+    (``maxTrafficWeight``).
     """
     if canary_scale_replicas is not None:
         return CanarySplit(canary=canary_scale_replicas, stable=replicas)
     by_weight = weight if canary_scale_weight is None else canary_scale_weight
-    canary = weight_to_replicas(replicas=replicas, weight=by_weight)
+    canary = weight_to_replicas(replicas=replicas, weight=by_weight, total=total)
     if min_pods is not None and by_weight > 0:
         canary = max(canary, min_pods)
     return CanarySplit(canary=canary, stable=replicas)
 
 
-def dynamic_stable_replicas(*, replicas: int, canary_weight: int, min_pods: int | None = None) -> int:
-    """Stable pods for ``dynamicStableScale``: enough for the traffic left to it (``100 -
-    canary_weight`` percent, rounded up), never fewer than ``min_pods`` (``minPodsPerReplicaSet``)
+def dynamic_stable_replicas(
+    *, replicas: int, canary_weight: int, min_pods: int | None = None, total: int = 100
+) -> int:
+    """Stable pods for ``dynamicStableScale``: enough for the traffic left to it (``total -
+    canary_weight``, rounded up), never fewer than ``min_pods`` (``minPodsPerReplicaSet``)
     nor than one: the stable Service selects the stable revision until promotion, and a Service must
     never select a revision without pods."""
-    needed = weight_to_replicas(replicas=replicas, weight=100 - canary_weight)
+    needed = weight_to_replicas(replicas=replicas, weight=total - canary_weight, total=total)
     return min(replicas, max(needed, min_pods or 1))
 
 
-def lowest_weight_stable_covers(*, replicas: int, stable_available: int) -> int:
+def lowest_weight_stable_covers(*, replicas: int, stable_available: int, total: int = 100) -> int:
     """The lowest canary weight whose stable share ``stable_available`` pods can serve: traffic
     moves back to a dynamically scaled stable only as fast as its pods become available."""
     if replicas <= 0:
         return 0
-    return max(0, 100 - stable_available * 100 // replicas)
+    return max(0, total - stable_available * total // replicas)
 
 
 def _floor_and_ceiling_tie(*, weight: int, total: int) -> bool:

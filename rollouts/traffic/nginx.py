@@ -29,6 +29,7 @@ from rollouts.traffic.nginx_ingress import (
     desired_canary_ingress,
     lint_stable_ingress,
     nginx_routing,
+    weight_total,
 )
 from rollouts.traffic.owners import describe_owner, is_controlled_by
 from rollouts.traffic.router import (
@@ -74,15 +75,17 @@ class NginxRouter:
     ) -> None:
         """Write ``canary-weight`` (creating the canary Ingress when missing). Hashes are not needed:
         the canary and stable Services already select their revision."""
-        check_weight(canary_weight)
+        check_weight(canary_weight, total=weight_total(ctx.rollout))
         await self._write(ctx, canary_weight=canary_weight)
 
     async def read_weight(self, ctx: RouterContext) -> int | None:
         """The canary Ingress's weight; ``None`` while it does not exist or is not a valid canary."""
         routing, _, _ = nginx_routing(ctx.rollout)
         canary = await self._read_canary(ctx, observe=True)
-        return (
-            None if canary is None else canary_weight_of(canary, annotation_prefix=routing.annotation_prefix)
+        if canary is None:
+            return None
+        return canary_weight_of(
+            canary, annotation_prefix=routing.annotation_prefix, total=weight_total(ctx.rollout)
         )
 
     async def cleanup(self, ctx: RouterContext) -> None:
@@ -94,7 +97,8 @@ class NginxRouter:
         )
         if existing is None or not is_controlled_by(existing, ctx.rollout):
             return
-        if canary_weight_of(existing, annotation_prefix=routing.annotation_prefix) == 0:
+        total = weight_total(ctx.rollout)
+        if canary_weight_of(existing, annotation_prefix=routing.annotation_prefix, total=total) == 0:
             return
         patch = {
             "metadata": {

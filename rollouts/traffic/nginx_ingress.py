@@ -11,8 +11,10 @@ host, a TLS secret) reaches the canary on the next reconcile:
   them, because a canary Ingress for another Service's path would only split that Service with itself;
 - ``tls`` and ``ingressClassName`` copied, and the legacy ``kubernetes.io/ingress.class`` annotation
   (ingress-nginx ignores a canary Ingress of another class);
-- ``additionalIngressAnnotations`` with the prefix added when missing, then ``canary`` and
-  ``canary-weight`` last, so the user cannot override the two the router depends on;
+- ``additionalIngressAnnotations`` with the prefix added when missing, then ``canary``,
+  ``canary-weight`` and (with ``maxTrafficWeight``) ``canary-weight-total`` last, so the user
+  cannot override what the router depends on; without ``maxTrafficWeight`` a
+  ``canary-weight-total`` there is dropped (the weight would count out of the wrong total);
 - a controller ownerReference to the Rollout (garbage-collected with it, never confused with an
   Ingress somebody else made).
 """
@@ -24,6 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rollouts.api import NginxTrafficRouting, Rollout
+from rollouts.api.traffic_routing import DEFAULT_TRAFFIC_WEIGHT
 from rollouts.traffic.owners import owner_reference
 from rollouts.traffic.router import FileObjects, InvalidRoutingError, LintProblem, at, check_weight, items
 
@@ -34,6 +37,7 @@ __all__ = [
     "desired_canary_ingress",
     "lint_stable_ingress",
     "nginx_routing",
+    "weight_total",
 ]
 
 INGRESS_API_VERSION = "networking.k8s.io/v1"
@@ -92,8 +96,9 @@ def desired_canary_ingress(
 
     Raises :class:`InvalidRoutingError` when no path of ``stable`` routes to ``stableService``.
     """
-    check_weight(canary_weight)
     routing, stable_service, canary_service = nginx_routing(rollout)
+    total = weight_total(rollout)
+    check_weight(canary_weight, total=total)
     stable_meta = stable.get("metadata") or {}
     stable_name = str(stable_meta.get("name") or routing.stable_ingress)
     rules = _canary_rules(stable, stable_service=stable_service, canary_service=canary_service)
@@ -113,6 +118,9 @@ def desired_canary_ingress(
         annotations[key if key.startswith(f"{prefix}/") else f"{prefix}/{key}"] = value
     annotations[f"{prefix}/canary"] = "true"
     annotations[f"{prefix}/canary-weight"] = str(canary_weight)
+    annotations.pop(f"{prefix}/canary-weight-total", None)
+    if total != DEFAULT_TRAFFIC_WEIGHT:
+        annotations[f"{prefix}/canary-weight-total"] = str(total)
 
     spec: dict[str, Any] = {"rules": rules}
     stable_spec = stable.get("spec") or {}
@@ -133,16 +141,32 @@ def desired_canary_ingress(
     }
 
 
-def canary_weight_of(ingress: Mapping[str, Any], *, annotation_prefix: str) -> int | None:
-    """The weight a canary Ingress holds: ``None`` unless it is marked canary with a 0-100 weight."""
+def weight_total(rollout: Rollout) -> int:
+    """What the Rollout's weights count out of: ``maxTrafficWeight``, or 100."""
+    canary = rollout.spec.strategy.canary
+    return DEFAULT_TRAFFIC_WEIGHT if canary is None else canary.weight_total()
+
+
+def canary_weight_of(
+    ingress: Mapping[str, Any], *, annotation_prefix: str, total: int = DEFAULT_TRAFFIC_WEIGHT
+) -> int | None:
+    """The weight a canary Ingress holds out of ``total``: ``None`` unless it is marked canary with
+    a weight from 0 to ``total`` and its ``canary-weight-total`` (100 when absent) is ``total``;
+    a weight out of another total is not the weight the Rollout asked for."""
     annotations = (ingress.get("metadata") or {}).get("annotations") or {}
     if annotations.get(f"{annotation_prefix}/canary") != "true":
         return None
-    raw = annotations.get(f"{annotation_prefix}/canary-weight")
-    if raw is None or not raw.strip().isdigit():
+    if (
+        _whole(annotations.get(f"{annotation_prefix}/canary-weight-total", str(DEFAULT_TRAFFIC_WEIGHT)))
+        != total
+    ):
         return None
-    weight = int(raw)
-    return weight if 0 <= weight <= 100 else None
+    weight = _whole(annotations.get(f"{annotation_prefix}/canary-weight"))
+    return weight if weight is not None and 0 <= weight <= total else None
+
+
+def _whole(raw: str | None) -> int | None:
+    return int(raw) if raw is not None and raw.strip().isdigit() else None
 
 
 def _backends(ingress: Mapping[str, Any]) -> set[str]:

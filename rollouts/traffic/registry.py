@@ -61,7 +61,7 @@ def routing_key(rollout: Rollout) -> str | None:
     canary = rollout.spec.strategy.canary
     if canary is None or canary.traffic_routing is None:
         return None
-    keys = sorted(canary.traffic_routing.model_dump(by_alias=True, exclude_none=True))
+    keys = canary.traffic_routing.routers()
     if len(keys) != 1:
         raise UnknownRouterError(
             f"Rollout {rollout.metadata.name}: spec.strategy.canary.trafficRouting must set exactly one "

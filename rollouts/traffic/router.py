@@ -241,7 +241,10 @@ class UnknownRouterError(RouterError):
     reason: ClassVar[str] = "UnknownTrafficRouter"
 
 
-def check_weight(canary_weight: int) -> None:
-    """A weight outside 0..100 is a bug in the caller, not user input: fail loudly."""
-    if isinstance(canary_weight, bool) or not isinstance(canary_weight, int) or not 0 <= canary_weight <= 100:
-        raise ValueError(f"canary_weight must be an int from 0 to 100, got {canary_weight!r}")
+def check_weight(canary_weight: int, *, total: int = 100) -> None:
+    """A weight outside 0..total is a bug in the caller, not user input: fail loudly."""
+    in_range = (
+        isinstance(canary_weight, int) and not isinstance(canary_weight, bool) and 0 <= canary_weight <= total
+    )
+    if not in_range:
+        raise ValueError(f"canary_weight must be an int from 0 to {total}, got {canary_weight!r}")

@@ -433,3 +433,39 @@ def test_deleting_a_rollout_mid_canary_gives_the_virtual_service_back_to_stable(
         what="all traffic on stable after the Rollout was deleted",
     )
     assert kubectl_json(kubectl, "get", "virtualservice", "web-vs")["spec"]["http"][0] == ADMIN_ROUTE
+
+
+def test_nginx_max_traffic_weight_sends_half_a_percent_with_canary_weight_total(
+    controller, kubectl: Kubectl
+) -> None:
+    # maxTrafficWeight 1000 (accepted by the API server's own CEL rules): setWeight 5 is 0.5%,
+    # written as canary-weight 5 out of canary-weight-total 1000, on one canary pod of 4.
+    routing = {"nginx": {"stableIngress": "web"}, "maxTrafficWeight": 1000}
+    steps = [{"setWeight": 5}, {"pause": {}}, {"setWeight": 500}, {"pause": {}}]
+    v1 = _healthy_nginx_rollout(kubectl, replicas=4, trafficRouting=routing, steps=steps)
+    sc.set_image(kubectl, "web", "v2")
+    paused = sc.wait_status(kubectl, "web", "paused at 5/1000", lambda st: st.get("phase") == "Paused")
+    v2 = paused["currentPodHash"]
+    notes = _canary_annotations(kubectl)
+    assert (notes[f"{NGINX}/canary-weight"], notes[f"{NGINX}/canary-weight-total"]) == ("5", "1000")
+    assert sc.sizes(kubectl, "web") == {v1: 4, v2: 1}
+    weights = paused["canary"]["weights"]
+    assert (weights["canary"]["weight"], weights["stable"]["weight"], weights["verified"]) == (5, 995, True)
+    assert any(
+        r == "TrafficWeightUpdated" and m.startswith("Canary weight set to 5/1000 = 0.5% (stable 995/1000)")
+        for r, m in sc.events(kubectl, "web")
+    )
+
+    sc.promote(kubectl, "web")
+    sc.wait_status(
+        kubectl,
+        "web",
+        "paused at 500/1000",
+        lambda st: st.get("phase") == "Paused" and st.get("currentStepIndex") == 3,
+    )
+    assert _canary_annotations(kubectl)[f"{NGINX}/canary-weight"] == "500"
+    assert sc.sizes(kubectl, "web") == {v1: 4, v2: 2}
+    sc.promote(kubectl, "web")
+    sc.wait_healthy(kubectl, "web")
+    notes = _canary_annotations(kubectl)
+    assert (notes[f"{NGINX}/canary-weight"], notes[f"{NGINX}/canary-weight-total"]) == ("0", "1000")

@@ -121,8 +121,10 @@ def test_schema_carries_defaults_enums_bounds_and_int_or_string() -> None:
     step = canary["properties"]["steps"]["items"]
     assert (step["properties"]["setWeight"]["minimum"], step["properties"]["setWeight"]["maximum"]) == (
         0,
-        100,
+        1_000_000,  # out of maxTrafficWeight; a CEL rule on the strategy holds it to the total
     )
+    rules = [v["rule"] for v in canary["x-kubernetes-validations"]]
+    assert any("self.steps.all(s" in rule and "maxTrafficWeight" in rule for rule in rules)
     assert step["properties"]["pause"]["properties"]["duration"]["x-kubernetes-int-or-string"] is True
     assert _node(spec, "template")["x-kubernetes-preserve-unknown-fields"] is True
     status = crd_schemas()["Rollout"]["properties"]["status"]

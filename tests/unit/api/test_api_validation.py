@@ -104,7 +104,7 @@ CASES: list[Case] = [
     (
         "weight above 100",
         lambda: _edit(rollout(), lambda d: canary(d)["steps"][2].update(setWeight=150)),
-        "`spec.strategy.canary.steps[2].setWeight` must be at most 100 (got 150)",
+        "`spec.strategy.canary.steps[2].setWeight`: 150 is above the total weight 100 (percent); lower it",
     ),
     (
         "negative weight",
@@ -112,9 +112,30 @@ CASES: list[Case] = [
         "`spec.strategy.canary.steps[0].setWeight` must be at least 0 (got -1)",
     ),
     (
+        "maxTrafficWeight with Istio",
+        lambda: _edit(
+            rollout(),
+            lambda d: canary(d).update(
+                trafficRouting={"istio": {"virtualService": {"name": "vs"}}, "maxTrafficWeight": 1000}
+            ),
+        ),
+        "`spec.strategy.canary.trafficRouting.maxTrafficWeight`: maxTrafficWeight works with nginx only",
+    ),
+    (
+        "setWeight above maxTrafficWeight",
+        lambda: _edit(
+            rollout(),
+            lambda d: (
+                canary(d)["trafficRouting"].update(maxTrafficWeight=40),
+                canary(d)["steps"][0].update(setWeight=5),
+            ),
+        ),
+        "`spec.strategy.canary.steps[2].setWeight`: 50 is above the total weight 40 (maxTrafficWeight)",
+    ),
+    (
         "canary scale weight above 100",
         lambda: _edit(rollout(), lambda d: canary(d)["steps"].append({"setCanaryScale": {"weight": 101}})),
-        "`spec.strategy.canary.steps[3].setCanaryScale.weight` must be at most 100 (got 101)",
+        "`spec.strategy.canary.steps[3].setCanaryScale.weight`: 101 is above the total weight 100 (percent)",
     ),
     (
         "same canary and stable service",
@@ -231,7 +252,7 @@ CASES: list[Case] = [
     (
         "blue-green maxUnavailable not a count or percent",
         lambda: bg(maxUnavailable="lots"),
-        "`spec.strategy.blueGreen.maxUnavailable`: must be a non-negative whole number of pods or a percentage",
+        "`spec.strategy.blueGreen.maxUnavailable`: must be a non-negative whole number of pods",
     ),
     (
         "side metadata relabelling the selector's key",
@@ -411,8 +432,8 @@ def test_analysis_template_rule(make: Callable[[], Doc], message: str) -> None:
 
 def test_several_problems_are_all_reported() -> None:
     doc = rollout()
-    canary(doc)["steps"][0]["setWeight"] = 150
-    canary(doc)["steps"][2]["setWeight"] = 101
+    canary(doc)["steps"][0]["setWeight"] = -150
+    canary(doc)["steps"][2]["setWeight"] = -101
     canary(doc)["bogus"] = 1
     errors = validation_errors(doc)
     assert [e.split(": ", 1)[1].split(" ")[0] for e in errors] == [
@@ -468,3 +489,12 @@ def test_depth_is_told_without_walking_every_path_to_shared_objects() -> None:
     cycle: list[object] = []
     cycle.append(cycle)  # `&a [*a]` in YAML
     assert too_deep({"spec": {"x": cycle}}) == "spec.x[0][0][0][0][0][0]..."
+
+
+def test_weights_count_out_of_max_traffic_weight() -> None:
+    doc = rollout()
+    canary(doc)["trafficRouting"]["maxTrafficWeight"] = 1000
+    canary(doc)["steps"] = [{"setWeight": 5}, {"setCanaryScale": {"weight": 750}}, {"setWeight": 1000}]
+    assert validation_errors(doc) == []
+    parsed = parse_rollout(doc)
+    assert parsed.spec.strategy.canary is not None and parsed.spec.strategy.canary.weight_total() == 1000

@@ -113,6 +113,28 @@ def test_basic_canary_traffic_follows_pod_counts() -> None:
     assert sim.manual_promotions == 0
 
 
+def test_weights_out_of_max_traffic_weight_show_as_percent(tmp_path: Path) -> None:
+    routing = {"nginx": {"stableIngress": "api"}, "maxTrafficWeight": 1000}
+    doc = _rollout(
+        [{"setWeight": 5}, {"pause": {"duration": 10}}, {"setWeight": 250}],
+        canaryService="api-canary",
+        stableService="api-stable",
+        trafficRouting=routing,
+    )
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    steps = json.loads(cli("plan", "-f", str(path), "-o", "json").out)["rollouts"][0]["steps"]
+    by_index = {s["stepIndex"]: s for s in steps if s["stepIndex"] is not None}
+    assert (by_index[0]["action"], by_index[0]["trafficWeight"], by_index[0]["newReplicas"]) == (
+        "setWeight: 5/1000",
+        0.5,
+        1,
+    )
+    assert (by_index[2]["trafficWeight"], by_index[2]["newReplicas"]) == (25, 1)
+    text = cli("plan", "-f", str(path), "--no-color").out
+    assert "0.5%" in text and "25%" in text
+
+
 def test_no_steps_promotes_at_once(tmp_path: Path) -> None:
     path = tmp_path / "r.yaml"
     path.write_text(yaml.safe_dump(_rollout([])))

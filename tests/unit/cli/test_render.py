@@ -54,6 +54,15 @@ def test_unverified_weight_is_flagged() -> None:
     assert RolloutFacts.of({**rollout, "status": status}).actual_weight == "10 (not yet verified)"
 
 
+def test_weights_out_of_max_traffic_weight_say_their_total() -> None:
+    rollout = objects("canary-paused").rollout
+    canary = rollout["spec"]["strategy"]["canary"]
+    routing = {**canary["trafficRouting"], "maxTrafficWeight": 1000}
+    spec = {**rollout["spec"], "strategy": {"canary": {**canary, "trafficRouting": routing}}}
+    facts = RolloutFacts.of({**rollout, "spec": spec})
+    assert (facts.set_weight, facts.actual_weight) == ("10/1000", "10/1000")
+
+
 def test_color_only_when_asked() -> None:
     plain = render_rollout(objects("canary-paused"), now=NOW)
     colored = render_rollout(objects("canary-paused"), now=NOW, style=Style(color=True))

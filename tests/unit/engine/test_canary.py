@@ -668,3 +668,25 @@ def test_side_metadata_goes_on_each_side_and_moves_with_the_promotion() -> None:
         SetPodMetadata(name=f"web-{V2}", pod_template_hash=V2, wanted=stable_key, previous=canary_key)
     ]
     assert pod_metadata_key(None) is None
+
+
+def test_max_traffic_weight_sizes_and_routes_a_half_percent_step() -> None:
+    # maxTrafficWeight 1000: setWeight 5 is 0.5%. One canary pod of 100, weight 5 written,
+    # the status and the Event count out of 1000; once every step is done the weight is 1000.
+    steps = [{"setWeight": 5}, {"pause": {}}, {"setWeight": 500}]
+    routing = {"nginx": {"stableIngress": "web"}, "maxTrafficWeight": 1000}
+    ro = canary_rollout(replicas=100, steps=steps, trafficRouting=routing, status=mid(0))
+    growing = canary.decide(
+        snapshot(ro, replica_sets=(rs(V1, 100), rs(V2, 0, revision=2)), services=SERVICES_V1)
+    )
+    assert ScaleReplicaSet(name=f"web-{V2}", pod_template_hash=V2, replicas=1, previous=0) in growing.actions
+    ready = snapshot(
+        ro, replica_sets=(rs(V1, 100), rs(V2, 1, revision=2)), services=SERVICES_V2, router_canary_weight=0
+    )
+    plan = canary.decide(ready)
+    assert [a.canary_weight for a in of_type(plan, SetWeight)] == [5]
+    assert any(e.message == "Canary weight set to 5/1000 = 0.5% (stable 995/1000)" for e in plan.events)
+    weights = plan.status.canary.weights if plan.status.canary else None
+    assert weights is not None and (weights.canary.weight, weights.stable.weight) == (5, 995)
+    shown = canary.decide(replace(ready, router_canary_weight=5))
+    assert shown.status.current_step_index == 1

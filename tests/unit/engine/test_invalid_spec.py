@@ -55,7 +55,7 @@ def test_invalid_rollout_is_degraded_with_a_message_naming_the_field_and_the_fix
     assert plan.status.phase is RolloutPhase.DEGRADED
     message = plan.status.message or ""
     assert message.startswith("InvalidSpec: Rollout default/web: ")
-    assert "`spec.strategy.canary.steps[2].setWeight` must be at most 100 (got 150)" in message
+    assert "`spec.strategy.canary.steps[2].setWeight`: 150 is above the total weight 100 (percent)" in message
     assert cond(plan, "InvalidSpec") == ("True", message.removeprefix("InvalidSpec: "))
     assert cond(plan, "Stalled")[0] == "True"  # type: ignore[index]
     assert cond(plan, "Ready")[0] == "False"  # type: ignore[index]

@@ -13,12 +13,12 @@ from rollouts.engine.replicas import resolve_surge_and_unavailable
 from rollouts.engine.snapshot import Snapshot
 from tests.unit.engine.scenario import V1, V2, apply, at, canary_rollout, rs, snapshot, svc
 
-weights = st.integers(min_value=0, max_value=100)
-
 
 @st.composite
 def canary_snapshots(draw: st.DrawFn, *, routed: bool = True) -> Snapshot:
     replicas = draw(st.integers(min_value=1, max_value=12))
+    total = draw(st.sampled_from([100, 1000, 7])) if routed else 100  # maxTrafficWeight
+    weights = st.integers(min_value=0, max_value=total)
     steps: list[dict[str, Any]] = [
         draw(st.one_of(st.builds(lambda w: {"setWeight": w}, weights), st.just({"pause": {}})))
         for _ in range(draw(st.integers(min_value=1, max_value=4)))
@@ -26,6 +26,11 @@ def canary_snapshots(draw: st.DrawFn, *, routed: bool = True) -> Snapshot:
     index = draw(st.integers(min_value=0, max_value=len(steps)))
     abort = draw(st.booleans())
     status = {"currentPodHash": V2, "stableRS": V1, "currentStepIndex": index, "abort": abort or None}
+    routing = (
+        {"trafficRouting": {"nginx": {"stableIngress": "web"}, "maxTrafficWeight": total}}
+        if total != 100
+        else {}
+    )
     ro = canary_rollout(
         replicas=replicas,
         steps=steps,
@@ -33,6 +38,7 @@ def canary_snapshots(draw: st.DrawFn, *, routed: bool = True) -> Snapshot:
         status=status,
         maxSurge=draw(st.integers(0, 3)),
         maxUnavailable=draw(st.integers(1, 3)),
+        **routing,
     )
     canary_size = draw(st.integers(min_value=0, max_value=replicas))
     canary_available = draw(st.integers(min_value=0, max_value=canary_size))
@@ -51,12 +57,14 @@ def canary_snapshots(draw: st.DrawFn, *, routed: bool = True) -> Snapshot:
 
 @given(canary_snapshots())
 @settings(max_examples=300, deadline=None)
-def test_weights_sum_to_100_and_traffic_only_onto_fully_available_canary(snap: Snapshot) -> None:
+def test_weights_sum_to_the_total_and_traffic_only_onto_fully_available_canary(snap: Snapshot) -> None:
     plan = decide_canary(snap)
+    assert snap.rollout.spec.strategy.canary is not None
+    total = snap.rollout.spec.strategy.canary.weight_total()
     sizes = {r.name: r for r in snap.replica_sets}
     for action in plan.actions:
         if isinstance(action, SetWeight):
-            assert action.canary_weight + action.stable_weight == 100
+            assert 0 <= action.canary_weight <= total
             if action.canary_weight > 0:
                 canary = sizes[f"web-{action.canary_hash}"]
                 assert canary.replicas > 0 and canary.available >= canary.replicas
@@ -65,7 +73,7 @@ def test_weights_sum_to_100_and_traffic_only_onto_fully_available_canary(snap: S
             assert target is not None and target.available >= target.replicas > 0
     weights_status = plan.status.canary.weights if plan.status.canary else None
     if weights_status is not None:
-        assert weights_status.canary.weight + weights_status.stable.weight == 100
+        assert weights_status.canary.weight + weights_status.stable.weight == total
 
 
 @given(canary_snapshots())
@@ -101,7 +109,7 @@ def _pods_after_each_action(snap: Snapshot, plan: Plan) -> list[int]:
 
 @given(
     replicas=st.integers(1, 12),
-    weight=weights,
+    weight=st.integers(0, 100),
     surge=st.integers(0, 3),
     unavailable=st.integers(1, 3),
     passes=st.integers(1, 15),

@@ -56,6 +56,25 @@ def test_weight_to_replicas_rounds_up(replicas: int, weight: int, expected: int)
 
 
 @pytest.mark.parametrize(
+    ("replicas", "weight", "total", "expected"),
+    [(10, 5, 1000, 1), (100, 5, 1000, 1), (100, 15, 1000, 2), (10, 500, 1000, 5), (10, 1000, 1000, 10)],
+)
+def test_weight_to_replicas_out_of_max_traffic_weight(
+    replicas: int, weight: int, total: int, expected: int
+) -> None:
+    # 0.5% of 10 or 100 pods still gets one pod; 1.5% of 100 rounds up to 2.
+    assert weight_to_replicas(replicas=replicas, weight=weight, total=total) == expected
+
+
+def test_dynamic_stable_scale_and_its_floor_count_out_of_max_traffic_weight() -> None:
+    # 250/1000 on the canary leaves 75% to the stable: 8 of 10 pods (rounded up).
+    assert dynamic_stable_replicas(replicas=10, canary_weight=250, total=1000) == 8
+    # 6 of 10 stable pods serve 60%: the canary must keep at least 400/1000.
+    assert lowest_weight_stable_covers(replicas=10, stable_available=6, total=1000) == 400
+    assert traffic_routed_canary_counts(replicas=10, weight=5, total=1000) == CanarySplit(canary=1, stable=10)
+
+
+@pytest.mark.parametrize(
     ("name", "replicas", "weight", "scale_replicas", "scale_weight", "min_pods", "expected"),
     [
         ("canary sized from the weight, stable kept full", 10, 10, None, None, None, CanarySplit(1, 10)),

@@ -9,7 +9,7 @@ import pytest
 
 from rollouts.traffic.nginx_ingress import canary_ingress_name, canary_weight_of, desired_canary_ingress
 from rollouts.traffic.router import InvalidRoutingError
-from tests.unit.traffic.manifests import nginx_rollout, path, stable_ingress
+from tests.unit.traffic.manifests import nginx_rollout, nginx_routing, path, rollout, stable_ingress
 
 PREFIX = "nginx.ingress.kubernetes.io"
 
@@ -107,6 +107,27 @@ def test_annotation_prefix_and_additional_annotations() -> None:
     }
 
 
+@pytest.mark.parametrize(("max_traffic_weight", "written"), [(None, None), (1000, "1000"), (100, None)])
+def test_max_traffic_weight_is_written_as_canary_weight_total_and_only_by_the_router(
+    max_traffic_weight: int | None, written: str | None
+) -> None:
+    routing = nginx_routing(additionalIngressAnnotations={"canary-weight-total": "10"})  # never the user's
+    if max_traffic_weight is not None:
+        routing["maxTrafficWeight"] = max_traffic_weight
+    canary = desired_canary_ingress(stable_ingress(), rollout=rollout(routing), canary_weight=5)
+    annotations = canary["metadata"]["annotations"]
+    assert annotations[f"{PREFIX}/canary-weight"] == "5"
+    assert annotations.get(f"{PREFIX}/canary-weight-total") == written
+    assert canary_weight_of(canary, annotation_prefix=PREFIX, total=max_traffic_weight or 100) == 5
+
+
+def test_a_weight_above_max_traffic_weight_is_a_bug() -> None:
+    routing = {**nginx_routing(), "maxTrafficWeight": 1000}
+    desired_canary_ingress(stable_ingress(), rollout=rollout(routing), canary_weight=1000)
+    with pytest.raises(ValueError, match="0 to 1000"):
+        desired_canary_ingress(stable_ingress(), rollout=rollout(routing), canary_weight=1001)
+
+
 def test_legacy_ingress_class_annotation_is_copied_and_no_other() -> None:
     stable = stable_ingress()
     stable["metadata"]["annotations"] = {"kubernetes.io/ingress.class": "nginx-internal", "team": "shop"}
@@ -159,3 +180,24 @@ def test_canary_name_is_cut_to_the_kubernetes_limit() -> None:
 def test_canary_weight_read_back(annotations: dict[str, str] | None, expected: int | None) -> None:
     ingress = {"metadata": {"name": "x", "annotations": annotations}}
     assert canary_weight_of(ingress, annotation_prefix=PREFIX) == expected
+
+
+@pytest.mark.parametrize(
+    ("weight", "weight_total", "total", "expected"),
+    [
+        ("5", "1000", 1000, 5),
+        ("140", "1000", 1000, 140),
+        ("1001", "1000", 1000, None),  # above the total
+        ("5", None, 1000, None),  # 5 out of NGINX's default 100 is not 5 out of 1000
+        ("5", "1000", 100, None),  # the other way round
+        ("5", "100", 100, 5),  # an explicit 100 is the default
+    ],
+)
+def test_canary_weight_read_back_out_of_max_traffic_weight(
+    weight: str, weight_total: str | None, total: int, expected: int | None
+) -> None:
+    annotations = {f"{PREFIX}/canary": "true", f"{PREFIX}/canary-weight": weight}
+    if weight_total is not None:
+        annotations[f"{PREFIX}/canary-weight-total"] = weight_total
+    ingress = {"metadata": {"name": "x", "annotations": annotations}}
+    assert canary_weight_of(ingress, annotation_prefix=PREFIX, total=total) == expected
