@@ -1,9 +1,11 @@
-"""``kubectl rollouts convert -f FILE``: Argo Rollouts manifests as kube-rollouts manifests.
+"""``kubectl rollouts convert -f FILE``: Argo Rollouts and Flagger manifests as kube-rollouts manifests.
 
 The kinds are the same, so converting is changing ``apiVersion: argoproj.io/v1alpha1`` to
 ``rollouts.dev/v1alpha1`` in each Rollout, AnalysisTemplate, ClusterAnalysisTemplate and
 AnalysisRun. The line is rewritten in place, so comments, key order and formatting stay as the
 user wrote them (a GitOps diff shows one line per object); every other document is left as it is.
+A Flagger ``Canary`` and the Deployment it targets are replaced by generated documents (a Rollout,
+its Services and AnalysisTemplates; see ``flagger.py``), appended after the documents kept.
 The output then goes through ``lint``, and what lint finds (a field kube-rollouts does not
 implement, a Service the Rollout names that is not in the file) heads the output as YAML
 comments, so the converted file is still valid YAML. Exit 1 when lint found a problem, so a
@@ -17,8 +19,11 @@ import re
 from pathlib import Path
 from typing import TextIO
 
+import yaml
+
 from rollouts.api.common import ARGO_GROUP_VERSION, GROUP_VERSION
 from rollouts.cli.errors import EXIT_ERROR, EXIT_OK, CliError
+from rollouts.cli.flagger import FLAGGER_GROUP, convert_canaries
 from rollouts.cli.lint import lint_manifest, render_results
 from rollouts.cli.manifests import parse_manifest, read_texts
 from rollouts.cli.options import add_filename_flag
@@ -32,9 +37,9 @@ _API_VERSION_LINE = re.compile(
 )
 
 
-def convert_text(source: str, text: str) -> tuple[str, list[str], set[int]]:
-    """The converted text, a note for each document that needs a hand, and the indexes of the
-    Argo documents left as they are (kinds kube-rollouts does not have)."""
+def convert_text(source: str, text: str) -> tuple[str, list[str], list[str], set[int]]:
+    """The converted text, a note for each document that needs a hand, advice for the switch-over,
+    and the indexes of the Argo and Flagger documents left as they are."""
     lines = text.splitlines(keepends=True)
     documents = parse_manifest(source, text).documents
     starts = [doc.line - 1 for doc in documents] + [len(lines)]
@@ -62,7 +67,23 @@ def convert_text(source: str, text: str) -> tuple[str, list[str], set[int]]:
                 break
         else:
             notes.append(f"{doc.where}: apiVersion is not on a line of its own; change it to {GROUP_VERSION}")
-    return "".join(lines), notes, left
+    flagger = convert_canaries(documents)
+    notes += flagger.notes
+    if not flagger.documents and not flagger.replaced:
+        return "".join(lines), notes, flagger.advice, left
+    kept = [
+        "".join(lines[start:end]).strip("\n").removeprefix("---").removesuffix("---").strip("\n")
+        for doc, start, end in zip(documents, starts, starts[1:], strict=False)
+        if doc.index not in flagger.replaced
+    ]
+    generated = [yaml.safe_dump(body, sort_keys=False).rstrip("\n") for body in flagger.documents]
+    left |= {
+        doc.index
+        for doc in documents
+        if doc.index not in flagger.replaced and doc.api_version.startswith(FLAGGER_GROUP)
+    }
+    body = "\n---\n".join(part for part in [*kept, *generated] if part) + "\n"
+    return body, notes, flagger.advice, left
 
 
 def run(args: argparse.Namespace, *, out: TextIO) -> int:
@@ -75,14 +96,16 @@ def run(args: argparse.Namespace, *, out: TextIO) -> int:
             "(one converted file per input) or convert one file at a time"
         )
     for source, text in texts:
-        converted, notes, left = convert_text(source, text)
+        converted, notes, advice, left = convert_text(source, text)
         results = lint_manifest(parse_manifest(source, converted))
         report, clean = render_results([r for r in results if r.document.index not in left])
         ok = ok and clean and not notes
-        header = [f"kubectl rollouts convert -f {source}: Argo Rollouts kinds moved to {GROUP_VERSION}"]
-        header += notes + [
-            f"lint: {line}" for line in report.splitlines() if not line.startswith(("ok ", "skip "))
-        ]
+        header = [f"kubectl rollouts convert -f {source}: Argo Rollouts and Flagger kinds as {GROUP_VERSION}"]
+        header += (
+            notes
+            + advice
+            + [f"lint: {line}" for line in report.splitlines() if not line.startswith(("ok ", "skip "))]
+        )
         body = "".join(f"# {line}\n" for line in header) + converted
         if args.output:
             target = Path(args.output) / Path(source).name if into_dir else Path(args.output)
