@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from rollouts.api.common import (
     GROUP_VERSION,
@@ -22,7 +22,7 @@ from rollouts.api.rollout_analysis import AnalysisRunHistory
 from rollouts.api.status import RolloutStatus
 from rollouts.api.strategy import RolloutStrategy
 
-__all__ = ["RollbackWindow", "Rollout", "RolloutSpec"]
+__all__ = ["RollbackWindow", "Rollout", "RolloutSpec", "WorkloadRef"]
 
 
 class RollbackWindow(ApiModel):
@@ -38,19 +38,47 @@ class RollbackWindow(ApiModel):
     )
 
 
+class WorkloadRef(ApiModel):
+    """A Deployment whose pod template the Rollout runs (``spec.workloadRef``), instead of its own."""
+
+    api_version: Literal["apps/v1"] = Field(default="apps/v1", description="apps/v1")
+    kind: Literal["Deployment"] = Field(default="Deployment", description="Deployment (the only kind)")
+    name: str = Field(min_length=1, description="Name of the Deployment, in the Rollout's namespace.")
+    scale_down: Literal["never", "onsuccess", "progressively"] = Field(
+        default="never",
+        description=(
+            "What happens to the Deployment's own pods: never (left as they are), onsuccess (scaled to"
+            " 0 once the Rollout is Healthy), progressively (scaled down as the Rollout's pods become"
+            " available). The Deployment gets them back if the update fails or the Rollout is deleted."
+        ),
+    )
+
+
 class RolloutSpec(ApiModel):
     """Desired state of the Rollout: the pods to run and how to move to a new version of them."""
 
-    UNSUPPORTED = frozenset({"workloadRef"})
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            ("has(self.template) != has(self.workloadRef)", "set exactly one of template or workloadRef")
+        )
+    )
 
     replicas: int = Field(default=1, ge=0, description="Number of pods of the desired version.")
     selector: LabelSelector = Field(
         description="Selects the Rollout's pods; must match template labels and cannot change.",
         json_schema_extra=cel(("self == oldSelf", "spec.selector is immutable")),
     )
-    template: dict[str, Any] = Field(
+    template: dict[str, Any] | None = Field(
+        default=None,
         description="Pod template (a Kubernetes PodTemplateSpec); a change starts an update.",
         json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
+    )
+    workload_ref: WorkloadRef | None = Field(
+        default=None,
+        description=(
+            "Take the pod template from this Deployment instead of spec.template: an edit of the"
+            " Deployment's template starts an update. The Deployment is only ever scaled, as scaleDown says."
+        ),
     )
     min_ready_seconds: int = Field(
         default=0, ge=0, description="Seconds a new pod must be ready before it counts as available."
@@ -85,21 +113,22 @@ class RolloutSpec(ApiModel):
                 "selector is empty and would select every pod; set selector.matchLabels (e.g. app: <name>)",
                 at="selector",
             )
-        metadata = self.template.get("metadata")
-        labels = metadata.get("labels") if isinstance(metadata, dict) else None
-        if not isinstance(labels, dict) or not self.selector.matches(labels):
+        if (self.template is None) == (self.workload_ref is None):
             raise rule_error(
-                f"selector {self.selector.to_selector_string()!r} does not match template.metadata.labels "
-                f"{shown(labels or {})}; give the template every label the selector requires",
-                at="selector",
+                "set exactly one of template (the pods, written here) or workloadRef (a Deployment whose "
+                "template the Rollout runs)",
+                at="template" if self.template is not None else "workloadRef",
             )
-        spec = self.template.get("spec")
-        containers = spec.get("containers") if isinstance(spec, dict) else None
-        if not isinstance(containers, list) or not containers:
-            raise rule_error("template.spec.containers must list at least one container", at="template")
-        problems = pod_template_problems(self.template)
-        if problems:
-            raise rule_error("; ".join(problems), at="template")
+        if self.workload_ref is not None and self.workload_ref.scale_down != "never":
+            raise rule_error(
+                f"scaleDown {self.workload_ref.scale_down!r} is not supported yet; use never (scale the "
+                "Deployment down yourself once the Rollout is Healthy)",
+                at="workloadRef.scaleDown",
+            )
+        if self.template is not None:
+            problem = self.template_problem(self.template)
+            if problem is not None:
+                raise rule_error(problem[1], at=problem[0])
         if self.progress_deadline_seconds <= self.min_ready_seconds:
             raise rule_error(
                 f"progressDeadlineSeconds ({self.progress_deadline_seconds}) must be greater than "
@@ -119,10 +148,43 @@ class RolloutSpec(ApiModel):
                     at=f"strategy.{path}.labels",
                 )
 
+    def template_problem(self, template: dict[str, Any]) -> tuple[str, str] | None:
+        """What is wrong with ``template`` as this Rollout's pods, as (field, message); ``None``
+        when nothing is. The one check of ``spec.template`` and of a workloadRef's template."""
+        metadata = template.get("metadata")
+        labels = metadata.get("labels") if isinstance(metadata, dict) else None
+        if not isinstance(labels, dict) or not self.selector.matches(labels):
+            return (
+                "selector",
+                f"selector {self.selector.to_selector_string()!r} does not match template.metadata.labels "
+                f"{shown(labels or {})}; give the template every label the selector requires",
+            )
+        spec = template.get("spec")
+        containers = spec.get("containers") if isinstance(spec, dict) else None
+        if not isinstance(containers, list) or not containers:
+            return "template", "template.spec.containers must list at least one container"
+        problems = pod_template_problems(template)
+        return ("template", "; ".join(problems)) if problems else None
+
+    def with_template(self, template: dict[str, Any]) -> RolloutSpec:
+        """This spec running ``template`` (a workloadRef's, as read): raises ``ValueError`` with
+        the problem when the template cannot be this Rollout's pods."""
+        problem = self.template_problem(template)
+        if problem is not None:
+            raise ValueError(problem[1])
+        return self.model_copy(update={"template": template})
+
+    @property
+    def pod_template(self) -> dict[str, Any]:
+        """The pod template in force: spec.template, or the workloadRef's once read (``with_template``)."""
+        if self.template is None:
+            raise ValueError("the workloadRef's template has not been read (RolloutSpec.with_template)")
+        return self.template
+
     @property
     def template_labels(self) -> dict[str, str]:
         """The pod template's labels (validated to exist and match the selector)."""
-        labels: dict[str, str] = self.template["metadata"]["labels"]
+        labels: dict[str, str] = self.pod_template["metadata"]["labels"]
         return labels
 
 

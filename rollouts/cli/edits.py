@@ -57,9 +57,20 @@ def parse_assignments(pairs: list[str]) -> list[tuple[str, str]]:
     return parsed
 
 
+def _own_template(rollout: Mapping[str, Any], fix: str) -> None:
+    """A Rollout with ``spec.workloadRef`` has no template to edit: the Deployment holds it."""
+    deployment = dig(rollout, "spec", "workloadRef", "name")
+    if deployment:
+        raise CliError(
+            f"Rollout {dig(rollout, 'metadata', 'name')} takes its pod template from Deployment "
+            f"{deployment} (spec.workloadRef): change it there ({fix.format(deployment=deployment)})"
+        )
+
+
 def set_image(rollout: dict[str, Any], assignments: list[tuple[str, str]]) -> Steer:
     """Set the image of the named containers (all of them for ``*``) in the Rollout's pod template."""
     name = str(dig(rollout, "metadata", "name"))
+    _own_template(rollout, "kubectl set image deployment/{deployment} CONTAINER=IMAGE")
     spec = dig(rollout, "spec", "template", "spec") or {}
     ops: list[dict[str, Any]] = []
     known: list[str] = []
@@ -134,6 +145,7 @@ def without_defaults(template: Mapping[str, Any]) -> dict[str, Any]:
 def undo(rollout: dict[str, Any], replica_sets: list[dict[str, Any]], *, to_revision: int | None) -> Steer:
     """Put the pod template of an earlier revision back (the previous one unless ``to_revision``)."""
     name = str(dig(rollout, "metadata", "name"))
+    _own_template(rollout, "kubectl rollout undo deployment/{deployment}, or revert its template in Git")
     current_hash = dig(rollout, "status", "currentPodHash")
     by_revision = {revision_of(rs): rs for rs in replica_sets if revision_of(rs) > 0}
     current = next(

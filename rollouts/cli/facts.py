@@ -137,11 +137,13 @@ class RolloutFacts:
         stable_hash, current_hash = status.get("stableRS"), status.get("currentPodHash")
         by_hash = {labels_of(rs).get(POD_TEMPLATE_HASH_LABEL): rs for rs in replica_sets or []}
         stable_images = images_of(dig(by_hash.get(stable_hash), "spec", "template"))
+        # With spec.workloadRef the template is the Deployment's: the current ReplicaSet holds it.
+        template = spec.get("template") or dig(by_hash.get(current_hash), "spec", "template")
         canary_images: list[str] = []
         if current_hash and current_hash != stable_hash:
-            canary_images = images_of(spec.get("template"))
+            canary_images = images_of(template)
         elif not stable_images:
-            stable_images = images_of(spec.get("template"))
+            stable_images = images_of(template)
         return cls(
             name=str(dig(rollout, "metadata", "name") or ""),
             namespace=str(dig(rollout, "metadata", "namespace") or ""),

@@ -43,6 +43,7 @@ from rollouts.api import (
 from rollouts.api.rollout_analysis import AnalysisRunArgument
 from rollouts.cli.manifests import Document, Manifest
 from rollouts.cli.offline_runs import run_error
+from rollouts.cli.workloads import workload_template
 from rollouts.engine.analysis_runs import MetricFieldError, Template
 from rollouts.engine.references import (
     ANALYSIS_TEMPLATE,
@@ -109,9 +110,26 @@ class _Context:
 
 
 def check_references(*, rollout: Rollout, document: Document, manifest: Manifest) -> list[Finding]:
-    """Every cross-object problem of one (valid) Rollout with the rest of its file."""
-    ctx = _Context(rollout=rollout, document=document, manifest=manifest)
-    return [*_dangling(ctx), *_services(ctx), *_written(ctx), *_router(ctx), *_analysis(ctx)]
+    """Every cross-object problem of one (valid) Rollout with the rest of its file. With a
+    workloadRef, the Rollout is checked running the Deployment's template, when the file has it."""
+    workload = workload_template(rollout, manifest.documents)
+    found: list[Finding] = []
+    if workload.deployment is not None and workload.problem is not None:
+        found.append(Finding(document=workload.deployment, path="spec.template", message=workload.problem))
+    elif workload.deployment is not None:
+        found.append(
+            Finding(
+                document=workload.deployment,
+                path="spec.replicas",
+                message=f"Rollout {document.name} runs this Deployment's pod template beside the "
+                "Deployment's own pods (workloadRef scaleDown: never); scale the Deployment to 0 once "
+                "the Rollout is Healthy",
+                note=True,
+            )
+        )
+    ctx = _Context(rollout=workload.rollout or rollout, document=document, manifest=manifest)
+    services = _services(ctx) if ctx.rollout.spec.template is not None else iter(())
+    return [*found, *_dangling(ctx), *services, *_written(ctx), *_router(ctx), *_analysis(ctx)]
 
 
 def _dangling(ctx: _Context) -> Iterator[Finding]:

@@ -162,7 +162,7 @@ def run_error(
     action = CreateAnalysisRun(
         name=f"{rollout.metadata.name}-offline",
         kind=kind,
-        pod_template_hash=pod_template_hash(rollout.spec.template),
+        pod_template_hash=pod_template_hash(rollout.spec.pod_template),
         analysis=offline_analysis(analysis),
         step_index=step_index,
     )

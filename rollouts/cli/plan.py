@@ -44,6 +44,7 @@ from rollouts.cli.options import add_filename_flag, add_output_flag, output_opti
 from rollouts.cli.simulation import Simulation, TemplateKey, simulate
 from rollouts.cli.style import PLAIN, Style
 from rollouts.cli.timeline import Row, format_duration, rows_of
+from rollouts.cli.workloads import workload_template
 from rollouts.engine.analysis_runs import AnalysisRunError
 from rollouts.engine.references import analysis_references
 
@@ -159,7 +160,14 @@ def plan_manifests(manifests: list[Manifest]) -> list[RolloutPlan]:
                     f"{doc.source}` for every problem"
                 ) from None
             assert isinstance(rollout, Rollout)
-            plans.append(_plan_one(doc, rollout, templates))
+            workload = workload_template(rollout, (d for m in manifests for d in m.documents))
+            if workload.rollout is None:
+                where = workload.deployment.where if workload.deployment is not None else doc.where
+                raise CliError(
+                    f"{where}: {workload.problem}; plan takes the pods from the Deployment spec.workloadRef "
+                    "names: give it the file that holds it (-f FILE once more)"
+                )
+            plans.append(_plan_one(doc, workload.rollout, templates))
     if not plans:
         sources = ", ".join(m.source for m in manifests)
         raise CliError(f"no Rollout in {sources}; plan needs a file with at least one kind: Rollout")

@@ -339,7 +339,7 @@ def simulate(
     world = _World(templates=templates or {})
     current = _start(offline_rollout(rollout), world)
     run_templates = None if analysis_templates is None else tuple(map(offline_template, analysis_templates))
-    desired = pod_template_hash(rollout.spec.template)
+    desired = pod_template_hash(rollout.spec.pod_template)
     now, moments, manual, promoted_by_user = START, [], 0, False
     for _ in range(MAX_PASSES):
         world.finish_runs(now)

@@ -14,6 +14,7 @@ be unit-tested on a recorded object.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +27,14 @@ from rollouts.controller.errors import UserError
 from rollouts.engine import ObservedAnalysisRun, ObservedPod, ObservedReplicaSet, ObservedService, Snapshot
 from rollouts.engine.analysis_runs import observe_analysis_run
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
-from rollouts.engine.references import ANALYSIS_TEMPLATE, CLUSTER_ANALYSIS_TEMPLATE, SERVICE, Kind, Reference
+from rollouts.engine.references import (
+    ANALYSIS_TEMPLATE,
+    CLUSTER_ANALYSIS_TEMPLATE,
+    DEPLOYMENT,
+    SERVICE,
+    Kind,
+    Reference,
+)
 from rollouts.engine.shared_fields import SharedField
 from rollouts.engine.snapshot import Template
 from rollouts.kube import KubeClient, KubeObject, appliers_of, meta
@@ -177,11 +185,41 @@ class ObservedObjects:
 
 @dataclass(frozen=True, kw_only=True)
 class Observation:
-    """What observe read for one pass: the engine's snapshot, the Rollout's router, the objects."""
+    """What observe read for one pass: the engine's snapshot, the Rollout's router, the objects.
+
+    ``rollout`` and ``raw`` are the Rollout the pass works on: with ``spec.workloadRef``, the
+    Deployment's pod template in ``spec.template`` (the ReplicaSets are made from ``raw``)."""
 
     snapshot: Snapshot
     router: TrafficRouter | None
     objects: ObservedObjects
+    rollout: Rollout
+    raw: KubeObject
+
+
+def with_workload_template(
+    rollout: Rollout, raw: KubeObject, found: Mapping[tuple[tuple[str, str], str], KubeObject]
+) -> tuple[Rollout, KubeObject]:
+    """The Rollout running the pod template of the Deployment ``spec.workloadRef`` names (as read
+    this pass); unchanged without one. Raises :class:`UserError` naming the Deployment when its
+    template cannot be the Rollout's pods."""
+    ref = rollout.spec.workload_ref
+    if ref is None:
+        return rollout, raw
+    deployment = found[(DEPLOYMENT.key, ref.name)]
+    template = copy.deepcopy(((deployment.get("spec") or {}).get("template")) or {})
+    try:
+        spec = rollout.spec.with_template(template)
+    except ValueError as exc:
+        namespace = rollout.metadata.namespace
+        raise UserError(
+            f"Rollout {namespace}/{rollout.metadata.name}: the pod template of Deployment {ref.name!r} "
+            f"(spec.workloadRef) cannot be the Rollout's: {exc}; fix the Deployment's template or the "
+            "Rollout's spec.selector",
+            reason="InvalidWorkload",
+        ) from None
+    resolved = {**raw, "spec": {**raw["spec"], "template": template}}
+    return rollout.model_copy(update={"spec": spec}), resolved
 
 
 def missing_object(rollout: Rollout, ref: Reference) -> UserError:
@@ -216,6 +254,7 @@ async def observe(
             if written is not None:
                 shared.append(written)
     objects = ObservedObjects(found)
+    rollout, raw = with_workload_template(rollout, raw, found)
     weight = None
     if router is not None:
         weight = await router.read_weight(RouterContext(rollout=rollout, client=client, cache=objects))
@@ -234,6 +273,8 @@ async def observe(
         ),
         router=router,
         objects=objects,
+        rollout=rollout,
+        raw=raw,
     )
 
 

@@ -145,8 +145,8 @@ class Reconciler:
             )
         ctx = ActContext(
             client=self._client,
-            raw=p.raw,
-            rollout=p.rollout,
+            raw=seen.raw,
+            rollout=seen.rollout,
             router=p.router,
             objects=seen.objects,
             remember=self._caches.remember,

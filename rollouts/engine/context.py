@@ -162,7 +162,7 @@ class PassContext:
         rollout = snap.rollout
         old = rollout.status or RolloutStatus()
         draft = draft_from(old)
-        desired = pod_template_hash(rollout.spec.template, collision_count=draft.collision_count)
+        desired = pod_template_hash(rollout.spec.pod_template, collision_count=draft.collision_count)
         new_rs = snap.replica_set(desired)
         stable_rs = snap.replica_set(draft.stable_rs) if draft.stable_rs != desired else new_rs
         known = {desired, draft.stable_rs}

@@ -28,6 +28,7 @@ from rollouts.engine.snapshot import AnalysisRunKind
 __all__ = [
     "ANALYSIS_TEMPLATE",
     "CLUSTER_ANALYSIS_TEMPLATE",
+    "DEPLOYMENT",
     "SERVICE",
     "AnalysisReference",
     "Kind",
@@ -36,6 +37,7 @@ __all__ = [
     "analysis_references",
     "strategy_references",
     "template_references",
+    "workload_references",
 ]
 
 
@@ -93,6 +95,18 @@ ANALYSIS_TEMPLATE = Kind(api_version="rollouts.dev/v1alpha1", kind="AnalysisTemp
 CLUSTER_ANALYSIS_TEMPLATE = Kind(
     api_version="rollouts.dev/v1alpha1", kind="ClusterAnalysisTemplate", optional=True, cluster_scoped=True
 )
+
+
+DEPLOYMENT = Kind(api_version="apps/v1", kind="Deployment")
+"""A workloadRef's Deployment: its pod template is the Rollout's (it is never written but scaled)."""
+
+
+def workload_references(rollout: Rollout) -> list[Reference]:
+    """The Deployment ``spec.workloadRef`` names: required, since it holds the pods' template."""
+    ref = rollout.spec.workload_ref
+    if ref is None:
+        return []
+    return [Reference(kind=DEPLOYMENT, name=ref.name, path="spec.workloadRef.name", required=True)]
 
 
 def strategy_references(rollout: Rollout) -> list[Reference]:

@@ -15,11 +15,13 @@ from rollouts.api import Rollout
 from rollouts.engine.references import (
     ANALYSIS_TEMPLATE,
     CLUSTER_ANALYSIS_TEMPLATE,
+    DEPLOYMENT,
     SERVICE,
     Kind,
     Reference,
     strategy_references,
     template_references,
+    workload_references,
 )
 from rollouts.kube import KubeClient, KubeObject
 from rollouts.traffic.istio import IstioRouter
@@ -83,7 +85,9 @@ def watched_kinds() -> list[Kind]:
 
 def declared_kinds() -> list[Kind]:
     """Every kind a Rollout can name objects of: Services, templates, every router's kinds."""
-    return list(dict.fromkeys([SERVICE, ANALYSIS_TEMPLATE, CLUSTER_ANALYSIS_TEMPLATE, *watched_kinds()]))
+    return list(
+        dict.fromkeys([SERVICE, DEPLOYMENT, ANALYSIS_TEMPLATE, CLUSTER_ANALYSIS_TEMPLATE, *watched_kinds()])
+    )
 
 
 def references_of(rollout: Rollout, router: TrafficRouter | None = None) -> list[Reference]:
@@ -100,7 +104,12 @@ def references_of(rollout: Rollout, router: TrafficRouter | None = None) -> list
         except UnknownRouterError:
             router = None
     routed = router.references(rollout) if router is not None else []
-    return [*strategy_references(rollout), *routed, *template_references(rollout)]
+    return [
+        *workload_references(rollout),
+        *strategy_references(rollout),
+        *routed,
+        *template_references(rollout),
+    ]
 
 
 async def restore_stable(

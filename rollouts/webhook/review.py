@@ -68,6 +68,8 @@ async def review(
         if not (body.get("apiVersion") and meta.get("name") and meta.get("namespace")):
             # The API server always sends all three; an object without them names no ReplicaSet.
             return Verdict(warnings=["spec.template not checked: the object has no name or namespace"])
+        if check.parsed.spec.template is None:
+            return Verdict()  # workloadRef: the Deployment's template passed the API server already
         return await _dry_run_replica_set(client, body)
     return Verdict()
 

@@ -186,6 +186,17 @@ def test_the_argo_api_version_itself_gets_a_migration_hint() -> None:
     ]
 
 
+def test_a_workload_ref_takes_the_place_of_the_template() -> None:
+    doc = _migrated(ARGO_ROLLOUT)
+    doc["spec"]["workloadRef"] = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "guestbook"}
+    assert validation_errors(doc) == [  # beside spec.template: one of the two
+        "Rollout demo/guestbook: `spec.template`: set exactly one of template (the pods, written here) "
+        "or workloadRef (a Deployment whose template the Rollout runs)",
+    ]
+    del doc["spec"]["template"]
+    assert validation_errors(doc) == []
+
+
 def test_argo_features_we_lack_are_named_not_dropped() -> None:
     doc = _migrated(ARGO_ROLLOUT)
     canary = doc["spec"]["strategy"]["canary"]
@@ -197,12 +208,6 @@ def test_argo_features_we_lack_are_named_not_dropped() -> None:
         "remove it (kube-rollouts does not implement it)",
     ]
     del canary["pingPong"]
-    doc["spec"]["workloadRef"] = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "guestbook"}
-    assert validation_errors(doc) == [
-        "Rollout demo/guestbook: `spec.workloadRef` is not supported yet; "
-        "remove it (kube-rollouts does not implement it)",
-    ]
-    del doc["spec"]["workloadRef"]
     errors = validation_errors(doc)
     assert [line.split("`")[1] for line in errors] == [
         "spec.strategy.canary.steps[2].experiment",

@@ -206,9 +206,14 @@ CASES: list[Case] = [
         "`spec.strategy.canary.trafficRouting.alb` is not supported yet",
     ),
     (
-        "unsupported spec field",
+        "workloadRef beside template",
         lambda: _edit(rollout(), lambda d: d["spec"].update(workloadRef={"name": "x"})),
-        "`spec.workloadRef` is not supported yet",
+        "`spec.template`: set exactly one of template (the pods, written here) or workloadRef",
+    ),
+    (
+        "neither template nor workloadRef",
+        lambda: _edit(rollout(), lambda d: d["spec"].pop("template")),
+        "`spec.workloadRef`: set exactly one of template (the pods, written here) or workloadRef",
     ),
     (
         "unknown field",

@@ -376,3 +376,34 @@ def test_yaml_aliases_of_aliases_are_read_in_a_moment(tmp_path: Path) -> None:
     assert "`spec.x-laughs.a8[0][0][0]` holds more than 100000 values once its YAML aliases are expanded" in (
         result.out
     )
+
+
+WORKLOAD = MANIFESTS / "workload-ref.yaml"
+
+
+def test_a_workload_ref_is_checked_with_the_deployments_template(tmp_path: Path) -> None:
+    result = cli("lint", "-f", str(WORKLOAD), "--no-color")
+    assert result.code == 0, result.out
+    assert "runs this Deployment's pod template beside the Deployment's own pods" in result.out
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(
+        WORKLOAD.read_text().replace("        app: orders\n    spec:", "        app: billing\n    spec:")
+    )
+    result = cli("lint", "-f", str(broken), "--no-color")
+    assert result.code == 1
+    assert (
+        "(document 1, Deployment orders): `spec.template`: its spec.template cannot run as Rollout orders"
+        in result.out
+    )
+    assert "does not match template.metadata.labels" in result.out
+
+
+def test_plan_takes_the_pods_from_the_deployment_in_the_files(tmp_path: Path) -> None:
+    result = cli("plan", "-f", str(WORKLOAD), "--no-color")
+    assert result.code == 0, result.out
+    assert "setWeight: 34" in result.out
+    alone = tmp_path / "rollout.yaml"
+    alone.write_text(WORKLOAD.read_text().split("---\n", 1)[1])
+    result = cli("plan", "-f", str(alone), "--no-color")
+    assert result.code != 0
+    assert "Deployment 'orders' (spec.workloadRef) is not in the files" in result.err

@@ -1,0 +1,56 @@
+"""A Rollout with ``spec.workloadRef``, offline: its pod template is the Deployment's in the files.
+
+``lint`` and ``plan`` work on the Rollout the controller would run, so both take the Deployment's
+template from the documents beside the Rollout, with the controller's own check
+(``RolloutSpec.with_template``).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+
+from rollouts.api import Rollout
+from rollouts.cli.manifests import Document
+
+__all__ = ["WorkloadTemplate", "workload_template"]
+
+
+class WorkloadTemplate:
+    """What the files say about a Rollout's workloadRef: the resolved Rollout (``None`` when it
+    cannot be resolved), the Deployment's document, and why not when it cannot."""
+
+    def __init__(self, rollout: Rollout | None, deployment: Document | None, problem: str | None) -> None:
+        self.rollout = rollout
+        self.deployment = deployment
+        self.problem = problem
+
+
+def workload_template(rollout: Rollout, documents: Iterable[Document]) -> WorkloadTemplate:
+    """``rollout`` running the template of the Deployment its workloadRef names, if that is among
+    ``documents`` (in the Rollout's namespace, or with none); ``rollout`` itself without a workloadRef."""
+    ref = rollout.spec.workload_ref
+    if ref is None:
+        return WorkloadTemplate(rollout, None, None)
+    namespace = rollout.metadata.namespace
+    deployment = next(
+        (
+            doc
+            for doc in documents
+            if doc.kind == "Deployment"
+            and doc.name == ref.name
+            and (doc.namespace is None or namespace is None or doc.namespace == namespace)
+        ),
+        None,
+    )
+    if deployment is None:
+        return WorkloadTemplate(None, None, f"Deployment {ref.name!r} (spec.workloadRef) is not in the files")
+    spec = deployment.body.get("spec") if isinstance(deployment.body, Mapping) else None
+    template = spec.get("template") if isinstance(spec, Mapping) else None
+    try:
+        resolved = rollout.spec.with_template(copy.deepcopy(dict(template or {})))
+    except ValueError as exc:
+        return WorkloadTemplate(
+            None, deployment, f"its spec.template cannot run as Rollout {rollout.metadata.name}: {exc}"
+        )
+    return WorkloadTemplate(rollout.model_copy(update={"spec": resolved}), deployment, None)
