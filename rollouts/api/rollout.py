@@ -119,12 +119,6 @@ class RolloutSpec(ApiModel):
                 "template the Rollout runs)",
                 at="template" if self.template is not None else "workloadRef",
             )
-        if self.workload_ref is not None and self.workload_ref.scale_down != "never":
-            raise rule_error(
-                f"scaleDown {self.workload_ref.scale_down!r} is not supported yet; use never (scale the "
-                "Deployment down yourself once the Rollout is Healthy)",
-                at="workloadRef.scaleDown",
-            )
         if self.template is not None:
             problem = self.template_problem(self.template)
             if problem is not None:

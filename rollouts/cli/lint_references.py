@@ -116,20 +116,25 @@ def check_references(*, rollout: Rollout, document: Document, manifest: Manifest
     found: list[Finding] = []
     if workload.deployment is not None and workload.problem is not None:
         found.append(Finding(document=workload.deployment, path="spec.template", message=workload.problem))
-    elif workload.deployment is not None:
+    elif workload.deployment is not None and _scale_down(rollout) == "never":
         found.append(
             Finding(
                 document=workload.deployment,
                 path="spec.replicas",
                 message=f"Rollout {document.name} runs this Deployment's pod template beside the "
                 "Deployment's own pods (workloadRef scaleDown: never); scale the Deployment to 0 once "
-                "the Rollout is Healthy",
+                "the Rollout is Healthy, or set scaleDown: progressively",
                 note=True,
             )
         )
     ctx = _Context(rollout=workload.rollout or rollout, document=document, manifest=manifest)
     services = _services(ctx) if ctx.rollout.spec.template is not None else iter(())
     return [*found, *_dangling(ctx), *services, *_written(ctx), *_router(ctx), *_analysis(ctx)]
+
+
+def _scale_down(rollout: Rollout) -> str | None:
+    ref = rollout.spec.workload_ref
+    return None if ref is None else ref.scale_down
 
 
 def _dangling(ctx: _Context) -> Iterator[Finding]:

@@ -254,7 +254,7 @@ class _World:
             case DeleteAnalysisRun(name=name):
                 self.runs.pop(name, None)
             case _:
-                pass  # RestartPod: the synthetic cluster has no pods to restart
+                pass  # RestartPod, ScaleWorkload: the synthetic cluster has no pods nor Deployment
 
 
 def _running(

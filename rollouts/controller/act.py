@@ -39,6 +39,7 @@ from rollouts.controller.replica_sets import (
     metadata_delta,
     same_revision,
 )
+from rollouts.controller.workloads import scale_workload
 from rollouts.engine import (
     Action,
     AnnotateScaleDownDeadline,
@@ -50,6 +51,7 @@ from rollouts.engine import (
     RestartPod,
     RestoreStableTraffic,
     ScaleReplicaSet,
+    ScaleWorkload,
     SetPodMetadata,
     SetWeight,
     SwitchServiceSelector,
@@ -128,6 +130,8 @@ async def _apply(ctx: ActContext, action: Action) -> None:
             await ctx.client.delete(*kinds.ANALYSIS_RUN, namespace=ctx.namespace, name=action.name)
         case RestartPod():
             await ctx.client.delete(*kinds.POD, namespace=ctx.namespace, name=action.name)
+        case ScaleWorkload():
+            ctx.remember(await scale_workload(ctx.client, ctx.namespace, action), False)
 
 
 def _rfc3339(moment: datetime) -> str:

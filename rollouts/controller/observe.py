@@ -24,6 +24,7 @@ from rollouts.api import AnalysisRun, Rollout
 from rollouts.controller import caches as kinds
 from rollouts.controller.caches import Caches
 from rollouts.controller.errors import UserError
+from rollouts.controller.workloads import observed_workload
 from rollouts.engine import ObservedAnalysisRun, ObservedPod, ObservedReplicaSet, ObservedService, Snapshot
 from rollouts.engine.analysis_runs import observe_analysis_run
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
@@ -36,7 +37,7 @@ from rollouts.engine.references import (
     Reference,
 )
 from rollouts.engine.shared_fields import SharedField
-from rollouts.engine.snapshot import Template
+from rollouts.engine.snapshot import ObservedWorkload, Template
 from rollouts.kube import KubeClient, KubeObject, appliers_of, meta
 from rollouts.kube.client import FIELD_MANAGER
 from rollouts.traffic import RouterContext, TrafficRouter, references_of, router_for
@@ -270,12 +271,20 @@ async def observe(
             router_canary_weight=weight,
             templates=_templates(caches, found),
             shared=tuple(shared),
+            workload=_workload(rollout, found),
         ),
         router=router,
         objects=objects,
         rollout=rollout,
         raw=raw,
     )
+
+
+def _workload(
+    rollout: Rollout, found: Mapping[tuple[tuple[str, str], str], KubeObject]
+) -> ObservedWorkload | None:
+    ref = rollout.spec.workload_ref
+    return None if ref is None else observed_workload(found.get((DEPLOYMENT.key, ref.name)))
 
 
 def _pods(
@@ -320,6 +329,7 @@ def snapshot(
     router_canary_weight: int | None,
     templates: tuple[Template, ...] | None = None,
     shared: tuple[SharedField, ...] = (),
+    workload: ObservedWorkload | None = None,
 ) -> Snapshot:
     """The Snapshot of one Rollout from its cached objects."""
     rs_views = tuple(v for v in (observed_replica_set(rs) for rs in replica_sets) if v is not None)
@@ -336,4 +346,5 @@ def snapshot(
         ),
         templates=templates,
         shared=shared,
+        workload=workload,
     )

@@ -29,6 +29,7 @@ from typing import Any
 
 from rollouts.api import InvalidObjectError, Rollout, RolloutStatus, parse_rollout
 from rollouts.controller import caches as kinds
+from rollouts.controller import workloads
 from rollouts.controller.act import ActContext, apply_actions
 from rollouts.controller.caches import Caches
 from rollouts.controller.errors import HashCollision, UserError
@@ -37,6 +38,7 @@ from rollouts.controller.outcome import Outcome
 from rollouts.engine import Event, Plan, decide
 from rollouts.engine.analysis_runs import AnalysisRunError
 from rollouts.engine.invalid_spec import decide_invalid_spec
+from rollouts.engine.references import DEPLOYMENT
 from rollouts.kube import Conflict, EventRecorder, Key, KubeClient, KubeError, KubeObject, NotFound, meta
 from rollouts.traffic import RouterError, TrafficRouter, restore_stable
 
@@ -85,7 +87,14 @@ class Reconciler:
                 await self._restore_stable_after_delete(last)
             return Outcome()  # ownerReferences let the garbage collector remove the rest
         if meta(raw).get("deletionTimestamp"):
-            return Outcome()
+            return await self._finalize(raw)
+        if workloads.needs_finalizer(raw):
+            # Before the Deployment is first scaled down, so deleting the Rollout gives it back.
+            try:
+                self._caches.remember(await workloads.add_finalizer(self._client, raw))
+            except KubeError as exc:
+                return Outcome(error=f"{type(exc).__name__}: {exc.message}", retry=True)
+            return Outcome(requeue_after=0)
         p = Pass(key=key, raw=raw, now=self._clock())
         try:
             p.rollout = self._caches.parsed.parse(raw)
@@ -156,6 +165,38 @@ class Reconciler:
         )
         await apply_actions(ctx, plan.actions)
         return plan
+
+    async def _finalize(self, raw: KubeObject) -> Outcome:
+        """A Rollout being deleted: give its Deployment back its pods (``workloads.give_back``)
+        before the finalizer lets the ReplicaSets go; nothing to do without the finalizer."""
+        if workloads.WORKLOAD_FINALIZER not in (meta(raw).get("finalizers") or []):
+            return Outcome()
+        ref = (raw.get("spec") or {}).get("workloadRef") or {}
+        namespace = str(meta(raw).get("namespace"))
+        deployment = None
+        if ref.get("name"):
+            deployment = self._caches.get(DEPLOYMENT.key, namespace, str(ref["name"]))
+            if deployment is None:
+                deployment = await self._client.get_or_none(
+                    *DEPLOYMENT.key, namespace=namespace, name=str(ref["name"])
+                )
+        try:
+            step = await workloads.give_back(self._client, raw, deployment, now=self._clock())
+        except KubeError as exc:
+            return Outcome(error=f"{type(exc).__name__}: {exc.message}", retry=True)
+        if step == "scaled":
+            message = (
+                f"Rollout deleted: Deployment {ref.get('name')} scaled back up; the Rollout's pods stay "
+                "until the Deployment's are available"
+            )
+            self._recorder.emit(raw, reason="WorkloadGivenBack", message=message)
+        elif step == "late":
+            message = (
+                f"Deployment {ref.get('name')} still short of available pods after progressDeadlineSeconds; "
+                "the Rollout is deleted anyway"
+            )
+            self._recorder.emit(raw, reason="WorkloadGivenBack", message=message, type="Warning")
+        return Outcome(requeue_after=2) if step in ("scaled", "waiting") else Outcome()
 
     async def _restore_stable_after_delete(self, last: KubeObject) -> None:
         """All traffic to stable through a deleted Rollout's router: its user-owned objects (an

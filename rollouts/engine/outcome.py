@@ -37,6 +37,7 @@ from rollouts.engine.status import (
     phase_for,
     progress_deadline,
 )
+from rollouts.engine.workload import scale_workload
 
 __all__ = [
     "Counts",
@@ -175,8 +176,9 @@ def finish(
     ``available``ity and how far it got (``progress_message``); the rest of the verdict (abort,
     deadline, pause, retry, progress) is read from the pass context. The strategy's own part of
     the status is always written, even when all of it is empty (``canary: {}``), and the other
-    strategy's never.
+    strategy's never. The workloadRef's Deployment is scaled here, for both strategies.
     """
+    scale_workload(ctx)
     draft, counts = ctx.draft, counts_of(ctx)
     paused = pause_message(ctx)
     verdict = Verdict(

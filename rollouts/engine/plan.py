@@ -43,6 +43,7 @@ __all__ = [
     "RestartPod",
     "RestoreStableTraffic",
     "ScaleReplicaSet",
+    "ScaleWorkload",
     "SetWeight",
     "Stage",
     "SwitchServiceSelector",
@@ -204,6 +205,17 @@ class RestartPod:
     pod_template_hash: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class ScaleWorkload:
+    """Scale the Deployment ``spec.workloadRef`` names to ``replicas`` (``scaleDown``), recording
+    ``original``, the replicas it is given back (on failure, or when the Rollout is deleted)."""
+
+    name: str
+    replicas: int
+    previous: int
+    original: int
+
+
 Action = (
     CreateReplicaSet
     | RemoveAntiAffinity
@@ -218,6 +230,7 @@ Action = (
     | AnnotateScaleDownDeadline
     | DeleteReplicaSet
     | RestartPod
+    | ScaleWorkload
 )
 
 
@@ -255,7 +268,7 @@ def _stage_of(action: Action) -> Stage:
     match action:
         case CreateReplicaSet():
             return Stage.SCALE_UP
-        case ScaleReplicaSet(replicas=new, previous=old):
+        case ScaleReplicaSet(replicas=new, previous=old) | ScaleWorkload(replicas=new, previous=old):
             return Stage.SCALE_UP if new > old else Stage.SCALE_DOWN
         case SetWeight() | RestoreStableTraffic() | SwitchServiceSelector():
             return Stage.TRAFFIC

@@ -28,6 +28,7 @@ __all__ = [
     "ObservedPod",
     "ObservedReplicaSet",
     "ObservedService",
+    "ObservedWorkload",
     "Snapshot",
     "Template",
     "parse_deadline",
@@ -127,6 +128,17 @@ class ObservedAnalysisRun:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ObservedWorkload:
+    """The Deployment ``spec.workloadRef`` names: its replicas, its available pods, and the
+    replicas recorded when the controller first scaled it down (``None``: never scaled)."""
+
+    name: str
+    replicas: int
+    available: int = 0
+    original: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class ObservedPod:
     """A pod of one of the Rollout's ReplicaSets; read only by the ``restartAt`` rule."""
 
@@ -163,6 +175,7 @@ class Snapshot:
     pods: tuple[ObservedPod, ...] = ()
     templates: tuple[Template, ...] | None = None
     shared: tuple[SharedField, ...] = ()
+    workload: ObservedWorkload | None = None
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None:

@@ -3,9 +3,12 @@ control plane (the real Deployment controller keeps the Deployment's own pods)."
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from e2e.cluster import Cluster
 from tests.integration.controller import scenario as sc
+from tests.integration.controller.pods import PodWatch
 from tests.support import Kubectl, eventually, kubectl_json
 
 STEPS = [{"setWeight": 50}, {"pause": {}}]
@@ -100,3 +103,64 @@ def test_a_missing_deployment_or_a_template_the_selector_does_not_match_is_named
     )
     assert "does not match template.metadata.labels" in wrong["message"]
     assert sc.replica_sets(kubectl, "cart") == {}
+
+
+def test_migrating_a_running_deployment_progressively_never_drops_a_ready_pod_and_deleting_gives_them_back(
+    controller: Any, cluster: Cluster, namespace: str, kubectl: Kubectl
+) -> None:
+    deployment = _deployment("web", replicas=4)
+    sc.apply(kubectl, deployment)
+    eventually(lambda: _ready_pods(kubectl, "web") == 4, timeout=60, what="4 Ready pods of the Deployment")
+    pods = PodWatch(cluster, namespace, selector="app=web")
+    pods.start()
+    try:
+        sc.apply(kubectl, _referencing("web", replicas=4, scaleDown="progressively"))
+        stable = sc.wait_healthy(kubectl, "web", timeout=60)["stableRS"]
+        eventually(
+            lambda: kubectl_json(kubectl, "get", "deployment", "web")["spec"]["replicas"] == 0,
+            timeout=30,
+            what="the Deployment scaled to 0",
+        )
+        eventually(
+            lambda: _ready_pods(kubectl, "web") == 4, timeout=30, what="4 Ready pods, all the Rollout's"
+        )
+        assert sc.sizes(kubectl, "web") == {stable: 4}
+        ro = sc.get_rollout(kubectl, "web")
+        assert "rollouts.dev/workload" in ro["metadata"]["finalizers"]
+        annotations = kubectl_json(kubectl, "get", "deployment", "web")["metadata"]["annotations"]
+        assert annotations["rollouts.dev/workload-replicas"] == "4"
+        assert pods.fewest_serving >= 4, pods.fewest_serving
+
+        # A GitOps agent re-applies the Deployment as Git has it (replicas: 4), client-side then
+        # server-side forced: the controller scales it back down each time.
+        for apply in (["apply"], ["apply", "--server-side", "--force-conflicts"]):
+            kubectl(*apply, "-f", "-", stdin=json.dumps(deployment))
+            eventually(
+                lambda: kubectl_json(kubectl, "get", "deployment", "web")["spec"]["replicas"] == 0,
+                timeout=30,
+                what=f"the Deployment back at 0 after `kubectl {' '.join(apply)}`",
+            )
+        eventually(lambda: _ready_pods(kubectl, "web") == 4, timeout=30, what="4 Ready pods again")
+        assert pods.fewest_serving >= 4, pods.fewest_serving
+
+        # Deleting the Rollout: the Deployment comes back up before the Rollout's pods go.
+        kubectl("delete", "rollout.rollouts.dev", "web", "--wait=false")
+        eventually(
+            lambda: kubectl("get", "rollout.rollouts.dev", "web", check=False).returncode != 0,
+            timeout=60,
+            what="the Rollout gone once the Deployment has its pods",
+        )
+        eventually(
+            lambda: kubectl_json(kubectl, "get", "deployment", "web")["status"].get("availableReplicas") == 4,
+            timeout=30,
+            what="the Deployment with 4 available pods",
+        )
+        eventually(
+            lambda: _ready_pods(kubectl, "web") == 4, timeout=60, what="4 Ready pods, the Deployment's"
+        )
+    finally:
+        pods.stop.set()
+        pods.join(timeout=10)
+    assert pods.fewest_serving >= 4, pods.fewest_serving
+    annotations = kubectl_json(kubectl, "get", "deployment", "web")["metadata"].get("annotations") or {}
+    assert "rollouts.dev/workload-replicas" not in annotations
