@@ -81,6 +81,10 @@ def test_restart_replaces_every_pod_max_unavailable_at_a_time_and_records_restar
     assert sc.sizes(kubectl, "web") == {stable: REPLICAS}
     # Each replacement is at least: deleted, created, scheduled, Ready.
     assert pods.changes >= 4 * REPLICAS, pods.changes
-    assert pods.fewest_serving == REPLICAS - max_unavailable, pods.fewest_serving
+    # Never more than maxUnavailable pods missing. (Exactly that many is a race on KWOK: the first
+    # replacement can be Ready before the second deletion lands.) The batches the controller
+    # took are in its Events.
+    assert pods.fewest_serving >= REPLICAS - max_unavailable, pods.fewest_serving
     restarting = [m for r, m in sc.events(kubectl, "web") if r == "RestartingPods"]
     assert len(restarting) >= REPLICAS // max_unavailable, restarting
+    assert restarting[0].startswith(f"Restarting {max_unavailable} of {REPLICAS} pods"), restarting
