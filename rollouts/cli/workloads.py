@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from rollouts.api import Rollout
 from rollouts.cli.manifests import Document
@@ -16,14 +17,14 @@ from rollouts.cli.manifests import Document
 __all__ = ["WorkloadTemplate", "workload_template"]
 
 
+@dataclass(frozen=True)
 class WorkloadTemplate:
     """What the files say about a Rollout's workloadRef: the resolved Rollout (``None`` when it
     cannot be resolved), the Deployment's document, and why not when it cannot."""
 
-    def __init__(self, rollout: Rollout | None, deployment: Document | None, problem: str | None) -> None:
-        self.rollout = rollout
-        self.deployment = deployment
-        self.problem = problem
+    rollout: Rollout | None
+    deployment: Document | None
+    problem: str | None
 
 
 def workload_template(rollout: Rollout, documents: Iterable[Document]) -> WorkloadTemplate:
