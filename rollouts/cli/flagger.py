@@ -25,6 +25,7 @@ target kind) is reported, not dropped silently. Everything else in the file stay
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -117,11 +118,30 @@ def _convert_one(canary: Document, documents: tuple[Document, ...], out: Flagger
         "serves the traffic until then"
     )
     if spec.get("autoscalerRef"):
-        ref = _map(spec.get("autoscalerRef"))
+        _retarget_autoscaler(canary, _map(spec.get("autoscalerRef")), built.name, documents, out)
+
+
+def _retarget_autoscaler(
+    canary: Document,
+    ref: Mapping[str, Any],
+    rollout: str,
+    documents: tuple[Document, ...],
+    out: FlaggerConversion,
+) -> None:
+    """Flagger points the Canary's HorizontalPodAutoscaler at ``<name>-primary``; here it scales
+    the Rollout (its scale subresource), so the HPA of the file is rewritten to target it."""
+    target = {"apiVersion": GROUP_VERSION, "kind": "Rollout", "name": rollout}
+    hpa = _find(documents, "HorizontalPodAutoscaler", str(ref.get("name")), canary.namespace)
+    if hpa is None:
         out.notes.append(
-            f"{where}: point HorizontalPodAutoscaler {ref.get('name')} at the Rollout (scaleTargetRef "
-            f"apiVersion {GROUP_VERSION}, kind Rollout, name {built.name})"
+            f"{canary.where}: HorizontalPodAutoscaler {ref.get('name')} (spec.autoscalerRef) is not in this "
+            f"file; point its scaleTargetRef at Rollout {rollout} (apiVersion {GROUP_VERSION})"
         )
+        return
+    body = copy.deepcopy(dict(hpa.body))
+    body["spec"] = {**_map(body.get("spec")), "scaleTargetRef": target}
+    out.documents.append(body)
+    out.replaced.add(hpa.index)
 
 
 @dataclass

@@ -7,8 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from e2e.cluster import Cluster
 from tests.integration.cli.conftest import Plugin, get, run_plugin
 from tests.integration.controller import scenario as sc
@@ -49,4 +47,5 @@ def test_a_converted_flagger_canary_delivers_its_first_step(
     assert args == {"namespace": namespace, "ingress": "storefront"}  # metadata.namespace resolved
     query = metrics["request-success-rate"]["provider"]["prometheus"]["query"]
     assert 'ingress="{{args.ingress}}", canary!=""' in query
-    assert yaml.safe_load(target.read_text().split("\n---\n")[-1])["kind"] == "Rollout"
+    hpa = get(kubectl, "horizontalpodautoscaler", "storefront")
+    assert hpa["spec"]["scaleTargetRef"]["kind"] == "Rollout"  # scales the Rollout now

@@ -95,6 +95,7 @@ def test_a_flagger_nginx_canary_becomes_a_rollout_with_services_and_templates_th
         ("AnalysisTemplate", "storefront-request-duration"),
         ("AnalysisTemplate", "storefront-checkout-errors"),
         ("Rollout", "storefront"),
+        ("HorizontalPodAutoscaler", "storefront"),
     }  # the Canary, the Deployment and the MetricTemplate are replaced
     rollout: Any = kinds[("Rollout", "storefront")]
     assert rollout["apiVersion"] == "rollouts.dev/v1alpha1"
@@ -127,6 +128,13 @@ def test_a_flagger_nginx_canary_becomes_a_rollout_with_services_and_templates_th
         "query": 'sum(rate(checkout_failures_total{namespace="{{args.namespace}}", app="storefront"}[30s]))',
         "address": "http://prometheus.monitoring:9090",
     }
+    hpa: Any = kinds[("HorizontalPodAutoscaler", "storefront")]
+    assert hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "rollouts.dev/v1alpha1",
+        "kind": "Rollout",
+        "name": "storefront",
+    }
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (4, 12)
     service: Any = kinds[("Service", "storefront")]
     assert "selector" not in service["spec"]  # kube-rollouts writes it
     assert service["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": 8080}]
