@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rollouts.api.common import GROUP_VERSION
-from rollouts.cli.manifests import Document
+from rollouts.cli.manifests import Document, find_document
 
 __all__ = ["FLAGGER_GROUP", "FlaggerConversion", "convert_canaries"]
 
@@ -82,7 +82,7 @@ def _convert_one(canary: Document, documents: tuple[Document, ...], out: Flagger
     if target.get("kind", "Deployment") != "Deployment":
         out.notes.append(f"{where}: spec.targetRef is a {target.get('kind')}; only a Deployment converts")
         return
-    deployment = _find(documents, "Deployment", str(target.get("name")), canary.namespace)
+    deployment = find_document(documents, "Deployment", str(target.get("name")), namespace=canary.namespace)
     if deployment is None:
         out.notes.append(
             f"{where}: Deployment {target.get('name')} (spec.targetRef) is not in this file; "
@@ -131,7 +131,9 @@ def _retarget_autoscaler(
     """Flagger points the Canary's HorizontalPodAutoscaler at ``<name>-primary``; here it scales
     the Rollout (its scale subresource), so the HPA of the file is rewritten to target it."""
     target = {"apiVersion": GROUP_VERSION, "kind": "Rollout", "name": rollout}
-    hpa = _find(documents, "HorizontalPodAutoscaler", str(ref.get("name")), canary.namespace)
+    hpa = find_document(
+        documents, "HorizontalPodAutoscaler", str(ref.get("name")), namespace=canary.namespace
+    )
     if hpa is None:
         out.notes.append(
             f"{canary.where}: HorizontalPodAutoscaler {ref.get('name')} (spec.autoscalerRef) is not in this "
@@ -363,12 +365,8 @@ class _Builder:
     def metric_template(self, metric: Mapping[str, Any], window: str) -> tuple[str, str | None] | None:
         """The query (Flagger's variables filled in) and address of the MetricTemplate named."""
         ref = _map(metric.get("templateRef"))
-        found = _find(
-            self.documents,
-            "MetricTemplate",
-            str(ref.get("name")),
-            ref.get("namespace") or self.canary.namespace,
-        )
+        namespace = ref.get("namespace") or self.canary.namespace
+        found = find_document(self.documents, "MetricTemplate", str(ref.get("name")), namespace=namespace)
         where = self.canary.where
         if found is None:
             self.notes.append(
@@ -408,17 +406,6 @@ class _Builder:
             )
         address = _map(spec.get("provider")).get("address")
         return query, address if isinstance(address, str) else None
-
-
-def _find(documents: tuple[Document, ...], kind: str, name: str, namespace: str | None) -> Document | None:
-    return next(
-        (
-            doc
-            for doc in documents
-            if doc.kind == kind and doc.name == name and (doc.namespace is None or doc.namespace == namespace)
-        ),
-        None,
-    )
 
 
 def _map(value: Any) -> Mapping[str, Any]:

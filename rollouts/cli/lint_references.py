@@ -41,7 +41,7 @@ from rollouts.api import (
     parse_object,
 )
 from rollouts.api.rollout_analysis import AnalysisRunArgument
-from rollouts.cli.manifests import Document, Manifest
+from rollouts.cli.manifests import Document, Manifest, find_document
 from rollouts.cli.offline_runs import run_error
 from rollouts.cli.workloads import workload_template
 from rollouts.engine.analysis_runs import MetricFieldError, Template
@@ -81,15 +81,10 @@ class _Context:
 
     def peers(self, kind: str) -> list[Document]:
         """Documents of ``kind`` in the Rollout's namespace (a document without one matches any)."""
-        namespace = self.document.namespace
-        return [
-            doc
-            for doc in self.manifest.of_kind(kind)
-            if doc.namespace is None or namespace is None or doc.namespace == namespace
-        ]
+        return [doc for doc in self.manifest.of_kind(kind) if doc.in_namespace(self.document.namespace)]
 
     def find_document(self, kind: str, name: str) -> Document | None:
-        return next((doc for doc in self.peers(kind) if doc.name == name), None)
+        return find_document(self.manifest.documents, kind, name, namespace=self.document.namespace)
 
     # FileObjects, for the routers' offline checks
     def has(self, kind: str) -> bool:

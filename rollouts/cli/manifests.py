@@ -8,7 +8,7 @@ be given as paths, as directories (every ``*.yaml``/``*.yml`` in them, sorted) o
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ import yaml
 
 from rollouts.cli.errors import CliError
 
-__all__ = ["Document", "Manifest", "parse_manifest", "read_manifests", "read_texts"]
+__all__ = ["Document", "Manifest", "find_document", "parse_manifest", "read_manifests", "read_texts"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,6 +51,11 @@ class Document:
         namespace = metadata.get("namespace") if isinstance(metadata, Mapping) else None
         return namespace if isinstance(namespace, str) and namespace else None
 
+    def in_namespace(self, namespace: str | None) -> bool:
+        """Whether this document can be in ``namespace``: a document or a namespace left unset
+        (applied with ``-n``) matches any."""
+        return self.namespace is None or namespace is None or self.namespace == namespace
+
     @property
     def where(self) -> str:
         """``file.yaml:12 (document 3, Rollout web)``: how every message locates the document."""
@@ -72,6 +77,16 @@ class Manifest:
 #: the nesting of a flow collection (10 s for 3000 levels of ``[``) and then raises RecursionError;
 #: libyaml reads the same in milliseconds and refuses nesting past its limit with a YAMLError.
 _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def find_document(
+    documents: Iterable[Document], kind: str, name: str, *, namespace: str | None
+) -> Document | None:
+    """The first document of ``kind`` named ``name`` that can be in ``namespace``."""
+    return next(
+        (doc for doc in documents if doc.kind == kind and doc.name == name and doc.in_namespace(namespace)),
+        None,
+    )
 
 
 def _documents(source: str, text: str) -> Iterator[Document]:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from rollouts.api import Rollout
-from rollouts.cli.manifests import Document
+from rollouts.cli.manifests import Document, find_document
 
 __all__ = ["WorkloadTemplate", "workload_template"]
 
@@ -33,17 +33,7 @@ def workload_template(rollout: Rollout, documents: Iterable[Document]) -> Worklo
     ref = rollout.spec.workload_ref
     if ref is None:
         return WorkloadTemplate(rollout, None, None)
-    namespace = rollout.metadata.namespace
-    deployment = next(
-        (
-            doc
-            for doc in documents
-            if doc.kind == "Deployment"
-            and doc.name == ref.name
-            and (doc.namespace is None or namespace is None or doc.namespace == namespace)
-        ),
-        None,
-    )
+    deployment = find_document(documents, "Deployment", ref.name, namespace=rollout.metadata.namespace)
     if deployment is None:
         return WorkloadTemplate(None, None, f"Deployment {ref.name!r} (spec.workloadRef) is not in the files")
     spec = deployment.body.get("spec") if isinstance(deployment.body, Mapping) else None
