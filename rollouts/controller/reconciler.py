@@ -88,18 +88,18 @@ class Reconciler:
             return Outcome()  # ownerReferences let the garbage collector remove the rest
         if meta(raw).get("deletionTimestamp"):
             return await self._finalize(raw)
-        if workloads.needs_finalizer(raw):
+        p = Pass(key=key, raw=raw, now=self._clock())
+        try:
+            p.rollout = self._caches.parsed.parse(raw)
+        except InvalidObjectError as exc:
+            return await self._invalid(p, exc.errors, reason="InvalidSpec")
+        if workloads.needs_finalizer(p.rollout, raw):
             # Before the Deployment is first scaled down, so deleting the Rollout gives it back.
             try:
                 self._caches.remember(await workloads.add_finalizer(self._client, raw))
             except KubeError as exc:
                 return Outcome(error=f"{type(exc).__name__}: {exc.message}", retry=True)
             return Outcome(requeue_after=0)
-        p = Pass(key=key, raw=raw, now=self._clock())
-        try:
-            p.rollout = self._caches.parsed.parse(raw)
-        except InvalidObjectError as exc:
-            return await self._invalid(p, exc.errors, reason="InvalidSpec")
         try:
             plan = await self._decide_and_act(p)
         except (UserError, RouterError) as exc:

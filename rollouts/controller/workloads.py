@@ -18,6 +18,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from rollouts.api import Rollout
 from rollouts.api.common import parse_timestamp
 from rollouts.engine.plan import ScaleWorkload
 from rollouts.engine.references import DEPLOYMENT
@@ -62,10 +63,10 @@ async def scale_workload(client: KubeClient, namespace: str, action: ScaleWorklo
     return await client.patch(*DEPLOYMENT.key, namespace=namespace, name=action.name, patch=patch)
 
 
-def needs_finalizer(raw: KubeObject) -> bool:
+def needs_finalizer(rollout: Rollout, raw: KubeObject) -> bool:
     """A Rollout that scales its Deployment and does not carry the finalizer yet."""
-    ref = (raw.get("spec") or {}).get("workloadRef") or {}
-    scales = ref.get("scaleDown") in ("onsuccess", "progressively")
+    ref = rollout.spec.workload_ref
+    scales = ref is not None and ref.scale_down != "never"
     return scales and WORKLOAD_FINALIZER not in (meta(raw).get("finalizers") or [])
 
 
