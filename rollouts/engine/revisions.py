@@ -17,6 +17,7 @@ restarts.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from datetime import timedelta
 
@@ -284,6 +285,11 @@ def restart_pods(ctx: PassContext, *, batch: int) -> bool:
         ctx.plan.wake_after(timedelta(seconds=30))
         return False
     if any(rs.available < rs.replicas or ctx.size(rs) != rs.replicas for rs in ctx.snap.replica_sets):
+        return False
+    # The ReplicaSet's status lags its pods: right after a restart it can still count the deleted
+    # pod as available while the replacement is not Ready yet. The pods themselves decide.
+    serving = Counter(pod.pod_template_hash for pod in ctx.snap.pods if pod.ready)
+    if any(serving[rs.pod_template_hash] < rs.replicas for rs in ctx.snap.replica_sets):
         return False
     order = [ctx.stable_rs, ctx.new_rs, *ctx.older]
     rank = {rs.pod_template_hash: index for index, rs in enumerate(order) if rs is not None}

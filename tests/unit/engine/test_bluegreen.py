@@ -307,7 +307,13 @@ def test_rollback_to_the_stable_template_keeps_active_and_retires_the_preview_re
 
 @pytest.mark.parametrize(
     ("max_unavailable", "restarted"),
-    [(None, ["p0"]), (2, ["p0", "p1"]), ("50%", ["p0", "p1"]), ("10%", ["p0"]), (9, ["p0", "p1", "p2"])],
+    [
+        (None, ["p0"]),
+        (2, ["p0", "p1"]),
+        ("50%", ["p0", "p1"]),
+        ("10%", ["p0"]),
+        (9, ["p0", "p1", "p2", "p3"]),
+    ],
 )
 def test_restart_at_restarts_max_unavailable_pods_at_a_time_then_records_it(
     max_unavailable: int | str | None, restarted: list[str]
@@ -321,7 +327,7 @@ def test_restart_at_restarts_max_unavailable_pods_at_a_time_then_records_it(
         replica_sets=(rs(V2, 4, revision=2),),
         services=(svc("web-active", V2), svc("web-preview", V2)),
     )
-    old_pods = tuple(ObservedPod(name=f"p{i}", pod_template_hash=V2, created=at(-100 + i)) for i in range(3))
+    old_pods = tuple(ObservedPod(name=f"p{i}", pod_template_hash=V2, created=at(-100 + i)) for i in range(4))
     plan = bluegreen.decide(snapshot(ro, pods=old_pods, **base))
     assert [a.name for a in of_type(plan, RestartPod)] == restarted
     assert plan.status.restarted_at is None

@@ -389,6 +389,41 @@ def test_restart_at_restarts_old_pods_a_few_at_a_time() -> None:
     assert of_type(done, RestartPod) == [] and done.status.restarted_at == at(0)
 
 
+@pytest.mark.parametrize(
+    "replacement",
+    [
+        (ObservedPod(name="q0", pod_template_hash=V2, created=at(5), ready=False),),
+        (),  # the deleted pod has left the cache before its replacement arrived
+    ],
+    ids=["replacement-not-ready", "replacement-not-seen"],
+)
+def test_restart_at_waits_for_the_replacement_even_when_the_replica_set_status_lags(
+    replacement: tuple[ObservedPod, ...],
+) -> None:
+    """Seen on the real control plane: one pass after the first restart, the ReplicaSet's status
+    still counted 4 available, and a second pod was restarted before the first replacement was
+    Ready (2 of 4 serving with maxUnavailable 1)."""
+    ro = with_spec(
+        canary_rollout(
+            status={"currentPodHash": V2, "stableRS": V2, "currentStepIndex": 2}, replicas=4, maxUnavailable=1
+        ),
+        restart_at=at(0),
+    )
+    old = tuple(ObservedPod(name=f"p{i}", pod_template_hash=V2, created=at(-100 + i)) for i in range(1, 4))
+    plan = canary.decide(
+        snapshot(
+            ro,
+            now=at(10),
+            replica_sets=(rs(V2, 4, revision=2),),
+            services=(svc("web-stable", V2), svc("web-canary", V2)),
+            router_canary_weight=0,
+            pods=old + replacement,
+        )
+    )
+    assert of_type(plan, RestartPod) == []
+    assert plan.status.restarted_at is None
+
+
 def test_full_canary_run_to_healthy() -> None:
     ro = canary_rollout(
         steps=[{"setWeight": 20}, {"pause": {"duration": 5}}, {"setWeight": 60}],
