@@ -12,6 +12,7 @@ __all__ = [
     "AnalysisPhase",
     "ConditionStatus",
     "PauseReason",
+    "PingPongRole",
     "PodTemplateHashValue",
     "RolloutConditionType",
     "RolloutPhase",
@@ -94,3 +95,13 @@ class SelectorOperator(StrEnum):
     NOT_IN = "NotIn"
     EXISTS = "Exists"
     DOES_NOT_EXIST = "DoesNotExist"
+
+
+class PingPongRole(StrEnum):
+    """Which of a canary's two pingPong Services is the stable one (``status.canary.stablePingPong``)."""
+
+    PING = "ping"
+    PONG = "pong"
+
+    def other(self) -> PingPongRole:
+        return PingPongRole.PONG if self is PingPongRole.PING else PingPongRole.PING

@@ -194,3 +194,14 @@ class Rollout(TopLevelObject):
     status: RolloutStatus | None = Field(
         default=None, description="Observed state, written by the controller."
     )
+
+    def with_service_roles(self) -> Rollout:
+        """This Rollout with a pingPong canary's two Services in their current roles (from
+        ``status.canary.stablePingPong``) as canaryService and stableService; itself otherwise."""
+        canary = self.spec.strategy.canary
+        if canary is None or canary.ping_pong is None:
+            return self
+        status = self.status.canary if self.status is not None else None
+        resolved = canary.with_ping_pong_roles(status.stable_ping_pong if status is not None else None)
+        strategy = self.spec.strategy.model_copy(update={"canary": resolved})
+        return self.model_copy(update={"spec": self.spec.model_copy(update={"strategy": strategy})})

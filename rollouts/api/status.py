@@ -11,7 +11,14 @@ from __future__ import annotations
 from pydantic import Field
 
 from rollouts.api.common import ApiModel, Timestamp
-from rollouts.api.enums import AnalysisPhase, ConditionStatus, PauseReason, RolloutConditionType, RolloutPhase
+from rollouts.api.enums import (
+    AnalysisPhase,
+    ConditionStatus,
+    PauseReason,
+    PingPongRole,
+    RolloutConditionType,
+    RolloutPhase,
+)
 from rollouts.api.traffic_routing import MAX_TRAFFIC_WEIGHT, RolloutTrafficRouting
 
 __all__ = [
@@ -89,6 +96,10 @@ class CanaryStatus(ApiModel):
     )
     current_background_analysis_run_status: RolloutAnalysisRunStatus | None = Field(
         default=None, description="AnalysisRun of the background analysis."
+    )
+    stable_ping_pong: PingPongRole | None = Field(
+        default=None,
+        description="With spec.strategy.canary.pingPong: which of its Services (ping or pong) is stable now.",
     )
     traffic_routing: RolloutTrafficRouting | None = Field(
         default=None,

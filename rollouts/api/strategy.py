@@ -20,6 +20,7 @@ from rollouts.api.common import (
     parse_duration,
     rule_error,
 )
+from rollouts.api.enums import PingPongRole
 from rollouts.api.rollout_analysis import (
     AnalysisRunArgument,
     AnalysisTemplateRef,
@@ -269,6 +270,27 @@ class CanaryStep(ApiModel):
         return self
 
 
+class PingPong(ApiModel):
+    """Two Services that take turns as stable and canary (instead of canaryService and
+    stableService): a promotion moves all traffic to the canary's Service and then swaps the roles,
+    so no Service that takes traffic ever has its selector changed."""
+
+    ping_service: str = Field(min_length=1, description="One of the two Services; stable at first.")
+    pong_service: str = Field(min_length=1, description="The other Service; canary at first.")
+
+    @model_validator(mode="after")
+    def _two_services(self) -> Self:
+        if self.ping_service == self.pong_service:
+            raise rule_error(
+                f"pingService and pongService are both {self.ping_service!r}; name two different Services",
+                at="pongService",
+            )
+        return self
+
+    def service(self, role: PingPongRole) -> str:
+        return self.ping_service if role is PingPongRole.PING else self.pong_service
+
+
 # --- strategies ------------------------------------------------------------------------------------
 
 _ZERO = "(type(self.{f}) == int ? self.{f} == 0 : self.{f} == '0%')"
@@ -286,8 +308,18 @@ _CANARY_CEL = cel(
     (
         "!has(self.trafficRouting) || (has(self.trafficRouting.istio)"
         " && has(self.trafficRouting.istio.destinationRule))"
-        " || (has(self.canaryService) && has(self.stableService))",
+        " || (has(self.canaryService) && has(self.stableService)) || has(self.pingPong)",
         "NGINX and host-level Istio traffic routing need both canaryService and stableService",
+    ),
+    (
+        "!has(self.pingPong) || (!has(self.canaryService) && !has(self.stableService))",
+        "pingPong replaces canaryService and stableService: remove them",
+    ),
+    (
+        "!has(self.pingPong) || (has(self.trafficRouting) && has(self.trafficRouting.istio)"
+        " && !has(self.trafficRouting.istio.destinationRule))",
+        "pingPong needs host-level Istio trafficRouting (a VirtualService routing to both Services,"
+        " no destinationRule)",
     ),
     (
         "!has(self.maxSurge) || !has(self.maxUnavailable) || !("
@@ -319,7 +351,6 @@ _CANARY_CEL = cel(
 class CanaryStrategy(ApiModel):
     """Shift traffic to the new version in steps, checking it between steps."""
 
-    UNSUPPORTED = frozenset({"pingPong"})
     model_config = ConfigDict(json_schema_extra=_CANARY_CEL)
 
     canary_service: str | None = Field(
@@ -327,6 +358,14 @@ class CanaryStrategy(ApiModel):
     )
     stable_service: str | None = Field(
         default=None, description="Service the controller points at the stable pods only."
+    )
+    ping_pong: PingPong | None = Field(
+        default=None,
+        description=(
+            "Instead of canaryService and stableService: two Services that swap the stable and"
+            " canary roles at each promotion (status.canary.stablePingPong says which is stable)."
+            " Host-level Istio only."
+        ),
     )
     steps: list[CanaryStep] | None = Field(
         default=None,
@@ -406,7 +445,9 @@ class CanaryStrategy(ApiModel):
                 at="stableService",
             )
         routing = self.traffic_routing
-        if routing is not None and routing.needs_both_services():
+        if self.ping_pong is not None:
+            self._check_ping_pong(routing)
+        elif routing is not None and routing.needs_both_services():
             missing = [
                 name
                 for name, value in (
@@ -468,6 +509,40 @@ class CanaryStrategy(ApiModel):
                         at="trafficRouting",
                     )
         return self
+
+    def _check_ping_pong(self, routing: RolloutTrafficRouting | None) -> None:
+        if self.canary_service or self.stable_service:
+            raise rule_error(
+                "pingPong replaces canaryService and stableService (its two Services take turns);"
+                " remove canaryService and stableService, or remove pingPong",
+                at="pingPong",
+            )
+        if routing is None or routing.istio is None or routing.istio.destination_rule is not None:
+            why = (
+                "an NGINX canary Ingress cannot hold the stable role"
+                if routing is not None and routing.nginx is not None
+                else "the swap moves traffic between two VirtualService destinations by host"
+            )
+            raise rule_error(
+                f"pingPong needs host-level Istio trafficRouting ({why}); route with"
+                " trafficRouting.istio.virtualService and no destinationRule, or use canaryService"
+                " and stableService",
+                at="pingPong",
+            )
+
+    def with_ping_pong_roles(self, stable: PingPongRole | None) -> CanaryStrategy:
+        """The strategy with canaryService and stableService filled in from pingPong, ``stable``
+        (from the status; ping when none yet) naming the stable one. Every reader after the
+        parse (references, routers, the engine) then sees the two roles as usual."""
+        if self.ping_pong is None:
+            return self
+        role = stable or PingPongRole.PING
+        return self.model_copy(
+            update={
+                "stable_service": self.ping_pong.service(role),
+                "canary_service": self.ping_pong.service(role.other()),
+            }
+        )
 
     def weight_total(self) -> int:
         """What setWeight, setCanaryScale.weight and the router's weight count out of: 100

@@ -122,7 +122,8 @@ def check_references(*, rollout: Rollout, document: Document, manifest: Manifest
                 note=True,
             )
         )
-    ctx = _Context(rollout=workload.rollout or rollout, document=document, manifest=manifest)
+    resolved = (workload.rollout or rollout).with_service_roles()  # pingPong: as the controller sees it
+    ctx = _Context(rollout=resolved, document=document, manifest=manifest)
     services = _services(ctx) if ctx.rollout.spec.template is not None else iter(())
     return [*found, *_dangling(ctx), *services, *_written(ctx), *_router(ctx), *_analysis(ctx)]
 

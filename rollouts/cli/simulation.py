@@ -289,7 +289,8 @@ def _start(rollout: Rollout, world: _World) -> Rollout:
         "ready_replicas": replicas,
         "available_replicas": replicas,
     }
-    canary, blue_green = rollout.spec.strategy.canary, rollout.spec.strategy.blue_green
+    strategy = rollout.with_service_roles().spec.strategy
+    canary, blue_green = strategy.canary, strategy.blue_green
     selected = {POD_TEMPLATE_HASH_LABEL: PREVIOUS}
     if canary is not None:
         status["current_step_index"] = len(canary.steps) if canary.steps else None
@@ -365,6 +366,10 @@ def simulate(
             )
         )
         promoted_by_user = False
+        canary = rollout.spec.strategy.canary
+        if canary is not None and world.router_weight is not None and _swapped(current.status, plan.status):
+            # The router reads the canary Service's weight: after a pingPong swap that is the other one.
+            world.router_weight = canary.weight_total() - world.router_weight
         settled = not plan.actions and plan.status == current.status
         current = current.model_copy(update={"status": plan.status})
         if not settled:
@@ -392,6 +397,16 @@ def simulate(
             return _blocked(rollout, desired, moments, manual, reason)
         current, manual, promoted_by_user = promoted, manual + 1, True
     return _blocked(rollout, desired, moments, manual, f"no end after {MAX_PASSES} engine passes")
+
+
+def _swapped(before: RolloutStatus | None, after: RolloutStatus) -> bool:
+    """The pingPong Services swapped roles in this pass."""
+
+    def role(status: RolloutStatus | None) -> object:
+        canary = status.canary if status is not None else None
+        return canary.stable_ping_pong if canary is not None else None
+
+    return role(before) is not None and role(before) != role(after)
 
 
 def _blocked(rollout: Rollout, desired: str, moments: list[Moment], manual: int, reason: str) -> Simulation:

@@ -239,6 +239,7 @@ async def observe(
     """Everything one pass of ``rollout`` decides from. Raises :class:`UserError` for a missing
     required object and :class:`~rollouts.traffic.RouterError` for a routing the user must fix."""
     namespace, uid = str(meta(raw)["namespace"]), str(meta(raw)["uid"])
+    rollout = rollout.with_service_roles()  # pingPong: which Service is stable, from the status
     router = router_for(rollout)
     found: dict[tuple[tuple[str, str], str], KubeObject] = {}
     shared: list[SharedField] = []

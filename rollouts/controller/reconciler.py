@@ -204,7 +204,7 @@ class Reconciler:
         garbage collector is removing. Best effort: there is no Rollout left to report on."""
         ref = f"{meta(last).get('namespace')}/{meta(last).get('name')}"
         try:
-            if await restore_stable(parse_rollout(last), self._client):
+            if await restore_stable(parse_rollout(last).with_service_roles(), self._client):
                 log.info("rollout %s: deleted; traffic sent back to stable", ref)
         except (InvalidObjectError, RouterError, KubeError) as exc:
             log.warning("rollout %s: deleted; traffic not sent back to stable: %s", ref, exc)

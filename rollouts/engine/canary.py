@@ -23,7 +23,9 @@ A pass is the straight list in :func:`decide`. Each rule is a small function ove
 7. **Promote** once every step is done and the canary runs fully available at its promotion size
    (full size; without traffic routing, as many pods as fit beside the stable's last pod, which
    is kept until the stable Service has switched); with traffic routing the old stable is kept
-   for ``scaleDownDelaySeconds``, without it goes to zero right after the switch.
+   for ``scaleDownDelaySeconds``, without it goes to zero right after the switch. With
+   ``pingPong`` no selector moves: all traffic goes to the canary's Service, then the two
+   Services swap roles in ``status.canary.stablePingPong`` in a pass that ends there.
 8. **Route traffic**: Services and router weight, only ever onto a fully available ReplicaSet
    (``canary_traffic.py``).
 9. **Advance** the current step when it is complete (not while ``spec.paused``, nor while an
@@ -36,11 +38,12 @@ The two delays default as in Argo Rollouts, and only apply with traffic routing 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import cached_property
+from typing import Literal
 
-from rollouts.api.enums import PauseReason
+from rollouts.api.enums import PauseReason, PingPongRole
 from rollouts.api.strategy import DEFAULT_SCALE_DOWN_DELAY_SECONDS, CanaryStep, CanaryStrategy
 from rollouts.engine import revisions
 from rollouts.engine.canary_analysis import judge_analysis
@@ -153,7 +156,13 @@ def decide(snapshot: Snapshot) -> Plan:
     canary_spec = snapshot.rollout.spec.strategy.canary
     if canary_spec is None:
         raise ValueError("canary.decide needs a Rollout with spec.strategy.canary")
+    if canary_spec.ping_pong is not None:
+        snapshot = replace(snapshot, rollout=snapshot.rollout.with_service_roles())
+        canary_spec = snapshot.rollout.spec.strategy.canary
+        assert canary_spec is not None
     c = Canary(ctx=PassContext.start(snapshot), spec=canary_spec, steps=list(canary_spec.steps or []))
+    draft = c.ctx.draft
+    draft.stable_ping_pong = (draft.stable_ping_pong or PingPongRole.PING) if canary_spec.ping_pong else None
     _follow_template_and_steps(c)
     _take_user_requests(c)
     restore_old_routing(c)
@@ -165,7 +174,11 @@ def decide(snapshot: Snapshot) -> Plan:
         _abort(c)
         return _finish(c)
     size_replica_sets(c)
-    _promote_when_done(c)
+    if _promote_when_done(c) == "swapped":
+        # The Services just swapped roles: this pass's reads hold the old ones, so the Services and
+        # the router are left as they are (all traffic on the new stable) until the next pass.
+        _retire(c)
+        return _finish(c)
     route_traffic(c)
     if not snapshot.rollout.spec.paused and not _held_for_a_human(c):
         _advance_step(c)
@@ -280,14 +293,22 @@ def _scale_down_aborted_canary(c: Canary) -> None:
 # --- 7. promotion ---------------------------------------------------------------------------------
 
 
-def _promote_when_done(c: Canary) -> None:
+def _promote_when_done(c: Canary) -> Literal["promoted", "swapped"] | None:
+    """Make the canary stable once every step is done and all its pods are available.
+
+    With pingPong the stable Service's selector never moves: all traffic first goes to the
+    canary's Service (the router reads it back), then the two Services swap roles in the status
+    (``"swapped"``), which changes nothing that serves traffic."""
     ctx, draft = c.ctx, c.ctx.draft
     new_rs = ctx.new_rs
     if c.promoted or c.index < len(c.steps) or new_rs is None:
-        return
+        return None
     size = promotion_size(c)
     if new_rs.replicas < size or new_rs.available < size or not ctx.available(new_rs):
-        return
+        return None
+    ping_pong = c.spec.ping_pong is not None
+    if ping_pong and ctx.snap.router_canary_weight != c.total:
+        return None  # route_traffic moves all traffic to the canary's Service first
     old_stable = ctx.stable_rs
     draft.stable_rs = ctx.desired_hash
     ctx.stable_rs = new_rs
@@ -295,12 +316,29 @@ def _promote_when_done(c: Canary) -> None:
     draft.clear_pauses()
     draft.step_run = draft.background_run = None
     ctx.plan.event("RolloutCompleted", f"Revision {ctx.desired_hash} is now stable")
-    if old_stable is None or old_stable is new_rs:
-        return
-    if c.routed:
-        revisions.keep_for(ctx, old_stable, delay_seconds=scale_down_delay_seconds(c.spec))
-    else:
-        ctx.scale(old_stable, 0)
+    if ping_pong:
+        _swap_ping_pong(c)
+    if old_stable is not None and old_stable is not new_rs:
+        if c.routed:
+            revisions.keep_for(ctx, old_stable, delay_seconds=scale_down_delay_seconds(c.spec))
+        else:
+            ctx.scale(old_stable, 0)
+    return "swapped" if ping_pong else "promoted"
+
+
+def _swap_ping_pong(c: Canary) -> None:
+    """The canary's Service, which has all the traffic, becomes the stable one: the new canary
+    Service (the old stable's) has weight 0 from now on."""
+    draft, ping_pong = c.ctx.draft, c.spec.ping_pong
+    assert ping_pong is not None
+    was = draft.stable_ping_pong or PingPongRole.PING
+    draft.stable_ping_pong = was.other()
+    draft.canary_weight = 0
+    c.ctx.plan.event(
+        "PingPongSwapped",
+        f"Service {ping_pong.service(was.other())} ({was.other()}) is now stable with all traffic;"
+        f" {ping_pong.service(was)} ({was}) takes the next canary",
+    )
 
 
 # --- 9. steps -------------------------------------------------------------------------------------

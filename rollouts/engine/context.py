@@ -22,7 +22,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from rollouts.api.enums import PauseReason
+from rollouts.api.enums import PauseReason, PingPongRole
 from rollouts.api.rollout import Rollout
 from rollouts.api.status import RolloutAnalysisRunStatus, RolloutStatus
 from rollouts.api.strategy import PodMetadata
@@ -63,6 +63,7 @@ class Draft:
     collision_count: int | None = None
     canary_weight: int | None = None
     traffic_routing: RolloutTrafficRouting | None = None
+    stable_ping_pong: PingPongRole | None = None
     step_run: RunRef | None = None
     background_run: RunRef | None = None
     active_selector: str = ""
@@ -126,6 +127,7 @@ def draft_from(status: RolloutStatus) -> Draft:
         collision_count=status.collision_count,
         canary_weight=weights.canary.weight if weights is not None else None,
         traffic_routing=canary.traffic_routing if canary is not None else None,
+        stable_ping_pong=canary.stable_ping_pong if canary is not None else None,
         step_run=_run_ref(canary.current_step_analysis_run_status) if canary else None,
         background_run=_run_ref(canary.current_background_analysis_run_status) if canary else None,
         active_selector=(blue_green.active_selector or "") if blue_green else "",

@@ -154,6 +154,7 @@ def _canary_status(ctx: PassContext) -> CanaryStatus:
         current_step_analysis_run_status=draft.step_run,
         current_background_analysis_run_status=draft.background_run,
         traffic_routing=draft.traffic_routing,
+        stable_ping_pong=draft.stable_ping_pong,
     )
 
 

@@ -113,7 +113,13 @@ def strategy_references(rollout: Rollout) -> list[Reference]:
     """The Services the strategy names, each once (the first field naming it wins the message)."""
     strategy = rollout.spec.strategy
     named: list[tuple[str, str | None]] = []
-    if strategy.canary is not None:
+    ping_pong = strategy.canary.ping_pong if strategy.canary is not None else None
+    if ping_pong is not None:
+        named += [
+            ("spec.strategy.canary.pingPong.pingService", ping_pong.ping_service),
+            ("spec.strategy.canary.pingPong.pongService", ping_pong.pong_service),
+        ]
+    elif strategy.canary is not None:
         named += [
             ("spec.strategy.canary.canaryService", strategy.canary.canary_service),
             ("spec.strategy.canary.stableService", strategy.canary.stable_service),

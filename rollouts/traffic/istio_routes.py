@@ -406,6 +406,18 @@ def lint_istio(rollout: Rollout, objects: FileObjects) -> list[LintProblem]:
         targeted += [((section, i), routes_of_section[i]) for i in chosen]
     for where, route in targeted:
         problems += _lint_destinations(rollout, vs_ref.name, where, route)
+    if canary.ping_pong is not None and targeted:
+        ping_pong = canary.ping_pong
+        message = (
+            f"with pingPong the stable Service alternates between {ping_pong.ping_service} and "
+            f"{ping_pong.pong_service}, so the weights in this file send traffic to the canary in every "
+            "other delivery when they are re-applied; keep the weights out of the GitOps sync (Argo CD: "
+            "ignoreDifferences on spec.http with RespectIgnoreDifferences=true; Flux: annotate the "
+            "VirtualService kustomize.toolkit.fluxcd.io/ssa: IfNotPresent)"
+        )
+        problems.append(
+            LintProblem(kind="VirtualService", name=vs_ref.name, path="spec.http", message=message, note=True)
+        )
     return problems
 
 

@@ -102,6 +102,27 @@ CASES: list[Case] = [
         "setCanaryScale (found: none)",
     ),
     (
+        "pingPong with stableService",
+        lambda: _edit(rollout(), lambda d: canary(d).update(pingPong=PING_PONG)),
+        "`spec.strategy.canary.pingPong`: pingPong replaces canaryService and stableService",
+    ),
+    (
+        "pingPong with NGINX",
+        lambda: _ping_pong({"nginx": {"stableIngress": "web"}}),
+        "`spec.strategy.canary.pingPong`: pingPong needs host-level Istio trafficRouting (an NGINX canary "
+        "Ingress cannot hold the stable role)",
+    ),
+    (
+        "pingPong without a router",
+        lambda: _ping_pong(None),
+        "`spec.strategy.canary.pingPong`: pingPong needs host-level Istio trafficRouting",
+    ),
+    (
+        "pingPong with one Service twice",
+        lambda: _ping_pong(ISTIO_HOSTS, pingPong={"pingService": "web", "pongService": "web"}),
+        "`spec.strategy.canary.pingPong.pongService`: pingService and pongService are both 'web'",
+    ),
+    (
         "weight above 100",
         lambda: _edit(rollout(), lambda d: canary(d)["steps"][2].update(setWeight=150)),
         "`spec.strategy.canary.steps[2].setWeight`: 150 is above the total weight 100 (percent); lower it",
@@ -408,6 +429,17 @@ TEMPLATE_CASES: list[Case] = [
 ]
 
 
+PING_PONG = {"pingService": "web-ping", "pongService": "web-pong"}
+ISTIO_HOSTS = {"istio": {"virtualService": {"name": "vs", "routes": ["primary"]}}}
+
+
+def _ping_pong(routing: Doc | None, **fields: Any) -> Doc:
+    body: Doc = {"pingPong": PING_PONG, "steps": [{"setWeight": 10}], **fields}
+    if routing is not None:
+        body["trafficRouting"] = routing
+    return rollout(canary=body)
+
+
 def _edit(doc: Doc, change: Callable[[Doc], object]) -> Doc:
     change(doc)
     return doc
@@ -503,3 +535,17 @@ def test_weights_count_out_of_max_traffic_weight() -> None:
     assert validation_errors(doc) == []
     parsed = parse_rollout(doc)
     assert parsed.spec.strategy.canary is not None and parsed.spec.strategy.canary.weight_total() == 1000
+
+
+def test_ping_pong_services_take_the_roles_the_status_gives_them() -> None:
+    doc = _ping_pong(ISTIO_HOSTS)
+    first = parse_rollout(doc).with_service_roles().spec.strategy.canary
+    assert first is not None and (first.stable_service, first.canary_service) == ("web-ping", "web-pong")
+    doc["status"] = {"canary": {"stablePingPong": "pong"}}
+    swapped = parse_rollout(doc).with_service_roles().spec.strategy.canary
+    assert swapped is not None and (swapped.stable_service, swapped.canary_service) == (
+        "web-pong",
+        "web-ping",
+    )
+    plain = parse_rollout(rollout())
+    assert plain.with_service_roles() is plain

@@ -25,9 +25,9 @@ def test_examples_pass_with_one_ok_line_per_object() -> None:
     result = cli("lint", "-f", str(EXAMPLES), "--no-color")
     assert result.code == 0, result.out
     ok_lines = [line for line in result.out.splitlines() if line.startswith("ok ")]
-    assert len(ok_lines) == 13
+    assert len(ok_lines) == 17
     assert any("(document 4, Rollout web)" in line for line in ok_lines)
-    assert result.out.splitlines()[-1] == "13 documents, no problems"
+    assert result.out.splitlines()[-1] == "17 documents, no problems"
 
 
 def test_a_file_with_its_template_checks_the_template_reference() -> None:
@@ -287,6 +287,20 @@ def test_a_service_the_manifest_gives_a_selector_gets_a_note_not_an_error() -> N
 def test_services_without_a_selector_are_the_gitops_form() -> None:
     result = cli("lint", "-f", str(EXAMPLES / "canary-nginx.yaml"), "--no-color")
     assert result.code == 0 and "note" not in result.out and "error" not in result.out, result.out
+
+
+def test_ping_pong_services_are_checked_and_the_alternating_weights_noted(tmp_path: Path) -> None:
+    path = EXAMPLES / "canary-istio-ping-pong.yaml"
+    result = cli("lint", "-f", str(path), "--no-color")
+    notes = [
+        line for line in result.out.splitlines() if "VirtualService cart" in line and line.startswith("note")
+    ]
+    assert result.code == 0, result.out
+    assert any("alternates between cart-ping and cart-pong" in line for line in notes), notes
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(path.read_text().replace("host: cart-pong", "host: cart-pang"))
+    missing = cli("lint", "-f", str(broken), "--no-color")
+    assert missing.code == 1 and "no destination with host 'cart-pong'" in missing.out, missing.out
 
 
 # --- found by tests/unit/volume: a broken neighbour or name crashed lint, or hid the field ----------
