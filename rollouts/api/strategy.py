@@ -309,17 +309,15 @@ _CANARY_CEL = cel(
         "!has(self.trafficRouting) || (has(self.trafficRouting.istio)"
         " && has(self.trafficRouting.istio.destinationRule))"
         " || (has(self.canaryService) && has(self.stableService)) || has(self.pingPong)",
-        "NGINX and host-level Istio traffic routing need both canaryService and stableService",
+        "NGINX and host-level Istio traffic routing need both canaryService and stableService (or pingPong)",
     ),
     (
         "!has(self.pingPong) || (!has(self.canaryService) && !has(self.stableService))",
         "pingPong replaces canaryService and stableService: remove them",
     ),
     (
-        "!has(self.pingPong) || (has(self.trafficRouting) && has(self.trafficRouting.istio)"
-        " && !has(self.trafficRouting.istio.destinationRule))",
-        "pingPong needs host-level Istio trafficRouting (a VirtualService routing to both Services,"
-        " no destinationRule)",
+        "!has(self.pingPong) || (has(self.trafficRouting) && has(self.trafficRouting.istio))",
+        "pingPong needs Istio trafficRouting",
     ),
     (
         "!has(self.maxSurge) || !has(self.maxUnavailable) || !("
@@ -364,7 +362,8 @@ class CanaryStrategy(ApiModel):
         description=(
             "Instead of canaryService and stableService: two Services that swap the stable and"
             " canary roles at each promotion (status.canary.stablePingPong says which is stable)."
-            " Host-level Istio only."
+            " Istio only: by host, the VirtualService routes to both Services; by subset, they are"
+            " the two roles' Services for other clients while the subsets carry the mesh's traffic."
         ),
     )
     steps: list[CanaryStep] | None = Field(
@@ -517,16 +516,15 @@ class CanaryStrategy(ApiModel):
                 " remove canaryService and stableService, or remove pingPong",
                 at="pingPong",
             )
-        if routing is None or routing.istio is None or routing.istio.destination_rule is not None:
+        if routing is None or routing.istio is None:
             why = (
                 "an NGINX canary Ingress cannot hold the stable role"
                 if routing is not None and routing.nginx is not None
-                else "the swap moves traffic between two VirtualService destinations by host"
+                else "the roles swap once the router shows all traffic on the canary"
             )
             raise rule_error(
-                f"pingPong needs host-level Istio trafficRouting ({why}); route with"
-                " trafficRouting.istio.virtualService and no destinationRule, or use canaryService"
-                " and stableService",
+                f"pingPong needs Istio trafficRouting ({why}); route with trafficRouting.istio,"
+                " or use canaryService and stableService",
                 at="pingPong",
             )
 

@@ -112,6 +112,7 @@ class RolloutFacts:
     step: str
     set_weight: str
     actual_weight: str
+    ping_pong: str
     stable_images: list[str]
     canary_images: list[str]
     desired: int
@@ -153,6 +154,7 @@ class RolloutFacts:
             step=step,
             set_weight=set_weight,
             actual_weight=actual,
+            ping_pong=_ping_pong(canary, status),
             stable_images=stable_images,
             canary_images=canary_images,
             desired=_int(spec.get("replicas", 1)),
@@ -161,6 +163,19 @@ class RolloutFacts:
             ready=_int(status.get("readyReplicas")),
             available=_int(status.get("availableReplicas")),
         )
+
+
+def _ping_pong(canary: Any, status: Mapping[str, Any]) -> str:
+    """``web-pong (pong) is stable, web-ping (ping) takes the canary`` for a pingPong canary; "" otherwise."""
+    services = dig(canary, "pingPong")
+    if not isinstance(services, Mapping):
+        return ""
+    stable = dig(status, "canary", "stablePingPong") or "ping"
+    other = "pong" if stable == "ping" else "ping"
+    return (
+        f"{services.get(stable + 'Service')} ({stable}) is stable, "
+        f"{services.get(other + 'Service')} ({other}) takes the canary"
+    )
 
 
 def _set_weight(steps: list[Any], index: Any, total: int) -> int:

@@ -24,6 +24,8 @@ def render_header(facts: RolloutFacts, *, style: Style = PLAIN) -> str:
             ("  SetWeight:", facts.set_weight),
             ("  ActualWeight:", facts.actual_weight),
         ]
+        if facts.ping_pong:
+            lines.append(("  PingPong:", facts.ping_pong))
     images = [(image, "stable") for image in facts.stable_images]
     images += [
         (image, "canary" if facts.strategy == "Canary" else "preview") for image in facts.canary_images

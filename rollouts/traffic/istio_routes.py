@@ -406,7 +406,7 @@ def lint_istio(rollout: Rollout, objects: FileObjects) -> list[LintProblem]:
         targeted += [((section, i), routes_of_section[i]) for i in chosen]
     for where, route in targeted:
         problems += _lint_destinations(rollout, vs_ref.name, where, route)
-    if canary.ping_pong is not None and targeted:
+    if canary.ping_pong is not None and istio.destination_rule is None and targeted:
         ping_pong = canary.ping_pong
         message = (
             f"with pingPong the stable Service alternates between {ping_pong.ping_service} and "

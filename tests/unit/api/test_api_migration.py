@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import yaml
 
 from rollouts.api import (
@@ -207,3 +208,49 @@ def test_argo_features_we_lack_are_named_not_dropped() -> None:
         "spec.strategy.canary.steps[2].experiment",
         "spec.strategy.canary.steps[5].setHeaderRoute",
     ]
+
+
+ARGO_PING_PONG = """
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata:
+  name: orders
+spec:
+  selector:
+    matchLabels: {app: orders}
+  template:
+    metadata:
+      labels: {app: orders}
+    spec:
+      containers:
+      - name: orders
+        image: ghcr.io/example/orders:3.1
+  strategy:
+    canary:
+      pingPong:
+        pingService: orders-a
+        pongService: orders-b
+      trafficRouting:
+        istio:
+          virtualService:
+            name: orders
+            routes: [main]
+      steps:
+      - setWeight: 40
+      - pause: {duration: 30s}
+"""
+
+
+@pytest.mark.parametrize("by_subset", [False, True], ids=["by-host", "by-subset"])
+def test_an_argo_ping_pong_canary_with_istio_parses_once_the_api_version_is_changed(by_subset: bool) -> None:
+    doc = _migrated(ARGO_PING_PONG)
+    istio = doc["spec"]["strategy"]["canary"]["trafficRouting"]["istio"]
+    if by_subset:
+        istio["destinationRule"] = {"name": "orders", "canarySubsetName": "b", "stableSubsetName": "a"}
+    rollout = parse_object(doc)
+    assert isinstance(rollout, Rollout)
+    strategy = rollout.with_service_roles().spec.strategy.canary
+    assert strategy is not None and (strategy.stable_service, strategy.canary_service) == (
+        "orders-a",
+        "orders-b",
+    )

@@ -109,13 +109,13 @@ CASES: list[Case] = [
     (
         "pingPong with NGINX",
         lambda: _ping_pong({"nginx": {"stableIngress": "web"}}),
-        "`spec.strategy.canary.pingPong`: pingPong needs host-level Istio trafficRouting (an NGINX canary "
+        "`spec.strategy.canary.pingPong`: pingPong needs Istio trafficRouting (an NGINX canary "
         "Ingress cannot hold the stable role)",
     ),
     (
         "pingPong without a router",
         lambda: _ping_pong(None),
-        "`spec.strategy.canary.pingPong`: pingPong needs host-level Istio trafficRouting",
+        "`spec.strategy.canary.pingPong`: pingPong needs Istio trafficRouting",
     ),
     (
         "pingPong with one Service twice",

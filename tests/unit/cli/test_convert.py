@@ -41,7 +41,7 @@ def test_what_needs_a_hand_is_reported_in_comments_and_exits_1() -> None:
     assert result.code == 1
     header = [line for line in result.out.splitlines() if line.startswith("# ")][:4]
     assert "kube-rollouts has no Experiment; left as it is" in header[1]
-    assert "`spec.strategy.canary.pingPong`: pingPong needs host-level Istio trafficRouting" in header[2]
+    assert "`spec.strategy.canary.pingPong`: pingPong needs Istio trafficRouting" in header[2]
     assert header[3] == "# lint: 1 problem in 1 of 3 documents"
 
 

@@ -12,6 +12,7 @@ import yaml
 from rollouts.cli.ages import age
 from rollouts.cli.facts import RolloutFacts, RolloutObjects
 from rollouts.cli.get import render_rollout
+from rollouts.cli.header import render_header
 from rollouts.cli.status import exit_code_for, render_status
 from rollouts.cli.style import Style
 from rollouts.cli.table import render_table
@@ -61,6 +62,16 @@ def test_weights_out_of_max_traffic_weight_say_their_total() -> None:
     spec = {**rollout["spec"], "strategy": {"canary": {**canary, "trafficRouting": routing}}}
     facts = RolloutFacts.of({**rollout, "spec": spec})
     assert (facts.set_weight, facts.actual_weight) == ("10/1000", "10/1000")
+
+
+def test_a_ping_pong_canary_says_which_service_is_stable() -> None:
+    rollout = objects("canary-paused").rollout
+    canary = {**rollout["spec"]["strategy"]["canary"], "pingPong": {"pingService": "a", "pongService": "b"}}
+    spec = {**rollout["spec"], "strategy": {"canary": canary}}
+    status = {**rollout["status"], "canary": {**rollout["status"]["canary"], "stablePingPong": "pong"}}
+    header = render_header(RolloutFacts.of({**rollout, "spec": spec, "status": status}))
+    assert "  PingPong:     b (pong) is stable, a (ping) takes the canary\n" in header, header
+    assert "PingPong" not in render_header(RolloutFacts.of(rollout))
 
 
 def test_color_only_when_asked() -> None:
