@@ -7,7 +7,9 @@ as the controller recorded it); its latency is the time until the next canary-we
 two samples per Rollout. The first step is measured apart (``first_step_*``): from the moment a
 watch sees the canary ReplicaSet available to the first canary weight (20) on the Ingress, one
 sample per Rollout. Also reported: the controller's peak RSS (VmHWM) and CPU seconds (user +
-system) from start to the end of the update, and the wall time of the whole update.
+system) from start to the end of the update, the wall time of the whole update, and the
+controller's writes to the API server during the update by verb and kind (from its
+``kube_rollouts_api_requests_total``), in total and per Rollout.
 
 Run: ``python -m bench controller`` (N=200), or ``BENCH_ROLLOUTS=50 python -m bench controller``;
 ``BENCH_WORKERS`` sets the controller's ``--workers`` (default 8), ``BENCH_LOG_LEVEL`` its log level.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -25,6 +28,8 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from bench.kube import apply_crds, follow
 from e2e.cluster import ensure_up
@@ -192,6 +197,32 @@ def _proc(pid: int) -> tuple[int, float]:
     return peak, (int(fields[11]) + int(fields[12])) / ticks
 
 
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def _writes(metrics_port: int) -> dict[str, int]:
+    """The controller's API writes so far, ``"VERB Kind"`` -> count, from its /metrics."""
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+    found: dict[str, int] = {}
+    for line in text.splitlines():
+        if not line.startswith("kube_rollouts_api_requests_total{"):
+            continue
+        labels, value = line[line.index("{") + 1 : line.index("}")], line.rsplit(" ", 1)[1]
+        pairs = dict(part.split("=", 1) for part in labels.split(","))
+        verb, kind = pairs["verb"].strip('"'), pairs["kind"].strip('"')
+        if verb in WRITES:
+            found[f"{verb} {kind}"] = int(float(value))
+    return found
+
+
 async def _bench(count: int, namespace: str, kubeconfig: str) -> dict[str, Any]:
     client = KubeClient(load_config(kubeconfig=kubeconfig))
     recorder = Recorder(client, namespace, count)
@@ -205,7 +236,7 @@ async def _bench(count: int, namespace: str, kubeconfig: str) -> dict[str, Any]:
             "--namespace",
             namespace,
             "--metrics-port",
-            "-1",
+            str(metrics_port := _free_port()),
             "--health-port",
             "-1",
             "--log-level",
@@ -235,6 +266,7 @@ async def _bench(count: int, namespace: str, kubeconfig: str) -> dict[str, Any]:
             await asyncio.sleep(0.5)
         deployed = len(recorder.healthy)
         v1 = dict(recorder.healthy)
+        writes_before = await _writes(metrics_port)
         started = time.monotonic()
         patch = {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "v2"}]}}}}
 
@@ -253,6 +285,7 @@ async def _bench(count: int, namespace: str, kubeconfig: str) -> dict[str, Any]:
             await asyncio.sleep(0.5)
         wall = time.monotonic() - started
         peak_kib, cpu = _proc(controller.pid)
+        writes_after = await _writes(metrics_port)
         lat = sorted(recorder.latencies())
         v2 = {n: h for n, h in recorder.healthy.items() if h != v1.get(n)}
         first = sorted(recorder.first_steps(v2))
@@ -265,6 +298,9 @@ async def _bench(count: int, namespace: str, kubeconfig: str) -> dict[str, Any]:
         await client.delete("v1", "Namespace", name=namespace)
         await client.close()
     q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [float("nan")] * 99
+    writes = {
+        k: n - writes_before.get(k, 0) for k, n in sorted(writes_after.items()) if n > writes_before.get(k, 0)
+    }
     return {
         "rollouts": count,
         "deployed_healthy": deployed,
@@ -279,6 +315,9 @@ async def _bench(count: int, namespace: str, kubeconfig: str) -> dict[str, Any]:
         "update_wall_seconds": round(wall, 1),
         "controller_peak_rss_mib": round(peak_kib / 1024, 1),
         "controller_cpu_seconds": round(cpu, 1),
+        "update_writes": sum(writes.values()),
+        "update_writes_per_rollout": round(sum(writes.values()) / count, 1),
+        "update_writes_by_kind": writes,
         "controller_log": str(log_path),
     }
 

@@ -74,6 +74,7 @@ class Controller:
             phases=self._phases,
             analysis_measurements=lambda: self.analysis.stats.by_phase,
             analysis_status_writes=lambda: self.analysis.stats.status_writes,
+            api_requests=lambda: client.requests,
         )
         self.recorder = EventRecorder(client)
         self.reconciler = Reconciler(client=client, caches=self.caches, recorder=self.recorder)

@@ -37,6 +37,8 @@ class ControllerMetrics:
     """Measurements taken by the AnalysisRun controller, by phase (read at scrape)."""
     analysis_status_writes: Callable[[], int] = int
     """AnalysisRun status writes made by the AnalysisRun controller (read at scrape)."""
+    api_requests: Callable[[], Mapping[str, int]] = dict
+    """Requests made to the API server, keyed ``"VERB Kind[/subresource]"`` (read at scrape)."""
     reconciles: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     _bucket_counts: list[int] = field(default_factory=lambda: [0] * len(BUCKETS))
@@ -98,5 +100,10 @@ class ControllerMetrics:
             "# HELP kube_rollouts_analysis_status_writes_total AnalysisRun status writes.",
             "# TYPE kube_rollouts_analysis_status_writes_total counter",
             f"kube_rollouts_analysis_status_writes_total {self.analysis_status_writes()}",
+            "# HELP kube_rollouts_api_requests_total Requests to the API server, by verb and kind.",
+            "# TYPE kube_rollouts_api_requests_total counter",
         ]
+        for key, count in sorted(self.api_requests().items()):
+            verb, _, kind = key.partition(" ")
+            lines.append(f"kube_rollouts_api_requests_total{_labels({'verb': verb, 'kind': kind})} {count}")
         return "\n".join(lines) + "\n"

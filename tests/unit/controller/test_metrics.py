@@ -18,3 +18,10 @@ def test_render_counts_passes_errors_durations_and_phases() -> None:
     assert lines['kube_rollouts_reconcile_duration_seconds_bucket{le="+Inf"}'] == "2"
     assert lines['kube_rollouts_rollouts{phase="Paused"}'] == "1"
     assert lines['kube_rollouts_rollouts{phase="Degraded"}'] == "0"
+
+
+def test_api_requests_are_counted_by_verb_and_kind() -> None:
+    metrics = ControllerMetrics(api_requests=lambda: {"PUT Rollout/status": 3, "POST Event": 5})
+    lines = dict(line.rsplit(" ", 1) for line in metrics.render().splitlines() if not line.startswith("#"))
+    assert lines['kube_rollouts_api_requests_total{kind="Rollout/status",verb="PUT"}'] == "3"
+    assert lines['kube_rollouts_api_requests_total{kind="Event",verb="POST"}'] == "5"
