@@ -122,7 +122,7 @@ def _canary_rows(r: _Reader, templates: Mapping[TemplateKey, AnalysisTemplateSpe
     rows: list[Row] = []
     total = 100 if canary is None else canary.weight_total()
     for index, step in enumerate(canary.steps or [] if canary else []):
-        start = r.first(partial(_at_step, index))
+        start = r.first(partial(_reached_step, index))
         if start is None:
             break
         end = r.first(partial(_past_step, index), after=start)
@@ -132,9 +132,11 @@ def _canary_rows(r: _Reader, templates: Mapping[TemplateKey, AnalysisTemplateSpe
         manual = m.promoted_by_user
         note = _analysis_note(step.analysis, templates) if step.analysis is not None else ""
         wait = m.at - r.sim.moments[start].at
+        # The pass that completes a step may already start the next one (scale, weight): the step's
+        # own state is the one before that pass.
         rows.append(
             r.row(
-                end,
+                max(0, end - 1),
                 start=start,
                 step=index,
                 action=_describe_step(step, total),
@@ -221,8 +223,9 @@ def _scales_up(action: object, pod_template_hash: str) -> bool:
     )
 
 
-def _at_step(index: int, m: Moment) -> bool:
-    return m.status.current_step_index == index
+def _reached_step(index: int, m: Moment) -> bool:
+    """At the step or past it: a pass can enter a step and complete it at once."""
+    return (m.status.current_step_index or 0) >= index
 
 
 def _past_step(index: int, m: Moment) -> bool:

@@ -29,7 +29,8 @@ A pass is the straight list in :func:`decide`. Each rule is a small function ove
 8. **Route traffic**: Services and router weight, only ever onto a fully available ReplicaSet
    (``canary_traffic.py``).
 9. **Advance** the current step when it is complete (not while ``spec.paused``, nor while an
-   inconclusive analysis waits for a human).
+   inconclusive analysis waits for a human). A step completed while nothing is planned yet goes
+   on at once: 6-9 run again for the next step, so a transition is one pass (one status write).
 10. **Retire** old ReplicaSets, clean up history, restart pods for ``restartAt``.
 
 The two delays default as in Argo Rollouts, and only apply with traffic routing (see
@@ -173,15 +174,20 @@ def decide(snapshot: Snapshot) -> Plan:
     if c.ctx.draft.abort:
         _abort(c)
         return _finish(c)
-    size_replica_sets(c)
-    if _promote_when_done(c) == "swapped":
-        # The Services just swapped roles: this pass's reads hold the old ones, so the Services and
-        # the router are left as they are (all traffic on the new stable) until the next pass.
-        _retire(c)
-        return _finish(c)
-    route_traffic(c)
-    if not snapshot.rollout.spec.paused and not _held_for_a_human(c):
-        _advance_step(c)
+    for _ in range(len(c.steps) + 1):
+        size_replica_sets(c)
+        if _promote_when_done(c) == "swapped":
+            # The Services just swapped roles: this pass's reads hold the old ones, so the Services
+            # and the router are left as they are (all traffic on the new stable) until the next pass.
+            break
+        route_traffic(c)
+        if snapshot.rollout.spec.paused or _held_for_a_human(c):
+            break
+        # A step completed with nothing to change in the cluster (a pause ended, a weight was read
+        # back) goes straight on to the next one in the same pass: one status write and one router
+        # write per transition instead of a pass for the index and another for the weight.
+        if not _advance_step(c) or c.ctx.plan.planned():
+            break
     _retire(c)
     return _finish(c)
 
@@ -349,10 +355,11 @@ def _held_for_a_human(c: Canary) -> bool:
     return PauseReason.INCONCLUSIVE_ANALYSIS_RUN in c.ctx.draft.pause_conditions
 
 
-def _advance_step(c: Canary) -> None:
+def _advance_step(c: Canary) -> bool:
+    """Complete the current step when it is done; True when it was."""
     ctx, draft, step = c.ctx, c.ctx.draft, c.step
     if step is None or c.promoted:
-        return
+        return False
     if step.pause is not None:
         done = _pause_done(c)
     elif step.analysis is not None:
@@ -364,12 +371,13 @@ def _advance_step(c: Canary) -> None:
     else:
         done = at_desired_counts(c)
     if not done:
-        return
+        return False
     draft.unpause(PauseReason.CANARY_PAUSE_STEP)
     draft.controller_pause = bool(draft.pause_conditions)
     draft.step_run = None
     draft.current_step_index = c.index + 1
     ctx.plan.event("RolloutStepCompleted", f"Step {c.index}/{len(c.steps)} completed ({_describe(step)})")
+    return True
 
 
 def _pause_done(c: Canary) -> bool:

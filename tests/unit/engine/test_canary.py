@@ -725,3 +725,26 @@ def test_max_traffic_weight_sizes_and_routes_a_half_percent_step() -> None:
     assert weights is not None and (weights.canary.weight, weights.stable.weight) == (5, 995)
     shown = canary.decide(replace(ready, router_canary_weight=5))
     assert shown.status.current_step_index == 1
+
+
+def test_a_step_that_completes_with_nothing_to_change_goes_on_to_the_next_in_the_same_pass() -> None:
+    """Fewer writes per step (issue 15): a pause that ends and the setWeight after it are one pass
+    with one status write and one router write; the weight read back and the next pause, one more
+    pass with one status write."""
+    ro = canary_rollout(
+        replicas=1,
+        steps=[{"setWeight": 20}, {"pause": {"duration": 2}}, {"setWeight": 50}, {"pause": {"duration": 2}}],
+        status=mid(1, pauseConditions=[{"reason": "CanaryPauseStep", "startTime": at(0).isoformat()}]),
+    )
+    snap = snapshot(ro, now=at(3), replica_sets=(rs(V1, 1), rs(V2, 1, revision=2)), services=SERVICES_V2)
+    snap = replace(snap, router_canary_weight=20)
+    first = canary.decide(snap)
+    assert first.status.current_step_index == 2 and of_type(first, SetWeight) == [
+        SetWeight(canary_weight=50, canary_hash=V2, stable_hash=V1)
+    ]
+    assert [e.reason for e in first.events] == ["RolloutStepCompleted", "TrafficWeightUpdated"]
+    second = canary.decide(apply(snap, first, after=0.1))
+    assert second.actions == () and second.status.current_step_index == 3
+    assert [p.reason for p in second.status.pause_conditions or []] == [PauseReason.CANARY_PAUSE_STEP]
+    third = canary.decide(apply(apply(snap, first, after=0.1), second, after=0.1))
+    assert third.actions == () and third.status == second.status

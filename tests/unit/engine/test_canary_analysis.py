@@ -54,7 +54,7 @@ def test_failed_step_analysis_aborts_with_its_message() -> None:
     ("phase", "index_after", "rollout_phase"),
     [
         (AnalysisPhase.RUNNING, 1, RolloutPhase.PROGRESSING),
-        (AnalysisPhase.SUCCESSFUL, 2, RolloutPhase.PROGRESSING),
+        (AnalysisPhase.SUCCESSFUL, 2, RolloutPhase.PAUSED),  # the next step, a pause, starts in the same pass
         (AnalysisPhase.INCONCLUSIVE, 1, RolloutPhase.PAUSED),
         (AnalysisPhase.ERROR, 0, RolloutPhase.DEGRADED),
     ],
