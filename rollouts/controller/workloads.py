@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from rollouts.api import Rollout
 from rollouts.api.common import parse_timestamp
+from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.engine.plan import ScaleWorkload
 from rollouts.engine.references import DEPLOYMENT
 from rollouts.engine.snapshot import ObservedWorkload
@@ -42,14 +43,20 @@ WORKLOAD_FINALIZER = "rollouts.dev/workload"
 
 
 def observed_workload(deployment: KubeObject | None) -> ObservedWorkload | None:
-    """The engine's view of the Deployment: replicas, available pods, the recorded original."""
+    """The engine's view of the Deployment: replicas, available pods, the recorded original.
+
+    Available pods count only from a status the Deployment controller wrote for the current spec
+    (``observedGeneration``): right after a scale-up, an older status can still report the pods
+    of a moment before, and the Rollout's pods must not go on its word."""
     if deployment is None:
         return None
     recorded = (meta(deployment).get("annotations") or {}).get(WORKLOAD_REPLICAS_ANNOTATION)
+    status = deployment.get("status") or {}
+    current = int(status.get("observedGeneration") or 0) >= int(meta(deployment).get("generation") or 0)
     return ObservedWorkload(
         name=str(meta(deployment).get("name")),
         replicas=int((deployment.get("spec") or {}).get("replicas", 1)),
-        available=int((deployment.get("status") or {}).get("availableReplicas") or 0),
+        available=int(status.get("availableReplicas") or 0) if current else 0,
         original=int(recorded) if isinstance(recorded, str) and recorded.isdigit() else None,
     )
 
@@ -110,12 +117,32 @@ async def give_back(
         await scale_workload(client, namespace, back)
         return "scaled"
     short = seen.available < seen.original
+    if not short and deployment is not None:
+        # Its status sums its ReplicaSets' statuses, which can lag their pods: the Rollout's pods
+        # go only once the Deployment's own pods are seen Ready.
+        short = await ready_pods_of(client, namespace, deployment) < seen.original
     if short and not _past_deadline(raw, now):
         return "waiting"
     forget = {"metadata": {"annotations": {WORKLOAD_REPLICAS_ANNOTATION: None}}}
     await client.patch(*DEPLOYMENT.key, namespace=namespace, name=seen.name, patch=forget)
     await remove_finalizer(client, raw)
     return "late" if short else "done"
+
+
+async def ready_pods_of(client: KubeClient, namespace: str, deployment: KubeObject) -> int:
+    """The Deployment's Ready pods that are not being deleted (the Rollout's, which carry the
+    revision label, left out), from one list of the API server."""
+    labels = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    if not labels:
+        return 0
+    selector = ",".join([*(f"{k}={v}" for k, v in sorted(labels.items())), f"!{POD_TEMPLATE_HASH_LABEL}"])
+    listed = await client.list("v1", "Pod", namespace=namespace, label_selector=selector)
+    return sum(1 for pod in listed.items if _ready(pod) and not meta(pod).get("deletionTimestamp"))
+
+
+def _ready(pod: KubeObject) -> bool:
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 def _past_deadline(raw: KubeObject, now: datetime) -> bool:
