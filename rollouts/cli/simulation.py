@@ -367,8 +367,16 @@ def simulate(
         )
         promoted_by_user = False
         canary = rollout.spec.strategy.canary
-        if canary is not None and world.router_weight is not None and _swapped(current.status, plan.status):
-            # The router reads the canary Service's weight: after a pingPong swap that is the other one.
+        routing = canary.traffic_routing if canary is not None else None
+        by_host = routing is not None and routing.istio is not None and routing.istio.destination_rule is None
+        if (
+            canary is not None
+            and by_host
+            and world.router_weight is not None
+            and _swapped(current.status, plan.status)
+        ):
+            # By host the router reads the canary Service's weight: after a pingPong swap that is the
+            # other Service. By subset the subsets keep their names, and so their weights.
             world.router_weight = canary.weight_total() - world.router_weight
         settled = not plan.actions and plan.status == current.status
         current = current.model_copy(update={"status": plan.status})

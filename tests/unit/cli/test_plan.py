@@ -284,3 +284,28 @@ def test_an_invalid_template_the_rollout_names_points_at_lint(tmp_path: Path) ->
     assert result.err.startswith(f"error: {path}:")
     assert "(document 2, AnalysisTemplate error-rate) is invalid: " in result.err
     assert f"run `kubectl rollouts lint -f {path}`" in result.err
+
+
+@pytest.mark.parametrize("by_subset", [False, True], ids=["by-host", "by-subset"])
+def test_a_ping_pong_canary_is_planned_through_the_swap(by_subset: bool) -> None:
+    """By host the swap itself moves the weight back (no router write); by subset the stable
+    subset takes it back with one more write."""
+    docs = list(yaml.safe_load_all((Path("examples") / "canary-istio-ping-pong.yaml").read_text()))
+    doc = docs[-1]
+    doc["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.28"
+    doc["spec"]["strategy"]["canary"]["steps"] = [{"setWeight": 10}, {"pause": {"duration": "1m"}}]
+    if by_subset:
+        istio = doc["spec"]["strategy"]["canary"]["trafficRouting"]["istio"]
+        istio["destinationRule"] = {
+            "name": "cart",
+            "canarySubsetName": "canary",
+            "stableSubsetName": "stable",
+        }
+    sim = simulate(parse_rollout(doc))
+    assert sim.promoted_at is not None
+    weights = [
+        a.canary_weight for m in sim.moments for a in m.plan.actions if type(a).__name__ == "SetWeight"
+    ]
+    assert weights == ([10, 100, 0] if by_subset else [10, 100])
+    final = sim.moments[-1].status.canary
+    assert final is not None and final.stable_ping_pong == "pong"
