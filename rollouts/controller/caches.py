@@ -32,7 +32,7 @@ from rollouts.engine import references as declared
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.engine.references import Kind
 from rollouts.engine.snapshot import Template
-from rollouts.kube import Informer, Key, KubeClient, KubeObject, appliers_of, controller_of
+from rollouts.kube import Informer, Key, KubeClient, KubeObject, appliers_of, controller_of, pod_ready
 from rollouts.traffic import declared_kinds, references_of
 
 __all__ = ["Caches", "ParsedByVersion", "Watched"]
@@ -57,10 +57,6 @@ _IndexKey = tuple[str, Watched, str]
 def _trim_pod(pod: KubeObject) -> KubeObject:
     """Keep what the restartAt rule reads; a pod's full spec and status are most of its bytes."""
     meta = pod.get("metadata") or {}
-    ready = any(
-        c.get("type") == "Ready" and c.get("status") == "True"
-        for c in (pod.get("status") or {}).get("conditions") or []
-    )
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -78,7 +74,7 @@ def _trim_pod(pod: KubeObject) -> KubeObject:
             )
             if k in meta
         },
-        "ready": ready,
+        "ready": pod_ready(pod),
     }
 
 

@@ -25,7 +25,7 @@ from rollouts.engine.plan import ScaleWorkload
 from rollouts.engine.references import DEPLOYMENT
 from rollouts.engine.snapshot import ObservedWorkload
 from rollouts.engine.workload import WORKLOAD_REPLICAS_ANNOTATION
-from rollouts.kube import KubeClient, KubeObject, meta
+from rollouts.kube import KubeClient, KubeObject, meta, pod_ready
 
 __all__ = [
     "WORKLOAD_FINALIZER",
@@ -137,12 +137,7 @@ async def ready_pods_of(client: KubeClient, namespace: str, deployment: KubeObje
         return 0
     selector = ",".join([*(f"{k}={v}" for k, v in sorted(labels.items())), f"!{POD_TEMPLATE_HASH_LABEL}"])
     listed = await client.list("v1", "Pod", namespace=namespace, label_selector=selector)
-    return sum(1 for pod in listed.items if _ready(pod) and not meta(pod).get("deletionTimestamp"))
-
-
-def _ready(pod: KubeObject) -> bool:
-    conditions = (pod.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    return sum(1 for pod in listed.items if pod_ready(pod) and not meta(pod).get("deletionTimestamp"))
 
 
 def _past_deadline(raw: KubeObject, now: datetime) -> bool:

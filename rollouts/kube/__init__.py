@@ -58,7 +58,7 @@ from rollouts.kube.errors import (
 )
 from rollouts.kube.events import EventRecorder, EventType
 from rollouts.kube.informer import ChangeHandler, Informer, Key
-from rollouts.kube.objects import appliers_of, controller_of, is_owned_by, meta, owner_reference
+from rollouts.kube.objects import appliers_of, controller_of, is_owned_by, meta, owner_reference, pod_ready
 from rollouts.kube.resources import Resource
 
 __all__ = [
@@ -90,4 +90,5 @@ __all__ = [
     "load_config",
     "meta",
     "owner_reference",
+    "pod_ready",
 ]

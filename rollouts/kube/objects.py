@@ -6,13 +6,19 @@ from typing import Any
 
 from rollouts.kube.client import KubeObject
 
-__all__ = ["appliers_of", "controller_of", "is_owned_by", "meta", "owner_reference"]
+__all__ = ["appliers_of", "controller_of", "is_owned_by", "meta", "owner_reference", "pod_ready"]
 
 
 def meta(obj: KubeObject) -> dict[str, Any]:
     """``metadata`` of an object (an empty dict when absent)."""
     value = obj.get("metadata")
     return value if isinstance(value, dict) else {}
+
+
+def pod_ready(pod: KubeObject) -> bool:
+    """The pod's Ready condition is True (it takes traffic unless it is being deleted)."""
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 def owner_reference(owner: KubeObject, *, controller: bool = True) -> dict[str, Any]:
