@@ -49,6 +49,14 @@ from rollouts.api.enums import (
     RolloutPhase,
     SelectorOperator,
 )
+from rollouts.api.managed_routes import (
+    HeaderRoutingMatch,
+    ManagedRoute,
+    RouteMatch,
+    SetHeaderRoute,
+    SetMirrorRoute,
+    StringMatch,
+)
 from rollouts.api.measurement import AnalysisRunStatus, Measurement, MetricResult, RunSummary
 from rollouts.api.ownership import rollout_owner_reference
 from rollouts.api.rollout import Rollout, RolloutSpec
@@ -120,12 +128,14 @@ __all__ = [
     "ConditionStatus",
     "DryRun",
     "FieldRef",
+    "HeaderRoutingMatch",
     "InvalidObjectError",
     "IstioDestinationRule",
     "IstioTrafficRouting",
     "IstioVirtualService",
     "LabelSelector",
     "LabelSelectorRequirement",
+    "ManagedRoute",
     "Measurement",
     "MeasurementRetention",
     "Metric",
@@ -151,10 +161,14 @@ __all__ = [
     "RolloutStatus",
     "RolloutStrategy",
     "RolloutTrafficRouting",
+    "RouteMatch",
     "RunSummary",
     "SecretKeyRef",
     "SelectorOperator",
     "SetCanaryScale",
+    "SetHeaderRoute",
+    "SetMirrorRoute",
+    "StringMatch",
     "TemplateMetric",
     "TrafficWeights",
     "TtlStrategy",

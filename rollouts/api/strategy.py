@@ -21,6 +21,7 @@ from rollouts.api.common import (
     rule_error,
 )
 from rollouts.api.enums import PingPongRole
+from rollouts.api.managed_routes import ManagedRoute, SetHeaderRoute, SetMirrorRoute
 from rollouts.api.rollout_analysis import (
     AnalysisRunArgument,
     AnalysisTemplateRef,
@@ -213,7 +214,7 @@ class SetCanaryScale(ApiModel):
         return self
 
 
-_STEP_ACTIONS = ("setWeight", "pause", "analysis", "setCanaryScale")
+_STEP_ACTIONS = ("setWeight", "pause", "analysis", "setCanaryScale", "setHeaderRoute", "setMirrorRoute")
 
 
 _REVISION_LIMIT = Field(
@@ -230,12 +231,13 @@ _REVISION_LIMIT = Field(
 class CanaryStep(ApiModel):
     """One step of a canary; each step does exactly one thing."""
 
-    UNSUPPORTED = frozenset({"experiment", "setHeaderRoute", "setMirrorRoute", "plugin"})
+    UNSUPPORTED = frozenset({"experiment", "plugin"})
     model_config = ConfigDict(
         json_schema_extra=cel(
             (
                 " + ".join(f"(has(self.{name}) ? 1 : 0)" for name in _STEP_ACTIONS) + " == 1",
-                "each step needs exactly one of setWeight, pause, analysis or setCanaryScale",
+                "each step needs exactly one of setWeight, pause, analysis, setCanaryScale,"
+                " setHeaderRoute or setMirrorRoute",
             )
         )
     )
@@ -256,10 +258,24 @@ class CanaryStep(ApiModel):
     set_canary_scale: SetCanaryScale | None = Field(
         default=None, description="Change the size of the canary without changing its traffic weight."
     )
+    set_header_route: SetHeaderRoute | None = Field(
+        default=None,
+        description="Send requests with these headers (NGINX: or a cookie) to the canary; a managed route.",
+    )
+    set_mirror_route: SetMirrorRoute | None = Field(
+        default=None, description="Copy a share of matching requests to the canary (Istio); a managed route."
+    )
 
     @model_validator(mode="after")
     def _exactly_one_action(self) -> Self:
-        values = (self.set_weight, self.pause, self.analysis, self.set_canary_scale)
+        values = (
+            self.set_weight,
+            self.pause,
+            self.analysis,
+            self.set_canary_scale,
+            self.set_header_route,
+            self.set_mirror_route,
+        )
         given = [name for name, value in zip(_STEP_ACTIONS, values, strict=True) if value is not None]
         if len(given) != 1:
             found = ", ".join(given) if given else "none"
@@ -268,6 +284,10 @@ class CanaryStep(ApiModel):
                 "split it into one step per action"
             )
         return self
+
+    def managed_route(self) -> ManagedRoute | None:
+        """The header or mirror route this step sets, if it is a route step."""
+        return self.set_header_route or self.set_mirror_route
 
 
 class PingPong(ApiModel):
@@ -507,7 +527,37 @@ class CanaryStrategy(ApiModel):
                         "without a router the canary size follows setWeight",
                         at="trafficRouting",
                     )
+        self._check_route_steps(routing)
         return self
+
+    def _check_route_steps(self, routing: RolloutTrafficRouting | None) -> None:
+        """Each route step names a managed route and asks only what its router can do."""
+        names = [] if routing is None else routing.managed_route_names()
+        for index, step in enumerate(self.steps or []):
+            route = step.managed_route()
+            if route is None:
+                continue
+            field = "setHeaderRoute" if isinstance(route, SetHeaderRoute) else "setMirrorRoute"
+            at = f"steps[{index}].{field}"
+            if routing is None:
+                raise rule_error(f"{at} needs trafficRouting with managedRoutes", at=at)
+            if route.name not in names:
+                listed = ", ".join(names) or "none"
+                raise rule_error(
+                    f"{route.name!r} is not in trafficRouting.managedRoutes (listed: {listed});"
+                    " add it there, or fix the name",
+                    at=f"{at}.name",
+                )
+            if routing.nginx is not None:
+                _check_nginx_route(route, at)
+            elif isinstance(route, SetHeaderRoute):
+                for position, match in enumerate(route.match or []):
+                    if match.cookie is not None:
+                        raise rule_error(
+                            "cookie is NGINX's canary-by-cookie; with Istio match"
+                            " the cookie header instead (headerName: cookie, headerValue.regex)",
+                            at=f"{at}.match[{position}].cookie",
+                        )
 
     def _check_ping_pong(self, routing: RolloutTrafficRouting | None) -> None:
         if self.canary_service or self.stable_service:
@@ -547,6 +597,27 @@ class CanaryStrategy(ApiModel):
         (percent) unless trafficRouting sets maxTrafficWeight."""
         routing = self.traffic_routing
         return DEFAULT_TRAFFIC_WEIGHT if routing is None else routing.weight_total()
+
+
+def _check_nginx_route(route: ManagedRoute, at: str) -> None:
+    """ingress-nginx routes by header on a canary Ingress with one header and one cookie, and
+    cannot mirror per canary Ingress."""
+    if isinstance(route, SetMirrorRoute):
+        raise rule_error(
+            "ingress-nginx has no mirroring per canary Ingress, so NGINX traffic routing cannot"
+            " mirror to the canary; remove the step (or route with Istio)",
+            at=at,
+        )
+    matches = route.match or []
+    headers = [m for m in matches if m.header_name is not None]
+    cookies = [m for m in matches if m.cookie is not None]
+    if len(headers) > 1 or len(cookies) > 1:
+        raise rule_error(
+            "with nginx a header route has at most one header and one cookie condition"
+            f" (found {len(headers)} and {len(cookies)}): the canary Ingress has one canary-by-header"
+            " and one canary-by-cookie annotation",
+            at=f"{at}.match",
+        )
 
 
 class BlueGreenStrategy(ApiModel):

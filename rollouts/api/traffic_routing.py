@@ -11,6 +11,7 @@ from typing import ClassVar, Self
 from pydantic import ConfigDict, Field, model_validator
 
 from rollouts.api.common import ApiModel, cel, rule_error
+from rollouts.api.managed_routes import ManagedRouteName
 
 __all__ = [
     "DEFAULT_TRAFFIC_WEIGHT",
@@ -112,9 +113,7 @@ class IstioTrafficRouting(ApiModel):
 class RolloutTrafficRouting(ApiModel):
     """The traffic router that shifts the canary weight; exactly one."""
 
-    UNSUPPORTED = frozenset(
-        {"alb", "smi", "ambassador", "appMesh", "traefik", "managedRoutes", "apisix", "plugins"}
-    )
+    UNSUPPORTED = frozenset({"alb", "smi", "ambassador", "appMesh", "traefik", "apisix", "plugins"})
     #: The fields that each name a router; the others (``maxTrafficWeight``) are settings of any.
     ROUTER_FIELDS: ClassVar[tuple[str, ...]] = ("nginx", "istio")
     model_config = ConfigDict(
@@ -123,6 +122,15 @@ class RolloutTrafficRouting(ApiModel):
             (
                 "!has(self.maxTrafficWeight) || !has(self.istio)",
                 "maxTrafficWeight works with nginx only: Istio weights always total 100",
+            ),
+            (
+                "!has(self.managedRoutes) || self.managedRoutes.all(r,"
+                " self.managedRoutes.filter(o, o.name == r.name).size() == 1)",
+                "managedRoutes names must be unique",
+            ),
+            (
+                "!has(self.managedRoutes) || !has(self.nginx) || self.managedRoutes.size() <= 1",
+                "with nginx, managedRoutes holds one route (a canary Ingress has one header route)",
             ),
         )
     )
@@ -139,6 +147,15 @@ class RolloutTrafficRouting(ApiModel):
             " Ingress's canary-weight-total."
         ),
     )
+    managed_routes: list[ManagedRouteName] | None = Field(
+        default=None,
+        max_length=20,
+        description=(
+            "Routes the controller adds for setHeaderRoute and setMirrorRoute steps, highest"
+            " precedence first (Istio: placed above the VirtualService's routes, in this order)."
+            " They are removed when the Rollout finishes its steps, aborts or is deleted."
+        ),
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:
@@ -150,7 +167,45 @@ class RolloutTrafficRouting(ApiModel):
                 "remove it and give setWeight in percent",
                 at="maxTrafficWeight",
             )
+        self._check_managed_routes()
         return self
+
+    def _check_managed_routes(self) -> None:
+        names = self.managed_route_names()
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise rule_error(f"managedRoutes lists {name!r} twice; name each once", at="managedRoutes")
+        if self.nginx is not None and len(names) > 1:
+            raise rule_error(
+                f"with nginx, managedRoutes holds one route (found {len(names)}): the canary Ingress"
+                " carries one set of canary-by-header/canary-by-cookie annotations; keep one",
+                at="managedRoutes",
+            )
+        if self.nginx is not None and names:
+            prefix = self.nginx.annotation_prefix
+            taken = sorted(
+                key
+                for key in self.nginx.additional_ingress_annotations or {}
+                if key.removeprefix(f"{prefix}/").startswith(("canary-by-header", "canary-by-cookie"))
+            )
+            if taken:
+                raise rule_error(
+                    f"nginx.additionalIngressAnnotations sets {', '.join(taken)} and managedRoutes gives"
+                    " the header route to setHeaderRoute steps; keep one of the two",
+                    at="nginx.additionalIngressAnnotations",
+                )
+        vs = self.istio.virtual_service if self.istio is not None else None
+        clash = sorted(set(names) & set(vs.routes or ())) if vs is not None else []
+        if clash:
+            raise rule_error(
+                f"managedRoutes {', '.join(clash)} also named in istio.virtualService.routes; the"
+                " controller adds the managed routes itself, so give them names of their own",
+                at="managedRoutes",
+            )
+
+    def managed_route_names(self) -> list[str]:
+        """The names of ``managedRoutes``, highest precedence first."""
+        return [route.name for route in self.managed_routes or []]
 
     def routers(self) -> list[str]:
         """The router keys set (exactly one in a valid object)."""

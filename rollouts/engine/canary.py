@@ -27,7 +27,8 @@ A pass is the straight list in :func:`decide`. Each rule is a small function ove
    ``pingPong`` no selector moves: all traffic goes to the canary's Service, then the two
    Services swap roles in ``status.canary.stablePingPong`` in a pass that ends there.
 8. **Route traffic**: Services and router weight, only ever onto a fully available ReplicaSet
-   (``canary_traffic.py``).
+   (``canary_traffic.py``), then the header and mirror routes the steps have set
+   (``canary_routes.py``); a route step completes once the router reads them back.
 9. **Advance** the current step when it is complete (not while ``spec.paused``, nor while an
    inconclusive analysis waits for a human). A step completed while nothing is planned yet goes
    on at once: 6-9 run again for the next step, so a transition is one pass (one status write).
@@ -48,6 +49,7 @@ from rollouts.api.enums import PauseReason, PingPongRole
 from rollouts.api.strategy import DEFAULT_SCALE_DOWN_DELAY_SECONDS, CanaryStep, CanaryStrategy
 from rollouts.engine import revisions
 from rollouts.engine.canary_analysis import judge_analysis
+from rollouts.engine.canary_routes import route_requests, routes_in_force
 from rollouts.engine.canary_sizing import (
     at_desired_counts,
     promotion_size,
@@ -180,7 +182,7 @@ def decide(snapshot: Snapshot) -> Plan:
             # The Services just swapped roles: this pass's reads hold the old ones, so the Services
             # and the router are left as they are (all traffic on the new stable) until the next pass.
             break
-        route_traffic(c)
+        _route(c)
         if snapshot.rollout.spec.paused or _held_for_a_human(c):
             break
         # A step completed with nothing to change in the cluster (a pause ended, a weight was read
@@ -190,6 +192,12 @@ def decide(snapshot: Snapshot) -> Plan:
             break
     _retire(c)
     return _finish(c)
+
+
+def _route(c: Canary) -> None:
+    """Services and weight, then the header and mirror routes (which need the canary selected)."""
+    route_traffic(c)
+    route_requests(c)
 
 
 # --- 1-2. template, steps and user requests -------------------------------------------------------
@@ -248,7 +256,7 @@ def _abort(c: Canary) -> None:
         # Nothing left to undo, but a promotion may still be finishing (without surge room the
         # new stable is promoted one pod short): it still grows to full size.
         size_replica_sets(c)
-        route_traffic(c)
+        _route(c)
         _retire(c)
         return
     draft.current_step_index = c.first_index
@@ -256,10 +264,10 @@ def _abort(c: Canary) -> None:
     delay = abort_scale_down_delay_seconds(c.spec)
     if delay is None:
         size_basic(c, weight=0)
-        route_traffic(c)
+        _route(c)
     else:
         ctx.scale(ctx.stable_rs, ctx.replicas)
-        route_traffic(c)
+        _route(c)
         if c.spec.dynamic_stable_scale and c.spec.abort_scale_down_delay_seconds is None:
             _shrink_canary_with_its_traffic(c)
         elif delay > 0 and draft.aborted_at is not None:
@@ -368,6 +376,10 @@ def _advance_step(c: Canary) -> bool:
         done = at_desired_counts(c) and ctx.snap.router_canary_weight == step.set_weight
         if at_desired_counts(c) and not done:
             ctx.plan.wake_after(_seconds(10))  # re-read the router until it shows the weight
+    elif step.managed_route() is not None:
+        done = ctx.snap.router_routes == routes_in_force(c)
+        if not done:
+            ctx.plan.wake_after(_seconds(10))  # re-read the router until it shows the routes
     else:
         done = at_desired_counts(c)
     if not done:
@@ -408,6 +420,10 @@ def _describe(step: CanaryStep) -> str:
         return "pause" if step.pause.duration is None else f"pause: {step.pause.duration}"
     if step.analysis is not None:
         return "analysis"
+    if step.set_header_route is not None:
+        return f"setHeaderRoute: {step.set_header_route.name}"
+    if step.set_mirror_route is not None:
+        return f"setMirrorRoute: {step.set_mirror_route.name}"
     return "setCanaryScale"
 
 

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
 
 from rollouts.api.analysis import AnalysisRun
+from rollouts.api.managed_routes import ManagedRoute
 from rollouts.api.rollout import Rollout
 from rollouts.api.status import RolloutStatus
 from rollouts.api.strategy import RolloutAnalysis
@@ -44,6 +45,7 @@ __all__ = [
     "RestoreStableTraffic",
     "ScaleReplicaSet",
     "ScaleWorkload",
+    "SetRoutes",
     "SetWeight",
     "Stage",
     "SwitchServiceSelector",
@@ -124,6 +126,14 @@ class SetWeight:
     canary_weight: int
     canary_hash: str
     stable_hash: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetRoutes:
+    """Make ``routes`` (in ``managedRoutes`` order) the header and mirror routes the router holds
+    for the Rollout, removing the other managed ones; ``()`` removes them all."""
+
+    routes: tuple[ManagedRoute, ...]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -222,6 +232,7 @@ Action = (
     | SetPodMetadata
     | ScaleReplicaSet
     | SetWeight
+    | SetRoutes
     | RestoreStableTraffic
     | SwitchServiceSelector
     | CreateAnalysisRun
@@ -270,7 +281,7 @@ def _stage_of(action: Action) -> Stage:
             return Stage.SCALE_UP
         case ScaleReplicaSet(replicas=new, previous=old) | ScaleWorkload(replicas=new, previous=old):
             return Stage.SCALE_UP if new > old else Stage.SCALE_DOWN
-        case SetWeight() | RestoreStableTraffic() | SwitchServiceSelector():
+        case SetWeight() | SetRoutes() | RestoreStableTraffic() | SwitchServiceSelector():
             return Stage.TRAFFIC
         case CreateAnalysisRun() | TerminateAnalysisRun():
             return Stage.ANALYSIS

@@ -18,6 +18,7 @@ from types import MappingProxyType
 from rollouts.api.analysis import AnalysisTemplate, ClusterAnalysisTemplate
 from rollouts.api.common import parse_timestamp
 from rollouts.api.enums import AnalysisPhase
+from rollouts.api.managed_routes import ManagedRoute
 from rollouts.api.rollout import Rollout
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.engine.shared_fields import SharedField
@@ -155,7 +156,8 @@ class Snapshot:
 
     ``router_canary_weight`` is the canary weight the traffic router reads back from the cluster
     (``None`` when unknown or the Rollout uses no router): a step that sets a weight only
-    completes once that read-back equals the planned weight.
+    completes once that read-back equals the planned weight. ``router_routes`` is the same for
+    the header and mirror routes of ``managedRoutes`` (``None``: unknown, or none are managed).
 
     ``templates`` are the (Cluster)AnalysisTemplates the Rollout names that exist, so the engine
     builds every AnalysisRun it starts whole (and reports a missing template or argument before
@@ -171,6 +173,7 @@ class Snapshot:
     replica_sets: tuple[ObservedReplicaSet, ...] = ()
     services: tuple[ObservedService, ...] = ()
     router_canary_weight: int | None = None
+    router_routes: tuple[ManagedRoute, ...] | None = None
     analysis_runs: tuple[ObservedAnalysisRun, ...] = ()
     pods: tuple[ObservedPod, ...] = ()
     templates: tuple[Template, ...] | None = None

@@ -202,11 +202,11 @@ def test_argo_features_we_lack_are_named_not_dropped() -> None:
     doc = _migrated(ARGO_ROLLOUT)
     canary = doc["spec"]["strategy"]["canary"]
     canary["steps"][2] = {"experiment": {"templates": [{"name": "baseline", "specRef": "stable"}]}}
-    canary["steps"][5] = {"setHeaderRoute": {"name": "header"}}
+    canary["trafficRouting"]["alb"] = {"ingress": "web"}
     errors = validation_errors(doc)
     assert [line.split("`")[1] for line in errors] == [
         "spec.strategy.canary.steps[2].experiment",
-        "spec.strategy.canary.steps[5].setHeaderRoute",
+        "spec.strategy.canary.trafficRouting.alb",
     ]
 
 

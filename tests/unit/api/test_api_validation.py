@@ -93,13 +93,13 @@ CASES: list[Case] = [
         "step with two actions",
         lambda: _edit(rollout(), lambda d: canary(d)["steps"].append({"setWeight": 5, "pause": {}})),
         "`spec.strategy.canary.steps[3]`: a step must have exactly one of setWeight, pause, analysis, "
-        "setCanaryScale (found: setWeight, pause)",
+        "setCanaryScale, setHeaderRoute, setMirrorRoute (found: setWeight, pause)",
     ),
     (
         "empty step",
         lambda: _edit(rollout(), lambda d: canary(d)["steps"].insert(1, {})),
         "`spec.strategy.canary.steps[1]`: a step must have exactly one of setWeight, pause, analysis, "
-        "setCanaryScale (found: none)",
+        "setCanaryScale, setHeaderRoute, setMirrorRoute (found: none)",
     ),
     (
         "pingPong with stableService",

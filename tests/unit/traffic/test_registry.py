@@ -15,7 +15,7 @@ def test_every_api_router_has_a_registry_line() -> None:
 
     api_keys = {field.alias or name for name, field in RolloutTrafficRouting.model_fields.items()}
     assert set(ROUTERS) == set(RolloutTrafficRouting.ROUTER_FIELDS)
-    assert api_keys - set(ROUTERS) == {"maxTrafficWeight"}  # a setting, not a router
+    assert api_keys - set(ROUTERS) == {"maxTrafficWeight", "managedRoutes"}  # settings of any router
 
 
 def test_the_rollout_picks_its_router() -> None:
