@@ -38,6 +38,7 @@ from rollouts.api import (
     AnalysisRun,
     AnalysisTemplateSpec,
     ArgTemplate,
+    ManagedRoute,
     Rollout,
     RolloutAnalysis,
     RolloutPhase,
@@ -60,6 +61,7 @@ from rollouts.engine import (
     RemoveAntiAffinity,
     ScaleReplicaSet,
     SetPodMetadata,
+    SetRoutes,
     SetWeight,
     Snapshot,
     SwitchServiceSelector,
@@ -188,6 +190,7 @@ class _World:
     replica_sets: dict[str, ObservedReplicaSet] = field(default_factory=dict)
     services: dict[str, ObservedService] = field(default_factory=dict)
     router_weight: int | None = None
+    router_routes: tuple[ManagedRoute, ...] = ()
     runs: dict[str, ObservedAnalysisRun] = field(default_factory=dict)
     run_ends: dict[str, datetime | None] = field(default_factory=dict)
 
@@ -230,6 +233,8 @@ class _World:
                 )
             case SetWeight(canary_weight=weight):
                 self.router_weight = weight
+            case SetRoutes(routes=routes):
+                self.router_routes = routes
             case SwitchServiceSelector(service=service, pod_template_hash=h):
                 old = self.services.get(service, ObservedService(name=service))
                 self.services[service] = ObservedService(
@@ -350,6 +355,7 @@ def simulate(
             replica_sets=tuple(world.replica_sets.values()),
             services=tuple(world.services.values()),
             router_canary_weight=world.router_weight,
+            router_routes=world.router_routes,
             analysis_runs=tuple(world.runs.values()),
             templates=run_templates,
         )

@@ -53,6 +53,7 @@ from rollouts.engine import (
     ScaleReplicaSet,
     ScaleWorkload,
     SetPodMetadata,
+    SetRoutes,
     SetWeight,
     SwitchServiceSelector,
     TerminateAnalysisRun,
@@ -107,6 +108,8 @@ async def _apply(ctx: ActContext, action: Action) -> None:
             await _patch_replica_set(ctx, action.name, {"spec": {"replicas": action.replicas}})
         case SetWeight():
             await _set_weight(ctx, action)
+        case SetRoutes():
+            await _router(ctx).set_routes(_router_context(ctx), action.routes)
         case RestoreStableTraffic():
             await _restore_stable_traffic(ctx, action)
         case SwitchServiceSelector():
@@ -210,23 +213,30 @@ async def _create_replica_set(ctx: ActContext, action: CreateReplicaSet) -> None
     ctx.remember(answer, False)
 
 
-async def _set_weight(ctx: ActContext, action: SetWeight) -> None:
+def _router(ctx: ActContext) -> TrafficRouter:
     if ctx.router is None:
         raise UserError(
-            f"Rollout {ctx.namespace}/{ctx.name}: a weight was planned but "
+            f"Rollout {ctx.namespace}/{ctx.name}: traffic routing was planned but "
             "spec.strategy.canary.trafficRouting names no router; set trafficRouting.nginx or .istio",
             reason="InvalidTrafficRouting",
         )
-    # set_weight creates or repairs the router's objects itself (and checks the user's); it writes
-    # from the copies observe read, guarded by resourceVersion.
-    router_ctx = RouterContext(
+    return ctx.router
+
+
+def _router_context(ctx: ActContext) -> RouterContext:
+    """The router writes from the copies observe read, guarded by resourceVersion."""
+    return RouterContext(
         rollout=ctx.rollout,
         client=ctx.client,
         cache=ctx.objects,
         remember=lambda answer: ctx.remember(answer, False),
     )
-    await ctx.router.set_weight(
-        router_ctx,
+
+
+async def _set_weight(ctx: ActContext, action: SetWeight) -> None:
+    # set_weight creates or repairs the router's objects itself (and checks the user's).
+    await _router(ctx).set_weight(
+        _router_context(ctx),
         canary_weight=action.canary_weight,
         canary_hash=action.canary_hash,
         stable_hash=action.stable_hash,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from rollouts.api import AnalysisRun, Rollout
+from rollouts.api import AnalysisRun, ManagedRoute, Rollout
 from rollouts.controller import caches as kinds
 from rollouts.controller.caches import Caches
 from rollouts.controller.errors import UserError
@@ -257,9 +257,12 @@ async def observe(
                 shared.append(written)
     objects = ObservedObjects(found)
     rollout, raw = with_workload_template(rollout, raw, found)
-    weight = None
+    weight, routes = None, None
     if router is not None:
-        weight = await router.read_weight(RouterContext(rollout=rollout, client=client, cache=objects))
+        router_ctx = RouterContext(rollout=rollout, client=client, cache=objects)
+        weight = await router.read_weight(router_ctx)
+        if _manages_routes(rollout):
+            routes = await router.read_routes(router_ctx)
     replica_sets = caches.owned_by(kinds.REPLICA_SET, namespace, uid)
     return Observation(
         snapshot=snapshot(
@@ -270,6 +273,7 @@ async def observe(
             analysis_runs=caches.owned_by(kinds.ANALYSIS_RUN, namespace, uid),
             pods=_pods(rollout, caches, namespace, replica_sets),
             router_canary_weight=weight,
+            router_routes=routes,
             templates=_templates(caches, found),
             shared=tuple(shared),
             workload=_workload(rollout, found),
@@ -278,6 +282,15 @@ async def observe(
         objects=objects,
         rollout=rollout,
         raw=raw,
+    )
+
+
+def _manages_routes(rollout: Rollout) -> bool:
+    canary = rollout.spec.strategy.canary
+    return (
+        canary is not None
+        and canary.traffic_routing is not None
+        and bool(canary.traffic_routing.managed_routes)
     )
 
 
@@ -328,6 +341,7 @@ def snapshot(
     analysis_runs: list[KubeObject],
     pods: list[KubeObject],
     router_canary_weight: int | None,
+    router_routes: tuple[ManagedRoute, ...] | None = None,
     templates: tuple[Template, ...] | None = None,
     shared: tuple[SharedField, ...] = (),
     workload: ObservedWorkload | None = None,
@@ -341,6 +355,7 @@ def snapshot(
         replica_sets=rs_views,
         services=tuple(observed_service(s) for s in services),
         router_canary_weight=router_canary_weight,
+        router_routes=router_routes,
         analysis_runs=tuple(v for v in (observed_analysis_run(r) for r in analysis_runs) if v is not None),
         pods=tuple(
             v for v in (observed_pod(p) for p in pods) if v is not None and v.pod_template_hash in hashes

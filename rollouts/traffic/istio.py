@@ -21,13 +21,14 @@ so a weight never points at a subset that still selects the previous revision's 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from rollouts.api import Rollout
+from rollouts.api import ManagedRoute, Rollout
 from rollouts.engine.references import Kind, Reference
 from rollouts.engine.shared_fields import WrittenField
 from rollouts.kube import Conflict, Invalid, KubeObject
+from rollouts.traffic.istio_managed import managed_routes_in, routes_patch
 from rollouts.traffic.istio_routes import (
     JsonPatch,
     canary_weight_in,
@@ -147,13 +148,32 @@ class IstioRouter:
                 return None
         return canary_weight_in(vs, settings)
 
+    async def set_routes(self, ctx: RouterContext, routes: Sequence[ManagedRoute]) -> None:
+        """Make ``routes`` the managed http routes at the top of the VirtualService."""
+        settings = istio_settings(ctx.rollout)
+        await self._patch(
+            ctx, "VirtualService", settings.virtual_service, lambda vs: routes_patch(vs, settings, routes)
+        )
+
+    async def read_routes(self, ctx: RouterContext) -> tuple[ManagedRoute, ...] | None:
+        settings = istio_settings(ctx.rollout)
+        vs = await ctx.observe(self.api_version, "VirtualService", settings.virtual_service)
+        if vs is None:
+            raise RouterObjectMissingError(_missing(ctx, "VirtualService", settings.virtual_service))
+        return managed_routes_in(vs, settings)
+
     async def cleanup(self, ctx: RouterContext) -> None:
-        """All traffic to stable in the managed routes; nothing to do when the VirtualService is gone."""
+        """All traffic to stable in the managed routes, and the header and mirror routes removed;
+        nothing to do when the VirtualService is gone."""
         settings = istio_settings(ctx.rollout)
         vs = await ctx.client.get_or_none(
             self.api_version, "VirtualService", namespace=ctx.namespace, name=settings.virtual_service
         )
         if vs is not None:
+            if settings.managed_route_names:
+                await self._patch(
+                    ctx, "VirtualService", settings.virtual_service, lambda v: routes_patch(v, settings, ())
+                )
             await self._patch(
                 ctx,
                 "VirtualService",

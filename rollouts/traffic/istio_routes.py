@@ -33,6 +33,7 @@ from rollouts.traffic.router import FileObjects, InvalidRoutingError, LintProble
 
 __all__ = [
     "IstioSettings",
+    "canary_destination",
     "canary_weight_in",
     "istio_settings",
     "lint_istio",
@@ -60,6 +61,8 @@ class IstioSettings:
     stable_service: str | None
     canary_service: str | None
     destination_rule: IstioDestinationRule | None
+    managed_route_names: tuple[str, ...] = ()
+    """``trafficRouting.managedRoutes``: the http routes the controller adds (and so owns)."""
 
     @property
     def vs_ref(self) -> str:
@@ -97,6 +100,9 @@ def istio_settings(rollout: Rollout) -> IstioSettings:
         stable_service=canary.stable_service,
         canary_service=canary.canary_service,
         destination_rule=dr,
+        managed_route_names=tuple(canary.traffic_routing.managed_route_names())
+        if canary.traffic_routing
+        else (),
     )
 
 
@@ -110,15 +116,17 @@ def managed_routes(vs: Mapping[str, Any], settings: IstioSettings) -> list[Route
     spec = vs.get("spec") or {}
     http: Sequence[Mapping[str, Any]] = spec.get("http") or []
     managed: list[Route] = []
+    added = [i for i, route in enumerate(http) if route.get("name") in settings.managed_route_names]
     if settings.routes is None:
         if not settings.tls_routes and not settings.tcp_routes:
-            if len(http) != 1:
+            own = [i for i in range(len(http)) if i not in added]  # the header routes are ours
+            if len(own) != 1:
                 raise InvalidRoutingError(
-                    f"{settings.vs_ref} has {len(http)} http routes; {_ROUTES_FIELD} of Rollout "
+                    f"{settings.vs_ref} has {len(own)} http routes; {_ROUTES_FIELD} of Rollout "
                     f"{settings.rollout} may be omitted only when there is exactly one: list the names "
                     "of the routes to update"
                 )
-            managed.append(("http", 0))
+            managed.append(("http", own[0]))
     else:
         by_name = {route.get("name"): index for index, route in reversed(list(enumerate(http)))}
         missing = [name for name in settings.routes if name not in by_name]
@@ -138,7 +146,8 @@ def managed_routes(vs: Mapping[str, Any], settings: IstioSettings) -> list[Route
                 f"{settings.rollout}); fix the selector or add the route to the VirtualService"
             )
         managed += [(section, i) for i in chosen if (section, i) not in managed]
-    return managed
+    # A mirror route the controller added carries the split too (a copy of the first managed route's).
+    return managed + [("http", i) for i in added if "mirror" in http[i]]
 
 
 L4Selector = IstioTlsRoute | IstioTcpRoute
@@ -271,6 +280,21 @@ def canary_weight_in(vs: Mapping[str, Any], settings: IstioSettings) -> int | No
         canary_pos, _ = _roles(route, (section, index), settings)
         weights.add(_weight(route["route"][canary_pos]))
     return weights.pop() if len(weights) == 1 else None
+
+
+def canary_destination(vs: Mapping[str, Any], settings: IstioSettings) -> tuple[int, Mapping[str, Any]]:
+    """The first managed http route's index and its canary ``destination``: where the header and
+    mirror routes send requests (the same host or subset, port and all)."""
+    spec = vs.get("spec") or {}
+    for section, index in managed_routes(vs, settings):
+        route = spec[section][index]
+        if section == "http" and "mirror" not in route:
+            canary_pos, _ = _roles(route, (section, index), settings)
+            return index, route["route"][canary_pos].get("destination") or {}
+    raise InvalidRoutingError(
+        f"{settings.vs_ref}: Rollout {settings.rollout} adds header and mirror routes beside a managed "
+        f"http route, and manages none; list one in {_ROUTES_FIELD}"
+    )
 
 
 def subset_indexes(dr: Mapping[str, Any], rule: IstioDestinationRule) -> tuple[int, int]:

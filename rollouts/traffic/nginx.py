@@ -17,18 +17,21 @@ router never adopts, edits or deletes it. After promotion the canary Ingress sta
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from rollouts.api import Rollout
+from rollouts.api import ManagedRoute, Rollout
 from rollouts.engine.references import Kind, Reference
 from rollouts.kube import AlreadyExists, Conflict, KubeObject
 from rollouts.traffic.nginx_ingress import (
     INGRESS_API_VERSION,
+    MANAGED_ROUTES_ANNOTATION,
     canary_ingress_name,
     canary_weight_of,
     desired_canary_ingress,
     lint_stable_ingress,
     nginx_routing,
+    routes_of,
     weight_total,
 )
 from rollouts.traffic.owners import describe_owner, is_controlled_by
@@ -78,6 +81,17 @@ class NginxRouter:
         check_weight(canary_weight, total=weight_total(ctx.rollout))
         await self._write(ctx, canary_weight=canary_weight)
 
+    async def set_routes(self, ctx: RouterContext, routes: Sequence[ManagedRoute]) -> None:
+        """The header route's canary-by-* annotations on the canary Ingress (created at weight 0
+        when missing); the weight is kept."""
+        await self._write(ctx, routes=tuple(routes))
+
+    async def read_routes(self, ctx: RouterContext) -> tuple[ManagedRoute, ...] | None:
+        """The header route the canary Ingress holds (none while it does not exist)."""
+        routing, _, _ = nginx_routing(ctx.rollout)
+        canary = await self._read_canary(ctx, observe=True)
+        return () if canary is None else routes_of(canary, prefix=routing.annotation_prefix)
+
     async def read_weight(self, ctx: RouterContext) -> int | None:
         """The canary Ingress's weight; ``None`` while it does not exist or is not a valid canary."""
         routing, _, _ = nginx_routing(ctx.rollout)
@@ -89,8 +103,10 @@ class NginxRouter:
         )
 
     async def cleanup(self, ctx: RouterContext) -> None:
-        """Weight 0 on our canary Ingress, if it is there; the stable Ingress may already be gone."""
+        """Weight 0 and no header route on our canary Ingress, if it is there; the stable Ingress
+        may already be gone."""
         routing, _, _ = nginx_routing(ctx.rollout)
+        prefix = routing.annotation_prefix
         name = self._canary_name(ctx)
         existing = await ctx.client.get_or_none(
             INGRESS_API_VERSION, "Ingress", namespace=ctx.namespace, name=name
@@ -98,12 +114,23 @@ class NginxRouter:
         if existing is None or not is_controlled_by(existing, ctx.rollout):
             return
         total = weight_total(ctx.rollout)
-        if canary_weight_of(existing, annotation_prefix=routing.annotation_prefix, total=total) == 0:
+        routed = canary_weight_of(existing, annotation_prefix=prefix, total=total) != 0
+        held = routes_of(existing, prefix=prefix) != ()
+        if not routed and not held:
             return
+        annotations: dict[str, str | None] = {f"{prefix}/canary-weight": "0"}
+        if held:
+            keys = (
+                "canary-by-header",
+                "canary-by-header-value",
+                "canary-by-header-pattern",
+                "canary-by-cookie",
+            )
+            annotations |= {f"{prefix}/{key}": None for key in keys} | {MANAGED_ROUTES_ANNOTATION: None}
         patch = {
             "metadata": {
                 "resourceVersion": existing["metadata"]["resourceVersion"],
-                "annotations": {f"{routing.annotation_prefix}/canary-weight": "0"},
+                "annotations": annotations,
             }
         }
         await ctx.client.patch(
@@ -157,13 +184,33 @@ class NginxRouter:
             )
         return stable
 
-    async def _write(self, ctx: RouterContext, *, canary_weight: int) -> None:
-        """Create the canary Ingress, or bring it in line with the stable Ingress and the weight."""
+    async def _write(
+        self,
+        ctx: RouterContext,
+        *,
+        canary_weight: int | None = None,
+        routes: tuple[ManagedRoute, ...] | None = None,
+    ) -> None:
+        """Create the canary Ingress, or bring it in line with the stable Ingress, the weight and
+        the header route; the one of the two left ``None`` keeps its value (weight 0 and no route
+        on a new Ingress)."""
         routing, _, _ = nginx_routing(ctx.rollout)
+        prefix, total = routing.annotation_prefix, weight_total(ctx.rollout)
         for attempt in range(_ATTEMPTS):
             stable = await self._read_stable(ctx, attempt=attempt)
             existing = await self._read_canary(ctx, attempt=attempt)
-            desired = desired_canary_ingress(stable, rollout=ctx.rollout, canary_weight=canary_weight)
+            weight = canary_weight
+            if weight is None:
+                held = (
+                    None
+                    if existing is None
+                    else canary_weight_of(existing, annotation_prefix=prefix, total=total)
+                )
+                weight = held or 0
+            kept = routes
+            if kept is None:
+                kept = (None if existing is None else routes_of(existing, prefix=prefix)) or ()
+            desired = desired_canary_ingress(stable, rollout=ctx.rollout, canary_weight=weight, routes=kept)
             try:
                 if existing is None:
                     ctx.wrote(await ctx.client.create(desired))
@@ -183,8 +230,10 @@ def _in_place(existing: KubeObject, desired: dict[str, Any], *, prefix: str) -> 
     want_ann = want_meta["annotations"]
     if any(have_ann.get(k) != v for k, v in want_ann.items()):
         return False
-    if any(k.startswith(f"{prefix}/") and k not in want_ann for k in have_ann):
-        return False  # an additional annotation the Rollout no longer asks for
+    if any(
+        (k.startswith(f"{prefix}/") or k == MANAGED_ROUTES_ANNOTATION) and k not in want_ann for k in have_ann
+    ):
+        return False  # an additional annotation (or a header route) the Rollout no longer asks for
     if not all(ref in (have_meta.get("ownerReferences") or []) for ref in want_meta["ownerReferences"]):
         return False
     have_spec, want_spec = existing.get("spec") or {}, desired["spec"]

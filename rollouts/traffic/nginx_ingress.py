@@ -16,32 +16,50 @@ host, a TLS secret) reaches the canary on the next reconcile:
   cannot override what the router depends on; without ``maxTrafficWeight`` a
   ``canary-weight-total`` there is dropped (the weight would count out of the wrong total);
 - a controller ownerReference to the Rollout (garbage-collected with it, never confused with an
-  Ingress somebody else made).
+  Ingress somebody else made);
+- the header route in force (``setHeaderRoute``), as ingress-nginx's ``canary-by-header`` with
+  ``canary-by-header-value`` (exact) or ``canary-by-header-pattern`` (regex; a prefix becomes
+  ``^`` and the escaped prefix), and ``canary-by-cookie``, plus the route itself as JSON in
+  ``rollouts.dev/managed-routes`` so it reads back exactly as the step wrote it. ingress-nginx
+  decides each request by the header first, then the cookie, then the weight: a request that
+  meets the header or cookie condition goes to the canary whatever the weight; a header with
+  another value, or a cookie other than ``always``, falls through to the weight (a cookie
+  ``never`` keeps the request on stable).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+import json
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rollouts.api import NginxTrafficRouting, Rollout
+from pydantic import ValidationError
+
+from rollouts.api import ManagedRoute, NginxTrafficRouting, Rollout, SetHeaderRoute
 from rollouts.api.traffic_routing import DEFAULT_TRAFFIC_WEIGHT
 from rollouts.traffic.owners import owner_reference
 from rollouts.traffic.router import FileObjects, InvalidRoutingError, LintProblem, at, check_weight, items
 
 __all__ = [
     "INGRESS_API_VERSION",
+    "MANAGED_ROUTES_ANNOTATION",
+    "ROUTE_KEYS",
     "canary_ingress_name",
     "canary_weight_of",
     "desired_canary_ingress",
+    "header_annotations",
     "lint_stable_ingress",
     "nginx_routing",
+    "routes_of",
     "weight_total",
 ]
 
 INGRESS_API_VERSION = "networking.k8s.io/v1"
 LEGACY_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
+MANAGED_ROUTES_ANNOTATION = "rollouts.dev/managed-routes"
+ROUTE_KEYS = ("canary-by-header", "canary-by-header-value", "canary-by-header-pattern", "canary-by-cookie")
 _MAX_NAME = 253
 _SUFFIX = "-canary"
 
@@ -90,7 +108,11 @@ def _canary_rules(stable: Mapping[str, Any], *, stable_service: str, canary_serv
 
 
 def desired_canary_ingress(
-    stable: Mapping[str, Any], *, rollout: Rollout, canary_weight: int
+    stable: Mapping[str, Any],
+    *,
+    rollout: Rollout,
+    canary_weight: int,
+    routes: Sequence[ManagedRoute] = (),
 ) -> dict[str, Any]:
     """The canary Ingress the router writes for ``stable`` (the user's Ingress, as read) at a weight.
 
@@ -121,6 +143,7 @@ def desired_canary_ingress(
     annotations.pop(f"{prefix}/canary-weight-total", None)
     if total != DEFAULT_TRAFFIC_WEIGHT:
         annotations[f"{prefix}/canary-weight-total"] = str(total)
+    annotations.update(header_annotations(routes, prefix=prefix))
 
     spec: dict[str, Any] = {"rules": rules}
     stable_spec = stable.get("spec") or {}
@@ -139,6 +162,49 @@ def desired_canary_ingress(
         },
         "spec": spec,
     }
+
+
+def header_annotations(routes: Sequence[ManagedRoute], *, prefix: str) -> dict[str, str]:
+    """The canary-by-* annotations for the header route in force (the API allows one, with at
+    most one header and one cookie condition), and the route as JSON; none for no route."""
+    annotations: dict[str, str] = {}
+    for route in routes:
+        if not isinstance(route, SetHeaderRoute):
+            raise InvalidRoutingError(f"mirror route {route.name!r}: ingress-nginx cannot mirror to a canary")
+        for match in route.match or []:
+            value = match.header_value
+            if match.cookie is not None:
+                annotations[f"{prefix}/canary-by-cookie"] = match.cookie
+            elif match.header_name is not None and value is not None:
+                annotations[f"{prefix}/canary-by-header"] = match.header_name
+                if value.exact is not None:
+                    annotations[f"{prefix}/canary-by-header-value"] = value.exact
+                else:
+                    pattern = value.regex if value.regex is not None else "^" + re.escape(value.prefix or "")
+                    annotations[f"{prefix}/canary-by-header-pattern"] = pattern
+    if routes:
+        dumped = [route.model_dump(by_alias=True, exclude_none=True, mode="json") for route in routes]
+        annotations[MANAGED_ROUTES_ANNOTATION] = json.dumps(dumped, sort_keys=True, separators=(",", ":"))
+    return annotations
+
+
+def routes_of(ingress: Mapping[str, Any], *, prefix: str) -> tuple[ManagedRoute, ...] | None:
+    """The header route a canary Ingress holds, as the step set it; ``None`` when its canary-by-*
+    annotations are not what that route writes (edited by hand, or half written)."""
+    annotations = (ingress.get("metadata") or {}).get("annotations") or {}
+    raw = annotations.get(MANAGED_ROUTES_ANNOTATION)
+    routes: tuple[ManagedRoute, ...] = ()
+    if raw is not None:
+        try:
+            routes = tuple(SetHeaderRoute.model_validate(item) for item in json.loads(raw))
+        except (ValueError, TypeError, ValidationError):
+            return None
+    held = {k: v for k, v in annotations.items() if k == MANAGED_ROUTES_ANNOTATION or _route_key(k, prefix)}
+    return routes if held == header_annotations(routes, prefix=prefix) else None
+
+
+def _route_key(key: str, prefix: str) -> bool:
+    return key.removeprefix(f"{prefix}/") in ROUTE_KEYS and key.startswith(f"{prefix}/")
 
 
 def weight_total(rollout: Rollout) -> int:

@@ -1,7 +1,7 @@
 """The contract every traffic router implements, the per-call context, and the errors a user can cause.
 
 A router owns one job: make the traffic split the engine planned real in one product's objects, and
-report back what is actually in the cluster. It declares what it reads, and has three methods:
+report back what is actually in the cluster. It declares what it reads and has these methods:
 
 - ``kinds`` and ``references(rollout)``: the kinds it needs watched and the objects a Rollout makes
   it read (NGINX: the stable Ingress and its own canary Ingress; Istio: the VirtualService and the
@@ -13,9 +13,11 @@ report back what is actually in the cluster. It declares what it reads, and has 
   user's;
 - ``read_weight(ctx)``: the canary weight actually in the cluster (``None`` when it cannot be told),
   so the controller advances a step only once the router really holds the planned weight;
-- ``cleanup(ctx)``: send everything back to stable when the Rollout no longer routes through this
-  router (``trafficRouting`` removed or changed, or the Rollout deleted), tolerating objects that
-  are already gone.
+- ``set_routes(ctx, routes)`` and ``read_routes(ctx)``: the header and mirror routes of
+  ``managedRoutes`` the steps have set, written and read back the same way as the weight;
+- ``cleanup(ctx)``: send everything back to stable (and remove the managed routes) when the
+  Rollout no longer routes through this router (``trafficRouting`` removed or changed, or the
+  Rollout deleted), tolerating objects that are already gone.
 
 DESIGN.md names a fourth, ``reconcile`` (create or repair the router's objects). It left the
 contract: ``set_weight`` has to do it anyway (it writes those objects), and a separate call was
@@ -32,11 +34,11 @@ the controller can retry those with backoff.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
-from rollouts.api import Rollout
+from rollouts.api import ManagedRoute, Rollout
 from rollouts.engine.references import Kind, Reference
 from rollouts.kube import KubeClient, KubeObject
 
@@ -203,8 +205,17 @@ class TrafficRouter(Protocol):
         """The canary weight in the cluster now; ``None`` when absent or inconsistent (not verified)."""
         ...
 
+    async def set_routes(self, ctx: RouterContext, routes: Sequence[ManagedRoute]) -> None:
+        """Make ``routes`` (``managedRoutes`` order) the header and mirror routes the router holds
+        for the Rollout, removing its other managed routes; routes it did not add are untouched."""
+        ...
+
+    async def read_routes(self, ctx: RouterContext) -> tuple[ManagedRoute, ...] | None:
+        """The managed routes in the cluster now; ``None`` when they are not as written (rewrite)."""
+        ...
+
     async def cleanup(self, ctx: RouterContext) -> None:
-        """Send all traffic to stable; objects that are already gone are fine."""
+        """Send all traffic to stable and remove the managed routes; objects already gone are fine."""
         ...
 
 
