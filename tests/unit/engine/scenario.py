@@ -174,13 +174,14 @@ def apply(snap: Snapshot, plan: Plan, *, after: float = 1.0, ready: bool = True)
         CreateReplicaSet,
         DeleteReplicaSet,
         ScaleReplicaSet,
+        SetRoutes,
         SetWeight,
         SwitchServiceSelector,
     )
 
     replica_sets = {r.name: r for r in snap.replica_sets}
     services = {s.name: s for s in snap.services}
-    weight = snap.router_canary_weight
+    weight, routes = snap.router_canary_weight, snap.router_routes
     runs = list(snap.analysis_runs)
     for action in plan.actions:
         match action:
@@ -201,6 +202,8 @@ def apply(snap: Snapshot, plan: Plan, *, after: float = 1.0, ready: bool = True)
                 replica_sets.pop(action.name)
             case SetWeight():
                 weight = action.canary_weight
+            case SetRoutes():
+                routes = action.routes
             case SwitchServiceSelector():
                 services[action.service] = svc(action.service, action.pod_template_hash)
             case CreateAnalysisRun():
@@ -229,6 +232,7 @@ def apply(snap: Snapshot, plan: Plan, *, after: float = 1.0, ready: bool = True)
         replica_sets=tuple(settled.values()),
         services=tuple(services.values()),
         router_canary_weight=weight,
+        router_routes=routes,
         analysis_runs=tuple(runs),
         pods=snap.pods,
     )
