@@ -356,6 +356,21 @@ _CANARY_CEL = cel(
         "dynamicStableScale needs trafficRouting (without a router the stable shrinks anyway)",
     ),
     (
+        "!has(self.steps) || !has(self.trafficRouting) || !has(self.trafficRouting.nginx)"
+        " || self.steps.all(s, !has(s.setMirrorRoute))",
+        "ingress-nginx has no mirroring per canary Ingress: setMirrorRoute needs Istio",
+    ),
+    (
+        "!has(self.steps) || self.steps.all(s, "
+        + " && ".join(
+            f"(!has(s.{step}) || (has(self.trafficRouting) && has(self.trafficRouting.managedRoutes)"
+            f" && self.trafficRouting.managedRoutes.exists(r, r.name == s.{step}.name)))"
+            for step in ("setHeaderRoute", "setMirrorRoute")
+        )
+        + ")",
+        "a setHeaderRoute or setMirrorRoute step names a route that is not in trafficRouting.managedRoutes",
+    ),
+    (
         "!has(self.steps) || self.steps.all(s, (!has(s.setWeight) || s.setWeight <= " + _TOTAL + ")"
         " && (!has(s.setCanaryScale) || !has(s.setCanaryScale.weight) || s.setCanaryScale.weight <= "
         + _TOTAL

@@ -17,6 +17,7 @@ from functools import partial
 from rollouts.api import AnalysisTemplateSpec, CanaryStep, PauseReason, RolloutAnalysis
 from rollouts.cli.simulation import PREVIOUS, Moment, Simulation, TemplateKey
 from rollouts.engine import AnalysisRunKind, CreateAnalysisRun, ScaleReplicaSet, SwitchServiceSelector
+from rollouts.engine.canary_routes import describe_route
 
 __all__ = ["Row", "format_duration", "rows_of"]
 
@@ -109,6 +110,9 @@ def _describe_step(step: CanaryStep, total: int) -> str:
         )
     if step.analysis is not None:
         return "analysis: " + ", ".join(ref.template_name for ref in step.analysis.templates)
+    route = step.managed_route()
+    if route is not None:
+        return describe_route(route)
     scale = step.set_canary_scale
     if scale is not None and scale.replicas is not None:
         return f"setCanaryScale: {scale.replicas} pod{'s' if scale.replicas != 1 else ''}"

@@ -22,7 +22,7 @@ from rollouts.engine.plan import SetRoutes
 if TYPE_CHECKING:
     from rollouts.engine.canary import Canary
 
-__all__ = ["describe_routes", "manages_routes", "route_requests", "routes_in_force"]
+__all__ = ["describe_route", "describe_routes", "manages_routes", "route_requests", "routes_in_force"]
 
 
 def manages_routes(c: Canary) -> bool:
@@ -71,10 +71,13 @@ def describe_routes(routes: tuple[ManagedRoute, ...]) -> str:
     """``Managed routes: header route beta (x-beta exact 'yes' or cookie beta) to the canary``."""
     if not routes:
         return "Managed routes: none (all requests follow the weight)"
-    return "Managed routes: " + "; ".join(_describe(route) for route in routes)
+    return "Managed routes: " + "; ".join(describe_route(route) for route in routes)
 
 
-def _describe(route: ManagedRoute) -> str:
+def describe_route(route: ManagedRoute) -> str:
+    """One route in words, for Events and ``plan``; a route without ``match`` is a removal."""
+    if route.match is None:
+        return f"{'header' if isinstance(route, SetHeaderRoute) else 'mirror'} route {route.name} removed"
     if isinstance(route, SetHeaderRoute):
         conditions = " or ".join(
             f"cookie {m.cookie}=always"

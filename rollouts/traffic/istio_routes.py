@@ -395,6 +395,14 @@ def lint_istio(rollout: Rollout, objects: FileObjects) -> list[LintProblem]:
     routes = items(at(service, "spec", "http"))
     names = [at(route, "name") for route in routes]
     base = "spec.strategy.canary.trafficRouting.istio.virtualService"
+    managed = canary.traffic_routing.managed_route_names() if canary.traffic_routing else []
+    for index, name in enumerate(names):
+        if name in managed:
+            message = (
+                f"route {name!r} has the name of a managedRoutes entry of Rollout {rollout.metadata.name}, "
+                "which the controller adds and removes itself (it would replace this route); rename one"
+            )
+            problems.append(_problem("VirtualService", vs_ref.name, f"spec.http[{index}].name", message))
     targeted: list[tuple[Route, Any]] = []
     if vs_ref.routes:
         for index, wanted in enumerate(vs_ref.routes):
