@@ -27,6 +27,7 @@ from rollouts.controller.errors import UserError
 from rollouts.controller.workloads import observed_workload
 from rollouts.engine import ObservedAnalysisRun, ObservedPod, ObservedReplicaSet, ObservedService, Snapshot
 from rollouts.engine.analysis_runs import observe_analysis_run
+from rollouts.engine.canary_routes import manages_routes
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.engine.references import (
     ANALYSIS_TEMPLATE,
@@ -261,7 +262,7 @@ async def observe(
     if router is not None:
         router_ctx = RouterContext(rollout=rollout, client=client, cache=objects)
         weight = await router.read_weight(router_ctx)
-        if _manages_routes(rollout):
+        if manages_routes(rollout.spec.strategy.canary):
             routes = await router.read_routes(router_ctx)
     replica_sets = caches.owned_by(kinds.REPLICA_SET, namespace, uid)
     return Observation(
@@ -282,15 +283,6 @@ async def observe(
         objects=objects,
         rollout=rollout,
         raw=raw,
-    )
-
-
-def _manages_routes(rollout: Rollout) -> bool:
-    canary = rollout.spec.strategy.canary
-    return (
-        canary is not None
-        and canary.traffic_routing is not None
-        and bool(canary.traffic_routing.managed_routes)
     )
 
 

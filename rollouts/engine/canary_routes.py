@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rollouts.api.managed_routes import ManagedRoute, SetHeaderRoute, StringMatch
+from rollouts.api.strategy import CanaryStrategy
 from rollouts.engine.canary_traffic import canary_reached, canary_selected
 from rollouts.engine.plan import SetRoutes
 
@@ -25,9 +26,9 @@ if TYPE_CHECKING:
 __all__ = ["describe_route", "describe_routes", "manages_routes", "route_requests", "routes_in_force"]
 
 
-def manages_routes(c: Canary) -> bool:
-    """The Rollout lists ``managedRoutes`` (else no route is ever read or written)."""
-    routing = c.spec.traffic_routing
+def manages_routes(spec: CanaryStrategy | None) -> bool:
+    """The canary lists ``managedRoutes`` (else no route is ever read or written)."""
+    routing = spec.traffic_routing if spec is not None else None
     return routing is not None and bool(routing.managed_routes)
 
 
@@ -54,7 +55,7 @@ def _canary_can_take(c: Canary) -> bool:
 
 def route_requests(c: Canary) -> None:
     """Plan the routes in force (those the canary can take now) when the router holds others."""
-    if not manages_routes(c):
+    if not manages_routes(c.spec):
         return
     held = c.ctx.snap.router_routes
     wanted = routes_in_force(c)
