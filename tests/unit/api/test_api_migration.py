@@ -254,3 +254,86 @@ def test_an_argo_ping_pong_canary_with_istio_parses_once_the_api_version_is_chan
         "orders-a",
         "orders-b",
     )
+
+
+ARGO_HEADER_ROUTES = """
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata:
+  name: catalog
+spec:
+  replicas: 3
+  selector:
+    matchLabels: {app: catalog}
+  template:
+    metadata:
+      labels: {app: catalog}
+    spec:
+      containers:
+      - {name: catalog, image: registry.example/catalog:2.4}
+  strategy:
+    canary:
+      canaryService: catalog-preview
+      stableService: catalog-live
+      trafficRouting:
+        managedRoutes:
+        - name: qa-header
+        - name: shadow-reads
+        istio:
+          virtualService:
+            name: catalog
+            routes: [main]
+      steps:
+      - setCanaryScale: {weight: 10}
+      - setHeaderRoute:
+          name: qa-header
+          match:
+          - headerName: X-QA
+            headerValue: {exact: "1"}
+          - headerName: user-agent
+            headerValue: {prefix: "qa-bot/"}
+          - headerName: x-build
+            headerValue: {regex: "^2\\\\.4\\\\..*"}
+      - setMirrorRoute:
+          name: shadow-reads
+          percentage: 20
+          match:
+          - method: {exact: GET}
+            path: {prefix: /items}
+            headers:
+              x-region: {exact: eu}
+      - pause: {}
+      - setMirrorRoute:
+          name: shadow-reads
+      - setWeight: 30
+      - pause: {duration: 30s}
+"""
+
+
+def test_argo_header_and_mirror_routes_parse_once_the_api_version_is_changed() -> None:
+    rollout = parse_object(_migrated(ARGO_HEADER_ROUTES))
+    assert isinstance(rollout, Rollout)
+    canary = rollout.spec.strategy.canary
+    assert canary is not None and canary.steps is not None and canary.traffic_routing is not None
+    assert canary.traffic_routing.managed_route_names() == ["qa-header", "shadow-reads"]
+    header = canary.steps[1].set_header_route
+    assert header is not None and [m.header_name for m in header.match or []] == [
+        "x-qa",
+        "user-agent",
+        "x-build",
+    ]
+    mirror = canary.steps[2].set_mirror_route
+    assert mirror is not None and mirror.percentage == 20 and mirror.match is not None
+    assert mirror.match[0].headers is not None and mirror.match[0].headers["x-region"].exact == "eu"
+    removal = canary.steps[4].set_mirror_route
+    assert removal is not None and removal.match is None
+
+
+def test_argo_header_routes_behind_nginx_are_refused_when_nginx_cannot_hold_them() -> None:
+    doc = _migrated(ARGO_HEADER_ROUTES)
+    doc["spec"]["strategy"]["canary"]["trafficRouting"] = {
+        "managedRoutes": [{"name": "qa-header"}, {"name": "shadow-reads"}],
+        "nginx": {"stableIngress": "catalog"},
+    }
+    errors = validation_errors(doc)
+    assert len(errors) == 1 and "with nginx, managedRoutes holds one route" in errors[0], errors
