@@ -17,6 +17,7 @@ BENCHMARKS = {
     "analysis": "measurements per second one AnalysisRun controller sustains against the real Prometheus",
     "delivery": "first failing measurement to canary weight 0 in the Ingress, real controller and Prometheus",
     "failover": "20 Rollouts delivering while the leader is SIGKILLed 50 times: convergence, steps, traffic",
+    "judge": "canary-vs-baseline judge: samples needed to fail a 1-point error-rate rise, time per judgment",
 }
 
 
