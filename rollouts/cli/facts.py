@@ -113,6 +113,7 @@ class RolloutFacts:
     set_weight: str
     actual_weight: str
     ping_pong: str
+    routes: str
     stable_images: list[str]
     canary_images: list[str]
     desired: int
@@ -155,6 +156,7 @@ class RolloutFacts:
             set_weight=set_weight,
             actual_weight=actual,
             ping_pong=_ping_pong(canary, status),
+            routes=_routes(canary, status, steps),
             stable_images=stable_images,
             canary_images=canary_images,
             desired=_int(spec.get("replicas", 1)),
@@ -176,6 +178,26 @@ def _ping_pong(canary: Any, status: Mapping[str, Any]) -> str:
         f"{services.get(stable + 'Service')} ({stable}) is stable, "
         f"{services.get(other + 'Service')} ({other}) takes the canary"
     )
+
+
+def _routes(canary: Any, status: Mapping[str, Any], steps: list[Any]) -> str:
+    """The header and mirror routes the steps have set so far (``beta (header), copy (mirror)``),
+    ``none`` between them, "" for a canary without ``managedRoutes``. The controller writes them
+    once the canary is ready, so in the cluster they may still be on their way."""
+    names = [dig(r, "name") for r in dig(canary, "trafficRouting", "managedRoutes") or []]
+    if not names:
+        return ""
+    index = dig(status, "currentStepIndex")
+    if index is None or _int(index) >= len(steps) or dig(status, "abort"):
+        return "none"
+    kinds: dict[str, str | None] = {}
+    for step in steps[: _int(index) + 1]:
+        for key, kind in (("setHeaderRoute", "header"), ("setMirrorRoute", "mirror")):
+            route = dig(step, key)
+            if isinstance(route, Mapping):
+                kinds[str(route.get("name"))] = kind if route.get("match") else None
+    held = [f"{name} ({kinds[name]})" for name in names if kinds.get(name)]
+    return ", ".join(held) or "none"
 
 
 def _set_weight(steps: list[Any], index: Any, total: int) -> int:

@@ -26,6 +26,8 @@ def render_header(facts: RolloutFacts, *, style: Style = PLAIN) -> str:
         ]
         if facts.ping_pong:
             lines.append(("  PingPong:", facts.ping_pong))
+        if facts.routes:
+            lines.append(("  Routes:", facts.routes))
     images = [(image, "stable") for image in facts.stable_images]
     images += [
         (image, "canary" if facts.strategy == "Canary" else "preview") for image in facts.canary_images

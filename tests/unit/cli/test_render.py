@@ -132,3 +132,31 @@ def test_unknown_age() -> None:
 
 def test_golden_directory_is_documented() -> None:
     assert (Path(GOLDEN) / "README.md").exists()
+
+
+def test_a_canary_with_managed_routes_shows_the_routes_its_steps_have_set() -> None:
+    rollout = objects("canary-paused").rollout
+    canary = rollout["spec"]["strategy"]["canary"]
+    routing = {**canary["trafficRouting"], "managedRoutes": [{"name": "beta"}, {"name": "copy"}]}
+    header = {"name": "beta", "match": [{"headerName": "x-beta", "headerValue": {"exact": "1"}}]}
+    mirror = {"name": "copy", "match": [{"method": {"exact": "GET"}}]}
+    steps = [{"setHeaderRoute": header}, {"setMirrorRoute": mirror}, {"setHeaderRoute": {"name": "beta"}}]
+
+    def facts_at(index: int, **status: Any) -> RolloutFacts:
+        spec = {
+            **rollout["spec"],
+            "strategy": {"canary": {**canary, "trafficRouting": routing, "steps": steps}},
+        }
+        return RolloutFacts.of(
+            {**rollout, "spec": spec, "status": {**rollout["status"], "currentStepIndex": index, **status}}
+        )
+
+    assert [facts_at(i).routes for i in range(4)] == [
+        "beta (header)",
+        "beta (header), copy (mirror)",
+        "copy (mirror)",
+        "none",
+    ]
+    assert facts_at(1, abort=True).routes == "none"
+    assert "  Routes:       beta (header)\n" in render_header(facts_at(0)), render_header(facts_at(0))
+    assert RolloutFacts.of(rollout).routes == "" and "Routes:" not in render_header(RolloutFacts.of(rollout))
