@@ -7,18 +7,28 @@ version, with each version's error rate and latency chosen by its image tag (`pr
 them as `nginx_ingress_controller_requests` / `istio_requests_total` plus duration histograms, shaped
 like the real exporters' series, for the local Prometheus to scrape every second.
 
-Layout: pure code (`backends`, `nginx`, `istio`, `streams`, `counters`, `exposition`, `simulation`)
-turns object dicts into per-revision streams and counter increments; thin I/O (`observer`, `server`,
-`__main__`, `launcher`) reads the cluster, serves HTTP and registers the scrape target.
+By default every request is plain (`GET /`, no headers, no cookies), so header and cookie canaries
+get nothing and Istio's header routes are passed over. A request mix (`mix.RequestClass`) adds tagged
+requests, each class with its share of the rate, method, path, headers and cookies; NGINX decides each
+class by header, cookie, then weight, Istio by its first matching http route (mirrors included), and
+a tagged class's series carry `request_class="<name>"` (plain series have no such label).
+
+Layout: pure code (`backends`, `mix`, `nginx`, `istio`, `streams`, `counters`, `exposition`,
+`simulation`) turns object dicts into per-revision streams and counter increments; thin I/O
+(`observer`, `server`, `__main__`, `launcher`) reads the cluster, serves HTTP and registers the scrape
+target.
 
     python -m e2e.simulator --namespace demo --port 9400     # or, from Python:
     with simulator(cluster, namespaces=["demo"]) as sim: ...
+    python -m e2e.simulator -n demo --request-class 'share=0.2,name=beta,header:x-beta=yes'
+    with simulator(cluster, namespaces=["demo"], request_classes=[RequestClass(share=0.2, ...)]): ...
 """
 
 from __future__ import annotations
 
 from e2e.simulator.backends import NamespaceObjects, Revision, revisions_behind
 from e2e.simulator.launcher import RunningSimulator, SimulatorError, simulator
+from e2e.simulator.mix import PLAIN, RequestClass, parse_request_class, request_mix
 from e2e.simulator.profiles import HEALTHY, NO_ENDPOINTS, PROFILE_TABLE, Profile, profile_for
 from e2e.simulator.server import Runner, Settings
 from e2e.simulator.simulation import Simulation, streams_for
@@ -27,9 +37,11 @@ from e2e.simulator.streams import Stream
 __all__ = [
     "HEALTHY",
     "NO_ENDPOINTS",
+    "PLAIN",
     "PROFILE_TABLE",
     "NamespaceObjects",
     "Profile",
+    "RequestClass",
     "Revision",
     "Runner",
     "RunningSimulator",
@@ -37,7 +49,9 @@ __all__ = [
     "Simulation",
     "SimulatorError",
     "Stream",
+    "parse_request_class",
     "profile_for",
+    "request_mix",
     "revisions_behind",
     "simulator",
     "streams_for",

@@ -1,9 +1,14 @@
-"""`python -m e2e.simulator --namespace NS [--namespace NS2 ...] [--port N] [--rate R]`
+"""`python -m e2e.simulator --namespace NS [--namespace NS2 ...] [--port N] [--rate R] [--request-class C]...`
 
 Serves simulated NGINX Ingress and Istio request metrics for the watched namespaces on
 `http://127.0.0.1:PORT/metrics` and registers itself with the local Prometheus (a file in
 `$PROMETHEUS_TARGETS_DIR`), which it removes on exit (Ctrl-C or SIGTERM). The first line on stdout is
 `serving http://HOST:PORT/metrics as NAME`, for whoever started it with `--port 0`.
+
+`--request-class` (repeatable) adds a class of tagged requests taking its share of every router's
+rate, either as `share=0.2,name=beta,method=GET,path=/api,header:x-beta=yes,cookie:beta=always` or as
+the same fields in JSON (`{"share": 0.2, "headers": {"x-beta": "yes"}}`); see `e2e.simulator.mix`.
+Without it every request is plain (`GET /`, no headers), and the series are what they always were.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import signal
 import sys
 import threading
 
+from e2e.simulator.mix import parse_request_class, request_mix
 from e2e.simulator.server import Runner, Settings
 from e2e.simulator.simulation import DEFAULT_RATE
 
@@ -37,7 +43,20 @@ def parse(argv: list[str]) -> Settings:
     )
     parser.add_argument("--name", default=None, help="scrape target name (default: traffic-simulator-<pid>)")
     parser.add_argument("--poll-interval", type=float, default=0.5, help="seconds between cluster reads")
+    parser.add_argument(
+        "--request-class",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="tagged requests, repeatable: 'share=0.2,name=beta,method=GET,path=/api,header:x-beta=yes,"
+        "cookie:beta=always' or the same as JSON; their series carry request_class=NAME",
+    )
     args = parser.parse_args(argv)
+    try:
+        classes = tuple(parse_request_class(spec) for spec in args.request_class)
+        request_mix(classes)
+    except ValueError as exc:
+        parser.error(f"--request-class: {exc}")
     if args.rate < 0:
         parser.error(f"--rate must be zero or more requests per second, got {args.rate}")
     if args.poll_interval <= 0:
@@ -51,6 +70,7 @@ def parse(argv: list[str]) -> Settings:
         targets_dir=args.targets_dir or None,
         name=args.name or f"traffic-simulator-{os.getpid()}",
         poll_interval=args.poll_interval,
+        request_classes=classes,
     )
 
 

@@ -14,13 +14,15 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import httpx
+
+from e2e.simulator.mix import RequestClass, request_mix
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -59,16 +61,38 @@ class Target(Protocol):
     def prometheus_targets_dir(self) -> str: ...
 
 
-@contextmanager
-def simulator(
-    cluster: Target, *, namespaces: list[str], rate: float = 50.0, timeout: float = 30.0
-) -> Iterator[RunningSimulator]:
-    """Run `python -m e2e.simulator` for `namespaces` until the block ends."""
-    name = f"traffic-simulator-{uuid.uuid4().hex[:8]}"
+def command(
+    cluster: Target,
+    *,
+    name: str,
+    namespaces: list[str],
+    rate: float,
+    request_classes: Sequence[RequestClass] = (),
+) -> list[str]:
+    """The `python -m e2e.simulator` command line for these settings."""
     argv = [sys.executable, "-m", "e2e.simulator", "--kubeconfig", cluster.kubeconfig, "--port", "0"]
     argv += ["--rate", str(rate), "--name", name, "--targets-dir", cluster.prometheus_targets_dir]
     for ns in namespaces:
         argv += ["--namespace", ns]
+    for request_class in request_classes:
+        argv += ["--request-class", request_class.to_spec()]
+    return argv
+
+
+@contextmanager
+def simulator(
+    cluster: Target,
+    *,
+    namespaces: list[str],
+    rate: float = 50.0,
+    timeout: float = 30.0,
+    request_classes: Sequence[RequestClass] = (),
+) -> Iterator[RunningSimulator]:
+    """Run `python -m e2e.simulator` for `namespaces` until the block ends; `request_classes` add
+    tagged requests to the plain ones (see `e2e.simulator.mix`)."""
+    request_mix(request_classes)  # a bad mix fails here, with its reason, not as a process that exits
+    name = f"traffic-simulator-{uuid.uuid4().hex[:8]}"
+    argv = command(cluster, name=name, namespaces=namespaces, rate=rate, request_classes=request_classes)
     # Its log goes to a file, not a pipe nobody drains (a full pipe would stall the simulator); the
     # file stays until the block ends so a failing test or the demo can show it.
     with tempfile.NamedTemporaryFile(mode="w+", prefix=f"{name}-", suffix=".log") as log:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from e2e.cluster.scrape import register_target
 from e2e.simulator.exposition import CONTENT_TYPE
+from e2e.simulator.mix import RequestClass
 from e2e.simulator.observer import Observer
 from e2e.simulator.simulation import DEFAULT_RATE, Simulation
 
@@ -37,6 +38,8 @@ class Settings:
     name: str = "traffic-simulator"
     poll_interval: float = 0.5
     tick_interval: float = 0.1
+    # Tagged requests besides the plain ones (`mix`); none: plain requests only, as always.
+    request_classes: tuple[RequestClass, ...] = ()
 
 
 class Runner:
@@ -44,7 +47,7 @@ class Runner:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.simulation = Simulation(rate=settings.rate)
+        self.simulation = Simulation(rate=settings.rate, request_classes=settings.request_classes)
         self.lock = threading.Lock()
         self.poll_errors = 0
         self.last_error = ""

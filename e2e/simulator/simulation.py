@@ -6,25 +6,30 @@ tests drive it with hand-written objects and a fake clock.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from e2e.simulator.backends import NamespaceObjects
 from e2e.simulator.counters import Counters
 from e2e.simulator.exposition import render
 from e2e.simulator.istio import istio_streams
+from e2e.simulator.mix import RequestClass, request_mix
 from e2e.simulator.nginx import nginx_streams
 from e2e.simulator.streams import Stream
 
 DEFAULT_RATE = 50.0
 
 
-def streams_for(view: list[NamespaceObjects], *, rate: float) -> list[Stream]:
+def streams_for(
+    view: list[NamespaceObjects], *, rate: float, request_classes: Sequence[RequestClass] = ()
+) -> list[Stream]:
     """Every request stream of the watched namespaces: `rate` req/s per stable Ingress and per
-    VirtualService."""
+    VirtualService, shared by the plain class and the tagged `request_classes` (see `mix`)."""
+    mix = request_mix(request_classes)
     streams: list[Stream] = []
     for objects in view:
-        streams += nginx_streams(objects, rate=rate)
-        streams += istio_streams(objects, rate=rate)
+        streams += nginx_streams(objects, rate=rate, mix=mix)
+        streams += istio_streams(objects, rate=rate, mix=mix)
     return streams
 
 
@@ -36,11 +41,15 @@ class Simulation:
     counters: Counters = field(default_factory=Counters)
     streams: list[Stream] = field(default_factory=list)
     observations: int = 0
+    request_classes: tuple[RequestClass, ...] = ()
     _last_tick: float | None = None
+
+    def __post_init__(self) -> None:
+        request_mix(self.request_classes)  # a bad mix fails here, not at the first observation
 
     def observe(self, view: list[NamespaceObjects]) -> None:
         """Replace the routing picture; traffic follows it from the next tick on."""
-        self.streams = streams_for(view, rate=self.rate)
+        self.streams = streams_for(view, rate=self.rate, request_classes=self.request_classes)
         self.observations += 1
 
     def tick(self, now: float) -> None:

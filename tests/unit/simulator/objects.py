@@ -96,3 +96,21 @@ def destination_rule(name: str, *, host: str, **subsets: dict[str, str]) -> Obj:
         "metadata": {"name": name},
         "spec": {"host": host, "subsets": [{"name": n, "labels": ls} for n, ls in subsets.items()]},
     }
+
+
+def header_canary_ingress(
+    name: str, *, service_name: str, weight: int = 0, prefix: str = "nginx.ingress.kubernetes.io", **by: str
+) -> Obj:
+    """A canary Ingress with `canary-by-<key>` annotations: `header="x-beta", header_value="yes"`
+    becomes `<prefix>/canary-by-header: x-beta`, `<prefix>/canary-by-header-value: yes`."""
+    notes = {f"{prefix}/canary-by-{key.replace('_', '-')}": value for key, value in by.items()}
+    return ingress(
+        name,
+        service_name=service_name,
+        **{f"{prefix}/canary": "true", f"{prefix}/canary-weight": str(weight), **notes},
+    )
+
+
+def http_virtual_service(name: str, *http: Obj) -> Obj:
+    """A VirtualService with these `spec.http` routes as they are (names, matches, mirrors)."""
+    return {"metadata": {"name": name}, "spec": {"http": list(http)}}
