@@ -26,6 +26,7 @@ from rollouts.kube import AlreadyExists, Conflict, KubeObject
 from rollouts.traffic.nginx_ingress import (
     INGRESS_API_VERSION,
     MANAGED_ROUTES_ANNOTATION,
+    ROUTE_KEYS,
     canary_ingress_name,
     canary_weight_of,
     desired_canary_ingress,
@@ -120,13 +121,7 @@ class NginxRouter:
             return
         annotations: dict[str, str | None] = {f"{prefix}/canary-weight": "0"}
         if held:
-            keys = (
-                "canary-by-header",
-                "canary-by-header-value",
-                "canary-by-header-pattern",
-                "canary-by-cookie",
-            )
-            annotations |= {f"{prefix}/{key}": None for key in keys} | {MANAGED_ROUTES_ANNOTATION: None}
+            annotations |= {f"{prefix}/{key}": None for key in ROUTE_KEYS} | {MANAGED_ROUTES_ANNOTATION: None}
         patch = {
             "metadata": {
                 "resourceVersion": existing["metadata"]["resourceVersion"],
