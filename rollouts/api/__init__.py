@@ -49,6 +49,14 @@ from rollouts.api.enums import (
     RolloutPhase,
     SelectorOperator,
 )
+from rollouts.api.experiment import (
+    Experiment,
+    ExperimentAnalysis,
+    ExperimentSpec,
+    ExperimentStatus,
+    ExperimentTemplate,
+    TemplateStatus,
+)
 from rollouts.api.managed_routes import (
     HeaderRoutingMatch,
     ManagedRoute,
@@ -127,6 +135,11 @@ __all__ = [
     "ClusterAnalysisTemplate",
     "ConditionStatus",
     "DryRun",
+    "Experiment",
+    "ExperimentAnalysis",
+    "ExperimentSpec",
+    "ExperimentStatus",
+    "ExperimentTemplate",
     "FieldRef",
     "HeaderRoutingMatch",
     "InvalidObjectError",
@@ -170,6 +183,7 @@ __all__ = [
     "SetMirrorRoute",
     "StringMatch",
     "TemplateMetric",
+    "TemplateStatus",
     "TrafficWeights",
     "TtlStrategy",
     "ValueFrom",

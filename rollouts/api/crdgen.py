@@ -17,6 +17,7 @@ import yaml
 
 from rollouts.api.analysis import AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate
 from rollouts.api.common import API_GROUP, API_VERSION, TopLevelObject
+from rollouts.api.experiment import Experiment
 from rollouts.api.rollout import Rollout
 from rollouts.api.schema import structural_schema
 
@@ -82,6 +83,12 @@ KINDS: tuple[KindInfo, ...] = (
         plural="analysisruns",
         short_name="ar",
         columns=(_column("Status", "string", ".status.phase", "Phase of the run."), _AGE),
+    ),
+    KindInfo(
+        model=Experiment,
+        plural="experiments",
+        short_name="exp",
+        columns=(_column("Status", "string", ".status.phase", "Phase of the experiment."), _AGE),
     ),
 )
 

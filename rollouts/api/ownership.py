@@ -13,7 +13,7 @@ from typing import Any
 from rollouts.api.common import GROUP_VERSION
 from rollouts.api.rollout import Rollout
 
-__all__ = ["rollout_owner_reference"]
+__all__ = ["owner_reference", "rollout_owner_reference"]
 
 
 def rollout_owner_reference(rollout: Rollout) -> dict[str, Any]:
@@ -30,9 +30,14 @@ def rollout_owner_reference(rollout: Rollout) -> dict[str, Any]:
             f"Rollout {name or '(unnamed)'!r} has no {missing}; an ownerReference to it needs the "
             "Rollout as read from the API server, not as written in a manifest"
         )
+    return owner_reference("Rollout", name=name, uid=uid)
+
+
+def owner_reference(kind: str, *, name: str, uid: str) -> dict[str, Any]:
+    """The controller ownerReference to our object of ``kind`` (Rollout, Experiment)."""
     return {
         "apiVersion": GROUP_VERSION,
-        "kind": "Rollout",
+        "kind": kind,
         "name": name,
         "uid": uid,
         "controller": True,

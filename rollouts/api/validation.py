@@ -17,6 +17,7 @@ from pydantic_core import ErrorDetails
 
 from rollouts.api.analysis import AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate
 from rollouts.api.common import RULE_ERROR, UNSUPPORTED_ERROR, TopLevelObject, shown
+from rollouts.api.experiment import Experiment
 from rollouts.api.rollout import Rollout
 
 __all__ = [
@@ -39,6 +40,7 @@ KINDS: dict[str, type[TopLevelObject]] = {
     "AnalysisTemplate": AnalysisTemplate,
     "ClusterAnalysisTemplate": ClusterAnalysisTemplate,
     "AnalysisRun": AnalysisRun,
+    "Experiment": Experiment,
 }
 
 _TYPE_NAMES = {

@@ -50,7 +50,8 @@ from rollouts.api.analysis import (
 )
 from rollouts.api.common import ObjectMeta
 from rollouts.api.enums import AnalysisPhase, PodTemplateHashValue
-from rollouts.api.ownership import rollout_owner_reference
+from rollouts.api.experiment import Experiment, ExperimentAnalysis
+from rollouts.api.ownership import owner_reference, rollout_owner_reference
 from rollouts.api.rollout import Rollout
 from rollouts.api.rollout_analysis import AnalysisRunArgument, AnalysisRunMetadata, AnalysisTemplateRef
 from rollouts.engine.analysis_args import ArgumentError, read_field
@@ -65,6 +66,7 @@ from rollouts.engine.snapshot import AnalysisRunKind, ObservedAnalysisRun, Templ
 
 __all__ = [
     "ANALYSIS_KIND_LABEL",
+    "EXPERIMENT_ANALYSIS_LABEL",
     "ROLLOUT_LABEL",
     "STEP_INDEX_LABEL",
     "AnalysisRunError",
@@ -73,6 +75,7 @@ __all__ = [
     "Template",
     "analysis_field",
     "build_analysis_run",
+    "build_experiment_analysis_run",
     "fill_metric",
     "observe_analysis_run",
     "resolve_metric",
@@ -83,6 +86,9 @@ ANALYSIS_KIND_LABEL: Final = "rollouts.dev/analysis-kind"
 
 STEP_INDEX_LABEL: Final = "rollouts.dev/step-index"
 """Index of the canary step that started the run (step runs only)."""
+
+EXPERIMENT_ANALYSIS_LABEL: Final = "rollouts.dev/experiment-analysis"
+"""Name of the entry of an Experiment's ``spec.analyses`` that the run is for."""
 
 ROLLOUT_LABEL: Final = "rollouts.dev/rollout"
 """Name of the Rollout that started the run, for label-selected watches and ``kubectl get ar -l``."""
@@ -227,35 +233,50 @@ def _field_value(rollout: Rollout, path: str, *, at: str) -> str:
         raise AnalysisRunError(f"{at}: {exc} of Rollout {rollout.metadata.name!r}; fix the path") from None
 
 
-def _resolve_args(
-    template_args: dict[str, _Declared], rollout: Rollout, action: CreateAnalysisRun, *, where: str
-) -> tuple[list[Argument], dict[str, ArgValue]]:
-    """The run's args, and each one's value and origin for the metric fields that use it."""
+def _rollout_args(
+    template_args: Mapping[str, _Declared], rollout: Rollout, action: CreateAnalysisRun, *, where: str
+) -> dict[str, tuple[Argument, ArgValue]]:
+    """The Rollout's analysis ``args``, resolved against the Rollout now."""
     given = action.analysis.args or []
-    for index, given_arg in enumerate(given):
-        if given_arg.name not in template_args:
+    _check_given(template_args, [a.name for a in given], where=where)
+    block = analysis_field(action.kind, action.step_index)
+    out: dict[str, tuple[Argument, ArgValue]] = {}
+    for index, item in enumerate(given):
+        value = _rollout_value(item, rollout, action, at=f"{where}.args[{index}]")
+        origin = f"the Rollout's {block}.args[{index}]"
+        out[item.name] = (Argument(name=item.name, value=value), ArgValue(value=value, origin=origin))
+    return out
+
+
+def _check_given(template_args: Mapping[str, _Declared], names: Sequence[str], *, where: str) -> None:
+    for index, name in enumerate(names):
+        if name not in template_args:
             known = ", ".join(sorted(template_args)) or "none"
             raise AnalysisRunError(
-                f"{where}.args[{index}]: {given_arg.name!r} is not an argument of the referenced templates "
+                f"{where}.args[{index}]: {name!r} is not an argument of the referenced templates "
                 f"(they declare: {known}); fix the name or declare it in a template's args"
             )
-    block = analysis_field(action.kind, action.step_index)
-    from_rollout = {
-        item.name: (
-            _rollout_value(item, rollout, action, at=f"{where}.args[{index}]"),
-            f"{block}.args[{index}]",
-        )
-        for index, item in enumerate(given)
-    }
+
+
+def _resolve_args(
+    template_args: Mapping[str, _Declared],
+    given: Mapping[str, tuple[Argument, ArgValue]],
+    *,
+    rollout: Rollout | None,
+    where: str,
+) -> tuple[list[Argument], dict[str, ArgValue]]:
+    """The run's args (``given`` by the caller first, then the templates' defaults), and each
+    one's value and origin for the metric fields that use it. A template default read with
+    ``fieldRef`` needs the ``rollout`` to read it from."""
     resolved: list[Argument] = []
     values: dict[str, ArgValue] = {}
     for name, declaration in template_args.items():
         declared, declared_at, label = declaration.arg, declaration.at, declaration.template
         source = declared.value_from
-        if name in from_rollout:
-            value, origin = from_rollout[name]
-            resolved.append(Argument(name=name, value=value))
-            values[name] = ArgValue(value=value, origin=f"the Rollout's {origin}")
+        if name in given:
+            arg, value_of = given[name]
+            resolved.append(arg)
+            values[name] = value_of
         elif declared.value is not None:
             resolved.append(Argument(name=name, value=declared.value))
             values[name] = ArgValue(value=declared.value, origin=declared_at, declared_in=label)
@@ -263,11 +284,16 @@ def _resolve_args(
             resolved.append(Argument(name=name, value_from=ValueFrom(secret_key_ref=source.secret_key_ref)))
             origin = f"{declared_at}.valueFrom.secretKeyRef"
             values[name] = ArgValue(value=None, origin=origin, declared_in=label)
-        elif source is not None and source.field_ref is not None:
+        elif source is not None and source.field_ref is not None and rollout is not None:
             value = _field_value(rollout, source.field_ref.field_path, at=f"argument {name!r}")
             resolved.append(Argument(name=name, value=value))
             origin = f"{declared_at}.valueFrom.fieldRef"
             values[name] = ArgValue(value=value, origin=origin)
+        elif source is not None and source.field_ref is not None:
+            raise AnalysisRunError(
+                f"{where}: argument {name!r} reads a Rollout field ({declared_at}.valueFrom.fieldRef), "
+                "and this run belongs to no Rollout; pass the value in args"
+            )
         else:
             raise AnalysisRunError(
                 f"{where}: argument {name!r} has no value; add {{name: {name}, value: ...}} to {where}.args "
@@ -297,6 +323,30 @@ def _owner_reference(rollout: Rollout) -> dict[str, Any]:
         raise AnalysisRunError(str(exc)) from None
 
 
+def _run_spec(
+    found: Sequence[tuple[str, Template]],
+    args: tuple[list[Argument], dict[str, ArgValue]],
+    *,
+    dry_run: Sequence[DryRun] | None,
+    retention: Sequence[MeasurementRetention] | None,
+    where: str,
+) -> AnalysisRunSpec:
+    """The spec of a run of the ``found`` templates with these resolved ``args``."""
+    metrics = _merge_metrics(found, where=where)
+    _check_conditions(found, where=where)
+    resolved, values = args
+    return AnalysisRunSpec(
+        metrics=[
+            resolve_metric(metric, values, template=label, where=f"{where}: {label} metric {metric.name!r}")
+            for label, metric in metrics
+        ],
+        args=resolved or None,
+        dry_run=_merge_rules([dry_run, *(t.spec.dry_run for _, t in found)]),
+        measurement_retention=_merge_rules([retention, *(t.spec.measurement_retention for _, t in found)]),
+        ttl_strategy=_one_ttl_strategy(found, where=where),
+    )
+
+
 def build_analysis_run(
     *, rollout: Rollout, action: CreateAnalysisRun, templates: Sequence[Template]
 ) -> AnalysisRun:
@@ -308,20 +358,14 @@ def build_analysis_run(
     name = rollout.metadata.name or ""
     where = f"Rollout {name!r} {analysis_field(action.kind, action.step_index)}"
     found = _find_templates(action.analysis.templates, templates, where=where)
-    metrics = _merge_metrics(found, where=where)
-    _check_conditions(found, where=where)
-    args, values = _resolve_args(_merge_template_args(found, where=where), rollout, action, where=where)
-    spec = AnalysisRunSpec(
-        metrics=[
-            resolve_metric(metric, values, template=label, where=f"{where}: {label} metric {metric.name!r}")
-            for label, metric in metrics
-        ],
-        args=args or None,
-        dry_run=_merge_rules([action.analysis.dry_run, *(t.spec.dry_run for _, t in found)]),
-        measurement_retention=_merge_rules(
-            [action.analysis.measurement_retention, *(t.spec.measurement_retention for _, t in found)]
-        ),
-        ttl_strategy=_one_ttl_strategy(found, where=where),
+    template_args = _merge_template_args(found, where=where)
+    given = _rollout_args(template_args, rollout, action, where=where)
+    spec = _run_spec(
+        found,
+        _resolve_args(template_args, given, rollout=rollout, where=where),
+        dry_run=action.analysis.dry_run,
+        retention=action.analysis.measurement_retention,
+        where=where,
     )
     extra = action.analysis.analysis_run_metadata or AnalysisRunMetadata()
     metadata = ObjectMeta.model_validate(
@@ -357,3 +401,41 @@ def observe_analysis_run(run: AnalysisRun) -> ObservedAnalysisRun | None:
         created=run.metadata.creation_timestamp,
         expires=expires_at(run.spec, status),
     )
+
+
+def build_experiment_analysis_run(
+    *, experiment: Experiment, analysis: ExperimentAnalysis, name: str, templates: Sequence[Template]
+) -> AnalysisRun:
+    """The AnalysisRun of one of ``experiment``'s ``analyses``, named ``name``, owned by the
+    experiment and labelled with the analysis's name (``EXPERIMENT_ANALYSIS_LABEL``) so the
+    experiment reads it back. Its args are the analysis's (a value, or a Secret read at each
+    measurement), then the templates' defaults. Raises :class:`AnalysisRunError`."""
+    where = f"Experiment {experiment.metadata.name!r} analysis {analysis.name!r}"
+    ref = AnalysisTemplateRef(template_name=analysis.template_name, cluster_scope=analysis.cluster_scope)
+    found = _find_templates([ref], templates, where=where)
+    template_args = _merge_template_args(found, where=where)
+    given_args = analysis.args or []
+    _check_given(template_args, [a.name for a in given_args], where=f"{where} args")
+    given = {
+        arg.name: (arg, ArgValue(value=arg.value, origin=f"the Experiment's analysis {analysis.name!r} args"))
+        for arg in given_args
+    }
+    spec = _run_spec(
+        found,
+        _resolve_args(template_args, given, rollout=None, where=where),
+        dry_run=experiment.spec.dry_run,
+        retention=experiment.spec.measurement_retention,
+        where=where,
+    )
+    uid, owner = experiment.metadata.uid, experiment.metadata.name
+    if not uid or not owner:
+        raise AnalysisRunError(f"{where}: the Experiment has no metadata.uid; read it from the API server")
+    metadata = ObjectMeta.model_validate(
+        {
+            "name": name,
+            "namespace": experiment.metadata.namespace,
+            "labels": {EXPERIMENT_ANALYSIS_LABEL: analysis.name},
+            "ownerReferences": [owner_reference("Experiment", name=owner, uid=uid)],
+        }
+    )
+    return AnalysisRun(metadata=metadata, spec=spec)

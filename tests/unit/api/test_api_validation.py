@@ -494,7 +494,7 @@ def test_parse_object_dispatches_on_kind_and_rejects_unknown_kinds() -> None:
     errors = validation_errors({"kind": "Deployment", "metadata": {"name": "x"}})
     assert errors == [
         "Deployment x: `kind` must be one of Rollout, AnalysisTemplate, ClusterAnalysisTemplate, "
-        "AnalysisRun (got 'Deployment')"
+        "AnalysisRun, Experiment (got 'Deployment')"
     ]
 
 

@@ -1,0 +1,102 @@
+"""The Experiment model: Argo's fields parse, and a broken one is refused with the field and the fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from rollouts.api import Experiment, validation_errors
+
+
+def template(name: str = "baseline", **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "selector": {"matchLabels": {"app": "web"}},
+        "template": {
+            "metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "w", "image": "w:1"}]},
+        },
+        **extra,
+    }
+
+
+def manifest(**spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "rollouts.dev/v1alpha1",
+        "kind": "Experiment",
+        "metadata": {"name": "exp"},
+        "spec": {"templates": [template()], **spec},
+    }
+
+
+def test_defaults_and_argo_field_names() -> None:
+    exp = Experiment.model_validate(
+        manifest(
+            duration=60,
+            analyses=[
+                {
+                    "name": "a",
+                    "templateName": "t",
+                    "requiredForCompletion": True,
+                    "args": [
+                        {"name": "x", "value": "1"},
+                        {"name": "y", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
+                    ],
+                }
+            ],
+            dryRun=[{"metricName": "m"}],
+            measurementRetention=[{"metricName": "m", "limit": 3}],
+        )
+    )
+    assert exp.spec.progress_deadline_seconds == 600 and exp.spec.scale_down_delay_seconds == 30
+    assert exp.spec.templates[0].replicas == 1 and exp.spec.terminate is False
+    assert exp.spec.analyses is not None and exp.spec.analyses[0].required_for_completion
+    assert (
+        validation_errors(manifest(duration="20m", templates=[template(minReadySeconds=10, replicas=0)]))
+        == []
+    )
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ({"templates": [template(), template()]}, "template name 'baseline' is used twice"),
+        ({"templates": [template("Base_Line")]}, "template name 'Base_Line' must be lowercase"),
+        ({"templates": []}, "templates"),
+        (
+            {"templates": [template(selector={"matchLabels": {"app": "other"}})]},
+            "does not match template.metadata.labels",
+        ),
+        ({"templates": [template(selector={})]}, "selector is empty"),
+        (
+            {"analyses": [{"name": "a", "templateName": "t"}, {"name": "a", "templateName": "u"}]},
+            "analysis name 'a' is used twice",
+        ),
+        (
+            {
+                "analyses": [
+                    {
+                        "name": "a",
+                        "templateName": "t",
+                        "args": [{"name": "x", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+                    }
+                ]
+            },
+            "valueFrom.fieldRef is not available in an Experiment",
+        ),
+        (
+            {"analyses": [{"name": "a", "templateName": "t", "args": [{"name": "x"}]}]},
+            "set value or valueFrom",
+        ),
+        ({"duration": "soon"}, "duration"),
+    ],
+)
+def test_refused_with_a_message_naming_the_problem(spec: dict[str, Any], expected: str) -> None:
+    errors = validation_errors(manifest(**spec))
+    assert any(expected in e for e in errors), errors
+
+
+def test_an_argo_experiment_is_told_to_change_its_api_version() -> None:
+    errors = validation_errors({**manifest(), "apiVersion": "argoproj.io/v1alpha1"})
+    assert any("change it to rollouts.dev/v1alpha1" in e for e in errors), errors
