@@ -2,7 +2,8 @@
 
 A template names metrics (a query against a provider plus the conditions that judge each result); a
 Rollout step instantiates it as an AnalysisRun with concrete arguments. Providers implemented so far
-are Prometheus, web and job; every other Argo provider is rejected by name.
+are Prometheus, web, job and the canary judge (``judge``, in ``rollouts.api.judge``: it decides by
+itself, so its metrics take no conditions); every other Argo provider is rejected by name.
 
 **Templated metric fields.** As in Argo Rollouts, a template's metric may take its ``count``,
 ``failureLimit``, ``inconclusiveLimit`` and ``consecutiveErrorLimit`` from an argument, written as
@@ -40,11 +41,13 @@ from rollouts.api.common import (
     FieldRef,
     ObjectMeta,
     TopLevelObject,
+    WebMetricHeader,
     cel,
     parse_duration,
     rule_error,
     shown,
 )
+from rollouts.api.judge import JudgeMetric
 from rollouts.api.measurement import AnalysisRunStatus
 from rollouts.api.pod_template import pod_template_problems
 from rollouts.api.templated import (
@@ -70,6 +73,7 @@ __all__ = [
     "DryRun",
     "JobMetadata",
     "JobMetric",
+    "JudgeMetric",
     "MeasurementRetention",
     "Metric",
     "MetricProvider",
@@ -124,13 +128,6 @@ class Argument(ApiModel):
         if self.value is not None and self.value_from is not None:
             raise rule_error(f"argument {self.name!r}: set value or valueFrom, not both")
         return self
-
-
-class WebMetricHeader(ApiModel):
-    """An HTTP header sent with a query."""
-
-    key: str = Field(min_length=1, description="Header name.")
-    value: str = Field(description="Header value.")
 
 
 class PrometheusMetric(ApiModel):
@@ -249,6 +246,9 @@ class JobMetric(ApiModel):
         return self
 
 
+_ONE_PROVIDER = "set exactly one provider: prometheus, web, job or judge"
+
+
 class MetricProvider(ApiModel):
     """Where a metric's value comes from; exactly one provider."""
 
@@ -268,8 +268,9 @@ class MetricProvider(ApiModel):
     model_config = ConfigDict(
         json_schema_extra=cel(
             (
-                "[has(self.prometheus), has(self.web), has(self.job)].filter(x, x).size() == 1",
-                "set exactly one provider: prometheus, web or job",
+                "[has(self.prometheus), has(self.web), has(self.job), has(self.judge)]"
+                ".filter(x, x).size() == 1",
+                _ONE_PROVIDER,
             )
         )
     )
@@ -277,16 +278,35 @@ class MetricProvider(ApiModel):
     prometheus: PrometheusMetric | None = Field(default=None, description="Query Prometheus.")
     web: WebMetric | None = Field(default=None, description="Call an HTTP endpoint.")
     job: JobMetric | None = Field(default=None, description="Run a Kubernetes Job.")
+    judge: JudgeMetric | None = Field(
+        default=None,
+        description="Compare the canary with a baseline in Prometheus, statistically (the canary judge).",
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:
-        if [self.prometheus, self.web, self.job].count(None) != 2:
-            raise rule_error("set exactly one provider: prometheus, web or job")
+        if [self.prometheus, self.web, self.job, self.judge].count(None) != 3:
+            raise rule_error(_ONE_PROVIDER)
         return self
+
+
+_JUDGE_DECIDES = (
+    "a metric with provider.judge is decided by the judge (Pass, Fail or Inconclusive from its test); "
+    "remove successCondition and failureCondition, and tune alpha, minEffect or minSamples instead"
+)
 
 
 class _MetricBase(ApiModel):
     """What a metric is, whatever the side: its name, how it is judged and where its value comes from."""
+
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            (
+                "!has(self.provider.judge) || (!has(self.successCondition) && !has(self.failureCondition))",
+                _JUDGE_DECIDES,
+            )
+        )
+    )
 
     name: str = Field(min_length=1, description="Name of the metric, unique in the template.")
     success_condition: str | None = Field(
@@ -296,6 +316,17 @@ class _MetricBase(ApiModel):
         default=None, description="Expression over `result` that marks a measurement failed."
     )
     provider: MetricProvider = Field(description="Where the value comes from.")
+
+    @model_validator(mode="after")
+    def _judge_decides(self) -> Self:
+        if self.provider.judge is not None:
+            for name, text in (
+                ("successCondition", self.success_condition),
+                ("failureCondition", self.failure_condition),
+            ):
+                if text is not None:
+                    raise rule_error(_JUDGE_DECIDES, at=name)
+        return self
 
 
 def _count_needs_interval(count: int | None, interval: object) -> None:

@@ -38,6 +38,7 @@ __all__ = [
     "LabelSelectorRequirement",
     "ObjectMeta",
     "Timestamp",
+    "WebMetricHeader",
     "parse_duration",
     "parse_timestamp",
     "scaled_value",
@@ -249,6 +250,13 @@ class FieldRef(ApiModel):
     """A reference to a field of the Rollout, e.g. metadata.labels['app']."""
 
     field_path: str = Field(min_length=1, description="Path of the field, e.g. metadata.name.")
+
+
+class WebMetricHeader(ApiModel):
+    """An HTTP header sent with a query (Prometheus, web and judge metrics: hence here, shared)."""
+
+    key: str = Field(min_length=1, description="Header name.")
+    value: str = Field(description="Header value.")
 
 
 class LabelSelectorRequirement(ApiModel):

@@ -3,8 +3,10 @@
 Kubernetes accepts only "structural" schemas: every node has a type (except the two int-or-string and
 preserve-unknown-fields escapes), no $ref, and anyOf/oneOf only as value checks that never declare a
 type. pydantic writes $defs/$ref and `anyOf [X, null]` for optional fields, titles, `additionalProperties:
-false` for forbidden extras and `const` for literals. This module rewrites those into the forms the API
-server accepts, and sorts keys so the generated YAML is byte-for-byte stable.
+false` for forbidden extras, `const` for literals, and a float's `gt` as a number in `exclusiveMinimum`
+(JSON Schema 2020-12; OpenAPI v3.0 wants a boolean there, and the API server refuses the CRD
+otherwise). This module rewrites those into the forms the API server accepts, and sorts keys so the
+generated YAML is byte-for-byte stable.
 """
 
 from __future__ import annotations
@@ -43,6 +45,12 @@ def _convert(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
         del node["default"]
     if "const" in node:
         node["enum"] = [node.pop("const")]
+    for exclusive, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if exclusive in node and not isinstance(node[exclusive], bool):
+            # JSON Schema 2020-12 (pydantic's gt/lt) writes the bound itself; OpenAPI v3.0, which
+            # the API server decodes, wants the bound in minimum/maximum and a boolean flag.
+            node[bound] = node.pop(exclusive)
+            node[exclusive] = True
     if isinstance(node.get("additionalProperties"), bool):
         del node["additionalProperties"]
     elif isinstance(node.get("additionalProperties"), dict):
@@ -81,6 +89,9 @@ def structural_problems(node: dict[str, Any], path: str = "") -> list[str]:
         problems.append(f"{where}: both properties and additionalProperties")
     if "default" in node and node["default"] is None:
         problems.append(f"{where}: null default")
+    for exclusive in ("exclusiveMinimum", "exclusiveMaximum"):
+        if exclusive in node and not isinstance(node[exclusive], bool):
+            problems.append(f"{where}: {exclusive} must be a boolean in OpenAPI v3.0")
     for name, sub in node.get("properties", {}).items():
         child = f"{path}.{name}" if path else name
         if not sub.get("description") and child != "metadata":

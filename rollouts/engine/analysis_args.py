@@ -10,10 +10,11 @@ Arguments are resolved in two places, for two reasons:
   and a rotated secret is picked up by the next measurement.
 
 :func:`substitute_args` then writes the values into the provider fields that accept
-``{{args.NAME}}`` (a Prometheus query, address and headers; a web URL, headers and body; every
-string of a Job's metadata and spec). A reference to an argument that has no value is an error
-naming the argument, never an empty string quietly pasted into a query. A Secret's value is never
-pasted into a Job: the Job would keep it in its spec, readable by anyone who can read Jobs.
+``{{args.NAME}}`` (a Prometheus query, address and headers; a judge's two queries, address and
+headers; a web URL, headers and body; every string of a Job's metadata and spec). A reference to
+an argument that has no value is an error naming the argument, never an empty string quietly
+pasted into a query. A Secret's value is never pasted into a Job: the Job would keep it in its
+spec, readable by anyone who can read Jobs.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from rollouts.api.analysis import (
     Argument,
     JobMetadata,
     JobMetric,
+    JudgeMetric,
     Metric,
     MetricProvider,
     PrometheusMetric,
@@ -151,6 +153,17 @@ def _prometheus(p: PrometheusMetric, args: Mapping[str, str], at: str) -> Promet
     )
 
 
+def _judge(j: JudgeMetric, args: Mapping[str, str], at: str) -> JudgeMetric:
+    return j.model_copy(
+        update={
+            "address": None if j.address is None else substitute(j.address, args, field=f"{at}.address"),
+            "canary_query": substitute(j.canary_query, args, field=f"{at}.canaryQuery"),
+            "baseline_query": substitute(j.baseline_query, args, field=f"{at}.baselineQuery"),
+            "headers": _headers(j.headers, args, field=f"{at}.headers"),
+        }
+    )
+
+
 def _json(value: Any, args: Mapping[str, str], *, field: str) -> Any:
     """``value`` (decoded JSON) with ``{{args.NAME}}`` filled in each of its strings."""
     if isinstance(value, str):
@@ -204,6 +217,8 @@ def substitute_args(metric: Metric, args: Mapping[str, str]) -> Metric:
         new = MetricProvider(web=_web(provider.web, args, f"{at}.web"))
     elif provider.job is not None:
         new = MetricProvider(job=_job(provider.job, args, f"{at}.job"))
+    elif provider.judge is not None:
+        new = MetricProvider(judge=_judge(provider.judge, args, f"{at}.judge"))
     else:  # pragma: no cover - the API model guarantees exactly one provider
         raise ArgumentError(f"metric {metric.name!r} has no provider")
     return metric.model_copy(update={"provider": new})
@@ -238,6 +253,9 @@ def _metric_references(metric: Metric) -> set[str]:
     if metric.provider.job is not None:
         j = metric.provider.job
         texts += [*_json_strings(j.spec), *_json_strings(j.metadata and j.metadata.model_dump())]
+    if metric.provider.judge is not None:
+        q = metric.provider.judge
+        texts += [q.address, q.canary_query, q.baseline_query, *(h.value for h in q.headers or [])]
     return set().union(*(referenced_args(t) for t in texts))
 
 

@@ -204,6 +204,9 @@ def judge(
 ) -> Judgment:
     """Pass, Fail or Inconclusive for the canary's samples of one metric against the baseline's.
 
+    The reasons name the options by their YAML names (``minSamples``, ``alpha``, ``minEffect`` of
+    ``provider.judge``), since they become the measurement's message.
+
     NaN values are dropped first: a ratio over an interval with no requests is no sample at all.
 
     * **Inconclusive** when either side has fewer than ``min_samples`` values: too little data never
@@ -243,7 +246,7 @@ def judge(
             canary_count=n_canary,
             baseline_count=n_baseline,
             reason=f"{n_canary} canary and {n_baseline} baseline samples; at least {min_samples} on each "
-            "side are needed",
+            "side are needed (minSamples)",
         )
     canary_median, baseline_median = statistics.median(canary), statistics.median(baseline)
     medians = f"canary median {canary_median:.4g}, baseline {baseline_median:.4g}"
@@ -255,13 +258,13 @@ def judge(
         decision = Decision.PASS
         reason = (
             f"canary is {worse} (p={p:.3g}) but its median is worse by {worse_by:.4g}, under "
-            f"min_effect {min_effect:g}; {medians}"
+            f"minEffect {min_effect:g}; {medians}"
         )
     elif _smallest_p(n_canary, n_baseline) >= alpha:
         decision = Decision.INCONCLUSIVE
         reason = (
-            f"{n_canary} canary and {n_baseline} baseline samples cannot reach p < {alpha:g} even "
-            "if every canary value is worse; more samples are needed"
+            f"{n_canary} canary and {n_baseline} baseline samples cannot reach p < {alpha:g} (alpha) "
+            "even if every canary value is worse; raise minSamples (or the window)"
         )
     else:
         decision, reason = Decision.PASS, f"canary not shown {worse}: p={p:.3g} >= {alpha:g}; {medians}"

@@ -73,10 +73,16 @@ def _check(value: Any, schema: dict[str, Any], path: str, errors: list[str]) -> 
         return
     if "enum" in schema and value not in schema["enum"]:
         errors.append(f"{path}: not one of {schema['enum']}")
-    if "minimum" in schema and isinstance(value, int) and value < schema["minimum"]:
-        errors.append(f"{path}: should be greater than or equal to {schema['minimum']}")
-    if "maximum" in schema and isinstance(value, int) and value > schema["maximum"]:
-        errors.append(f"{path}: should be less than or equal to {schema['maximum']}")
+    if "minimum" in schema and isinstance(value, int | float):
+        if schema.get("exclusiveMinimum") and value <= schema["minimum"]:
+            errors.append(f"{path}: should be greater than {schema['minimum']}")
+        elif value < schema["minimum"]:
+            errors.append(f"{path}: should be greater than or equal to {schema['minimum']}")
+    if "maximum" in schema and isinstance(value, int | float):
+        if schema.get("exclusiveMaximum") and value >= schema["maximum"]:
+            errors.append(f"{path}: should be less than {schema['maximum']}")
+        elif value > schema["maximum"]:
+            errors.append(f"{path}: should be less than or equal to {schema['maximum']}")
     if "pattern" in schema and isinstance(value, str) and re.search(schema["pattern"], value) is None:
         errors.append(f"{path}: should match '{schema['pattern']}'")
     if isinstance(value, str | list) and len(value) < schema.get("minLength", schema.get("minItems", 0)):

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from rollouts.api import crdgen
-from rollouts.api.schema import structural_problems
+from rollouts.api.schema import structural_problems, structural_schema
 from tests.unit.api.crd_check import CRDS, crd_schemas, iter_rules
 
 CRDS_BY_KIND = {
@@ -63,6 +63,25 @@ def test_structural_problems_notices_what_kubernetes_rejects() -> None:
         "c: $ref/allOf/oneOf left in the schema",
         "c: no type",
     ]
+
+
+def test_a_floats_exclusive_bound_becomes_the_openapi_v3_form() -> None:
+    # pydantic writes gt=0 as JSON Schema 2020-12's {"exclusiveMinimum": 0}; the API server decodes
+    # exclusiveMinimum as a boolean and refuses the whole CRD otherwise.
+    converted = structural_schema({"type": "number", "exclusiveMinimum": 0.0, "exclusiveMaximum": 1.0})
+    assert converted == {
+        "type": "number",
+        "minimum": 0.0,
+        "exclusiveMinimum": True,
+        "maximum": 1.0,
+        "exclusiveMaximum": True,
+    }
+    assert structural_problems({"type": "number", "exclusiveMinimum": 0.0}) == [
+        "<root>: exclusiveMinimum must be a boolean in OpenAPI v3.0"
+    ]
+    metrics = _node(crd_schemas()["AnalysisTemplate"], "spec.metrics")["items"]
+    alpha = _node(metrics, "provider.judge.alpha")  # as the CRD on disk holds it
+    assert alpha == {**alpha, "type": "number", "minimum": 0.0, "exclusiveMinimum": True, "maximum": 0.5}
 
 
 def _node(schema: dict[str, Any], dotted: str) -> dict[str, Any]:

@@ -369,7 +369,7 @@ TEMPLATE_CASES: list[Case] = [
     (
         "two providers",
         lambda: _edit(template(), lambda d: metric(d)["provider"].update(web={"url": "http://x"})),
-        "`spec.metrics[0].provider`: set exactly one provider: prometheus, web or job",
+        "`spec.metrics[0].provider`: set exactly one provider: prometheus, web, job or judge",
     ),
     (
         "unsupported provider",

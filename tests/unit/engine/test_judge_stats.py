@@ -186,11 +186,15 @@ def test_judgment_reports_the_one_sided_test_in_the_worse_direction(
 
 
 def test_judgment_reasons_say_why() -> None:
-    assert "at least 10 on each side" in judge(WORSE[:3], BASELINE, direction=HIGHER).reason
+    assert (
+        "at least 10 on each side are needed (minSamples)"
+        in judge(WORSE[:3], BASELINE, direction=HIGHER).reason
+    )
     assert "worse" in judge(WORSE, BASELINE, direction=HIGHER).reason
     assert "not shown higher" in judge(SAME, BASELINE, direction=HIGHER).reason
-    assert "min_effect 0.005" in judge(SLIGHTLY_WORSE, TIGHT, direction=HIGHER, min_effect=0.005).reason
-    assert "cannot reach" in judge([1.0, 2.0], [1.5, 2.5], direction=HIGHER, min_samples=2).reason
+    assert "minEffect 0.005" in judge(SLIGHTLY_WORSE, TIGHT, direction=HIGHER, min_effect=0.005).reason
+    unreachable = judge([1.0, 2.0], [1.5, 2.5], direction=HIGHER, min_samples=2).reason
+    assert "cannot reach p < 0.05 (alpha)" in unreachable and "raise minSamples" in unreachable
 
 
 def test_nan_samples_are_dropped() -> None:

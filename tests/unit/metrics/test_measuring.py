@@ -111,3 +111,46 @@ def test_a_provider_that_raises_becomes_an_error_measurement() -> None:
     assert result.phase is AnalysisPhase.ERROR and "failed unexpectedly (RuntimeError: bug)" in (
         result.message or ""
     )
+
+
+JUDGE = {
+    "address": "http://{{args.prometheus}}:9090",
+    "canaryQuery": 'errors{hash="{{args.canary-hash}}"}',
+    "baselineQuery": 'errors{hash="{{args.stable-hash}}"}',
+    "direction": "HigherIsWorse",
+    "headers": [{"key": "X-Scope-OrgID", "value": "{{args.tenant}}"}],
+}
+
+
+def test_judge_queries_address_and_headers_take_the_args() -> None:
+    from rollouts.engine.analysis_args import substitute_args
+
+    m = Metric.model_validate({"name": "errors", "provider": {"judge": JUDGE}})
+    values = {"prometheus": "prom", "canary-hash": "c1", "stable-hash": "s1", "tenant": "shop"}
+    spec = substitute_args(m, values).provider.judge
+    assert spec is not None
+    assert (spec.address, spec.canary_query, spec.baseline_query) == (
+        "http://prom:9090",
+        'errors{hash="c1"}',
+        'errors{hash="s1"}',
+    )
+    assert spec.headers is not None and spec.headers[0].value == "shop"
+    assert m.provider.judge is not None and "{{args.canary-hash}}" in m.provider.judge.canary_query
+
+
+def test_a_judge_arg_without_a_value_stops_only_that_metric_naming_the_field() -> None:
+    from rollouts.engine.analysis_args import substitute_args
+
+    m = Metric.model_validate({"name": "errors", "provider": {"judge": JUDGE}})
+    resolved = resolve_run_args(
+        args({"name": "prometheus", "value": "p"}, {"name": "tenant", "value": "t"}, SECRET_ARG),
+        secrets={"auth": None},
+        namespace="shop",
+    )
+    assert resolved.problem_for(m) is None  # the Secret-backed token is not used by this metric
+    with_token = Metric.model_validate(
+        {"name": "errors", "provider": {"judge": {**JUDGE, "baselineQuery": "x{t='{{args.token}}'}"}}}
+    )
+    assert "argument 'token'" in (resolved.problem_for(with_token) or "")
+    with pytest.raises(ValueError, match=r"provider\.judge\.canaryQuery uses \{\{args\.canary-hash\}\}"):
+        substitute_args(m, {"prometheus": "p", "tenant": "t"})
