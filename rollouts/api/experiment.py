@@ -130,7 +130,25 @@ class ExperimentTemplate(ApiModel):
         problems = pod_template_problems(self.template)
         if problems:
             raise rule_error("; ".join(problems), at="template")
+        if self.service is not None:
+            self._check_service_ports(containers)
         return self
+
+    @staticmethod
+    def _check_service_ports(containers: list[Any]) -> None:
+        ports = [p for c in containers if isinstance(c, dict) for p in c.get("ports") or []]
+        if not ports:
+            raise rule_error(
+                "service is set but no container declares a port; add ports[].containerPort to the "
+                "container the Service should reach",
+                at="service",
+            )
+        if len(ports) > 1 and not all(isinstance(p, dict) and p.get("name") for p in ports):
+            raise rule_error(
+                "service is set and the containers declare several ports; give each one a name "
+                "(a Service with more than one port needs named ports)",
+                at="service",
+            )
 
 
 class ExperimentAnalysis(ApiModel):

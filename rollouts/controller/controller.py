@@ -1,6 +1,6 @@
 """The controller process: watch caches, a runner of Rollout passes (its work queue and workers:
 :mod:`~rollouts.controller.runner`), the AnalysisRun controller on the same AnalysisRun caches,
-HTTP endpoints.
+the Experiment controller reading what its experiments own from the same caches, HTTP endpoints.
 
 Nothing is kept only in memory that the next process would need: wake-ups are re-computed from
 each Rollout's status by its first pass after a start, so a restart (or a SIGKILL) loses nothing.
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from rollouts.controller import caches as kinds
 from rollouts.controller.analysisruns import AnalysisRunController, AnalysisRunOptions
 from rollouts.controller.caches import Caches
+from rollouts.controller.experiments import ExperimentController
 from rollouts.controller.leader import LeaderElector, LeaseOptions
 from rollouts.controller.metrics import ControllerMetrics
 from rollouts.controller.outcome import Outcome
@@ -77,6 +78,9 @@ class Controller:
             api_requests=lambda: client.requests,
         )
         self.recorder = EventRecorder(client)
+        self.experiments = ExperimentController(
+            client, self.caches, namespaces=options.namespaces, recorder=self.recorder
+        )
         self.reconciler = Reconciler(client=client, caches=self.caches, recorder=self.recorder)
         self._client = client
         self.elector = LeaderElector(client, options.leader_election) if options.leader_election else None
@@ -103,6 +107,7 @@ class Controller:
                 group.create_task(self.runner.run(), name="rollout-workers")
                 group.create_task(self._resync(), name="resync")
                 group.create_task(self.analysis.run(), name="analysisruns")
+                group.create_task(self.experiments.run(), name="experiments")
         finally:
             self.queue.shutdown()
             if self.elector is not None:

@@ -171,7 +171,8 @@ def test_install_creates_a_running_controller_deployment(
     assert kubectl_json(kubectl, "get", "pdb", fullname)["spec"]["maxUnavailable"] == 1
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == fullname
     kubectl("get", "service", f"{fullname}-metrics")
-    # Cluster-wide by default: the ServiceAccount may read Rollouts anywhere but not, say, delete Services.
+    # Cluster-wide by default: the ServiceAccount may read Rollouts anywhere but not, say, read
+    # every Secret or delete a Deployment.
     sa = f"system:serviceaccount:{namespace}:{fullname}"
 
     def can(*args: str) -> str:
@@ -180,7 +181,10 @@ def test_install_creates_a_running_controller_deployment(
     assert can("watch", "rollouts.rollouts.dev", "--all-namespaces") == "yes"
     assert can("patch", "rollouts.rollouts.dev", "--subresource=status", "-n", "default") == "yes"
     assert can("create", "replicasets.apps", "-n", "default") == "yes"
-    assert can("delete", "services", "-n", "default") == "no"
+    assert can("create", "services", "-n", "default") == "yes"  # an experiment template's Service
+    assert can("patch", "experiments.rollouts.dev", "--subresource=status", "-n", "default") == "yes"
+    assert can("list", "secrets", "-n", "default") == "no"
+    assert can("delete", "deployments.apps", "-n", "default") == "no"
     assert can("update", "rollouts.rollouts.dev", "-n", "default") == "no"
     # Its Lease, in its own namespace only.
     assert can("update", "leases.coordination.k8s.io", "-n", namespace) == "yes"
