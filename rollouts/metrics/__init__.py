@@ -1,4 +1,4 @@
-"""Metric providers behind one Protocol: Prometheus and web, and the table that picks one per metric.
+"""Metric providers behind one Protocol: Prometheus, web and the judge, and the table that picks one.
 
 Public API: :func:`take_measurement` (what the AnalysisRun controller calls), :class:`Providers`
 and :class:`ProviderSettings` (one shared set per controller), :class:`Measurement` and the

@@ -14,43 +14,29 @@ measurement naming the cause and showing the resolved query. An empty vector or 
 engine's judgement, which calls it "no data" (an Error, unless a ``failureCondition`` such as
 ``isNaN(result)`` explicitly matches it); it is never a success.
 
-Why the client is built lazily and kept per (address, headers, timeout): prometheus-api-client
-imports ``requests`` (about 0.1 s), which the CLI and the unit tests of other modules should not
-pay for; and a client holds a connection pool, so one per Prometheus keeps connections warm
-across measurements instead of opening one per query. Retries are off: the next measurement is
-the retry, and ``consecutiveErrorLimit`` says how many misses are tolerated; the client's
-default (three retries with back-off) would turn one unreachable Prometheus into seconds of
-silence per measurement.
+The client cache and the wording of each failure are shared with the judge
+(``rollouts.metrics.prometheus_client``).
 """
 
 from __future__ import annotations
 
 import json
-import math
-import os
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any
 
 from rollouts.api.analysis import Metric, PrometheusMetric
 from rollouts.engine.expressions import MeasurementValue
+from rollouts.metrics.prometheus_client import (
+    DEFAULT_TIMEOUT_SECONDS,
+    PROMETHEUS_ADDRESS_ENV,
+    ClientKey,
+    PrometheusClients,
+    failure,
+    fallback_address,
+)
 from rollouts.metrics.provider import Measurement, error, judged
 
-if TYPE_CHECKING:
-    from prometheus_api_client import PrometheusConnect
-
 __all__ = ["DEFAULT_TIMEOUT_SECONDS", "PROMETHEUS_ADDRESS_ENV", "PrometheusProvider", "shape_result"]
-
-DEFAULT_TIMEOUT_SECONDS: Final = 10
-"""Seconds a query may take when the metric sets no ``timeout``."""
-
-PROMETHEUS_ADDRESS_ENV: Final = "PROMETHEUS_ADDRESS"
-"""Environment variable with the default address, when the controller got no --prometheus-address."""
-
-_CLIENTS_KEPT: Final = 32
-_POOL_SIZE: Final = 32
 
 
 class ShapeError(ValueError):
@@ -94,60 +80,6 @@ def shape_result(result: Any) -> MeasurementValue:
     return values
 
 
-def _rejection(exc: Exception) -> str:
-    """Prometheus' own explanation from a non-200 answer ("HTTP Status Code 400 (b'{...}')")."""
-    text = str(exc)
-    start, end = text.find("{"), text.rfind("}")
-    if start != -1 and end > start:
-        raw = text[start : end + 1]
-        try:
-            body = json.loads(raw.encode().decode("unicode_escape"))
-        except (ValueError, UnicodeDecodeError):
-            body = None
-        if isinstance(body, dict) and body.get("error"):
-            code = text.split("(")[0].replace("HTTP Status Code", "HTTP").strip()
-            return f"Prometheus rejected the query ({code} {body.get('errorType', '')}: {body['error']})"
-    return f"Prometheus answered with an error ({text[:300]})"
-
-
-def _failure(exc: Exception, *, address: str, timeout: float) -> str:
-    """The cause of a failed query in a user's words, by exception type (requests' hierarchy)."""
-    import requests
-    from prometheus_api_client.exceptions import PrometheusApiClientException
-
-    if isinstance(exc, PrometheusApiClientException):
-        reason = _rejection(exc)
-        if " 401 " in f" {reason} " or " 403 " in f" {reason} ":
-            reason += "; check the Authorization header and the Secret it comes from"
-        return reason
-    if isinstance(exc, requests.Timeout):
-        return f"Prometheus at {address} did not answer within {timeout:g}s (timeout)"
-    if isinstance(exc, requests.exceptions.SSLError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
-        return (
-            f"Prometheus at {address} has a TLS certificate this controller does not trust; give the "
-            "controller its CA, or set provider.prometheus.insecure: true to skip the check"
-        )
-    if isinstance(exc, requests.ConnectionError):
-        return f"Prometheus at {address} is unreachable ({type(exc).__name__}: {_short(exc)})"
-    if isinstance(exc, requests.RequestException | ValueError | KeyError | TypeError):
-        what = f"{type(exc).__name__}: {_short(exc)}"
-        return f"Prometheus at {address} gave an answer that could not be read ({what})"
-    raise exc
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc)
-    return text if len(text) <= 200 else text[:197] + "..."
-
-
-@dataclass(frozen=True, slots=True)
-class _ClientKey:
-    address: str
-    headers: tuple[tuple[str, str], ...]
-    timeout: float
-    insecure: bool = False
-
-
 class PrometheusProvider:
     """Measures ``provider.prometheus`` metrics with prometheus-api-client's ``custom_query``.
 
@@ -156,41 +88,11 @@ class PrometheusProvider:
     :meth:`measure` from worker threads.
     """
 
-    def __init__(self, *, default_address: str | None = None) -> None:
-        self.default_address = default_address or os.environ.get(PROMETHEUS_ADDRESS_ENV) or None
-        self._clients: OrderedDict[_ClientKey, PrometheusConnect] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def _client(self, key: _ClientKey) -> PrometheusConnect:
-        with self._lock:
-            client = self._clients.get(key)
-            if client is not None:
-                self._clients.move_to_end(key)
-                return client
-        import requests
-        from prometheus_api_client import PrometheusConnect
-        from requests.adapters import HTTPAdapter
-        from urllib3.util.retry import Retry
-
-        retry = Retry(total=0, read=False, redirect=0, raise_on_status=False)
-        session = requests.Session()
-        session.verify = not key.insecure  # the client reads it from the session it is given
-        # The client mounts its own adapter (10 pooled connections) on the address; one on the
-        # longer query prefix wins, sized for the controller's measurement threads.
-        session.mount(f"{key.address}/api/", HTTPAdapter(max_retries=retry, pool_maxsize=_POOL_SIZE))
-        client = PrometheusConnect(
-            url=key.address,
-            headers=dict(key.headers) or None,
-            retry=retry,
-            session=session,
-            timeout=math.ceil(key.timeout),
-        )
-        with self._lock:
-            self._clients[key] = client
-            while len(self._clients) > _CLIENTS_KEPT:
-                _, old = self._clients.popitem(last=False)
-                old.close()
-        return client
+    def __init__(
+        self, *, default_address: str | None = None, clients: PrometheusClients | None = None
+    ) -> None:
+        self.default_address = fallback_address(default_address)
+        self._clients = clients or PrometheusClients()
 
     def measure(self, metric: Metric) -> Measurement:
         spec = metric.provider.prometheus
@@ -208,14 +110,11 @@ class PrometheusProvider:
                 f"start the controller with --prometheus-address (or ${PROMETHEUS_ADDRESS_ENV}); {shown}",
                 metadata=metadata,
             )
-        timeout = float(spec.timeout or DEFAULT_TIMEOUT_SECONDS)
-        headers = tuple((h.key, h.value) for h in spec.headers or [])
+        key = ClientKey.of(address, headers=spec.headers, timeout=spec.timeout, insecure=spec.insecure)
         try:
-            raw = self._client(_ClientKey(address, headers, timeout, bool(spec.insecure))).custom_query(
-                spec.query
-            )
-        except Exception as exc:  # classified below; anything unexpected is re-raised there
-            return error(f"{_failure(exc, address=address, timeout=timeout)}; {shown}", metadata=metadata)
+            raw = self._clients.get(key).custom_query(spec.query)
+        except Exception as exc:  # classified by failure(); anything unexpected is re-raised there
+            return error(f"{failure(exc, address=address, timeout=key.timeout)}; {shown}", metadata=metadata)
         try:
             value = shape_result(raw)
         except ShapeError as exc:

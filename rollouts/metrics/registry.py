@@ -18,6 +18,7 @@ from typing import Final
 import httpx
 
 from rollouts.api.analysis import Metric
+from rollouts.metrics.judge import JudgeProvider
 from rollouts.metrics.prometheus import PrometheusProvider
 from rollouts.metrics.provider import MetricProvider
 from rollouts.metrics.web import WebProvider
@@ -40,6 +41,7 @@ class ProviderSettings:
 PROVIDERS: Final[Mapping[str, Callable[[ProviderSettings], MetricProvider]]] = {
     "prometheus": lambda s: PrometheusProvider(default_address=s.prometheus_address),
     "web": lambda s: WebProvider(transport=s.http_transport),
+    "judge": lambda s: JudgeProvider(default_address=s.prometheus_address),
 }
 
 

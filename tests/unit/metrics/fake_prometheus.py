@@ -2,8 +2,9 @@
 
 prometheus-api-client talks through ``requests`` and offers no transport seam, so its unit
 tests give it a real socket: each test sets the status, JSON body and delay of the next answers
-and reads back the requests received (path, query, headers). The integration tests use the
-real Prometheus instead.
+(or, with ``answer_query``, of the answers to one query: the judge asks two) and reads back the
+requests received (path, query, headers, and every parameter: a range query's start, end and
+step). The integration tests use the real Prometheus instead.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class Received:
     path: str
     query: str
     headers: dict[str, str]
+    params: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -35,9 +37,14 @@ class FakePrometheus:
     body: Any = field(default_factory=lambda: vector(1.0))
     delay: float = 0.0
     received: list[Received] = field(default_factory=list)
+    by_query: dict[str, tuple[int, Any]] = field(default_factory=dict)
 
     def answer(self, body: Any, *, status: int = 200, delay: float = 0.0) -> None:
         self.body, self.status, self.delay = body, status, delay
+
+    def answer_query(self, query: str, body: Any, *, status: int = 200) -> None:
+        """Answer ``query`` with ``body`` (other queries get the default answer)."""
+        self.by_query[query] = (status, body)
 
 
 def vector(*values: float | str) -> dict[str, Any]:
@@ -61,6 +68,16 @@ def matrix(*values: float) -> dict[str, Any]:
     }
 
 
+def series(*values: float | str, start: float = 1714564800.0, step: float = 30.0) -> dict[str, Any]:
+    """One series of a matrix: ``values`` at ``start``, ``start + step``, ..."""
+    return {"metric": {}, "values": [[start + i * step, str(v)] for i, v in enumerate(values)]}
+
+
+def matrix_of(*items: dict[str, Any]) -> dict[str, Any]:
+    """A range query's answer holding these series (see :func:`series`)."""
+    return {"status": "success", "data": {"resultType": "matrix", "result": list(items)}}
+
+
 def bad_query(message: str) -> dict[str, Any]:
     return {"status": "error", "errorType": "bad_data", "error": message}
 
@@ -73,13 +90,15 @@ def fake_prometheus(*, tls: bool = False) -> Iterator[FakePrometheus]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             url = urlparse(self.path)
-            query = parse_qs(url.query).get("query", [""])[0]
-            fake.received.append(Received(url.path, query, dict(self.headers.items())))
+            params = {name: values[0] for name, values in parse_qs(url.query).items()}
+            query = params.get("query", "")
+            fake.received.append(Received(url.path, query, dict(self.headers.items()), params))
             if fake.delay:
                 time.sleep(fake.delay)
-            payload = json.dumps(fake.body).encode()
+            status, body = fake.by_query.get(query, (fake.status, fake.body))
+            payload = json.dumps(body).encode()
             try:
-                self.send_response(fake.status)
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()

@@ -89,14 +89,15 @@ def test_secret_names_lists_what_to_fetch() -> None:
     assert secret_names(args({"name": "a", "value": "x"}, SECRET_ARG)) == {"auth"}
 
 
-def test_registry_knows_prometheus_and_web_and_names_unknown_ones() -> None:
-    assert set(PROVIDERS) == {"prometheus", "web"}
+def test_registry_knows_prometheus_web_and_judge_and_names_unknown_ones() -> None:
+    assert set(PROVIDERS) == {"prometheus", "web", "judge"}
     assert provider_name(web_metric()) == "web"
     providers = Providers()
     m = web_metric()
     broken = m.model_copy(update={"provider": m.provider.model_copy(update={"web": None})})
     with pytest.raises(
-        UnknownProviderError, match=r"metric .health. must set exactly one provider.*prometheus, web"
+        UnknownProviderError,
+        match=r"metric .health. must set exactly one provider.*prometheus, web, judge, job",
     ):
         providers.for_metric(broken)
 
