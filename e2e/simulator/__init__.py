@@ -7,11 +7,26 @@ version, with each version's error rate and latency chosen by its image tag (`pr
 them as `nginx_ingress_controller_requests` / `istio_requests_total` plus duration histograms, shaped
 like the real exporters' series, for the local Prometheus to scrape every second.
 
+It also serves what the applications themselves would export, since the router metrics cannot tell two
+revisions behind one Service apart (NGINX labels by Service, not pod) and a baseline/canary comparison
+needs exactly that: `http_requests_total{namespace, rollouts_pod_template_hash, code}` and the
+`http_request_duration_seconds` histogram (same labels, seconds, the Go client's default buckets), as
+a Prometheus client library would export them from every pod and Prometheus's pod relabelling would
+label them with the pod's `rollouts-pod-template-hash` (or `pod-template-hash`). One series set per
+revision, not per pod; each request a pod served counts once, whichever router sent it (Istio's two
+reporters are one request; a mirror's shadow requests are served by the mirror's pods, so they
+count); the proxy's own 503s for a route with no ready pod are no pod's, so they have none. A canary's
+error rate beside its baseline's, both behind one Service:
+
+    sum by (rollouts_pod_template_hash) (rate(http_requests_total{namespace="demo", code=~"5.."}[1m]))
+      / sum by (rollouts_pod_template_hash) (rate(http_requests_total{namespace="demo"}[1m]))
+
 By default every request is plain (`GET /`, no headers, no cookies), so header and cookie canaries
 get nothing and Istio's header routes are passed over. A request mix (`mix.RequestClass`) adds tagged
 requests, each class with its share of the rate, method, path, headers and cookies; NGINX decides each
 class by header, cookie, then weight, Istio by its first matching http route (mirrors included), and
-a tagged class's series carry `request_class="<name>"` (plain series have no such label).
+a tagged class's series carry `request_class="<name>"` (plain series have no such label), the app
+series too.
 
 Layout: pure code (`backends`, `mix`, `nginx`, `istio`, `streams`, `counters`, `exposition`,
 `simulation`) turns object dicts into per-revision streams and counter increments; thin I/O

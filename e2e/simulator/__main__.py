@@ -1,9 +1,10 @@
 """`python -m e2e.simulator --namespace NS [--namespace NS2 ...] [--port N] [--rate R] [--request-class C]...`
 
-Serves simulated NGINX Ingress and Istio request metrics for the watched namespaces on
-`http://127.0.0.1:PORT/metrics` and registers itself with the local Prometheus (a file in
-`$PROMETHEUS_TARGETS_DIR`), which it removes on exit (Ctrl-C or SIGTERM). The first line on stdout is
-`serving http://HOST:PORT/metrics as NAME`, for whoever started it with `--port 0`.
+Serves simulated NGINX Ingress and Istio request metrics, and the applications' own per revision, for
+the watched namespaces on `http://127.0.0.1:PORT/metrics` and registers itself with the local
+Prometheus (a file in `$PROMETHEUS_TARGETS_DIR`), which it removes on exit (Ctrl-C or SIGTERM). The
+first line on stdout is `serving http://HOST:PORT/metrics as NAME`, for whoever started it with
+`--port 0`.
 
 `--request-class` (repeatable) adds a class of tagged requests taking its share of every router's
 rate, either as `share=0.2,name=beta,method=GET,path=/api,header:x-beta=yes,cookie:beta=always` or as

@@ -30,6 +30,9 @@ class FamilySpec:
     unit: float  # multiplier from seconds to the histogram's unit
 
 
+# The Prometheus Go client's default buckets (`prometheus.DefBuckets`), in seconds.
+DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
 FAMILIES: dict[Family, FamilySpec] = {
     "nginx": FamilySpec(
         requests="nginx_ingress_controller_requests",
@@ -37,8 +40,7 @@ FAMILIES: dict[Family, FamilySpec] = {
         duration="nginx_ingress_controller_request_duration_seconds",
         duration_help="The request processing time in seconds",
         status_label="status",
-        # The Prometheus client's default buckets, which ingress-nginx uses.
-        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+        buckets=DEFAULT_BUCKETS,  # ingress-nginx keeps the client's defaults
         unit=1.0,
     ),
     "istio": FamilySpec(
@@ -49,6 +51,17 @@ FAMILIES: dict[Family, FamilySpec] = {
         status_label="response_code",
         buckets=(0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000),
         unit=1000.0,
+    ),
+    # The application's own metrics, as a service instrumented with a Prometheus client library (Go's
+    # promhttp: a counter and a histogram, both by `code`) exports them from every pod.
+    "app": FamilySpec(
+        requests="http_requests_total",
+        requests_help="Total number of HTTP requests served, by status code",
+        duration="http_request_duration_seconds",
+        duration_help="Time taken to serve HTTP requests, in seconds",
+        status_label="code",
+        buckets=DEFAULT_BUCKETS,
+        unit=1.0,
     ),
 }
 

@@ -29,6 +29,8 @@ How the simulator reads a VirtualService:
   their destination (or an unknown subset) are the caller's 503s, reported by the source only, with
   `destination_workload="unknown"`. A tagged class's series also carry `request_class="<name>"`
   (plain series do not have the label).
+- The app family (`streams`) counts each request a pod served once, by the pod's hash: as the
+  destination reporter does (shadow requests included), not as both reporters together.
 """
 
 from __future__ import annotations
@@ -224,4 +226,6 @@ def _destination(
             for reporter in reporters
         ]
 
-    return spread(revisions, family="istio", rate=rate, served=served, unserved=unserved)
+    # The pods serve each request once, shadows included, however many reporters report it.
+    app = {"namespace": objects.namespace, **(extra or {})}
+    return spread(revisions, family="istio", rate=rate, served=served, unserved=unserved, app=app)

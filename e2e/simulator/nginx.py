@@ -24,6 +24,9 @@ How ingress-nginx behaves, and so how the simulator does:
   `nginx_ingress_controller_requests{ingress="<stable ingress>", canary!=""}`. `method` is the request
   class's method (`GET` for plain requests), and a tagged class's series also carry
   `request_class="<name>"` (see `mix`; plain series do not have the label).
+- The requests a pod served (not the 503s of a backend without ready pods) are also counted in the
+  app family, by the pod's hash (`streams`): that, not these labels, tells two revisions behind one
+  canary Service apart.
 - Each stable Ingress gets `rate` requests per second, spread evenly over its host/path locations,
   and each class takes its share of every location: a class's path does not pick the location (the
   `path` label is the Ingress path, as in nginx).
@@ -165,18 +168,31 @@ def nginx_streams(
                     **request.labels(),
                 }
                 share = canary_takes(match[0], request) if match else 0.0
-                streams += _route(objects, base, loc.service, canary="", rate=per_location * (1 - share))
+                streams += _route(
+                    objects, base, loc.service, canary="", rate=per_location * (1 - share), request=request
+                )
                 if match:
                     canary_loc = match[1]
                     upstream = f"{objects.namespace}-{canary_loc.service}-{canary_loc.port}"
                     streams += _route(
-                        objects, base, canary_loc.service, canary=upstream, rate=per_location * share
+                        objects,
+                        base,
+                        canary_loc.service,
+                        canary=upstream,
+                        rate=per_location * share,
+                        request=request,
                     )
     return streams
 
 
 def _route(
-    objects: NamespaceObjects, base: dict[str, str], service: str, *, canary: str, rate: float
+    objects: NamespaceObjects,
+    base: dict[str, str],
+    service: str,
+    *,
+    canary: str,
+    rate: float,
+    request: RequestClass,
 ) -> list[Stream]:
     series = labels(**base, canary=canary)
 
@@ -184,4 +200,5 @@ def _route(
         return [series]
 
     revisions = revisions_behind(objects, service=service)
-    return spread(revisions, family="nginx", rate=rate, served=served, unserved=[series])
+    app = {"namespace": objects.namespace, **request.labels()}
+    return spread(revisions, family="nginx", rate=rate, served=served, unserved=[series], app=app)

@@ -148,8 +148,8 @@ def _rates(objects: NamespaceObjects, *classes: RequestClass) -> dict[tuple[str,
     sim.tick(100.0)
     rates: dict[tuple[str, str], float] = {}
     for (family, ls), value in sim.counters.requests.items():
-        key = (dict(ls).get("request_class", ""), dict(ls)["canary"])
         if family == "nginx":
+            key = (dict(ls).get("request_class", ""), dict(ls)["canary"])
             rates[key] = rates.get(key, 0.0) + int(value) / 100
     return rates
 
