@@ -97,6 +97,9 @@ class CanaryStatus(ApiModel):
     current_background_analysis_run_status: RolloutAnalysisRunStatus | None = Field(
         default=None, description="AnalysisRun of the background analysis."
     )
+    current_experiment: RolloutAnalysisRunStatus | None = Field(
+        default=None, description="Experiment of the current experiment step, and its phase."
+    )
     stable_ping_pong: PingPongRole | None = Field(
         default=None,
         description="With spec.strategy.canary.pingPong: which of its Services (ping or pong) is stable now.",

@@ -21,6 +21,7 @@ from rollouts.api.common import (
     rule_error,
 )
 from rollouts.api.enums import PingPongRole
+from rollouts.api.experiment_step import RolloutExperimentStep
 from rollouts.api.managed_routes import ManagedRoute, SetHeaderRoute, SetMirrorRoute
 from rollouts.api.rollout_analysis import (
     AnalysisRunArgument,
@@ -214,7 +215,15 @@ class SetCanaryScale(ApiModel):
         return self
 
 
-_STEP_ACTIONS = ("setWeight", "pause", "analysis", "setCanaryScale", "setHeaderRoute", "setMirrorRoute")
+_STEP_ACTIONS = (
+    "setWeight",
+    "pause",
+    "analysis",
+    "setCanaryScale",
+    "setHeaderRoute",
+    "setMirrorRoute",
+    "experiment",
+)
 
 
 _REVISION_LIMIT = Field(
@@ -231,13 +240,13 @@ _REVISION_LIMIT = Field(
 class CanaryStep(ApiModel):
     """One step of a canary; each step does exactly one thing."""
 
-    UNSUPPORTED = frozenset({"experiment", "plugin"})
+    UNSUPPORTED = frozenset({"plugin"})
     model_config = ConfigDict(
         json_schema_extra=cel(
             (
                 " + ".join(f"(has(self.{name}) ? 1 : 0)" for name in _STEP_ACTIONS) + " == 1",
                 "each step needs exactly one of setWeight, pause, analysis, setCanaryScale,"
-                " setHeaderRoute or setMirrorRoute",
+                " setHeaderRoute, setMirrorRoute or experiment",
             )
         )
     )
@@ -265,6 +274,10 @@ class CanaryStep(ApiModel):
     set_mirror_route: SetMirrorRoute | None = Field(
         default=None, description="Copy a share of matching requests to the canary (Istio); a managed route."
     )
+    experiment: RolloutExperimentStep | None = Field(
+        default=None,
+        description="Run an Experiment (e.g. a baseline beside a canary copy) and wait for its verdict.",
+    )
 
     @model_validator(mode="after")
     def _exactly_one_action(self) -> Self:
@@ -275,6 +288,7 @@ class CanaryStep(ApiModel):
             self.set_canary_scale,
             self.set_header_route,
             self.set_mirror_route,
+            self.experiment,
         )
         given = [name for name, value in zip(_STEP_ACTIONS, values, strict=True) if value is not None]
         if len(given) != 1:

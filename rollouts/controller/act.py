@@ -44,6 +44,7 @@ from rollouts.engine import (
     Action,
     AnnotateScaleDownDeadline,
     CreateAnalysisRun,
+    CreateExperiment,
     CreateReplicaSet,
     DeleteAnalysisRun,
     DeleteReplicaSet,
@@ -57,8 +58,11 @@ from rollouts.engine import (
     SetWeight,
     SwitchServiceSelector,
     TerminateAnalysisRun,
+    TerminateExperiment,
 )
+from rollouts.engine.analysis_errors import AnalysisRunError
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
+from rollouts.engine.rollout_experiments import build_experiment
 from rollouts.kube import AlreadyExists, Invalid, KubeClient, KubeObject, NotFound, meta
 from rollouts.traffic import RouterContext, RouterError, TrafficRouter, restore_stable
 
@@ -118,6 +122,12 @@ async def _apply(ctx: ActContext, action: Action) -> None:
             await _create_analysis_run(ctx, action)
         case TerminateAnalysisRun():
             await _patch(ctx, kinds.ANALYSIS_RUN, action.name, {"spec": {"terminate": True}})
+        case CreateExperiment():
+            await _create_experiment(ctx, action)
+        case TerminateExperiment():
+            ctx.remember(
+                await _patch(ctx, kinds.EXPERIMENT, action.name, {"spec": {"terminate": True}}), True
+            )
         case AnnotateScaleDownDeadline():
             value = None if action.deadline is None else _rfc3339(action.deadline)
             await _patch_replica_set(
@@ -300,4 +310,45 @@ async def _create_analysis_run(ctx: ActContext, action: CreateAnalysisRun) -> No
             reason="AnalysisRunError",
         ) from exc
     # notify: the AnalysisRun controller shares this cache and must start measuring the new run.
+    ctx.remember(answer, True)
+
+
+async def _create_experiment(ctx: ActContext, action: CreateExperiment) -> None:
+    """Build the experiment with the stable revision's pod template, read whole from its
+    ReplicaSet (the cache keeps no template), and create it."""
+    stable_template = None
+    if action.stable_hash:
+        found = await ctx.client.list(
+            *kinds.REPLICA_SET,
+            namespace=ctx.namespace,
+            label_selector=f"{POD_TEMPLATE_HASH_LABEL}={action.stable_hash}",
+        )
+        uid = meta(ctx.raw).get("uid")
+        for rs in found.items:
+            if any(ref.get("uid") == uid for ref in meta(rs).get("ownerReferences") or []):
+                stable_template = (rs.get("spec") or {}).get("template")
+                break
+    try:
+        experiment = build_experiment(
+            rollout=ctx.rollout,
+            name=action.name,
+            step_index=action.step_index,
+            stable_template=stable_template,
+            pod_template_hash=action.pod_template_hash,
+            stable_hash=action.stable_hash,
+        )
+    except AnalysisRunError as exc:
+        raise UserError(str(exc), reason="InvalidSpec") from exc
+    body = experiment.model_dump(by_alias=True, exclude_none=True, mode="json")
+    try:
+        answer = await ctx.client.create(body)
+    except AlreadyExists:
+        return
+    except NotFound as exc:
+        raise UserError(
+            f"Rollout {ctx.namespace}/{ctx.name}: cannot create Experiment {action.name}: {exc.message}; "
+            "install the rollouts.dev CRDs (the Experiment CRD is new)",
+            reason="ExperimentError",
+        ) from exc
+    # notify: the Experiment controller shares this cache and must start running it.
     ctx.remember(answer, True)

@@ -46,6 +46,7 @@ ROLLOUT: Watched = reads.ROLLOUT.key
 REPLICA_SET: Watched = reads.REPLICA_SET.key
 POD: Watched = reads.POD.key
 ANALYSIS_RUN: Watched = reads.ANALYSIS_RUN.key
+EXPERIMENT: Watched = reads.EXPERIMENT.key
 SERVICE: Watched = declared.SERVICE.key
 ANALYSIS_TEMPLATE: Watched = declared.ANALYSIS_TEMPLATE.key
 CLUSTER_ANALYSIS_TEMPLATE: Watched = declared.CLUSTER_ANALYSIS_TEMPLATE.key
@@ -181,6 +182,7 @@ class Caches:
         )
         self._add(reads.POD, on_change=self._pod_changed, transform=_trim_pod, selector=hashed)
         self._add(reads.ANALYSIS_RUN, on_change=self._owned_changed)
+        self._add(reads.EXPERIMENT, on_change=self._owned_changed)
         for kind in declared_kinds():
             self._add(kind, on_change=self._declared_changed(kind), transform=_trim_keeping_appliers(kind))
 

@@ -78,9 +78,7 @@ class Controller:
             api_requests=lambda: client.requests,
         )
         self.recorder = EventRecorder(client)
-        self.experiments = ExperimentController(
-            client, self.caches, namespaces=options.namespaces, recorder=self.recorder
-        )
+        self.experiments = ExperimentController(client, self.caches, recorder=self.recorder)
         self.reconciler = Reconciler(client=client, caches=self.caches, recorder=self.recorder)
         self._client = client
         self.elector = LeaderElector(client, options.leader_election) if options.leader_election else None

@@ -1,11 +1,11 @@
 """The Experiment controller: observe -> decide (``engine.experiment``) -> act -> write status.
 
 It runs in the controller process beside the Rollout and AnalysisRun controllers, on a runner of
-its own (a work queue of ``(namespace, name)`` keys, workers, backoff), and reads what an
-experiment owns from the Rollout controller's watch caches: ReplicaSets, Services and AnalysisRuns
-whose controller ownerReference is the Experiment's uid wake it, and a change of an
-AnalysisTemplate is seen at the experiment's next pass. It opens one watch of its own, on
-Experiments.
+its own (a work queue of ``(namespace, name)`` keys, workers, backoff), and reads everything from
+the Rollout controller's watch caches (no watch of its own): the Experiments (which the Rollouts
+that start them read too), and the ReplicaSets, Services and AnalysisRuns whose controller
+ownerReference is an Experiment's uid, which wake it. A change of an AnalysisTemplate is seen at
+the experiment's next pass.
 
 One pass: parse the Experiment (an invalid one gets phase Error naming the fields, once), read
 what it owns from the caches, decide, apply the actions in plan order (the first failure stops
@@ -18,10 +18,9 @@ is missing, and the pass is retried with backoff, so creating the template later
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -97,7 +96,6 @@ class ExperimentController:
         client: KubeClient,
         caches: Caches,
         *,
-        namespaces: Sequence[str] | None = None,
         recorder: EventRecorder | None = None,
         workers: int = 2,
         clock: Clock = _utc_now,
@@ -110,10 +108,9 @@ class ExperimentController:
         self._recorder = recorder or EventRecorder(client)
         self._parsed: ParsedByVersion[Experiment] = ParsedByVersion(_parse)
         self._keys: dict[str, Key] = {}
-        self.informers = [
-            Informer(client, *EXPERIMENT, namespace=ns, on_change=self._changed, optional=True)
-            for ns in (list(namespaces) if namespaces is not None else [None])
-        ]
+        self.informers = caches.informers[kinds.EXPERIMENT]
+        for informer in self.informers:
+            informer.add_handler(self._changed)
         for watched in (kinds.REPLICA_SET, kinds.SERVICE, kinds.ANALYSIS_RUN):
             for informer in caches.informers.get(watched, []):
                 informer.add_handler(self._owned_changed)
@@ -144,14 +141,13 @@ class ExperimentController:
                 return
 
     async def run(self) -> None:
-        """Watch Experiments and work until cancelled (the shared caches are run by the caller)."""
+        """Work until cancelled; the caller runs the shared caches (and waits for them first)."""
         try:
-            async with asyncio.TaskGroup() as group:
-                for informer in self.informers:
-                    group.create_task(informer.run(), name=f"watch-experiments-{informer.namespace}")
-                await asyncio.gather(*(informer.synced.wait() for informer in self.informers))
-                await self._caches.wait_synced()
-                group.create_task(self.runner.run(), name="experiment-workers")
+            await self._caches.wait_synced()
+            for informer in self.informers:
+                for obj in informer.list():
+                    self._changed(None, obj)
+            await self.runner.run()
         finally:
             self.queue.shutdown()
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from rollouts.api import AnalysisRun, ManagedRoute, Rollout
+from rollouts.api import AnalysisRun, Experiment, ManagedRoute, Rollout
 from rollouts.controller import caches as kinds
 from rollouts.controller.caches import Caches
 from rollouts.controller.errors import UserError
@@ -37,8 +37,9 @@ from rollouts.engine.references import (
     Kind,
     Reference,
 )
+from rollouts.engine.rollout_experiments import observe_experiment
 from rollouts.engine.shared_fields import SharedField
-from rollouts.engine.snapshot import ObservedWorkload, Template
+from rollouts.engine.snapshot import ObservedExperiment, ObservedWorkload, Template
 from rollouts.kube import KubeClient, KubeObject, appliers_of, meta
 from rollouts.kube.client import FIELD_MANAGER
 from rollouts.traffic import RouterContext, TrafficRouter, references_of, router_for
@@ -161,6 +162,15 @@ def observed_pod(pod: KubeObject) -> ObservedPod | None:
     )
 
 
+def observed_experiment(obj: KubeObject) -> ObservedExperiment | None:
+    """The engine's view of an Experiment; ``None`` for one that does not parse or is not ours."""
+    try:
+        parsed = Experiment.model_validate(obj)
+    except ValueError:
+        return None
+    return observe_experiment(parsed)
+
+
 def observed_analysis_run(run: KubeObject) -> ObservedAnalysisRun | None:
     """The engine's view of an AnalysisRun; ``None`` for one that does not parse or is not ours."""
     try:
@@ -272,6 +282,7 @@ async def observe(
             replica_sets=replica_sets,
             services=[obj for (kind, _), obj in found.items() if kind == SERVICE.key],
             analysis_runs=caches.owned_by(kinds.ANALYSIS_RUN, namespace, uid),
+            experiments=caches.owned_by(kinds.EXPERIMENT, namespace, uid),
             pods=_pods(rollout, caches, namespace, replica_sets),
             router_canary_weight=weight,
             router_routes=routes,
@@ -332,6 +343,7 @@ def snapshot(
     services: list[KubeObject],
     analysis_runs: list[KubeObject],
     pods: list[KubeObject],
+    experiments: list[KubeObject] | None = None,
     router_canary_weight: int | None,
     router_routes: tuple[ManagedRoute, ...] | None = None,
     templates: tuple[Template, ...] | None = None,
@@ -349,6 +361,7 @@ def snapshot(
         router_canary_weight=router_canary_weight,
         router_routes=router_routes,
         analysis_runs=tuple(v for v in (observed_analysis_run(r) for r in analysis_runs) if v is not None),
+        experiments=tuple(v for v in (observed_experiment(e) for e in experiments or []) if v is not None),
         pods=tuple(
             v for v in (observed_pod(p) for p in pods) if v is not None and v.pod_template_hash in hashes
         ),

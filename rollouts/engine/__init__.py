@@ -16,6 +16,7 @@ from rollouts.engine.plan import (
     Action,
     AnnotateScaleDownDeadline,
     CreateAnalysisRun,
+    CreateExperiment,
     CreateReplicaSet,
     DeleteAnalysisRun,
     DeleteReplicaSet,
@@ -33,6 +34,7 @@ from rollouts.engine.plan import (
     SetWeight,
     SwitchServiceSelector,
     TerminateAnalysisRun,
+    TerminateExperiment,
 )
 from rollouts.engine.snapshot import (
     AnalysisRunKind,
@@ -48,6 +50,7 @@ __all__ = [
     "AnalysisRunKind",
     "AnnotateScaleDownDeadline",
     "CreateAnalysisRun",
+    "CreateExperiment",
     "CreateReplicaSet",
     "DeleteAnalysisRun",
     "DeleteReplicaSet",
@@ -70,6 +73,7 @@ __all__ = [
     "Snapshot",
     "SwitchServiceSelector",
     "TerminateAnalysisRun",
+    "TerminateExperiment",
     "decide",
     "decide_bluegreen",
     "decide_canary",

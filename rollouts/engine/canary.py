@@ -12,7 +12,7 @@ A pass is the straight list in :func:`decide`. Each rule is a small function ove
    with fresh analysis. ``status.promoteFull`` skips the remaining steps and analysis.
 3. **Analysis.** The current step's run and the background run are started or read: Successful
    completes an analysis step, Failed/Error aborts, Inconclusive pauses for a human
-   (``canary_analysis.py``).
+   (``canary_analysis.py``); an experiment step's Experiment likewise (``canary_experiment.py``).
 4. **Progress deadline.** No progress for ``progressDeadlineSeconds`` marks the update Degraded
    (and aborts it with ``progressDeadlineAbort``).
 5. **Abort** (by a user, analysis or the deadline): all traffic to stable at once, the canary
@@ -49,6 +49,7 @@ from rollouts.api.enums import PauseReason, PingPongRole
 from rollouts.api.strategy import DEFAULT_SCALE_DOWN_DELAY_SECONDS, CanaryStep, CanaryStrategy
 from rollouts.engine import revisions
 from rollouts.engine.canary_analysis import judge_analysis
+from rollouts.engine.canary_experiment import experiment_done, judge_experiment
 from rollouts.engine.canary_routes import route_requests, routes_in_force
 from rollouts.engine.canary_sizing import (
     at_desired_counts,
@@ -169,7 +170,7 @@ def decide(snapshot: Snapshot) -> Plan:
     _follow_template_and_steps(c)
     _take_user_requests(c)
     restore_old_routing(c)
-    failure = judge_analysis(c)
+    failure = judge_analysis(c) or judge_experiment(c)
     if failure is not None:
         c.ctx.abort_with(failure)
     check_progress_deadline(c.ctx, exempt=c.promoted or _waits_on_its_own_clock(c))
@@ -245,8 +246,11 @@ def _take_user_requests(c: Canary) -> None:
 
 
 def _waits_on_its_own_clock(c: Canary) -> bool:
-    """An analysis step may take longer than the deadline; a pause step is about to pause."""
-    return c.step is not None and (c.step.analysis is not None or c.step.pause is not None)
+    """An analysis or experiment step may take longer than the deadline; a pause step is about to pause."""
+    step = c.step
+    return step is not None and (
+        step.analysis is not None or step.pause is not None or step.experiment is not None
+    )
 
 
 def _abort(c: Canary) -> None:
@@ -328,7 +332,7 @@ def _promote_when_done(c: Canary) -> Literal["promoted", "swapped"] | None:
     ctx.stable_rs = new_rs
     draft.promote_full = False
     draft.clear_pauses()
-    draft.step_run = draft.background_run = None
+    draft.step_run = draft.background_run = draft.experiment = None
     ctx.plan.event("RolloutCompleted", f"Revision {ctx.desired_hash} is now stable")
     if ping_pong:
         _swap_ping_pong(c)
@@ -359,8 +363,9 @@ def _swap_ping_pong(c: Canary) -> None:
 
 
 def _held_for_a_human(c: Canary) -> bool:
-    """An inconclusive analysis holds the current step until someone promotes or aborts."""
-    return PauseReason.INCONCLUSIVE_ANALYSIS_RUN in c.ctx.draft.pause_conditions
+    """An inconclusive analysis or experiment holds the current step until someone promotes or aborts."""
+    held = (PauseReason.INCONCLUSIVE_ANALYSIS_RUN, PauseReason.INCONCLUSIVE_EXPERIMENT)
+    return any(reason in c.ctx.draft.pause_conditions for reason in held)
 
 
 def _advance_step(c: Canary) -> bool:
@@ -372,6 +377,8 @@ def _advance_step(c: Canary) -> bool:
         done = _pause_done(c)
     elif step.analysis is not None:
         done = draft.step_run is not None and draft.step_run.status == "Successful"
+    elif step.experiment is not None:
+        done = experiment_done(c)
     elif step.set_weight is not None and c.routed:
         done = at_desired_counts(c) and ctx.snap.router_canary_weight == step.set_weight
         if at_desired_counts(c) and not done:
@@ -386,7 +393,7 @@ def _advance_step(c: Canary) -> bool:
         return False
     draft.unpause(PauseReason.CANARY_PAUSE_STEP)
     draft.controller_pause = bool(draft.pause_conditions)
-    draft.step_run = None
+    draft.step_run = draft.experiment = None
     draft.current_step_index = c.index + 1
     ctx.plan.event("RolloutStepCompleted", f"Step {c.index}/{len(c.steps)} completed ({_describe(step)})")
     return True
@@ -420,6 +427,9 @@ def _describe(step: CanaryStep) -> str:
         return "pause" if step.pause.duration is None else f"pause: {step.pause.duration}"
     if step.analysis is not None:
         return "analysis"
+    if step.experiment is not None:
+        duration = step.experiment.duration
+        return "experiment" if duration is None else f"experiment: {duration}"
     if step.set_header_route is not None:
         return f"setHeaderRoute: {step.set_header_route.name}"
     if step.set_mirror_route is not None:

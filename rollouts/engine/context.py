@@ -66,6 +66,7 @@ class Draft:
     stable_ping_pong: PingPongRole | None = None
     step_run: RunRef | None = None
     background_run: RunRef | None = None
+    experiment: RunRef | None = None
     active_selector: str = ""
     preview_selector: str = ""
     pre_run: RunRef | None = None
@@ -87,6 +88,7 @@ class Draft:
     def clear_runs(self) -> None:
         """Forget every current AnalysisRun (they are terminated unless a rule names them again)."""
         self.step_run = self.background_run = self.pre_run = self.post_run = None
+        self.experiment = None
 
     def restart_update(self) -> None:
         """Start the update over: no pause, no abort, no promote-full, no analysis verdicts."""
@@ -130,6 +132,7 @@ def draft_from(status: RolloutStatus) -> Draft:
         stable_ping_pong=canary.stable_ping_pong if canary is not None else None,
         step_run=_run_ref(canary.current_step_analysis_run_status) if canary else None,
         background_run=_run_ref(canary.current_background_analysis_run_status) if canary else None,
+        experiment=_run_ref(canary.current_experiment) if canary else None,
         active_selector=(blue_green.active_selector or "") if blue_green else "",
         preview_selector=(blue_green.preview_selector or "") if blue_green else "",
         pre_run=_run_ref(blue_green.pre_promotion_analysis_run_status) if blue_green else None,

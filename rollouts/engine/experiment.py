@@ -53,6 +53,7 @@ __all__ = [
     "ExperimentSnapshot",
     "ObservedExperimentRun",
     "decide_experiment",
+    "template_hash",
     "template_pod_template",
     "template_replica_set_name",
 ]
@@ -161,7 +162,8 @@ def template_pod_template(experiment: str, template: ExperimentTemplate) -> dict
     return pods
 
 
-def _hash(experiment: str, template: ExperimentTemplate) -> str:
+def template_hash(experiment: str, template: ExperimentTemplate) -> str:
+    """The pod-template hash of a template's pods in ``experiment``."""
     return pod_template_hash(template_pod_template(experiment, template))
 
 
@@ -185,7 +187,7 @@ class _Pass:
 
     def template_status(self, t: ExperimentTemplate, *, final: TemplateState | None) -> TemplateStatus:
         rs = self.snap.replica_sets.get(t.name)
-        pod_hash = rs.pod_template_hash if rs is not None else _hash(self.name, t)
+        pod_hash = rs.pod_template_hash if rs is not None else template_hash(self.name, t)
         available = rs.available if rs is not None else 0
         state: TemplateState
         if final is not None:
@@ -223,7 +225,7 @@ class _Pass:
                     CreateTemplateReplicaSet(
                         template=t.name,
                         name=template_replica_set_name(self.name, t.name),
-                        pod_template_hash=_hash(self.name, t),
+                        pod_template_hash=template_hash(self.name, t),
                         replicas=t.replicas,
                     )
                 )
@@ -239,7 +241,7 @@ class _Pass:
             if t.service is not None:
                 name = t.service.name or template_replica_set_name(self.name, t.name)
                 if name not in self.snap.services:
-                    pod_hash = rs.pod_template_hash if rs is not None else _hash(self.name, t)
+                    pod_hash = rs.pod_template_hash if rs is not None else template_hash(self.name, t)
                     self.actions.append(
                         CreateTemplateService(template=t.name, name=name, pod_template_hash=pod_hash)
                     )

@@ -153,6 +153,7 @@ def _canary_status(ctx: PassContext) -> CanaryStatus:
         weights=_weights(ctx),
         current_step_analysis_run_status=draft.step_run,
         current_background_analysis_run_status=draft.background_run,
+        current_experiment=draft.experiment,
         traffic_routing=draft.traffic_routing,
         stable_ping_pong=draft.stable_ping_pong,
     )

@@ -175,6 +175,25 @@ class TerminateAnalysisRun:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CreateExperiment:
+    """Start the Experiment of the canary's experiment step ``step_index`` for revision
+    ``pod_template_hash``; the act step builds it (``rollout_experiments.build_experiment``) with
+    the stable revision's pod template, which only its ReplicaSet holds in full."""
+
+    name: str
+    pod_template_hash: str
+    stable_hash: str
+    step_index: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class TerminateExperiment:
+    """Ask a running Experiment to stop (``spec.terminate: true``)."""
+
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class DeleteAnalysisRun:
     """Delete a finished AnalysisRun of an earlier revision beyond the Rollout's history limits."""
 
@@ -237,6 +256,8 @@ Action = (
     | SwitchServiceSelector
     | CreateAnalysisRun
     | TerminateAnalysisRun
+    | CreateExperiment
+    | TerminateExperiment
     | DeleteAnalysisRun
     | AnnotateScaleDownDeadline
     | DeleteReplicaSet
@@ -283,7 +304,7 @@ def _stage_of(action: Action) -> Stage:
             return Stage.SCALE_UP if new > old else Stage.SCALE_DOWN
         case SetWeight() | SetRoutes() | RestoreStableTraffic() | SwitchServiceSelector():
             return Stage.TRAFFIC
-        case CreateAnalysisRun() | TerminateAnalysisRun():
+        case CreateAnalysisRun() | TerminateAnalysisRun() | CreateExperiment() | TerminateExperiment():
             return Stage.ANALYSIS
         case _:
             return Stage.SCALE_DOWN

@@ -26,6 +26,7 @@ from rollouts.engine.shared_fields import SharedField
 __all__ = [
     "AnalysisRunKind",
     "ObservedAnalysisRun",
+    "ObservedExperiment",
     "ObservedPod",
     "ObservedReplicaSet",
     "ObservedService",
@@ -129,6 +130,18 @@ class ObservedAnalysisRun:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ObservedExperiment:
+    """An Experiment owned by the Rollout (started by an experiment step), by its labels and phase."""
+
+    name: str
+    pod_template_hash: str
+    step_index: int | None
+    phase: AnalysisPhase
+    message: str = ""
+    terminating: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
 class ObservedWorkload:
     """The Deployment ``spec.workloadRef`` names: its replicas, its available pods, and the
     replicas recorded when the controller first scaled it down (``None``: never scaled)."""
@@ -175,6 +188,7 @@ class Snapshot:
     router_canary_weight: int | None = None
     router_routes: tuple[ManagedRoute, ...] | None = None
     analysis_runs: tuple[ObservedAnalysisRun, ...] = ()
+    experiments: tuple[ObservedExperiment, ...] = ()
     pods: tuple[ObservedPod, ...] = ()
     templates: tuple[Template, ...] | None = None
     shared: tuple[SharedField, ...] = ()
@@ -200,6 +214,9 @@ class Snapshot:
             return None
         matches = [rs for rs in self.replica_sets if rs.pod_template_hash == pod_template_hash]
         return max(matches, key=lambda rs: (rs.revision, rs.name)) if matches else None
+
+    def experiment(self, name: str | None) -> ObservedExperiment | None:
+        return next((e for e in self.experiments if e.name == name), None) if name else None
 
     def analysis_run(self, name: str | None) -> ObservedAnalysisRun | None:
         if not name:

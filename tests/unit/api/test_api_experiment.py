@@ -100,3 +100,15 @@ def test_refused_with_a_message_naming_the_problem(spec: dict[str, Any], expecte
 def test_an_argo_experiment_is_told_to_change_its_api_version() -> None:
     errors = validation_errors({**manifest(), "apiVersion": "argoproj.io/v1alpha1"})
     assert any("change it to rollouts.dev/v1alpha1" in e for e in errors), errors
+
+
+def test_a_template_service_needs_container_ports_named_when_several() -> None:
+    no_ports = validation_errors(manifest(templates=[template(service={})]))
+    assert any("service is set but no container declares a port" in e for e in no_ports), no_ports
+    two = template(service={})
+    two["template"]["spec"]["containers"][0]["ports"] = [{"containerPort": 80}, {"containerPort": 81}]
+    unnamed = validation_errors(manifest(templates=[two]))
+    assert any("give each one a name" in e for e in unnamed), unnamed
+    for i, port in enumerate(two["template"]["spec"]["containers"][0]["ports"]):
+        port["name"] = f"p{i}"
+    assert validation_errors(manifest(templates=[two])) == []

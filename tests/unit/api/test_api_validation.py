@@ -93,13 +93,13 @@ CASES: list[Case] = [
         "step with two actions",
         lambda: _edit(rollout(), lambda d: canary(d)["steps"].append({"setWeight": 5, "pause": {}})),
         "`spec.strategy.canary.steps[3]`: a step must have exactly one of setWeight, pause, analysis, "
-        "setCanaryScale, setHeaderRoute, setMirrorRoute (found: setWeight, pause)",
+        "setCanaryScale, setHeaderRoute, setMirrorRoute, experiment (found: setWeight, pause)",
     ),
     (
         "empty step",
         lambda: _edit(rollout(), lambda d: canary(d)["steps"].insert(1, {})),
         "`spec.strategy.canary.steps[1]`: a step must have exactly one of setWeight, pause, analysis, "
-        "setCanaryScale, setHeaderRoute, setMirrorRoute (found: none)",
+        "setCanaryScale, setHeaderRoute, setMirrorRoute, experiment (found: none)",
     ),
     (
         "pingPong with stableService",
@@ -218,8 +218,8 @@ CASES: list[Case] = [
     ),
     (
         "unsupported step",
-        lambda: _edit(rollout(), lambda d: canary(d)["steps"][2].update(experiment={"templates": []})),
-        "`spec.strategy.canary.steps[2].experiment` is not supported yet",
+        lambda: _edit(rollout(), lambda d: canary(d)["steps"][2].update(plugin={"name": "x"})),
+        "`spec.strategy.canary.steps[2].plugin` is not supported yet",
     ),
     (
         "unsupported router",

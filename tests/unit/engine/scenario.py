@@ -15,6 +15,7 @@ from rollouts.engine.plan import Action, Plan
 from rollouts.engine.snapshot import (
     AnalysisRunKind,
     ObservedAnalysisRun,
+    ObservedExperiment,
     ObservedReplicaSet,
     ObservedService,
     Snapshot,
@@ -171,18 +172,21 @@ def apply(snap: Snapshot, plan: Plan, *, after: float = 1.0, ready: bool = True)
     from rollouts.engine.plan import (
         AnnotateScaleDownDeadline,
         CreateAnalysisRun,
+        CreateExperiment,
         CreateReplicaSet,
         DeleteReplicaSet,
         ScaleReplicaSet,
         SetRoutes,
         SetWeight,
         SwitchServiceSelector,
+        TerminateExperiment,
     )
 
     replica_sets = {r.name: r for r in snap.replica_sets}
     services = {s.name: s for s in snap.services}
     weight, routes = snap.router_canary_weight, snap.router_routes
     runs = list(snap.analysis_runs)
+    experiments = {e.name: e for e in snap.experiments}
     for action in plan.actions:
         match action:
             case CreateReplicaSet():
@@ -216,6 +220,15 @@ def apply(snap: Snapshot, plan: Plan, *, after: float = 1.0, ready: bool = True)
                         step_index=action.step_index,
                     )
                 )
+            case CreateExperiment():
+                experiments[action.name] = ObservedExperiment(
+                    name=action.name,
+                    pod_template_hash=action.pod_template_hash,
+                    step_index=action.step_index,
+                    phase=AnalysisPhase.RUNNING,
+                )
+            case TerminateExperiment():
+                experiments[action.name] = replace(experiments[action.name], terminating=True)
             case _:
                 pass
     settled = {}
@@ -234,5 +247,6 @@ def apply(snap: Snapshot, plan: Plan, *, after: float = 1.0, ready: bool = True)
         router_canary_weight=weight,
         router_routes=routes,
         analysis_runs=tuple(runs),
+        experiments=tuple(experiments.values()),
         pods=snap.pods,
     )

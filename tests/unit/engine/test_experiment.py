@@ -243,6 +243,8 @@ def test_services_are_created_for_templates_that_ask_and_removed_at_scale_down()
     spec = exp.spec.model_dump(by_alias=True, exclude_none=True)
     spec["templates"][1]["service"] = {}
     spec["templates"][0]["service"] = {"name": "base"}
+    for t in spec["templates"]:
+        t["template"]["spec"]["containers"][0]["ports"] = [{"containerPort": 8080}]
     exp = Experiment.model_validate(
         {"metadata": exp.metadata.model_dump(by_alias=True, exclude_none=True), "spec": spec}
     )
