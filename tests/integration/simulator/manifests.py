@@ -4,8 +4,19 @@ labelled with its rollouts-pod-template-hash), the Services selecting them, and 
 from __future__ import annotations
 
 
-def replica_set(*, app: str, pod_hash: str, image: str, replicas: int, version: str = "") -> str:
-    version_label = f", version: {version}" if version else ""
+def replica_set(
+    *,
+    app: str,
+    pod_hash: str,
+    image: str,
+    replicas: int,
+    version: str = "",
+    labels: dict[str, str] | None = None,
+) -> str:
+    """`labels` go onto the pods too, for a Service that selects several revisions by them."""
+    pod_labels = {"version": version} if version else {}
+    pod_labels.update(labels or {})
+    more = "".join(f", {k}: {v}" for k, v in pod_labels.items())
     return f"""
 apiVersion: apps/v1
 kind: ReplicaSet
@@ -17,7 +28,7 @@ spec:
   selector: {{matchLabels: {{app: {app}, rollouts-pod-template-hash: {pod_hash}}}}}
   template:
     metadata:
-      labels: {{app: {app}, rollouts-pod-template-hash: {pod_hash}{version_label}}}
+      labels: {{app: {app}, rollouts-pod-template-hash: {pod_hash}{more}}}
     spec:
       containers: [{{name: {app}, image: "{image}"}}]
 ---
