@@ -36,7 +36,7 @@ __all__ = ["VALIDATED", "build_registry", "verdict_or_admit"]
 log = logging.getLogger("kube-rollouts.webhook")
 
 GROUP, VERSION = "rollouts.dev", "v1alpha1"
-VALIDATED = ("rollouts", "analysistemplates", "clusteranalysistemplates")
+VALIDATED = ("rollouts", "analysistemplates", "clusteranalysistemplates", "experiments")
 """The plurals admission checks; AnalysisRuns are the controller's own, built from checked templates."""
 
 

@@ -151,6 +151,24 @@ def test_a_condition_that_does_not_compile_is_refused_at_apply(
         kubectl("delete", "clusteranalysistemplates.rollouts.dev", name)
 
 
+def test_an_experiment_whose_selector_misses_its_pods_is_refused_at_apply(
+    webhook: WebhookProcess, kubectl: Kubectl
+) -> None:
+    pods = {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "w", "image": "w:1"}]}}
+    template = {"name": "baseline", "selector": {"matchLabels": {"app": "other"}}, "template": pods}
+    experiment = {
+        "apiVersion": "rollouts.dev/v1alpha1",
+        "kind": "Experiment",
+        "metadata": {"name": f"exp-{uuid.uuid4().hex[:6]}"},
+        "spec": {"duration": "1m", "templates": [template]},
+    }
+    stderr = _denied(_apply(kubectl, experiment), "Experiment")
+    assert "`spec.templates[0].selector`" in stderr and "does not match template.metadata.labels" in stderr
+    template["selector"] = {"matchLabels": {"app": "web"}}
+    fine = _apply(kubectl, experiment)
+    assert fine.returncode == 0, fine.stderr
+
+
 def test_nothing_kopf_specific_is_written(webhook: WebhookProcess, kubectl: Kubectl, namespace: str) -> None:
     assert _apply(kubectl, _rollout("web")).returncode == 0
     assert _apply(kubectl, _template("AnalysisTemplate", "rate", "result[0] >= 0.99")).returncode == 0

@@ -26,6 +26,7 @@ PLURALS = {
     "Rollout": "rollouts",
     "AnalysisTemplate": "analysistemplates",
     "ClusterAnalysisTemplate": "clusteranalysistemplates",
+    "Experiment": "experiments",
 }
 
 

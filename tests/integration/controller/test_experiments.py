@@ -108,7 +108,9 @@ def test_an_experiment_runs_its_templates_and_analysis_then_succeeds_and_scales_
         what="the templates scaled to zero after scaleDownDelaySeconds",
     )
     eventually(
-        lambda: kubectl("get", "service", "exp-canary", "--ignore-not-found", "-o", "name").stdout.strip() == "",
+        lambda: (
+            kubectl("get", "service", "exp-canary", "--ignore-not-found", "-o", "name").stdout.strip() == ""
+        ),
         what="the template's Service removed",
     )
     assert {"ExperimentRunning", "ExperimentSuccessful"} <= set(_events(kubectl, "Experiment", "exp"))

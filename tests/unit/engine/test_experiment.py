@@ -272,7 +272,7 @@ def test_a_missing_analysis_template_is_an_error_naming_the_experiment() -> None
             )
         }
     )
-    with pytest.raises(AnalysisRunError, match="Experiment 'exp' analysis 'judge'.*'nope' does not exist"):
+    with pytest.raises(AnalysisRunError, match=r"Experiment 'exp' analysis 'judge'.*'nope' does not exist"):
         step(broken, T0, replica_sets=up())
 
 
