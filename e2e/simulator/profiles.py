@@ -8,6 +8,9 @@ image of a pod (the first row whose word appears in any tag wins):
 |--------------|-----------|----------------|--------------------------------------------------|
 | `bad`        | 30 %      | 400 ms         | a broken release: analysis must catch it         |
 | `slow`       | 0.1 %     | 900 ms         | a release that answers, but too slowly           |
+| `shaky`      | 1.1 %     | 25 ms          | 1 point more errors than healthy: a threshold    |
+|              |           |                | on the canary alone hardly sees it, the judge's  |
+|              |           |                | comparison with the stable does                 |
 | (anything)   | 0.1 %     | 25 ms          | a healthy release (a little background noise)   |
 
 Requests that find no ready pod behind their Service are answered by the proxy itself with a 503 after
@@ -50,6 +53,7 @@ class Profile:
 PROFILE_TABLE: tuple[tuple[str, Profile], ...] = (
     ("bad", Profile(name="bad", error_rate=0.30, median_seconds=0.400)),
     ("slow", Profile(name="slow", error_rate=0.001, median_seconds=0.900)),
+    ("shaky", Profile(name="shaky", error_rate=0.011, median_seconds=0.025)),
 )
 HEALTHY = Profile(name="healthy", error_rate=0.001, median_seconds=0.025)
 # The proxy's own answer when no ready endpoint exists behind the route.

@@ -40,6 +40,7 @@ def _samples(text: str) -> dict[str, float]:
         (["registry:5000/web:BAD"], "bad"),
         (["web:slow-1", "sidecar:bad"], "bad"),  # the table's order decides, over all containers
         (["web:1.2-slow"], "slow"),
+        (["web:v2-shaky"], "shaky"),
         (["web:1.27"], "healthy"),
         (["bad-registry.io/web:1.0"], "healthy"),  # only the tag counts, not the registry or name
         (["web"], "healthy"),
@@ -53,6 +54,12 @@ def test_image_tag() -> None:
     assert image_tag("localhost:5000/web:1.0") == "1.0"
     assert image_tag("web@sha256:abc") == "sha256:abc"
     assert image_tag("web") == ""
+
+
+def test_shaky_has_one_point_more_errors_than_healthy_at_the_same_speed() -> None:
+    shaky = profile_for(["web:v2-shaky"])
+    assert shaky.error_rate - HEALTHY.error_rate == pytest.approx(0.01)
+    assert shaky.median_seconds == HEALTHY.median_seconds
 
 
 def test_bad_is_slower_than_healthy_and_slow_slower_still() -> None:
