@@ -130,3 +130,45 @@ def test_selector_is_immutable(rollout_crds: None, kubectl: Kubectl) -> None:
     assert kubectl_json(kubectl, "get", "rollout.rollouts.dev", "web")["spec"]["selector"]["matchLabels"] == {
         "app": "web"
     }
+
+
+def _judge_template(name: str, judge: dict[str, object], **metric: object) -> str:
+    spec = {"canaryQuery": "vector(0)", "baselineQuery": "vector(0)", "direction": "HigherIsWorse", **judge}
+    body = {
+        "apiVersion": "rollouts.dev/v1alpha1",
+        "kind": "AnalysisTemplate",
+        "metadata": {"name": name},
+        "spec": {"metrics": [{"name": "m", "provider": {"judge": spec}, **metric}]},
+    }
+    return json.dumps(body)
+
+
+def test_a_judge_metric_stores_its_floats_and_defaults(rollout_crds: None, kubectl: Kubectl) -> None:
+    # crdgen writes a float's gt=0 as minimum + exclusiveMinimum: true, which the server accepts
+    kubectl("apply", "-f", "-", stdin=_judge_template("judge", {"alpha": 0.01, "minEffect": 0.005}))
+    stored = kubectl_json(kubectl, "get", "analysistemplates.rollouts.dev", "judge")["spec"]["metrics"][0]
+    judge = stored["provider"]["judge"]
+    assert (judge["alpha"], judge["minEffect"]) == (0.01, 0.005)
+    assert (judge["window"], judge["step"], judge["minSamples"]) == ("5m", "30s", 10)
+
+
+@pytest.mark.parametrize(
+    ("judge", "metric", "expected"),
+    [
+        ({"alpha": 0}, {}, "spec.metrics[0].provider.judge.alpha in body should be greater than 0"),
+        (
+            {"alpha": 0.7},
+            {},
+            "spec.metrics[0].provider.judge.alpha in body should be less than or equal to 0.5",
+        ),
+        ({"window": "10s", "step": "20s"}, {}, "window must be longer than step"),
+        ({}, {"successCondition": "result > 0"}, "a metric with provider.judge is decided by the judge"),
+    ],
+    ids=["alpha-0", "alpha-high", "window-shorter-than-step", "condition"],
+)
+def test_the_server_refuses_a_bad_judge_metric(
+    rollout_crds: None, kubectl: Kubectl, judge: dict[str, object], metric: dict[str, object], expected: str
+) -> None:
+    res = kubectl("apply", "-f", "-", stdin=_judge_template("bad-judge", judge, **metric), check=False)
+    assert res.returncode != 0, f"the server accepted {judge} {metric}"
+    assert expected in res.stderr
