@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from rollouts.cli.errors import CliError
-from rollouts.cli.facts import ROLLOUT_LABEL, RolloutObjects, dig
+from rollouts.cli.facts import (
+    EXPERIMENT_ANALYSIS_LABEL,
+    EXPERIMENT_TEMPLATE_LABEL,
+    ROLLOUT_LABEL,
+    ExperimentObjects,
+    RolloutObjects,
+    dig,
+)
 from rollouts.cli.options import ClusterOptions
 from rollouts.kube import (
     ConfigError,
@@ -30,9 +37,12 @@ from rollouts.kube import (
 )
 
 __all__ = [
+    "EXPERIMENT_API",
     "ROLLOUT_API",
     "Session",
+    "fetch_experiment",
     "fetch_objects",
+    "get_experiment",
     "get_rollout",
     "patch_rollout",
     "run_in_cluster",
@@ -40,6 +50,7 @@ __all__ = [
 ]
 
 ROLLOUT_API = ("rollouts.dev/v1alpha1", "Rollout")
+EXPERIMENT_API = ("rollouts.dev/v1alpha1", "Experiment")
 T = TypeVar("T")
 
 
@@ -113,6 +124,19 @@ async def get_rollout(session: Session, name: str) -> KubeObject:
         ) from None
 
 
+async def get_experiment(session: Session, name: str) -> KubeObject:
+    """The Experiment ``name`` in the session's namespace, or a CliError that says it is not there."""
+    try:
+        return await session.client.get(*EXPERIMENT_API, namespace=session.namespace, name=name)
+    except NotFound as exc:
+        if "not served" in exc.message or "has no kind" in exc.message:
+            raise
+        raise CliError(
+            f"experiment {name} not found in namespace {session.namespace}; "
+            "check the name (kubectl rollouts list experiments) or pass -n NAMESPACE"
+        ) from None
+
+
 async def patch_rollout(
     session: Session, name: str, patch: Any, *, status: bool = False, patch_type: str = "merge"
 ) -> KubeObject:
@@ -139,15 +163,22 @@ def _selector(rollout: KubeObject) -> str | None:
     return ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
 
 
+def _has_experiment_step(rollout: KubeObject) -> bool:
+    steps = dig(rollout, "spec", "strategy", "canary", "steps")
+    return isinstance(steps, list) and any(dig(step, "experiment") is not None for step in steps)
+
+
 async def fetch_objects(session: Session, rollout: KubeObject) -> RolloutObjects:
-    """The Rollout's ReplicaSets (owned by it), their pods, and its AnalysisRuns, read concurrently."""
+    """The Rollout's ReplicaSets (owned by it), their pods, its AnalysisRuns and, when it has an
+    experiment step, the Experiments it started with what they own, read concurrently."""
     namespace = session.namespace
     name = str(dig(rollout, "metadata", "name"))
     selector = _selector(rollout)
-    replica_sets, pods, runs = await asyncio.gather(
+    replica_sets, pods, runs, experiments = await asyncio.gather(
         session.client.list("apps/v1", "ReplicaSet", namespace=namespace, label_selector=selector),
         session.client.list("v1", "Pod", namespace=namespace, label_selector=selector),
         session.client.list(*_RUN_API, namespace=namespace, label_selector=f"{ROLLOUT_LABEL}={name}"),
+        _experiments_of(session, rollout) if _has_experiment_step(rollout) else _nothing(),
     )
     owned = [rs for rs in replica_sets.items if is_owned_by(rs, rollout)]
     owned_pods = [pod for pod in pods.items if any(is_owned_by(pod, rs) for rs in owned)]
@@ -156,7 +187,53 @@ async def fetch_objects(session: Session, rollout: KubeObject) -> RolloutObjects
         replica_sets=owned,
         pods=owned_pods,
         analysis_runs=[run for run in runs.items if is_owned_by(run, rollout)],
+        experiments=experiments,
     )
+
+
+async def _nothing() -> list[ExperimentObjects]:
+    return []
+
+
+async def _experiments_of(session: Session, rollout: KubeObject) -> list[ExperimentObjects]:
+    name = str(dig(rollout, "metadata", "name"))
+    found = await session.client.list(
+        *EXPERIMENT_API, namespace=session.namespace, label_selector=f"{ROLLOUT_LABEL}={name}"
+    )
+    experiments = [e for e in found.items if is_owned_by(e, rollout)]
+    if not experiments:
+        return []
+    return await _experiment_objects(session, experiments)
+
+
+async def fetch_experiment(session: Session, experiment: KubeObject) -> ExperimentObjects:
+    """The Experiment's ReplicaSets (owned by it), their pods and its AnalysisRuns."""
+    (objects,) = await _experiment_objects(session, [experiment])
+    return objects
+
+
+async def _experiment_objects(session: Session, experiments: list[KubeObject]) -> list[ExperimentObjects]:
+    """What each experiment owns, from one list per kind (by the labels the controller writes)."""
+    namespace = session.namespace
+    replica_sets, pods, runs = await asyncio.gather(
+        session.client.list(
+            "apps/v1", "ReplicaSet", namespace=namespace, label_selector=EXPERIMENT_TEMPLATE_LABEL
+        ),
+        session.client.list("v1", "Pod", namespace=namespace, label_selector=EXPERIMENT_TEMPLATE_LABEL),
+        session.client.list(*_RUN_API, namespace=namespace, label_selector=EXPERIMENT_ANALYSIS_LABEL),
+    )
+    out = []
+    for experiment in experiments:
+        owned = [rs for rs in replica_sets.items if is_owned_by(rs, experiment)]
+        out.append(
+            ExperimentObjects(
+                experiment=experiment,
+                replica_sets=owned,
+                pods=[pod for pod in pods.items if any(is_owned_by(pod, rs) for rs in owned)],
+                analysis_runs=[run for run in runs.items if is_owned_by(run, experiment)],
+            )
+        )
+    return out
 
 
 _RUN_API = ("rollouts.dev/v1alpha1", "AnalysisRun")

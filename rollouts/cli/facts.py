@@ -14,15 +14,24 @@ from datetime import datetime
 from typing import Any
 
 from rollouts.api import parse_timestamp
-from rollouts.engine.analysis_runs import ANALYSIS_KIND_LABEL, ROLLOUT_LABEL, STEP_INDEX_LABEL
+from rollouts.engine.analysis_runs import (
+    ANALYSIS_KIND_LABEL,
+    EXPERIMENT_ANALYSIS_LABEL,
+    ROLLOUT_LABEL,
+    STEP_INDEX_LABEL,
+)
+from rollouts.engine.experiment import EXPERIMENT_TEMPLATE_LABEL
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
 
 __all__ = [
     "ANALYSIS_KIND_LABEL",
+    "EXPERIMENT_ANALYSIS_LABEL",
+    "EXPERIMENT_TEMPLATE_LABEL",
     "POD_TEMPLATE_HASH_LABEL",
     "REVISION_ANNOTATION",
     "ROLLOUT_LABEL",
     "STEP_INDEX_LABEL",
+    "ExperimentObjects",
     "RolloutFacts",
     "RolloutObjects",
     "created",
@@ -91,13 +100,26 @@ def phase_of(rollout: Mapping[str, Any]) -> str:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ExperimentObjects:
+    """An Experiment and the objects it owns (its templates' ReplicaSets and their pods, its
+    AnalysisRuns), as read in one go."""
+
+    experiment: dict[str, Any]
+    replica_sets: list[dict[str, Any]] = field(default_factory=list)
+    pods: list[dict[str, Any]] = field(default_factory=list)
+    analysis_runs: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
 class RolloutObjects:
-    """A Rollout and the objects it owns, as read in one go."""
+    """A Rollout and the objects it owns, as read in one go (``experiments``: those its
+    experiment steps started, each with what it owns)."""
 
     rollout: dict[str, Any]
     replica_sets: list[dict[str, Any]] = field(default_factory=list)
     pods: list[dict[str, Any]] = field(default_factory=list)
     analysis_runs: list[dict[str, Any]] = field(default_factory=list)
+    experiments: list[ExperimentObjects] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,6 +136,9 @@ class RolloutFacts:
     actual_weight: str
     ping_pong: str
     routes: str
+    experiment: tuple[str, str] | None
+    """The current step's Experiment and its phase as the Rollout last read them, while the
+    current step is an experiment step."""
     stable_images: list[str]
     canary_images: list[str]
     desired: int
@@ -157,6 +182,7 @@ class RolloutFacts:
             actual_weight=actual,
             ping_pong=_ping_pong(canary, status),
             routes=_routes(canary, status, steps),
+            experiment=_experiment(status, steps),
             stable_images=stable_images,
             canary_images=canary_images,
             desired=_int(spec.get("replicas", 1)),
@@ -198,6 +224,16 @@ def _routes(canary: Any, status: Mapping[str, Any], steps: list[Any]) -> str:
                 kinds[str(route.get("name"))] = kind if route.get("match") else None
     held = [f"{name} ({kinds[name]})" for name in names if kinds.get(name)]
     return ", ".join(held) or "none"
+
+
+def _experiment(status: Mapping[str, Any], steps: list[Any]) -> tuple[str, str] | None:
+    """(name, phase) of ``status.canary.currentExperiment`` while at an experiment step."""
+    index = dig(status, "currentStepIndex")
+    step = dig(steps, _int(index)) if index is not None else None
+    current = dig(status, "canary", "currentExperiment")
+    if dig(step, "experiment") is None or not isinstance(current, Mapping) or not current.get("name"):
+        return None
+    return str(current["name"]), str(current.get("status") or "Pending")
 
 
 def _set_weight(steps: list[Any], index: Any, total: int) -> int:

@@ -1,8 +1,11 @@
-"""``kubectl rollouts get rollout NAME [-w]``: where one Rollout stands, and what it runs.
+"""``kubectl rollouts get rollout|experiment NAME [-w]``: where one Rollout (or Experiment) stands.
 
-A header (phase with icon, message, strategy, step, weights, images, pod counts) and a tree of its
-revisions, each with its ReplicaSet, pods and AnalysisRuns. ``-w`` redraws it every second until
-interrupted; ``-o json|yaml`` prints the objects themselves for scripts.
+A Rollout: a header (phase with icon, message, strategy, step, weights, the current step's
+Experiment, images, pod counts) and a tree of its revisions, each with its ReplicaSet, pods,
+AnalysisRuns and Experiments. An Experiment: a header (phase, message, the Rollout that started it,
+duration and time left) and a table of its templates (ReplicaSet, hash, pods, Service) and one of
+its analyses (AnalysisRun, phase). ``-w`` redraws it every second until interrupted; ``-o
+json|yaml`` prints the objects themselves for scripts.
 """
 
 from __future__ import annotations
@@ -12,17 +15,29 @@ import contextlib
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from rollouts.cli.cluster import Session, fetch_objects, get_rollout, run_in_cluster, transient
+from rollouts.cli.cluster import (
+    Session,
+    fetch_experiment,
+    fetch_objects,
+    get_experiment,
+    get_rollout,
+    run_in_cluster,
+    transient,
+)
 from rollouts.cli.errors import EXIT_OK
-from rollouts.cli.facts import RolloutFacts, RolloutObjects
+from rollouts.cli.experiment_view import render_experiment
+from rollouts.cli.facts import ExperimentObjects, RolloutFacts, RolloutObjects
 from rollouts.cli.header import render_header
-from rollouts.cli.options import add_output_flag, cluster_options, output_options
+from rollouts.cli.options import OutputOptions, add_output_flag, cluster_options, output_options
 from rollouts.cli.output import dump
 from rollouts.cli.style import PLAIN, Style
 from rollouts.cli.tree import build_tree, render_tree
 from rollouts.cli.watch import Frame, watch
 
-__all__ = ["as_data", "register", "render_rollout"]
+__all__ = ["EXPERIMENT_NAMES", "as_data", "experiment_data", "register", "render_rollout"]
+
+ROLLOUT_NAMES = ("rollout", "rollouts", "ro")
+EXPERIMENT_NAMES = ("experiment", "experiments", "exp")
 
 _FROZEN = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -41,23 +56,43 @@ def as_data(objects: RolloutObjects) -> dict[str, Any]:
         "replicaSets": objects.replica_sets,
         "pods": objects.pods,
         "analysisRuns": objects.analysis_runs,
+        "experiments": [experiment_data(e) for e in objects.experiments],
     }
 
 
-async def _read(session: Session, name: str) -> RolloutObjects:
-    return await fetch_objects(session, await get_rollout(session, name))
+def experiment_data(objects: ExperimentObjects) -> dict[str, Any]:
+    """An Experiment and what it owns, for ``-o json|yaml``."""
+    return {
+        "experiment": objects.experiment,
+        "replicaSets": objects.replica_sets,
+        "pods": objects.pods,
+        "analysisRuns": objects.analysis_runs,
+    }
+
+
+async def _rollout_frame(session: Session, name: str, options: OutputOptions) -> Frame:
+    objects = await fetch_objects(session, await get_rollout(session, name))
+    if options.format is not None:
+        return dump(as_data(objects), options.format), False
+    text = render_rollout(objects, now=datetime.now(UTC), style=options.style)
+    return text, False, render_rollout(objects, now=_FROZEN)  # ages that only grow are no change
+
+
+async def _experiment_frame(session: Session, name: str, options: OutputOptions) -> Frame:
+    objects = await fetch_experiment(session, await get_experiment(session, name))
+    if options.format is not None:
+        return dump(experiment_data(objects), options.format), False
+    text = render_experiment(objects, now=datetime.now(UTC), style=options.style)
+    return text, False, render_experiment(objects, now=_FROZEN)  # nor does the time left running out
 
 
 def run(args: argparse.Namespace, *, out: TextIO) -> int:
     options = output_options(args)
+    read = _experiment_frame if args.resource in EXPERIMENT_NAMES else _rollout_frame
 
     async def operation(session: Session) -> None:
         async def frame() -> Frame:
-            objects = await _read(session, args.name)
-            if options.format is not None:
-                return dump(as_data(objects), options.format), False
-            text = render_rollout(objects, now=datetime.now(UTC), style=options.style)
-            return text, False, render_rollout(objects, now=_FROZEN)  # ages that only grow are no change
+            return await read(session, args.name, options)
 
         if args.watch:
             await watch(frame, out=out, tty=out.isatty(), transient=transient)
@@ -75,10 +110,12 @@ def register(
     parser = verbs.add_parser(
         "get",
         parents=[common],
-        help="show a Rollout: status, weights, images, revisions, pods, analysis runs",
+        help="show a Rollout (status, weights, images, revisions, pods, analysis runs) or an Experiment",
     )
-    parser.add_argument("resource", choices=("rollout", "rollouts", "ro"), help="what to get: rollout")
-    parser.add_argument("name", help="name of the Rollout")
+    parser.add_argument(
+        "resource", choices=(*ROLLOUT_NAMES, *EXPERIMENT_NAMES), help="what to get: rollout or experiment"
+    )
+    parser.add_argument("name", help="name of the Rollout or Experiment")
     parser.add_argument("-w", "--watch", action="store_true", help="redraw in place until interrupted")
     add_output_flag(parser)
     parser.set_defaults(run=run)

@@ -28,6 +28,9 @@ def render_header(facts: RolloutFacts, *, style: Style = PLAIN) -> str:
             lines.append(("  PingPong:", facts.ping_pong))
         if facts.routes:
             lines.append(("  Routes:", facts.routes))
+        if facts.experiment is not None:
+            name, phase = facts.experiment
+            lines.append(("  Experiment:", f"{name} ({style.status(phase)})"))
     images = [(image, "stable") for image in facts.stable_images]
     images += [
         (image, "canary" if facts.strategy == "Canary" else "preview") for image in facts.canary_images

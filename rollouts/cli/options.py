@@ -64,9 +64,7 @@ def add_cluster_flags(parser: argparse.ArgumentParser, *, suppress: bool) -> Non
 
 
 def add_all_namespaces(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-A", "--all-namespaces", action="store_true", help="list Rollouts of every namespace"
-    )
+    parser.add_argument("-A", "--all-namespaces", action="store_true", help="list those of every namespace")
 
 
 MANIFEST_FILES_HELP = "YAML file (may hold many documents), directory, or - for stdin; repeatable"

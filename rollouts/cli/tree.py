@@ -2,21 +2,24 @@
 
 Pure: the text depends only on the objects, the ``now`` ages are measured from, and the style.
 Revisions are listed newest first; within one, the ReplicaSet (with its pods) comes before the
-AnalysisRuns of that revision. The INFO column says what a ReplicaSet is to the Rollout (stable,
-canary, active, preview), how many of a pod's containers are ready, and an AnalysisRun's
-measurement counts.
+AnalysisRuns of that revision, then the Experiments its experiment steps started (each with its
+templates' ReplicaSets, their pods, and its AnalysisRuns). The INFO column says what a ReplicaSet
+is to the Rollout (stable, canary, active, preview; an experiment's: its template), how many of a
+pod's containers are ready, and an AnalysisRun's measurement counts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from rollouts.cli.ages import age
 from rollouts.cli.facts import (
+    EXPERIMENT_TEMPLATE_LABEL,
     POD_TEMPLATE_HASH_LABEL,
+    ExperimentObjects,
     RolloutObjects,
     created,
     dig,
@@ -26,7 +29,7 @@ from rollouts.cli.facts import (
 )
 from rollouts.cli.style import PLAIN, Style
 
-__all__ = ["Node", "build_tree", "render_tree"]
+__all__ = ["Node", "build_tree", "experiment_node", "render_tree", "run_info"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,13 +91,79 @@ def _pod_status(pod: Mapping[str, Any]) -> tuple[str, str]:
     return phase, info
 
 
-def _run_info(run: Mapping[str, Any]) -> str:
+def run_info(run: Mapping[str, Any]) -> str:
     counts = {"successful": 0, "failed": 0, "error": 0, "inconclusive": 0}
     for result in dig(run, "status", "metricResults") or []:
         for key in counts:
             counts[key] += _int(result.get(key)) if isinstance(result, Mapping) else 0
     marks = (("✔", "successful"), ("✖", "failed"), ("⚠", "error"), ("?", "inconclusive"))
     return " ".join(f"{mark} {counts[key]}" for mark, key in marks if counts[key])
+
+
+def _pod_nodes(pods: list[dict[str, Any]], *, now: datetime, style: Style) -> list[Node]:
+    nodes = []
+    for pod in sorted(pods, key=lambda p: str(dig(p, "metadata", "name"))):
+        status, info = _pod_status(pod)
+        nodes.append(
+            Node(
+                icon="□",
+                name=str(dig(pod, "metadata", "name")),
+                kind="Pod",
+                status=style.status(status, looks_like="Healthy" if status == "Running" else None),
+                age=age(created(pod), now),
+                info=info,
+            )
+        )
+    return nodes
+
+
+def _replica_set_node(
+    rs: Mapping[str, Any], pods: list[dict[str, Any]], *, now: datetime, style: Style
+) -> Node:
+    return Node(
+        icon="⧉",
+        name=str(dig(rs, "metadata", "name")),
+        kind="ReplicaSet",
+        status=style.status(_replica_set_status(rs)),
+        age=age(created(rs), now),
+        children=_pod_nodes(pods, now=now, style=style),
+    )
+
+
+def _run_node(run: Mapping[str, Any], *, now: datetime, style: Style) -> Node:
+    return Node(
+        icon="α",  # noqa: RUF001 - the Greek letter is the AnalysisRun icon
+        name=str(dig(run, "metadata", "name")),
+        kind="AnalysisRun",
+        status=style.status(str(dig(run, "status", "phase") or "Pending")),
+        age=age(created(run), now),
+        info=run_info(run),
+    )
+
+
+def experiment_node(objects: ExperimentObjects, *, now: datetime, style: Style = PLAIN) -> Node:
+    """An Experiment with its templates' ReplicaSets (INFO: the template), their pods, and its runs."""
+    experiment = objects.experiment
+    pods_by_hash: dict[str, list[dict[str, Any]]] = {}
+    for pod in objects.pods:
+        pods_by_hash.setdefault(labels_of(pod).get(POD_TEMPLATE_HASH_LABEL, ""), []).append(pod)
+    children = []
+    for rs in sorted(objects.replica_sets, key=lambda r: str(dig(r, "metadata", "name"))):
+        pods = pods_by_hash.get(labels_of(rs).get(POD_TEMPLATE_HASH_LABEL, ""), [])
+        node = _replica_set_node(rs, pods, now=now, style=style)
+        children.append(replace(node, info=labels_of(rs).get(EXPERIMENT_TEMPLATE_LABEL, "")))
+    children += [
+        _run_node(run, now=now, style=style)
+        for run in sorted(objects.analysis_runs, key=lambda r: str(dig(r, "metadata", "name")))
+    ]
+    return Node(
+        icon="Σ",
+        name=str(dig(experiment, "metadata", "name")),
+        kind="Experiment",
+        status=style.status(str(dig(experiment, "status", "phase") or "Pending")),
+        age=age(created(experiment), now),
+        children=children,
+    )
 
 
 def build_tree(objects: RolloutObjects, *, now: datetime, style: Style = PLAIN) -> Node:
@@ -110,44 +179,14 @@ def build_tree(objects: RolloutObjects, *, now: datetime, style: Style = PLAIN) 
         pod_hash = labels_of(rs).get(POD_TEMPLATE_HASH_LABEL, "")
         revision = revision_of(rs)
         hash_revision[pod_hash] = revision
-        pod_nodes = []
-        for pod in sorted(pods_by_hash.get(pod_hash, []), key=lambda p: str(dig(p, "metadata", "name"))):
-            status, info = _pod_status(pod)
-            pod_nodes.append(
-                Node(
-                    icon="□",
-                    name=str(dig(pod, "metadata", "name")),
-                    kind="Pod",
-                    status=style.status(status, looks_like="Healthy" if status == "Running" else None),
-                    age=age(created(pod), now),
-                    info=info,
-                )
-            )
-        rs_status = _replica_set_status(rs)
-        revisions.setdefault(revision, []).append(
-            Node(
-                icon="⧉",
-                name=str(dig(rs, "metadata", "name")),
-                kind="ReplicaSet",
-                status=style.status(rs_status),
-                age=age(created(rs), now),
-                info=",".join(roles.get(pod_hash, [])),
-                children=pod_nodes,
-            )
-        )
+        node = _replica_set_node(rs, pods_by_hash.get(pod_hash, []), now=now, style=style)
+        revisions.setdefault(revision, []).append(replace(node, info=",".join(roles.get(pod_hash, []))))
     for run in sorted(objects.analysis_runs, key=lambda r: str(dig(r, "metadata", "name"))):
         revision = hash_revision.get(labels_of(run).get(POD_TEMPLATE_HASH_LABEL, ""), 0)
-        phase = str(dig(run, "status", "phase") or "Pending")
-        revisions.setdefault(revision, []).append(
-            Node(
-                icon="α",  # noqa: RUF001 - the Greek letter is the AnalysisRun icon
-                name=str(dig(run, "metadata", "name")),
-                kind="AnalysisRun",
-                status=style.status(phase),
-                age=age(created(run), now),
-                info=_run_info(run),
-            )
-        )
+        revisions.setdefault(revision, []).append(_run_node(run, now=now, style=style))
+    for experiment in sorted(objects.experiments, key=lambda e: str(dig(e.experiment, "metadata", "name"))):
+        revision = hash_revision.get(labels_of(experiment.experiment).get(POD_TEMPLATE_HASH_LABEL, ""), 0)
+        revisions.setdefault(revision, []).append(experiment_node(experiment, now=now, style=style))
     children = [
         Node(icon="#", name=f"revision:{revision}" if revision else "revision:unknown", children=nodes)
         for revision, nodes in sorted(revisions.items(), reverse=True)
