@@ -12,11 +12,11 @@ cluster is reported:
   when the Rollout has none. The controller never analyses a first deploy (it becomes stable at
   once), so in the cluster a run always has a stable revision to read;
 * a ``valueFrom.fieldRef`` whose path starts with ``metadata`` or ``status`` (of the Rollout's
-  args or of a template's): the namespace is often set only at apply time (``kubectl apply -n``,
-  Argo CD's destination), tools add labels and annotations, the server and the controller write
-  the rest. Such an argument gets the value ``<fieldRef PATH>`` instead. Any other path
-  (``spec...``) reads the manifest as the cluster will hold it (the API defaults are the models'),
-  so a path that leads nowhere there is reported.
+  args, an experiment step's analysis args, or of a template's): the namespace is often set only
+  at apply time (``kubectl apply -n``, Argo CD's destination), tools add labels and annotations,
+  the server and the controller write the rest. Such an argument gets the value
+  ``<fieldRef PATH>`` instead. Any other path (``spec...``) reads the manifest as the cluster
+  will hold it (the API defaults are the models'), so a path that leads nowhere there is reported.
 
 A placeholder value is no number and no duration: a metric's ``count``, limit or duration filled
 from one (``count: "{{args.n}}"`` with ``n`` from ``metadata.labels[...]``, or from an argument
@@ -30,7 +30,7 @@ import re
 from collections.abc import Sequence
 from typing import Final
 
-from rollouts.api import Rollout
+from rollouts.api import CanaryStep, Rollout
 from rollouts.api.analysis import Argument, ValueFrom
 from rollouts.api.rollout_analysis import AnalysisRunArgument, ArgumentValueFrom, RolloutAnalysis
 from rollouts.api.status import RolloutStatus
@@ -103,11 +103,26 @@ def offline_analysis(analysis: RolloutAnalysis) -> RolloutAnalysis:
     """``analysis`` with its ``fieldRef`` args on cluster-only paths replaced by placeholders (in
     place, so every other arg keeps its index in messages)."""
     args = analysis.args or []
-    offline = [
+    offline = _offline_args(args)
+    return analysis if offline == args else analysis.model_copy(update={"args": offline})
+
+
+def _offline_args(args: list[AnalysisRunArgument]) -> list[AnalysisRunArgument]:
+    return [
         AnalysisRunArgument(name=arg.name, value=value) if (value := _cluster_only(arg.value_from)) else arg
         for arg in args
     ]
-    return analysis if offline == args else analysis.model_copy(update={"args": offline})
+
+
+def _offline_experiment_step(step: CanaryStep) -> CanaryStep:
+    """An experiment step with the ``fieldRef`` args of its analyses made offline, like a block's."""
+    experiment = step.experiment
+    if experiment is None or not experiment.analyses:
+        return step
+    analyses = [
+        a.model_copy(update={"args": _offline_args(a.args)}) if a.args else a for a in experiment.analyses
+    ]
+    return step.model_copy(update={"experiment": experiment.model_copy(update={"analyses": analyses})})
 
 
 def offline_rollout(rollout: Rollout) -> Rollout:
@@ -120,7 +135,7 @@ def offline_rollout(rollout: Rollout) -> Rollout:
             steps = [
                 step.model_copy(update={"analysis": offline_analysis(step.analysis)})
                 if step.analysis is not None
-                else step
+                else _offline_experiment_step(step)
                 for step in steps
             ]
         background = canary.analysis

@@ -139,7 +139,12 @@ def _plan_one(doc: Document, rollout: Rollout, templates: list[_FileTemplate]) -
     complete = _check_references(doc, rollout, scope)
     runs = [t.template for t in scope if t.template is not None] if complete else None
     try:
-        sim = simulate(rollout, templates=durations, analysis_templates=runs)
+        sim = simulate(
+            rollout,
+            templates=durations,
+            analysis_templates=runs,
+            experiment_templates=[t.template for t in scope if t.template is not None],
+        )
     except AnalysisRunError as exc:
         raise CliError(f"{doc.where}: {exc}") from None
     return RolloutPlan(document=doc, simulation=sim, rows=tuple(rows_of(sim, templates=durations)))

@@ -12,6 +12,11 @@ world that obeys each plan at once and perfectly:
   (count-1) * interval`` of its slowest metric, when the templates are in the file, with the
   ``{{args.NAME}}`` of those fields filled in as the engine builds the run; at once otherwise);
   a metric with an interval and no count never finishes;
+* an Experiment (an experiment step's) has its templates available at once, so it runs from its
+  creation; it is Successful once its ``duration`` has passed and each ``requiredForCompletion``
+  analysis has had its shortest time (built as the controller builds it when its template is in
+  the files); a required analysis that never ends keeps it running for ever. One with neither
+  (open-ended) runs until the step's pause is promoted, which terminates it, as in the cluster;
 * when nothing is left to do, time jumps to the plan's ``wake_at`` (pause end, scale-down delay,
   auto-promotion); a pause with no end is promoted the way ``kubectl rollouts promote`` does it
   (pause conditions cleared), and counted as a manual promotion.
@@ -35,22 +40,24 @@ from datetime import UTC, datetime, timedelta
 
 from rollouts.api import (
     AnalysisPhase,
-    AnalysisRun,
     AnalysisTemplateSpec,
-    ArgTemplate,
     ManagedRoute,
     Rollout,
-    RolloutAnalysis,
     RolloutPhase,
-    TemplateMetric,
-    parse_duration,
 )
 from rollouts.api.status import RolloutStatus
 from rollouts.cli.offline_runs import offline_rollout, offline_template
+from rollouts.cli.simulated_experiments import (
+    ExperimentTiming,
+    SimulatedExperiments,
+    TemplateKey,
+    analysis_seconds,
+)
 from rollouts.engine import (
     Action,
     AnnotateScaleDownDeadline,
     CreateAnalysisRun,
+    CreateExperiment,
     CreateReplicaSet,
     DeleteAnalysisRun,
     DeleteReplicaSet,
@@ -66,67 +73,28 @@ from rollouts.engine import (
     Snapshot,
     SwitchServiceSelector,
     TerminateAnalysisRun,
+    TerminateExperiment,
     decide,
 )
 from rollouts.engine.analysis_runs import Template
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL, pod_template_hash, replica_set_name
 
-__all__ = ["PREVIOUS", "START", "Moment", "Simulation", "TemplateKey", "analysis_seconds", "simulate"]
+__all__ = [
+    "PREVIOUS",
+    "START",
+    "ExperimentTiming",
+    "Moment",
+    "Simulation",
+    "TemplateKey",
+    "analysis_seconds",
+    "simulate",
+]
 
 PREVIOUS = "previous"
 """The pod-template hash of the synthetic revision the delivery starts from."""
 START = datetime(2000, 1, 1, tzinfo=UTC)
 """The simulated clock's origin; only durations since it are ever shown."""
 MAX_PASSES = 5000
-
-TemplateKey = tuple[bool, str]
-"""(clusterScope, name) of an analysis template."""
-
-
-def _metric_seconds(initial: float, interval: float | None, count: int | None) -> float | None:
-    if interval is None:
-        return initial  # measured once
-    if not count:
-        return None  # an interval without a count measures until the run is stopped
-    return initial + (count - 1) * interval
-
-
-def _literal_seconds(metric: TemplateMetric) -> tuple[float, float | None, int | None] | None:
-    """A template metric's timing when it is written literally (``None``: it takes an argument)."""
-    interval, delay, count = metric.interval, metric.initial_delay, metric.count
-    if isinstance(interval, ArgTemplate) or isinstance(delay, ArgTemplate) or isinstance(count, ArgTemplate):
-        return None
-    seconds = None if interval is None else parse_duration(interval).total_seconds()
-    return (0.0 if delay is None else parse_duration(delay).total_seconds()), seconds, count
-
-
-def analysis_seconds(
-    analysis: RolloutAnalysis,
-    templates: Mapping[TemplateKey, AnalysisTemplateSpec],
-    run: AnalysisRun | None = None,
-) -> float | None:
-    """The shortest time an AnalysisRun of ``analysis`` can take; ``None`` when it never ends.
-
-    With the ``run`` the engine built, its metrics (every ``{{args.NAME}}`` filled in) decide.
-    Otherwise the templates' do: templates not in ``templates``, and metrics whose timing takes
-    an argument, count as instant (their durations are unknown here).
-    """
-    timings: list[tuple[float, float | None, int | None]] = []
-    if run is not None:
-        timings = [(m.initial_delay_seconds, m.interval_seconds, m.count) for m in run.spec.metrics]
-    for ref in analysis.templates if run is None else ():
-        spec = templates.get((ref.cluster_scope, ref.template_name))
-        for metric in spec.metrics if spec is not None else ():
-            timing = _literal_seconds(metric)
-            if timing is not None:
-                timings.append(timing)
-    longest = 0.0
-    for initial, interval, count in timings:
-        seconds = _metric_seconds(initial, interval, count)
-        if seconds is None:
-            return None
-        longest = max(longest, seconds)
-    return longest
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,6 +125,8 @@ class Simulation:
     manual_promotions: int
     blocked: str = ""
     """Why the delivery cannot finish (empty when it does)."""
+    experiments: Mapping[str, ExperimentTiming] = field(default_factory=dict)
+    """Each Experiment the delivery started, by name, and how long it ran."""
 
     @property
     def promoted_at(self) -> timedelta | None:
@@ -193,12 +163,14 @@ class _World:
     router_routes: tuple[ManagedRoute, ...] = ()
     runs: dict[str, ObservedAnalysisRun] = field(default_factory=dict)
     run_ends: dict[str, datetime | None] = field(default_factory=dict)
+    experiments: SimulatedExperiments = field(default_factory=SimulatedExperiments)
 
     def finish_runs(self, now: datetime) -> None:
         for name, run in self.runs.items():
             end = self.run_ends.get(name)
             if run.phase is AnalysisPhase.RUNNING and end is not None and end <= now:
                 self.runs[name] = replace(run, phase=AnalysisPhase.SUCCESSFUL)
+        self.experiments.finish(now)
 
     def next_run_end(self, now: datetime) -> datetime | None:
         ends = [
@@ -206,7 +178,15 @@ class _World:
             for name, end in self.run_ends.items()
             if end is not None and end > now and self.runs[name].phase is AnalysisPhase.RUNNING
         ]
+        ends += self.experiments.ends_after(now)
         return min(ends, default=None)
+
+    def never_ending(self) -> str:
+        """Why something the delivery waits for never ends; "" when nothing is stuck that way."""
+        running = [run.name for run in self.runs.values() if run.phase is AnalysisPhase.RUNNING]
+        if running:
+            return f"AnalysisRun {running[0]} never finishes (a metric has an interval but no count)"
+        return self.experiments.never_ending()
 
     def runs_revision(self, pod_template_hash: str) -> bool:
         """Whether a ReplicaSet of that revision still has pods (Healthy does not wait for them)."""
@@ -251,6 +231,11 @@ class _World:
                 self.finish_runs(now)
             case TerminateAnalysisRun(name=name):
                 self.runs[name] = replace(self.runs[name], phase=AnalysisPhase.SUCCESSFUL, terminating=True)
+            case CreateExperiment():
+                self.experiments.start(action, now)
+                self.finish_runs(now)
+            case TerminateExperiment(name=name):
+                self.experiments.terminate(name)
             case AnnotateScaleDownDeadline(name=name, deadline=deadline):
                 value = None if deadline is None else deadline.isoformat()
                 self.replica_sets[name] = replace(self.replica_sets[name], scale_down_deadline=value)
@@ -334,15 +319,22 @@ def simulate(
     *,
     templates: Mapping[TemplateKey, AnalysisTemplateSpec] | None = None,
     analysis_templates: Sequence[Template] | None = None,
+    experiment_templates: Sequence[Template] = (),
 ) -> Simulation:
     """Deliver the file's pod template with the engine, from a Healthy previous revision.
 
     ``templates`` give analyses their durations. ``analysis_templates`` are the templates the
     engine builds each AnalysisRun from (the Snapshot's ``templates``; ``None``: runs are not
-    built). Raises :class:`~rollouts.engine.analysis_runs.AnalysisRunError` when the controller
-    would refuse to start a run.
+    built); ``experiment_templates`` those an Experiment's analyses are built from, when they
+    are among them. Raises :class:`~rollouts.engine.analysis_runs.AnalysisRunError` when the
+    controller would refuse to start a run or an experiment.
     """
-    world = _World(templates=templates or {})
+    world = _World(
+        templates=templates or {},
+        experiments=SimulatedExperiments(
+            templates=templates or {}, analysis_templates=tuple(map(offline_template, experiment_templates))
+        ),
+    )
     current = _start(offline_rollout(rollout), world)
     run_templates = None if analysis_templates is None else tuple(map(offline_template, analysis_templates))
     desired = pod_template_hash(rollout.spec.pod_template)
@@ -357,9 +349,11 @@ def simulate(
             router_canary_weight=world.router_weight,
             router_routes=world.router_routes,
             analysis_runs=tuple(world.runs.values()),
+            experiments=world.experiments.observed(),
             templates=run_templates,
         )
         plan = decide(snapshot)
+        world.experiments.rollout = current
         for action in plan.actions:
             world.apply(action, now)
         moments.append(
@@ -392,25 +386,27 @@ def simulate(
         delivered = status.phase is RolloutPhase.HEALTHY and status.stable_rs == desired
         if delivered and (plan.wake_at is None or not world.runs_revision(PREVIOUS)):
             return Simulation(
-                rollout=rollout, desired_hash=desired, moments=tuple(moments), manual_promotions=manual
+                rollout=rollout,
+                desired_hash=desired,
+                moments=tuple(moments),
+                manual_promotions=manual,
+                experiments=dict(world.experiments.timings),
             )
         if status.phase is RolloutPhase.DEGRADED:
-            return _blocked(rollout, desired, moments, manual, f"the rollout went Degraded: {status.message}")
+            reason = f"the rollout went Degraded: {status.message}"
+            return _blocked(rollout, desired, moments, manual, reason, world)
         wake = min((t for t in (plan.wake_at, world.next_run_end(now)) if t is not None), default=None)
         if wake is not None:
             now = wake
             continue
         promoted = _promote(current)
         if promoted is None:
-            running = [run.name for run in world.runs.values() if run.phase is AnalysisPhase.RUNNING]
-            reason = (
-                f"AnalysisRun {running[0]} never finishes (a metric has an interval but no count)"
-                if running
-                else f"the engine waits for something the plan cannot simulate ({status.message})"
+            reason = world.never_ending() or (
+                f"the engine waits for something the plan cannot simulate ({status.message})"
             )
-            return _blocked(rollout, desired, moments, manual, reason)
+            return _blocked(rollout, desired, moments, manual, reason, world)
         current, manual, promoted_by_user = promoted, manual + 1, True
-    return _blocked(rollout, desired, moments, manual, f"no end after {MAX_PASSES} engine passes")
+    return _blocked(rollout, desired, moments, manual, f"no end after {MAX_PASSES} engine passes", world)
 
 
 def _swapped(before: RolloutStatus | None, after: RolloutStatus) -> bool:
@@ -423,11 +419,14 @@ def _swapped(before: RolloutStatus | None, after: RolloutStatus) -> bool:
     return role(before) is not None and role(before) != role(after)
 
 
-def _blocked(rollout: Rollout, desired: str, moments: list[Moment], manual: int, reason: str) -> Simulation:
+def _blocked(
+    rollout: Rollout, desired: str, moments: list[Moment], manual: int, reason: str, world: _World
+) -> Simulation:
     return Simulation(
         rollout=rollout,
         desired_hash=desired,
         moments=tuple(moments),
         manual_promotions=manual,
         blocked=reason,
+        experiments=dict(world.experiments.timings),
     )

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
-from rollouts.api import AnalysisTemplateSpec, CanaryStep, PauseReason, RolloutAnalysis
-from rollouts.cli.simulation import PREVIOUS, Moment, Simulation, TemplateKey
+from rollouts.api import AnalysisTemplateSpec, CanaryStep, PauseReason, RolloutAnalysis, parse_duration
+from rollouts.api.experiment_step import RolloutExperimentStep
+from rollouts.cli.simulation import PREVIOUS, ExperimentTiming, Moment, Simulation, TemplateKey
 from rollouts.engine import AnalysisRunKind, CreateAnalysisRun, ScaleReplicaSet, SwitchServiceSelector
 from rollouts.engine.canary_routes import describe_route
 
-__all__ = ["Row", "format_duration", "rows_of"]
+__all__ = ["Row", "describe_experiment", "format_duration", "rows_of"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,6 +95,47 @@ def _analysis_note(analysis: RolloutAnalysis, templates: Mapping[TemplateKey, An
     return ""
 
 
+def describe_experiment(step: RolloutExperimentStep) -> str:
+    """``experiment 10m: baseline (stable, 1 pod), canary (canary, 1 pod); analyses: judge (required)``."""
+    duration = "" if step.duration is None else f" {format_duration(parse_duration(step.duration))}"
+    templates = ", ".join(
+        f"{t.name} ({t.spec_ref}, {t.replicas} pod{'s' if t.replicas != 1 else ''}"
+        + (f", weight {t.weight}" if getattr(t, "weight", None) is not None else "")  # newer API
+        + ")"
+        for t in step.templates
+    )
+    analyses = ", ".join(
+        a.name + (" (required)" if a.required_for_completion else "") for a in step.analyses or []
+    )
+    return f"experiment{duration}: {templates}" + (f"; analyses: {analyses}" if analyses else "")
+
+
+def _experiment_note(timing: ExperimentTiming | None) -> str:
+    """What an experiment step waits for besides its duration."""
+    if timing is None:
+        return ""
+    notes = []
+    if timing.open_ended:
+        notes.append("runs until promoted (no duration, no required analysis)")
+    longer = [
+        name
+        for name, seconds in timing.analyses
+        if seconds is not None and seconds > (timing.duration or 0) and seconds == timing.seconds
+    ]
+    if longer and timing.seconds:
+        notes.append(f"waits for its analyses: {', '.join(longer)} ({format_duration(timing.seconds)})")
+    if timing.uncounted:
+        notes.append(f"template {', '.join(timing.uncounted)} not in the file: its duration is not counted")
+    return "; ".join(notes)
+
+
+def _step_timing(sim: Simulation, index: int) -> ExperimentTiming | None:
+    """The timing of the last Experiment the step started."""
+    prefix = f"{sim.rollout.metadata.name}-{sim.desired_hash}-{index}-"
+    names = sorted((n for n in sim.experiments if n.startswith(prefix)), key=lambda n: int(n[len(prefix) :]))
+    return sim.experiments[names[-1]] if names else None
+
+
 def _whole_or_fraction(percent: float) -> float:
     """``20`` stays an int (so JSON shows 20, not 20.0); ``0.5`` stays a fraction."""
     return int(percent) if percent == int(percent) else percent
@@ -110,6 +152,8 @@ def _describe_step(step: CanaryStep, total: int) -> str:
         )
     if step.analysis is not None:
         return "analysis: " + ", ".join(ref.template_name for ref in step.analysis.templates)
+    if step.experiment is not None:
+        return describe_experiment(step.experiment)
     route = step.managed_route()
     if route is not None:
         return describe_route(route)
@@ -135,6 +179,8 @@ def _canary_rows(r: _Reader, templates: Mapping[TemplateKey, AnalysisTemplateSpe
         m = r.sim.moments[end]
         manual = m.promoted_by_user
         note = _analysis_note(step.analysis, templates) if step.analysis is not None else ""
+        if step.experiment is not None:
+            note = _experiment_note(_step_timing(r.sim, index))
         wait = m.at - r.sim.moments[start].at
         # The pass that completes a step may already start the next one (scale, weight): the step's
         # own state is the one before that pass.
