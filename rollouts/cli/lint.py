@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from rollouts.api import KINDS, Rollout
+from rollouts.api.experiment import Experiment
 from rollouts.cli.errors import EXIT_ERROR, EXIT_OK
-from rollouts.cli.lint_references import check_references
+from rollouts.cli.lint_experiments import check_experiment, check_experiment_steps
+from rollouts.cli.lint_references import Finding, check_references
 from rollouts.cli.manifests import Document, Manifest, read_manifests
 from rollouts.cli.options import add_filename_flag
 from rollouts.cli.style import PLAIN, Style, color_wanted
@@ -48,20 +50,22 @@ class DocumentResult:
 def lint_manifest(manifest: Manifest) -> list[DocumentResult]:
     """Lint every document of one file, then check each valid Rollout against its neighbours."""
     results = {doc.index: DocumentResult(document=doc) for doc in manifest.documents}
-    rollouts: list[tuple[Document, Rollout]] = []
+    findings: list[Finding] = []
     for doc in manifest.documents:
         result = results[doc.index]
         if doc.kind in KINDS or doc.api_version.startswith(("rollouts.dev/", ARGO_GROUP)):
             check = check_object(doc.body)
             result.problems = list(check.problems)
             if isinstance(check.parsed, Rollout):
-                rollouts.append((doc, check.parsed))
+                findings += check_references(rollout=check.parsed, document=doc, manifest=manifest)
+                findings += check_experiment_steps(check.parsed, doc, manifest)
+            elif isinstance(check.parsed, Experiment):
+                findings += check_experiment(check.parsed, doc, manifest)
         elif doc.kind not in _REFERENCED:
             result.checked = False
-    for doc, rollout in rollouts:
-        for finding in check_references(rollout=rollout, document=doc, manifest=manifest):
-            target = results[finding.document.index]
-            (target.notes if finding.note else target.problems).append(f"`{finding.path}`: {finding.message}")
+    for finding in findings:
+        target = results[finding.document.index]
+        (target.notes if finding.note else target.problems).append(f"`{finding.path}`: {finding.message}")
     return [results[doc.index] for doc in manifest.documents]
 
 
@@ -99,10 +103,11 @@ def register(
     parser = verbs.add_parser(
         "lint",
         parents=[common],
-        help="validate Rollouts, AnalysisTemplates and the objects they reference, offline",
-        description="Validate every Rollout, AnalysisTemplate and ClusterAnalysisTemplate in the files "
-        "with the controller's rules, and check each Rollout against the Services, Ingress, "
-        "VirtualService, DestinationRule and templates in the same file. Exit 1 on any problem.",
+        help="validate Rollouts, Experiments, AnalysisTemplates and the objects they reference, offline",
+        description="Validate every Rollout, Experiment, AnalysisTemplate and ClusterAnalysisTemplate in "
+        "the files with the controller's rules, and check each Rollout (and Experiment) against the "
+        "Services, Ingress, VirtualService, DestinationRule and templates in the same file. Exit 1 on "
+        "any problem.",
     )
     add_filename_flag(parser)
     parser.set_defaults(run=run)

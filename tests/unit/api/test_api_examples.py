@@ -41,7 +41,7 @@ def _subset(small: Any, big: Any) -> bool:
 
 def test_there_are_examples_of_each_shape() -> None:
     kinds = {doc["kind"] for path in VALID for doc in _ours(path)}
-    assert kinds == {"Rollout", "AnalysisTemplate"}
+    assert kinds == {"Rollout", "AnalysisTemplate", "Experiment"}
     assert len(INVALID) >= 5
 
 
