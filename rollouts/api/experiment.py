@@ -50,6 +50,7 @@ __all__ = [
     "ExperimentSpec",
     "ExperimentStatus",
     "ExperimentTemplate",
+    "ExperimentTrafficService",
     "TemplateState",
     "TemplateStatus",
     "check_unique_names",
@@ -88,6 +89,21 @@ class ExperimentService(ApiModel):
     name: str | None = Field(
         default=None,
         description="Name of the Service; default: the template's ReplicaSet name.",
+    )
+
+
+class ExperimentTrafficService(ApiModel):
+    """One Service in front of several templates' pods together (their pods get the label
+    ``rollouts.dev/experiment-traffic: <name>``). A Rollout's weighted experiment step asks for it:
+    its NGINX canary Ingress sends the step's weight to this Service, so the templates share it by
+    their pods. Not in Argo Rollouts."""
+
+    name: str = Field(min_length=1, max_length=63, description="Name of the Service.")
+    templates: list[str] = Field(min_length=1, description="The templates whose pods it selects.")
+    ports: list[dict[str, Any]] = Field(
+        min_length=1,
+        description="The Service's ports (as in a Service spec).",
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
     )
 
 
@@ -215,6 +231,9 @@ class ExperimentSpec(ApiModel):
     terminate: bool = Field(
         default=False, description="Stop the experiment now (Successful unless something already failed)."
     )
+    traffic_service: ExperimentTrafficService | None = Field(
+        default=None, description="A Service in front of several templates' pods together (see its fields)."
+    )
 
     @model_validator(mode="after")
     def _unique(self) -> Self:
@@ -222,6 +241,13 @@ class ExperimentSpec(ApiModel):
         check_unique_names([a.name for a in self.analyses or []], what="analysis", at="analyses")
         services = [t.service.name for t in self.templates if t.service is not None and t.service.name]
         check_unique_names(services, what="service", at="templates")
+        if self.traffic_service is not None:
+            names = [t.name for t in self.templates]
+            unknown = [name for name in self.traffic_service.templates if name not in names]
+            if unknown:
+                raise rule_error(
+                    f"names templates {unknown} the experiment does not have", at="trafficService"
+                )
         return self
 
 

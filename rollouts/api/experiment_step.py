@@ -9,6 +9,13 @@ use is a *baseline* (``specRef: stable``, started fresh) beside a canary copy, s
 compare the two on equal terms. The templates' pods get their own pod-template hashes and are
 selected by none of the Rollout's Services.
 
+A template with a ``weight`` takes that much traffic while the experiment runs (traffic routing
+only). Behind NGINX, which allows one canary Ingress per host and path, the weighted templates
+share one Service that the canary Ingress points at for the step (with the sum of the weights):
+each template then gets the share of its pods, so the weights must be in proportion to the
+replicas (equal weights and equal replicas for a baseline and a canary). The Rollout's own canary
+has no weight during such a step. Istio is not supported yet for weighted templates.
+
 Arguments of the analyses may take ``valueFrom.podTemplateHashValue`` (the Rollout's Stable or
 Latest revision) or ``valueFrom.fieldRef`` (a Rollout field), resolved when the experiment is
 created, and ``{{templates.<name>.podTemplateHash}}`` in a value, which is the hash of that
@@ -48,13 +55,20 @@ class TemplateMetadata(ApiModel):
 class RolloutExperimentTemplate(ApiModel):
     """One ReplicaSet of the step's experiment, from the Rollout's stable or canary pod template."""
 
-    UNSUPPORTED = frozenset({"weight"})
-
     name: str = Field(min_length=1, description="Name of the template, unique in the step.")
     spec_ref: Literal["stable", "canary"] = Field(
         description="Which pod template to run: the stable revision's or the canary's."
     )
     replicas: int = Field(default=1, ge=0, description="Number of pods (default 1).")
+    weight: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Traffic for the template's pods while the experiment runs, taken from the stable (NGINX:"
+            " weighted templates share the canary Ingress, so give them weights in proportion to"
+            " their replicas)."
+        ),
+    )
     metadata: TemplateMetadata | None = Field(
         default=None, description="Labels and annotations for its pods."
     )
@@ -114,6 +128,10 @@ class RolloutExperimentStep(ApiModel):
                             at="analyses",
                         )
         return self
+
+    def weighted(self) -> list[RolloutExperimentTemplate]:
+        """The templates that take traffic while the experiment runs."""
+        return [t for t in self.templates if t.weight is not None]
 
     @property
     def open_ended(self) -> bool:

@@ -557,7 +557,35 @@ class CanaryStrategy(ApiModel):
                         at="trafficRouting",
                     )
         self._check_route_steps(routing)
+        self._check_experiment_weights(routing, total)
         return self
+
+    def _check_experiment_weights(self, routing: RolloutTrafficRouting | None, total: int) -> None:
+        """Weighted experiment templates need a router that can carry them, and fit the total."""
+        for index, step in enumerate(self.steps or []):
+            weighted = step.experiment.weighted() if step.experiment is not None else []
+            if not weighted:
+                continue
+            at = f"steps[{index}].experiment.templates"
+            if routing is None or routing.nginx is None:
+                router = "no trafficRouting" if routing is None else "Istio"
+                raise rule_error(
+                    f"a template weight needs NGINX traffic routing (this canary has {router}); "
+                    "remove weight (the experiment's pods then take no traffic)",
+                    at=at,
+                )
+            weights = sum(t.weight or 0 for t in weighted)
+            if weights > total:
+                raise rule_error(f"the template weights add up to {weights}, above the total {total}", at=at)
+            replicas = sum(t.replicas for t in weighted)
+            uneven = [t.name for t in weighted if (t.weight or 0) * replicas != weights * t.replicas]
+            if uneven:
+                raise rule_error(
+                    f"behind NGINX the weighted templates share one Service and get traffic by their pods, "
+                    f"so each weight must be in proportion to its replicas; {uneven} are not (e.g. give "
+                    "every weighted template the same weight and the same replicas)",
+                    at=at,
+                )
 
     def _check_route_steps(self, routing: RolloutTrafficRouting | None) -> None:
         """Each route step names a managed route and asks only what its router can do."""

@@ -250,6 +250,7 @@ async def _set_weight(ctx: ActContext, action: SetWeight) -> None:
         canary_weight=action.canary_weight,
         canary_hash=action.canary_hash,
         stable_hash=action.stable_hash,
+        canary_service=action.canary_service,
     )
 
 
@@ -313,6 +314,19 @@ async def _create_analysis_run(ctx: ActContext, action: CreateAnalysisRun) -> No
     ctx.remember(answer, True)
 
 
+_PORT_FIELDS = ("name", "port", "targetPort", "protocol", "appProtocol")
+
+
+def _canary_service_ports(ctx: ActContext) -> list[dict[str, object]]:
+    """The canary Service's ports (not its node ports), for a weighted experiment's Service: the
+    canary Ingress's backend port must mean the same on it."""
+    canary = ctx.rollout.spec.strategy.canary
+    name = canary.canary_service if canary is not None else None
+    service = ctx.objects.get(kinds.SERVICE, ctx.namespace, name) if name else None
+    ports = ((service or {}).get("spec") or {}).get("ports") or []
+    return [{k: port[k] for k in _PORT_FIELDS if k in port} for port in ports if isinstance(port, dict)]
+
+
 async def _create_experiment(ctx: ActContext, action: CreateExperiment) -> None:
     """Build the experiment with the stable revision's pod template, read whole from its
     ReplicaSet (the cache keeps no template), and create it."""
@@ -336,6 +350,7 @@ async def _create_experiment(ctx: ActContext, action: CreateExperiment) -> None:
             stable_template=stable_template,
             pod_template_hash=action.pod_template_hash,
             stable_hash=action.stable_hash,
+            traffic_ports=_canary_service_ports(ctx),
         )
     except AnalysisRunError as exc:
         raise UserError(str(exc), reason="InvalidSpec") from exc

@@ -5,7 +5,8 @@ owned by it (``controller: true``), so deleting the Experiment deletes them, and
 template's name (``rollouts.dev/experiment-template``) so the controller reads them back by name.
 The ReplicaSet's selector is the template's plus the pod-template hash, so two templates with the
 same labels, or a Rollout's ReplicaSet, never select each other's pods; the Service selects the
-same. A template that asks for a Service must declare container ports (the model checks it).
+same. A template that asks for a Service must declare container ports (the model checks it). The
+``trafficService`` selects the pods of several templates by their traffic label instead.
 """
 
 from __future__ import annotations
@@ -13,18 +14,20 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from rollouts.api.experiment import ExperimentTemplate
+from rollouts.api.experiment import ExperimentSpec, ExperimentTemplate
 from rollouts.api.ownership import owner_reference
 from rollouts.engine.experiment import (
     EXPERIMENT_TEMPLATE_LABEL,
+    EXPERIMENT_TRAFFIC_LABEL,
     CreateTemplateReplicaSet,
     CreateTemplateService,
     template_pod_template,
+    traffic_service_of,
 )
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.kube import KubeObject, meta
 
-__all__ = ["MANAGED_BY", "template_replica_set", "template_service"]
+__all__ = ["MANAGED_BY", "template_replica_set", "template_service", "traffic_service"]
 
 MANAGED_BY = {"rollouts.dev/managed-by": "kube-rollouts"}
 
@@ -41,11 +44,14 @@ def _selector(template: ExperimentTemplate, pod_hash: str) -> dict[str, Any]:
 
 
 def template_replica_set(
-    experiment: KubeObject, template: ExperimentTemplate, action: CreateTemplateReplicaSet
+    experiment: KubeObject,
+    spec: ExperimentSpec,
+    template: ExperimentTemplate,
+    action: CreateTemplateReplicaSet,
 ) -> KubeObject:
     """The ReplicaSet ``action`` asks for."""
     m = meta(experiment)
-    pods = template_pod_template(str(m["name"]), template)
+    pods = template_pod_template(str(m["name"]), template, traffic=traffic_service_of(spec, template.name))
     pods["metadata"]["labels"][POD_TEMPLATE_HASH_LABEL] = action.pod_template_hash
     return {
         "apiVersion": "apps/v1",
@@ -94,4 +100,22 @@ def template_service(
             "ownerReferences": [_owner(experiment)],
         },
         "spec": {"selector": copy.deepcopy(selector["matchLabels"]), "ports": ports},
+    }
+
+
+def traffic_service(experiment: KubeObject, spec: ExperimentSpec) -> KubeObject:
+    """The ``trafficService``: the listed templates' pods, by their traffic label."""
+    traffic = spec.traffic_service
+    assert traffic is not None
+    m = meta(experiment)
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": traffic.name,
+            "namespace": m["namespace"],
+            "annotations": dict(MANAGED_BY),
+            "ownerReferences": [_owner(experiment)],
+        },
+        "spec": {"selector": {EXPERIMENT_TRAFFIC_LABEL: traffic.name}, "ports": copy.deepcopy(traffic.ports)},
     }

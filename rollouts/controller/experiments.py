@@ -33,7 +33,7 @@ from rollouts.api.experiment import Experiment, ExperimentStatus
 from rollouts.api.validation import parse_as
 from rollouts.controller import caches as kinds
 from rollouts.controller.caches import Caches, ParsedByVersion
-from rollouts.controller.experiment_objects import template_replica_set, template_service
+from rollouts.controller.experiment_objects import template_replica_set, template_service, traffic_service
 from rollouts.controller.outcome import Outcome
 from rollouts.controller.queue import WorkQueue
 from rollouts.controller.runner import Runner
@@ -44,6 +44,7 @@ from rollouts.engine.experiment import (
     CreateAnalysisRunOf,
     CreateTemplateReplicaSet,
     CreateTemplateService,
+    CreateTrafficService,
     DeleteTemplateService,
     ExperimentAction,
     ExperimentPlan,
@@ -242,7 +243,8 @@ class ExperimentController:
         templates = {t.name: t for t in experiment.spec.templates}
         match action:
             case CreateTemplateReplicaSet():
-                await self._create(raw, template_replica_set(raw, templates[action.template], action))
+                replica_set = template_replica_set(raw, experiment.spec, templates[action.template], action)
+                await self._create(raw, replica_set)
             case CreateTemplateService():
                 await self._create(raw, template_service(raw, templates[action.template], action))
             case ScaleReplicaSet():
@@ -251,6 +253,8 @@ class ExperimentController:
                     patch={"spec": {"replicas": action.replicas}},
                 )  # fmt: skip
                 self._caches.remember(answer)
+            case CreateTrafficService():
+                await self._create(raw, traffic_service(raw, experiment.spec))
             case DeleteTemplateService():
                 with contextlib.suppress(NotFound):
                     await self._client.delete(*kinds.SERVICE, namespace=namespace, name=action.name)
@@ -303,7 +307,7 @@ class ExperimentController:
             patch={"metadata": {"resourceVersion": m.get("resourceVersion")}, "status": _dump(status)},
             subresource="status",
         )
-        informer.remember(written)
+        informer.remember(written, notify=True)  # the Rollout that started it reads its phase
 
     async def _record(self, raw: KubeObject, plan: ExperimentPlan) -> None:
         for event in plan.events:
@@ -339,7 +343,7 @@ class ExperimentController:
             patch={"status": {"phase": AnalysisPhase.ERROR.value, "message": message}},
             subresource="status",
         )
-        informer.remember(written)
+        informer.remember(written, notify=True)  # the Rollout that started it reads its phase
         await self._recorder.record(raw, reason="InvalidSpec", message=message, type="Warning")
 
 
@@ -378,6 +382,8 @@ def _describe(action: ExperimentAction) -> str:
             return f"created Service {action.name} for template {action.template!r}"
         case ScaleReplicaSet():
             return f"scaled ReplicaSet {action.name} from {action.previous} to {action.replicas}"
+        case CreateTrafficService():
+            return f"created Service {action.name} for the weighted templates"
         case DeleteTemplateService():
             return f"deleted Service {action.name}"
         case CreateAnalysisRunOf():

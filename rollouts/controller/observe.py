@@ -268,10 +268,11 @@ async def observe(
                 shared.append(written)
     objects = ObservedObjects(found)
     rollout, raw = with_workload_template(rollout, raw, found)
-    weight, routes = None, None
+    weight, routes, backend = None, None, None
     if router is not None:
         router_ctx = RouterContext(rollout=rollout, client=client, cache=objects)
         weight = await router.read_weight(router_ctx)
+        backend = await router.read_canary_service(router_ctx)
         if manages_routes(rollout.spec.strategy.canary):
             routes = await router.read_routes(router_ctx)
     replica_sets = caches.owned_by(kinds.REPLICA_SET, namespace, uid)
@@ -286,6 +287,7 @@ async def observe(
             pods=_pods(rollout, caches, namespace, replica_sets),
             router_canary_weight=weight,
             router_routes=routes,
+            router_canary_service=backend,
             templates=_templates(caches, found),
             shared=tuple(shared),
             workload=_workload(rollout, found),
@@ -346,6 +348,7 @@ def snapshot(
     experiments: list[KubeObject] | None = None,
     router_canary_weight: int | None,
     router_routes: tuple[ManagedRoute, ...] | None = None,
+    router_canary_service: str | None = None,
     templates: tuple[Template, ...] | None = None,
     shared: tuple[SharedField, ...] = (),
     workload: ObservedWorkload | None = None,
@@ -360,6 +363,7 @@ def snapshot(
         services=tuple(observed_service(s) for s in services),
         router_canary_weight=router_canary_weight,
         router_routes=router_routes,
+        router_canary_service=router_canary_service,
         analysis_runs=tuple(v for v in (observed_analysis_run(r) for r in analysis_runs) if v is not None),
         experiments=tuple(v for v in (observed_experiment(e) for e in experiments or []) if v is not None),
         pods=tuple(

@@ -9,6 +9,9 @@
   promote goes on (and the experiment, no longer current, is terminated).
 * Any experiment of the Rollout that is still running and not the current step's is terminated:
   after the step, an abort, a promote-full or a new revision.
+* Weighted templates (NGINX) take the step's traffic only while the experiment runs with every
+  template available (``experiment_traffic``): ``canary_traffic`` then sends the sum of their
+  weights to the experiment's traffic Service instead of the canary's weight to the canary.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from rollouts.engine.snapshot import ObservedExperiment
 if TYPE_CHECKING:
     from rollouts.engine.canary import Canary
 
-__all__ = ["experiment_done", "judge_experiment"]
+__all__ = ["experiment_done", "experiment_traffic", "judge_experiment"]
 
 _INCONCLUSIVE = PauseReason.INCONCLUSIVE_EXPERIMENT
 
@@ -69,6 +72,19 @@ def experiment_done(c: Canary) -> bool:
     return ref.status == AnalysisPhase.SUCCESSFUL or (
         _promoted_by_a_human(c) and ref.status in (AnalysisPhase.INCONCLUSIVE, AnalysisPhase.RUNNING)
     )
+
+
+def experiment_traffic(c: Canary) -> tuple[str, int] | None:
+    """The traffic Service and weight of the current step's weighted templates, while its
+    experiment runs with every template available; ``None`` otherwise (the canary's own weight)."""
+    step, draft = c.step, c.ctx.draft
+    if step is None or step.experiment is None or draft.abort or c.promoted or draft.experiment is None:
+        return None
+    weighted = step.experiment.weighted()
+    observed = c.ctx.snap.experiment(draft.experiment.name)
+    if not weighted or observed is None or not observed.available or observed.traffic_service is None:
+        return None
+    return observed.traffic_service, sum(t.weight or 0 for t in weighted)
 
 
 def _promoted_by_a_human(c: Canary) -> bool:

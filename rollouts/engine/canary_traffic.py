@@ -10,7 +10,9 @@ and the plan's stages put it before every scale-down; with ``dynamicStableScale`
 the stable's pods instead, while the canary still has its own. After an abort without a router
 the canary Service, a plain Service clients call, goes back to the stable revision too, and so
 does a canary Service whose revision this plan scales to zero pods (a ``setWeight: 0`` step, an
-old canary replaced by a newer one).
+old canary replaced by a newer one). During a weighted experiment step the router's weight goes
+to the experiment's traffic Service instead (``canary_experiment.experiment_traffic``), and back
+to the canary Service once the step is over; the Services' selectors are not touched.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rollouts.api.traffic_routing import RolloutTrafficRouting
+from rollouts.engine.canary_experiment import experiment_traffic
 from rollouts.engine.plan import RestoreStableTraffic, SetWeight
 from rollouts.engine.replicas import lowest_weight_stable_covers, weight_to_replicas
 from rollouts.engine.revisions import (
@@ -82,11 +85,26 @@ def route_traffic(c: Canary) -> None:
     if not c.routed:
         draft.canary_weight = None
         return
-    target = _target_weight(c)
-    if target != ctx.snap.router_canary_weight:
-        weight = SetWeight(canary_weight=target, canary_hash=ctx.desired_hash, stable_hash=draft.stable_rs)
+    experiment = experiment_traffic(c)
+    target = _target_weight(c) if experiment is None else experiment[1]
+    service = None if experiment is None else experiment[0]
+    held = ctx.snap.router_canary_service
+    backend_right = held == service if service is not None else held in (None, spec.canary_service)
+    if target != ctx.snap.router_canary_weight or not backend_right:
+        weight = SetWeight(
+            canary_weight=target,
+            canary_hash=ctx.desired_hash,
+            stable_hash=draft.stable_rs,
+            canary_service=service,
+        )
         ctx.plan.add(weight)
-        ctx.plan.event("TrafficWeightUpdated", f"Canary weight set to {describe_split(target, c.total)}")
+        split = describe_split(target, c.total)
+        ctx.plan.event(
+            "TrafficWeightUpdated",
+            f"Canary weight set to {split}"
+            if service is None
+            else f"Experiment Service {service} gets {split}",
+        )
         for shared in ctx.snap.shared:
             if shared.kind != "Service":  # the router's objects; a Service warns when it switches
                 ctx.plan.event(SHARED_FIELD_REASON, shared.message, warning=True)

@@ -31,6 +31,7 @@ from rollouts.api.enums import AnalysisPhase
 from rollouts.api.experiment import (
     Experiment,
     ExperimentAnalysisRunStatus,
+    ExperimentSpec,
     ExperimentStatus,
     ExperimentTemplate,
     TemplateState,
@@ -44,9 +45,11 @@ from rollouts.engine.snapshot import ObservedReplicaSet, Template
 __all__ = [
     "EXPERIMENT_ANNOTATION",
     "EXPERIMENT_TEMPLATE_LABEL",
+    "EXPERIMENT_TRAFFIC_LABEL",
     "CreateAnalysisRunOf",
     "CreateTemplateReplicaSet",
     "CreateTemplateService",
+    "CreateTrafficService",
     "DeleteTemplateService",
     "ExperimentAction",
     "ExperimentPlan",
@@ -56,10 +59,14 @@ __all__ = [
     "template_hash",
     "template_pod_template",
     "template_replica_set_name",
+    "traffic_service_of",
 ]
 
 EXPERIMENT_TEMPLATE_LABEL: Final = "rollouts.dev/experiment-template"
 """On a template's ReplicaSet, pods and Service: the name of the template."""
+
+EXPERIMENT_TRAFFIC_LABEL: Final = "rollouts.dev/experiment-traffic"
+"""On the pods of the templates a ``trafficService`` selects: its name (what it selects them by)."""
 
 EXPERIMENT_ANNOTATION: Final = "rollouts.dev/experiment"
 """On a template's pods: the name of the Experiment (names can be longer than a label value)."""
@@ -111,6 +118,13 @@ class CreateTemplateService:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CreateTrafficService:
+    """Create the ``trafficService``, selecting its templates' pods by their traffic label."""
+
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class DeleteTemplateService:
     """Delete a template's Service once the experiment is scaled down."""
 
@@ -130,6 +144,7 @@ ExperimentAction = (
     CreateTemplateReplicaSet
     | ScaleReplicaSet
     | CreateTemplateService
+    | CreateTrafficService
     | DeleteTemplateService
     | CreateAnalysisRunOf
     | TerminateAnalysisRun
@@ -152,19 +167,31 @@ def template_replica_set_name(experiment: str, template: str) -> str:
     return f"{experiment}-{template}"
 
 
-def template_pod_template(experiment: str, template: ExperimentTemplate) -> dict[str, Any]:
+def traffic_service_of(spec: ExperimentSpec, template: str) -> str | None:
+    """The name of the ``trafficService`` that selects ``template``'s pods, if one does."""
+    traffic = spec.traffic_service
+    return traffic.name if traffic is not None and template in traffic.templates else None
+
+
+def template_pod_template(
+    experiment: str, template: ExperimentTemplate, *, traffic: str | None = None
+) -> dict[str, Any]:
     """The template's pods as its ReplicaSet runs them, without the hash label: the experiment's
-    annotation and the template's label added."""
+    annotation and the template's label added, and the traffic Service's label when ``traffic``
+    (``traffic_service_of``) names one."""
     pods = copy.deepcopy(template.template)
     meta = pods.setdefault("metadata", {})
-    meta["labels"] = {**(meta.get("labels") or {}), EXPERIMENT_TEMPLATE_LABEL: template.name}
+    labels = {**(meta.get("labels") or {}), EXPERIMENT_TEMPLATE_LABEL: template.name}
+    if traffic is not None:
+        labels[EXPERIMENT_TRAFFIC_LABEL] = traffic
+    meta["labels"] = labels
     meta["annotations"] = {**(meta.get("annotations") or {}), EXPERIMENT_ANNOTATION: experiment}
     return pods
 
 
-def template_hash(experiment: str, template: ExperimentTemplate) -> str:
+def template_hash(experiment: str, template: ExperimentTemplate, *, traffic: str | None = None) -> str:
     """The pod-template hash of a template's pods in ``experiment``."""
-    return pod_template_hash(template_pod_template(experiment, template))
+    return pod_template_hash(template_pod_template(experiment, template, traffic=traffic))
 
 
 class _Pass:
@@ -179,6 +206,9 @@ class _Pass:
         self.events: list[Event] = []
         self.wakes: list[datetime] = []
 
+    def hash(self, t: ExperimentTemplate) -> str:
+        return template_hash(self.name, t, traffic=traffic_service_of(self.exp.spec, t.name))
+
     def wake(self, at: datetime) -> None:
         if at > self.snap.now:
             self.wakes.append(at)
@@ -187,7 +217,7 @@ class _Pass:
 
     def template_status(self, t: ExperimentTemplate, *, final: TemplateState | None) -> TemplateStatus:
         rs = self.snap.replica_sets.get(t.name)
-        pod_hash = rs.pod_template_hash if rs is not None else template_hash(self.name, t)
+        pod_hash = rs.pod_template_hash if rs is not None else self.hash(t)
         available = rs.available if rs is not None else 0
         state: TemplateState
         if final is not None:
@@ -225,7 +255,7 @@ class _Pass:
                     CreateTemplateReplicaSet(
                         template=t.name,
                         name=template_replica_set_name(self.name, t.name),
-                        pod_template_hash=template_hash(self.name, t),
+                        pod_template_hash=self.hash(t),
                         replicas=t.replicas,
                     )
                 )
@@ -241,10 +271,15 @@ class _Pass:
             if t.service is not None:
                 name = t.service.name or template_replica_set_name(self.name, t.name)
                 if name not in self.snap.services:
-                    pod_hash = rs.pod_template_hash if rs is not None else template_hash(self.name, t)
+                    pod_hash = rs.pod_template_hash if rs is not None else self.hash(t)
                     self.actions.append(
                         CreateTemplateService(template=t.name, name=name, pod_template_hash=pod_hash)
                     )
+
+    def run_traffic_service(self) -> None:
+        traffic = self.exp.spec.traffic_service
+        if traffic is not None and traffic.name not in self.snap.services:
+            self.actions.append(CreateTrafficService(name=traffic.name))
 
     def missed_deadline(self, statuses: Sequence[TemplateStatus]) -> str | None:
         deadline = timedelta(seconds=self.exp.spec.progress_deadline_seconds)
@@ -371,6 +406,7 @@ def decide_experiment(snap: ExperimentSnapshot) -> ExperimentPlan:
         completed_at = previous.completed_at or snap.now
     else:
         p.run_templates()
+        p.run_traffic_service()
         statuses = [p.template_status(t, final=None) for t in spec.templates]
         everyone_up = all(s.status == "Running" for s in statuses)
         available_at = previous.available_at or (snap.now if everyone_up else None)

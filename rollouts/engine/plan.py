@@ -120,12 +120,14 @@ class SetWeight:
     or out of ``trafficRouting.maxTrafficWeight`` (the router reads it from the Rollout).
 
     Both hashes travel with the weight because subset-level routers (Istio DestinationRule
-    subsets) address revisions, not Services.
+    subsets) address revisions, not Services. ``canary_service``: the weight goes to this Service
+    instead of the canaryService (a weighted experiment step's traffic Service, NGINX).
     """
 
     canary_weight: int
     canary_hash: str
     stable_hash: str
+    canary_service: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

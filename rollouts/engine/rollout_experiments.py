@@ -15,13 +15,20 @@ Every error is an :class:`AnalysisRunError` naming the Rollout, the step and the
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rollouts.api.analysis import Argument
 from rollouts.api.common import ObjectMeta
 from rollouts.api.enums import AnalysisPhase, PodTemplateHashValue
-from rollouts.api.experiment import Experiment, ExperimentAnalysis, ExperimentSpec, ExperimentTemplate
+from rollouts.api.experiment import (
+    Experiment,
+    ExperimentAnalysis,
+    ExperimentSpec,
+    ExperimentTemplate,
+    ExperimentTrafficService,
+)
 from rollouts.api.experiment_step import TEMPLATE_HASH_PLACEHOLDER, RolloutExperimentStep
 from rollouts.api.ownership import rollout_owner_reference
 from rollouts.api.rollout import Rollout
@@ -33,7 +40,9 @@ from rollouts.engine.experiment import template_hash
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.engine.snapshot import ObservedExperiment
 
-__all__ = ["build_experiment", "observe_experiment"]
+__all__ = ["build_experiment", "observe_experiment", "traffic_service_name"]
+
+_SERVICE_NAME_MAX = 63
 
 
 def _pods(
@@ -80,10 +89,13 @@ def build_experiment(
     stable_template: Mapping[str, Any] | None,
     pod_template_hash: str,
     stable_hash: str,
+    traffic_ports: Sequence[Mapping[str, Any]] = (),
 ) -> Experiment:
     """The Experiment of the experiment step at ``step_index``, for the canary revision
     ``pod_template_hash``. ``stable_template`` is the stable revision's pod template (from its
-    ReplicaSet), needed by ``specRef: stable``. Raises :class:`AnalysisRunError`."""
+    ReplicaSet), needed by ``specRef: stable``; ``traffic_ports`` are the canary Service's ports,
+    which the traffic Service of weighted templates copies (the canary Ingress's backend port
+    must mean the same on it). Raises :class:`AnalysisRunError`."""
     canary = rollout.spec.strategy.canary
     steps = (canary.steps or []) if canary is not None else []
     step = steps[step_index].experiment if step_index < len(steps) else None
@@ -93,7 +105,23 @@ def build_experiment(
     templates = [
         _template(rollout, step, i, stable_template, where=where) for i in range(len(step.templates))
     ]
-    hashes = {t.name: template_hash(name, t) for t in templates}
+    traffic = None
+    if step.weighted():
+        if not traffic_ports:
+            raise AnalysisRunError(
+                f"{where}: weighted templates need the canary Service's ports for their traffic "
+                "Service, and it has none; add spec.ports to the canary Service"
+            )
+        traffic = ExperimentTrafficService(
+            name=traffic_service_name(name),
+            templates=[t.name for t in step.weighted()],
+            ports=[dict(port) for port in traffic_ports],
+        )
+    selects = set(traffic.templates) if traffic is not None else set()
+    hashes = {
+        t.name: template_hash(name, t, traffic=traffic.name if traffic and t.name in selects else None)
+        for t in templates
+    }
     analyses = [
         ExperimentAnalysis(
             name=a.name,
@@ -131,8 +159,18 @@ def build_experiment(
         duration=step.duration,
         analyses=analyses or None,
         progress_deadline_seconds=rollout.spec.progress_deadline_seconds,
+        traffic_service=traffic,
     )
     return Experiment(metadata=metadata, spec=spec)
+
+
+def traffic_service_name(experiment: str) -> str:
+    """The traffic Service of an experiment: its name, cut to a Service name's 63 characters with
+    a hash of the whole name when it is longer."""
+    if len(experiment) <= _SERVICE_NAME_MAX:
+        return experiment
+    digest = hashlib.blake2b(experiment.encode(), digest_size=4).hexdigest()
+    return f"{experiment[: _SERVICE_NAME_MAX - len(digest) - 1].rstrip('-')}-{digest}"
 
 
 def _template(
@@ -186,11 +224,18 @@ def observe_experiment(experiment: Experiment) -> ObservedExperiment | None:
     if not pod_hash:
         return None
     status = experiment.status
+    phase = status.phase if status is not None else AnalysisPhase.PENDING
+    templates = (status.template_statuses or []) if status is not None else []
+    traffic = experiment.spec.traffic_service
     return ObservedExperiment(
         name=experiment.metadata.name or "",
         pod_template_hash=pod_hash,
         step_index=int(step) if step and step.isdigit() else None,
-        phase=status.phase if status is not None else AnalysisPhase.PENDING,
+        phase=phase,
         message=(status.message or "") if status is not None else "",
         terminating=experiment.spec.terminate,
+        available=phase is AnalysisPhase.RUNNING
+        and len(templates) == len(experiment.spec.templates)
+        and all(t.status == "Running" for t in templates),
+        traffic_service=traffic.name if traffic is not None else None,
     )

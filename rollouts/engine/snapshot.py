@@ -139,6 +139,10 @@ class ObservedExperiment:
     phase: AnalysisPhase
     message: str = ""
     terminating: bool = False
+    available: bool = False
+    """Running with every template fully available: only then may traffic go to its pods."""
+    traffic_service: str | None = None
+    """The Service of its weighted templates, which the canary Ingress points at during the step."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -171,6 +175,8 @@ class Snapshot:
     (``None`` when unknown or the Rollout uses no router): a step that sets a weight only
     completes once that read-back equals the planned weight. ``router_routes`` is the same for
     the header and mirror routes of ``managedRoutes`` (``None``: unknown, or none are managed).
+    ``router_canary_service`` is the Service the router sends the canary weight to (NGINX: the
+    canary Ingress's backend; ``None``: unknown, or the router always uses the canaryService).
 
     ``templates`` are the (Cluster)AnalysisTemplates the Rollout names that exist, so the engine
     builds every AnalysisRun it starts whole (and reports a missing template or argument before
@@ -187,6 +193,7 @@ class Snapshot:
     services: tuple[ObservedService, ...] = ()
     router_canary_weight: int | None = None
     router_routes: tuple[ManagedRoute, ...] | None = None
+    router_canary_service: str | None = None
     analysis_runs: tuple[ObservedAnalysisRun, ...] = ()
     experiments: tuple[ObservedExperiment, ...] = ()
     pods: tuple[ObservedPod, ...] = ()

@@ -103,9 +103,17 @@ class IstioRouter:
         return lint_istio(rollout, objects)
 
     async def set_weight(
-        self, ctx: RouterContext, *, canary_weight: int, canary_hash: str, stable_hash: str
+        self,
+        ctx: RouterContext,
+        *,
+        canary_weight: int,
+        canary_hash: str,
+        stable_hash: str,
+        canary_service: str | None = None,
     ) -> None:
         """Label the subsets (subset-level), then set canary/stable weights in every managed route."""
+        if canary_service is not None:  # the API refuses weighted experiment templates with Istio
+            raise ValueError("the Istio router sends the canary weight to the canary Service only")
         check_weight(canary_weight)
         settings = istio_settings(ctx.rollout)
         rule = settings.destination_rule
@@ -131,6 +139,10 @@ class IstioRouter:
             settings.virtual_service,
             lambda vs: weight_patch(vs, settings, canary_weight=canary_weight),
         )
+
+    async def read_canary_service(self, ctx: RouterContext) -> str | None:
+        """Always the canary's: Istio carries no weighted experiment templates (yet)."""
+        return None
 
     async def read_weight(self, ctx: RouterContext) -> int | None:
         """The canary weight of the managed routes; ``None`` when they disagree or, subset-level,

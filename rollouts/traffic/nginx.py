@@ -27,6 +27,7 @@ from rollouts.traffic.nginx_ingress import (
     INGRESS_API_VERSION,
     MANAGED_ROUTES_ANNOTATION,
     ROUTE_KEYS,
+    canary_backend_of,
     canary_ingress_name,
     canary_weight_of,
     desired_canary_ingress,
@@ -75,12 +76,25 @@ class NginxRouter:
         return lint_stable_ingress(rollout, objects)
 
     async def set_weight(
-        self, ctx: RouterContext, *, canary_weight: int, canary_hash: str, stable_hash: str
+        self,
+        ctx: RouterContext,
+        *,
+        canary_weight: int,
+        canary_hash: str,
+        stable_hash: str,
+        canary_service: str | None = None,
     ) -> None:
-        """Write ``canary-weight`` (creating the canary Ingress when missing). Hashes are not needed:
-        the canary and stable Services already select their revision."""
+        """Write ``canary-weight`` (creating the canary Ingress when missing), with the canary
+        Ingress's paths sent to ``canary_service`` (a weighted experiment's traffic Service) or
+        the canaryService. Hashes are not needed: the Services already select their pods."""
         check_weight(canary_weight, total=weight_total(ctx.rollout))
-        await self._write(ctx, canary_weight=canary_weight)
+        _, _, canary = nginx_routing(ctx.rollout)
+        await self._write(ctx, canary_weight=canary_weight, backend=canary_service or canary)
+
+    async def read_canary_service(self, ctx: RouterContext) -> str | None:
+        """The Service the canary Ingress's paths go to (``None`` while it does not exist)."""
+        canary = await self._read_canary(ctx, observe=True)
+        return None if canary is None else canary_backend_of(canary)
 
     async def set_routes(self, ctx: RouterContext, routes: Sequence[ManagedRoute]) -> None:
         """The header route's canary-by-* annotations on the canary Ingress (created at weight 0
@@ -185,10 +199,11 @@ class NginxRouter:
         *,
         canary_weight: int | None = None,
         routes: tuple[ManagedRoute, ...] | None = None,
+        backend: str | None = None,
     ) -> None:
-        """Create the canary Ingress, or bring it in line with the stable Ingress, the weight and
-        the header route; the one of the two left ``None`` keeps its value (weight 0 and no route
-        on a new Ingress)."""
+        """Create the canary Ingress, or bring it in line with the stable Ingress, the weight, the
+        header route and the backend Service; what is left ``None`` keeps its value (weight 0, no
+        route and the canaryService on a new Ingress)."""
         routing, _, _ = nginx_routing(ctx.rollout)
         prefix, total = routing.annotation_prefix, weight_total(ctx.rollout)
         for attempt in range(_ATTEMPTS):
@@ -205,7 +220,10 @@ class NginxRouter:
             kept = routes
             if kept is None:
                 kept = (None if existing is None else routes_of(existing, prefix=prefix)) or ()
-            desired = desired_canary_ingress(stable, rollout=ctx.rollout, canary_weight=weight, routes=kept)
+            service = backend or (None if existing is None else canary_backend_of(existing))
+            desired = desired_canary_ingress(
+                stable, rollout=ctx.rollout, canary_weight=weight, routes=kept, backend=service
+            )
             try:
                 if existing is None:
                     ctx.wrote(await ctx.client.create(desired))

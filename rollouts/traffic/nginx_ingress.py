@@ -46,6 +46,7 @@ __all__ = [
     "INGRESS_API_VERSION",
     "MANAGED_ROUTES_ANNOTATION",
     "ROUTE_KEYS",
+    "canary_backend_of",
     "canary_ingress_name",
     "canary_weight_of",
     "desired_canary_ingress",
@@ -113,8 +114,10 @@ def desired_canary_ingress(
     rollout: Rollout,
     canary_weight: int,
     routes: Sequence[ManagedRoute] = (),
+    backend: str | None = None,
 ) -> dict[str, Any]:
-    """The canary Ingress the router writes for ``stable`` (the user's Ingress, as read) at a weight.
+    """The canary Ingress the router writes for ``stable`` (the user's Ingress, as read) at a weight;
+    its paths go to ``backend`` (a weighted experiment's traffic Service), else the canaryService.
 
     Raises :class:`InvalidRoutingError` when no path of ``stable`` routes to ``stableService``.
     """
@@ -123,7 +126,7 @@ def desired_canary_ingress(
     check_weight(canary_weight, total=total)
     stable_meta = stable.get("metadata") or {}
     stable_name = str(stable_meta.get("name") or routing.stable_ingress)
-    rules = _canary_rules(stable, stable_service=stable_service, canary_service=canary_service)
+    rules = _canary_rules(stable, stable_service=stable_service, canary_service=backend or canary_service)
     if not rules:
         raise InvalidRoutingError(
             f"Ingress {stable_meta.get('namespace')}/{stable_name} (spec.strategy.canary.trafficRouting."
@@ -229,6 +232,16 @@ def canary_weight_of(
         return None
     weight = _whole(annotations.get(f"{annotation_prefix}/canary-weight"))
     return weight if weight is not None and 0 <= weight <= total else None
+
+
+def canary_backend_of(ingress: Mapping[str, Any]) -> str | None:
+    """The Service a canary Ingress's paths go to (the first path's: the router writes one)."""
+    for rule in (ingress.get("spec") or {}).get("rules") or []:
+        for path in (rule.get("http") or {}).get("paths") or []:
+            name = ((path.get("backend") or {}).get("service") or {}).get("name")
+            if isinstance(name, str):
+                return name
+    return None
 
 
 def _whole(raw: str | None) -> int | None:

@@ -13,6 +13,9 @@ report back what is actually in the cluster. It declares what it reads and has t
   user's;
 - ``read_weight(ctx)``: the canary weight actually in the cluster (``None`` when it cannot be told),
   so the controller advances a step only once the router really holds the planned weight;
+- ``canary_service=`` of ``set_weight`` and ``read_canary_service(ctx)``: the Service the canary's
+  weight goes to, when it is not ``canaryService`` (a weighted experiment step's traffic
+  Service, NGINX only; Istio refuses it and reads ``None``);
 - ``set_routes(ctx, routes)`` and ``read_routes(ctx)``: the header and mirror routes of
   ``managedRoutes`` the steps have set, written and read back the same way as the weight;
 - ``cleanup(ctx)``: send everything back to stable (and remove the managed routes) when the
@@ -196,13 +199,24 @@ class TrafficRouter(Protocol):
         ...
 
     async def set_weight(
-        self, ctx: RouterContext, *, canary_weight: int, canary_hash: str, stable_hash: str
+        self,
+        ctx: RouterContext,
+        *,
+        canary_weight: int,
+        canary_hash: str,
+        stable_hash: str,
+        canary_service: str | None = None,
     ) -> None:
-        """Send ``canary_weight`` percent (0-100) to the canary revision and the rest to stable."""
+        """Send ``canary_weight`` percent (0-100) to the canary revision and the rest to stable;
+        with ``canary_service``, to that Service instead of the canary's (see the module doc)."""
         ...
 
     async def read_weight(self, ctx: RouterContext) -> int | None:
         """The canary weight in the cluster now; ``None`` when absent or inconsistent (not verified)."""
+        ...
+
+    async def read_canary_service(self, ctx: RouterContext) -> str | None:
+        """The Service the canary weight goes to now; ``None`` when not known (or not applicable)."""
         ...
 
     async def set_routes(self, ctx: RouterContext, routes: Sequence[ManagedRoute]) -> None:

@@ -7,10 +7,12 @@ the experiment's own pod-template hashes), and the Rollout goes on or aborts on 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from e2e.cluster import Cluster
 from tests.integration.controller import scenario as sc
+from tests.integration.controller.test_routing import NGINX, _ingress
 from tests.support import Kubectl, eventually, kubectl_json
 
 
@@ -101,4 +103,68 @@ def test_a_failed_experiment_aborts_the_update(controller: Any, kubectl: Kubectl
     assert aborted["phase"] == "Degraded" and aborted["stableRS"] == v1
     eventually(
         lambda: sc.sizes(kubectl, "web").get(aborted["currentPodHash"], 0) == 0, what="canary scaled down"
+    )
+
+
+def _canary_ingress(kubectl: Kubectl) -> tuple[str | None, str | None]:
+    """(backend Service, canary-weight) of the canary Ingress, (None, None) while it is absent."""
+    found = kubectl("get", "ingress", "web-web-canary", "-o", "json", check=False)
+    if found.returncode != 0:
+        return None, None
+    ingress = json.loads(found.stdout)
+    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"]
+    return backend, (ingress["metadata"].get("annotations") or {}).get(f"{NGINX}/canary-weight")
+
+
+def test_weighted_templates_share_the_canary_ingress_while_the_experiment_runs(
+    controller: Any, kubectl: Kubectl
+) -> None:
+    sc.apply(
+        kubectl,
+        sc.service("web-stable", "web"),
+        sc.service("web-canary", "web"),
+        _ingress("web", "web-stable"),
+    )
+    step = {
+        "experiment": {
+            "duration": "4s",
+            "templates": [
+                {"name": "baseline", "specRef": "stable", "weight": 10},
+                {"name": "canary", "specRef": "canary", "weight": 10},
+            ],
+        }
+    }
+    strategy = {
+        "canary": {
+            "canaryService": "web-canary",
+            "stableService": "web-stable",
+            "trafficRouting": {"nginx": {"stableIngress": "web"}},
+            "steps": [{"setWeight": 30}, step, {"setWeight": 50}, {"pause": {}}],
+        }
+    }
+    sc.apply(kubectl, sc.rollout("web", strategy=strategy, replicas=2))
+    sc.wait_healthy(kubectl, "web")
+    sc.set_image(kubectl, "web", "v2")
+    sc.wait_status(kubectl, "web", "the experiment step", lambda st: st.get("currentStepIndex") == 1)
+    eventually(lambda: len(_experiments(kubectl)) == 1, what="the step's Experiment")
+    name = _experiments(kubectl)[0]["metadata"]["name"]
+
+    # While it runs: the canary Ingress sends 10 + 10 to the experiment's Service, which selects
+    # the pods of both templates and nothing else.
+    eventually(lambda: _canary_ingress(kubectl) == (name, "20"), what="the canary Ingress on the experiment")
+    service = kubectl_json(kubectl, "get", "service", name)
+    assert service["spec"]["ports"] == kubectl_json(kubectl, "get", "service", "web-canary")["spec"]["ports"]
+    selected = kubectl_json(
+        kubectl, "get", "pods", "-l", ",".join(f"{k}={v}" for k, v in service["spec"]["selector"].items())
+    )
+    templates = sorted(p["metadata"]["labels"]["rollouts.dev/experiment-template"] for p in selected["items"])
+    assert templates == ["baseline", "canary"]
+
+    # After it: back to the canary Service, then the next step's weight; the experiment's Service goes.
+    sc.wait_status(kubectl, "web", "paused at step 3", lambda st: st.get("currentStepIndex") == 3, timeout=60)
+    assert _canary_ingress(kubectl) == ("web-canary", "50")
+    eventually(
+        lambda: kubectl("get", "service", name, "--ignore-not-found", "-o", "name").stdout.strip() == "",
+        timeout=60,
+        what="the experiment's Service removed at its scale-down",
     )

@@ -112,3 +112,58 @@ def test_a_template_service_needs_container_ports_named_when_several() -> None:
     for i, port in enumerate(two["template"]["spec"]["containers"][0]["ports"]):
         port["name"] = f"p{i}"
     assert validation_errors(manifest(templates=[two])) == []
+
+
+def _rollout_with(step: dict[str, Any], routing: dict[str, Any] | None) -> dict[str, Any]:
+    canary: dict[str, Any] = {"canaryService": "c", "stableService": "s", "steps": [{"setWeight": 10}, step]}
+    if routing is not None:
+        canary["trafficRouting"] = routing
+    return {
+        "apiVersion": "rollouts.dev/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": "web"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": template()["template"],
+            "strategy": {"canary": canary},
+        },
+    }
+
+
+def _weighted(*weights: tuple[int, int]) -> dict[str, Any]:
+    templates = [
+        {"name": f"t{i}", "specRef": "canary", "weight": w, "replicas": r} for i, (w, r) in enumerate(weights)
+    ]
+    return {"experiment": {"duration": "1m", "templates": templates}}
+
+
+NGINX = {"nginx": {"stableIngress": "web"}}
+
+
+@pytest.mark.parametrize(
+    ("step", "routing", "expected"),
+    [
+        (_weighted((5, 1), (5, 1)), NGINX, None),
+        (_weighted((10, 2), (5, 1)), NGINX, None),
+        (_weighted((5, 1), (10, 1)), NGINX, "each weight must be in proportion to its replicas"),
+        (_weighted((60, 1), (60, 1)), NGINX, "add up to 120, above the total 100"),
+        (
+            _weighted((5, 1)),
+            None,
+            "a template weight needs NGINX traffic routing (this canary has no trafficRouting)",
+        ),
+        (
+            _weighted((5, 1)),
+            {"istio": {"virtualService": {"name": "vs", "routes": ["primary"]}}},
+            "needs NGINX traffic routing (this canary has Istio)",
+        ),
+    ],
+)
+def test_weighted_experiment_templates(
+    step: dict[str, Any], routing: dict[str, Any] | None, expected: str | None
+) -> None:
+    errors = validation_errors(_rollout_with(step, routing))
+    if expected is None:
+        assert errors == []
+    else:
+        assert any(expected in e for e in errors), errors

@@ -201,13 +201,11 @@ def test_a_workload_ref_takes_the_place_of_the_template() -> None:
 def test_argo_features_we_lack_are_named_not_dropped() -> None:
     doc = _migrated(ARGO_ROLLOUT)
     canary = doc["spec"]["strategy"]["canary"]
-    canary["steps"][2] = {
-        "experiment": {"templates": [{"name": "baseline", "specRef": "stable", "weight": 5}]}
-    }
+    canary["steps"][2] = {"plugin": {"name": "argoproj-labs/sample"}}
     canary["trafficRouting"]["alb"] = {"ingress": "web"}
     errors = validation_errors(doc)
     assert [line.split("`")[1] for line in errors] == [
-        "spec.strategy.canary.steps[2].experiment.templates[0].weight",
+        "spec.strategy.canary.steps[2].plugin",
         "spec.strategy.canary.trafficRouting.alb",
     ]
 

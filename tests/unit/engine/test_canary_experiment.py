@@ -7,7 +7,7 @@ from typing import Any
 
 from rollouts.api.enums import AnalysisPhase, PauseReason, RolloutPhase
 from rollouts.engine import decide
-from rollouts.engine.plan import CreateExperiment, TerminateExperiment
+from rollouts.engine.plan import CreateExperiment, SetWeight, TerminateExperiment
 from rollouts.engine.snapshot import ObservedExperiment, Snapshot
 from tests.unit.engine.scenario import (
     CANARY_AT_20,
@@ -171,3 +171,64 @@ def test_the_experiment_step_is_exempt_from_the_progress_deadline() -> None:
     )
     plan = decide(snap)
     assert plan.status.phase is RolloutPhase.PROGRESSING and not plan.status.abort
+
+
+WEIGHTED: dict[str, Any] = {
+    "experiment": {
+        "duration": "10m",
+        "templates": [
+            {"name": "baseline", "specRef": "stable", "weight": 5},
+            {"name": "canary", "specRef": "canary", "weight": 5},
+        ],
+    }
+}
+TRAFFIC = [{"setWeight": 20}, WEIGHTED, {"setWeight": 50}, {"pause": {}}]
+
+
+def weighted(available: bool, **snap: Any) -> Snapshot:
+    ro = canary_rollout(
+        steps=TRAFFIC, status=mid(1, canary={"currentExperiment": {"name": NAME, "status": "Running"}})
+    )
+    e = ObservedExperiment(
+        name=NAME,
+        pod_template_hash=V2,
+        step_index=1,
+        phase=AnalysisPhase.RUNNING,
+        available=available,
+        traffic_service=NAME,
+    )
+    observed = {**CANARY_AT_20, "router_canary_service": "web-canary", **snap}
+    return snapshot(ro, experiments=(e,), **observed)
+
+
+def test_weighted_templates_take_their_traffic_through_the_experiment_service_once_available() -> None:
+    assert not of_type(decide(weighted(available=False)), SetWeight)  # the canary keeps its 20 meanwhile
+    plan = decide(weighted(available=True))
+    [weight] = of_type(plan, SetWeight)
+    assert (weight.canary_weight, weight.canary_service) == (10, NAME)
+    assert "Experiment Service" in " ".join(e.message for e in plan.events)
+    settled = decide(weighted(available=True, router_canary_weight=10, router_canary_service=NAME))
+    assert not of_type(settled, SetWeight)
+
+
+def test_the_canary_gets_its_weight_back_when_the_experiment_is_done() -> None:
+    snap = weighted(available=True, router_canary_weight=10, router_canary_service=NAME)
+    done = replace(
+        snap, experiments=(replace(snap.experiments[0], phase=AnalysisPhase.SUCCESSFUL, available=False),)
+    )
+    plan = decide(done)
+    [weight] = of_type(plan, SetWeight)
+    assert (weight.canary_weight, weight.canary_service) == (20, None)  # the step's weight, on the canary
+    assert plan.status.current_step_index == 2
+
+
+def test_an_abort_during_a_weighted_experiment_sends_everything_back_to_stable() -> None:
+    snap = weighted(available=True, router_canary_weight=10, router_canary_service=NAME)
+    aborted = replace(
+        snap,
+        rollout=snap.rollout.model_copy(
+            update={"status": snap.rollout.status.model_copy(update={"abort": True})}
+        ),
+    )  # type: ignore[union-attr]
+    [weight] = of_type(decide(aborted), SetWeight)
+    assert (weight.canary_weight, weight.canary_service) == (0, None)
