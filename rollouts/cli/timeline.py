@@ -100,7 +100,7 @@ def describe_experiment(step: RolloutExperimentStep) -> str:
     duration = "" if step.duration is None else f" {format_duration(parse_duration(step.duration))}"
     templates = ", ".join(
         f"{t.name} ({t.spec_ref}, {t.replicas} pod{'s' if t.replicas != 1 else ''}"
-        + (f", weight {t.weight}" if getattr(t, "weight", None) is not None else "")  # newer API
+        + (f", weight {t.weight}" if t.weight is not None else "")
         + ")"
         for t in step.templates
     )
