@@ -31,7 +31,9 @@ from rollouts.cli.options import add_filename_flag
 __all__ = ["convert_text", "register"]
 
 #: Argo kinds that kube-rollouts has under the same name and fields.
-CONVERTED_KINDS = frozenset({"Rollout", "AnalysisTemplate", "ClusterAnalysisTemplate", "AnalysisRun"})
+CONVERTED_KINDS = frozenset(
+    {"Rollout", "AnalysisTemplate", "ClusterAnalysisTemplate", "AnalysisRun", "Experiment"}
+)
 _API_VERSION_LINE = re.compile(
     r"^apiVersion:([ \t]*)(['\"]?)" + re.escape(ARGO_GROUP_VERSION) + r"\2([ \t]*(?:#.*)?)$"
 )

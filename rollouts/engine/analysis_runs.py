@@ -415,7 +415,7 @@ def build_experiment_analysis_run(
     found = _find_templates([ref], templates, where=where)
     template_args = _merge_template_args(found, where=where)
     given_args = analysis.args or []
-    _check_given(template_args, [a.name for a in given_args], where=f"{where} args")
+    _check_given(template_args, [a.name for a in given_args], where=where)
     given = {
         arg.name: (arg, ArgValue(value=arg.value, origin=f"the Experiment's analysis {analysis.name!r} args"))
         for arg in given_args

@@ -26,23 +26,31 @@ def test_only_the_api_version_lines_of_argo_kinds_change() -> None:
             "apiVersion: rollouts.dev/v1alpha1   # keep this comment",
         ),
         ('apiVersion: "argoproj.io/v1alpha1"', 'apiVersion: "rollouts.dev/v1alpha1"'),
+        ("apiVersion: argoproj.io/v1alpha1", "apiVersion: rollouts.dev/v1alpha1"),
     ]
     kinds = [(d["kind"], d["apiVersion"]) for d in yaml.safe_load_all(result.out)]
     assert kinds == [
         ("Service", "v1"),
         ("AnalysisTemplate", "rollouts.dev/v1alpha1"),
         ("Rollout", "rollouts.dev/v1alpha1"),
-        ("Experiment", "argoproj.io/v1alpha1"),  # no such kind here: left for Argo
+        ("Experiment", "rollouts.dev/v1alpha1"),
     ]
 
 
 def test_what_needs_a_hand_is_reported_in_comments_and_exits_1() -> None:
     result = cli("convert", "-f", str(ARGO))
     assert result.code == 1
-    header = [line for line in result.out.splitlines() if line.startswith("# ")][:4]
-    assert "kube-rollouts has no Experiment; left as it is" in header[1]
-    assert "`spec.strategy.canary.pingPong`: pingPong needs Istio trafficRouting" in header[2]
-    assert header[3] == "# lint: 1 problem in 1 of 3 documents"
+    header = [line for line in result.out.splitlines() if line.startswith("# ")][:3]
+    assert "`spec.strategy.canary.pingPong`: pingPong needs Istio trafficRouting" in header[1]
+    assert header[2] == "# lint: 1 problem in 1 of 4 documents"
+
+
+def test_a_kind_kube_rollouts_does_not_have_is_left_as_it_is(tmp_path: Path) -> None:
+    source = tmp_path / "other.yaml"
+    source.write_text("apiVersion: argoproj.io/v1alpha1\nkind: RolloutSet\nmetadata:\n  name: x\n")
+    result = cli("convert", "-f", str(source))
+    assert "kube-rollouts has no RolloutSet; left as it is" in result.out
+    assert "apiVersion: argoproj.io/v1alpha1" in result.out.splitlines()
 
 
 def test_a_manifest_that_converts_cleanly_exits_0_and_passes_lint(tmp_path: Path) -> None:
