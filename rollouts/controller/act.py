@@ -299,18 +299,24 @@ async def _create_analysis_run(ctx: ActContext, action: CreateAnalysisRun) -> No
         raise ValueError(
             f"CreateAnalysisRun {action.name} carries no run: decide from a snapshot with templates"
         )
-    body = action.run.model_dump(by_alias=True, exclude_none=True, mode="json")
+    # The AnalysisRun controller shares the cache and starts measuring the run it is told of.
+    await _create_ours(ctx, action.run.model_dump(by_alias=True, exclude_none=True, mode="json"))
+
+
+async def _create_ours(ctx: ActContext, body: KubeObject) -> None:
+    """Create one of our kinds (AnalysisRun, Experiment) and tell the cache's listeners; one that
+    exists already is ours from a pass whose status write was lost (its name is deterministic)."""
+    kind, name = body["kind"], body["metadata"]["name"]
     try:
         answer = await ctx.client.create(body)
     except AlreadyExists:
         return
     except NotFound as exc:
         raise UserError(
-            f"Rollout {ctx.namespace}/{ctx.name}: cannot create AnalysisRun {action.name}: {exc.message}; "
-            "install the rollouts.dev CRDs",
-            reason="AnalysisRunError",
+            f"Rollout {ctx.namespace}/{ctx.name}: cannot create {kind} {name}: {exc.message}; "
+            "install the rollouts.dev CRDs (helm upgrade, or kubectl apply --server-side -f crds/)",
+            reason=f"{kind}Error",
         ) from exc
-    # notify: the AnalysisRun controller shares this cache and must start measuring the new run.
     ctx.remember(answer, True)
 
 
@@ -354,16 +360,5 @@ async def _create_experiment(ctx: ActContext, action: CreateExperiment) -> None:
         )
     except AnalysisRunError as exc:
         raise UserError(str(exc), reason="InvalidSpec") from exc
-    body = experiment.model_dump(by_alias=True, exclude_none=True, mode="json")
-    try:
-        answer = await ctx.client.create(body)
-    except AlreadyExists:
-        return
-    except NotFound as exc:
-        raise UserError(
-            f"Rollout {ctx.namespace}/{ctx.name}: cannot create Experiment {action.name}: {exc.message}; "
-            "install the rollouts.dev CRDs (the Experiment CRD is new)",
-            reason="ExperimentError",
-        ) from exc
-    # notify: the Experiment controller shares this cache and must start running it.
-    ctx.remember(answer, True)
+    # The Experiment controller shares the cache and starts running the experiment it is told of.
+    await _create_ours(ctx, experiment.model_dump(by_alias=True, exclude_none=True, mode="json"))

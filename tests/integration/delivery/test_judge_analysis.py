@@ -12,45 +12,25 @@ error rates, and keeps that rounding from ever failing two equal versions.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from e2e.cluster import Cluster
-from e2e.simulator.launcher import RunningSimulator, simulator
+from e2e.simulator.launcher import RunningSimulator
 from tests.integration.controller import scenario as sc
 from tests.integration.controller.conftest import ControllerProcess
 from tests.integration.delivery import manifests as m
+from tests.integration.delivery.conftest import SHAKY, error_rate_query
 from tests.integration.delivery.reads import canary_weight, finished_run, metric_result, wait_phase
 from tests.support import Kubectl, eventually
-
-# Enough requests that one step's error count is well above the counters' rounding to whole requests:
-# at 50 % weight the canary serves 1000/s, 1 error/s healthy and 11/s shaky.
-REQUESTS_PER_SECOND = 2000.0
-SHAKY = "v2-shaky"  # the simulator's 1.1 % profile
-
-
-@pytest.fixture
-def traffic(cluster: Cluster, namespace: str) -> Iterator[RunningSimulator]:
-    with simulator(cluster, namespaces=[namespace], rate=REQUESTS_PER_SECOND) as sim:
-        yield sim
-
-
-def _error_rate(hash_arg: str) -> str:
-    selector = f'namespace="{{{{args.namespace}}}}", rollouts_pod_template_hash="{{{{args.{hash_arg}}}}}"'
-    return (
-        f'sum(rate(http_requests_total{{{selector}, code=~"5.."}}[4s]))\n'
-        f"/\nsum(rate(http_requests_total{{{selector}}}[4s]))"
-    )
 
 
 def _judge_template() -> dict[str, Any]:
     """Shaped like examples/analysis-template-judge.yaml, with a 40 s window at 2 s steps: the
     measurement waits 35 s for the canary's traffic (about 15 samples after the rate's warm-up)."""
     judge = {
-        "canaryQuery": _error_rate("canary-hash"),
-        "baselineQuery": _error_rate("stable-hash"),
+        "canaryQuery": error_rate_query("canary-hash"),
+        "baselineQuery": error_rate_query("stable-hash"),
         "window": "40s",
         "step": "2s",
         "direction": "HigherIsWorse",
@@ -97,7 +77,7 @@ STEPS = [{"setWeight": 50}, {"analysis": ANALYSIS}]
 
 
 def test_a_canary_with_one_point_more_errors_fails_the_judge_and_is_aborted(
-    controller: ControllerProcess, traffic: RunningSimulator, kubectl: Kubectl, namespace: str
+    controller: ControllerProcess, busy_traffic: RunningSimulator, kubectl: Kubectl, namespace: str
 ) -> None:
     v1 = _start(kubectl, STEPS)
     sc.set_image(kubectl, "web", SHAKY)
@@ -120,7 +100,7 @@ def test_a_canary_with_one_point_more_errors_fails_the_judge_and_is_aborted(
 
 
 def test_a_canary_with_the_stables_error_rate_passes_the_judge_and_is_promoted(
-    controller: ControllerProcess, traffic: RunningSimulator, kubectl: Kubectl
+    controller: ControllerProcess, busy_traffic: RunningSimulator, kubectl: Kubectl
 ) -> None:
     v1 = _start(kubectl, STEPS)
     sc.set_image(kubectl, "web", m.GOOD)
@@ -138,7 +118,7 @@ def test_a_canary_with_the_stables_error_rate_passes_the_judge_and_is_promoted(
 
 
 def test_a_canary_without_traffic_is_inconclusive_and_waits_for_a_human(
-    controller: ControllerProcess, traffic: RunningSimulator, kubectl: Kubectl
+    controller: ControllerProcess, busy_traffic: RunningSimulator, kubectl: Kubectl
 ) -> None:
     # The canary has a pod but weight 0: NGINX sends it nothing, so it has no samples at all.
     v1 = _start(kubectl, [{"setCanaryScale": {"replicas": 1}}, {"analysis": ANALYSIS}])

@@ -17,36 +17,17 @@ the hashes passed as ``{{templates.<name>.podTemplateHash}}``) in the real Prome
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from e2e.cluster import Cluster
-from e2e.simulator.launcher import RunningSimulator, simulator
+from e2e.simulator.launcher import RunningSimulator
 from tests.integration.controller import scenario as sc
 from tests.integration.controller.conftest import ControllerProcess
 from tests.integration.delivery import manifests as m
+from tests.integration.delivery.conftest import SHAKY, error_rate_query
 from tests.integration.delivery.reads import canary_weight, metric_result, wait_phase
 from tests.support import Kubectl, eventually, kubectl_json
-
-REQUESTS_PER_SECOND = 2000.0  # 500/s for each template at weight 25: 0.5 errors/s healthy, 5.5/s shaky
-SHAKY = "v2-shaky"
-
-
-@pytest.fixture
-def traffic(cluster: Cluster, namespace: str) -> Iterator[RunningSimulator]:
-    with simulator(cluster, namespaces=[namespace], rate=REQUESTS_PER_SECOND) as sim:
-        yield sim
-
-
-def _error_rate(hash_arg: str) -> str:
-    selector = f'namespace="{{{{args.namespace}}}}", rollouts_pod_template_hash="{{{{args.{hash_arg}}}}}"'
-    return (
-        f'sum(rate(http_requests_total{{{selector}, code=~"5.."}}[4s]))'
-        f" / sum(rate(http_requests_total{{{selector}}}[4s]))"
-    )
-
 
 JUDGE = {
     "apiVersion": "rollouts.dev/v1alpha1",
@@ -60,8 +41,8 @@ JUDGE = {
                 "initialDelay": "35s",  # about 15 samples of both templates' traffic at 2 s steps
                 "provider": {
                     "judge": {
-                        "canaryQuery": _error_rate("canary-hash"),
-                        "baselineQuery": _error_rate("baseline-hash"),
+                        "canaryQuery": error_rate_query("canary-hash"),
+                        "baselineQuery": error_rate_query("baseline-hash"),
                         "window": "40s",
                         "step": "2s",
                         "direction": "HigherIsWorse",
@@ -127,7 +108,7 @@ def _judgment(experiment: dict[str, Any], kubectl: Kubectl) -> dict[str, str]:
 
 
 def test_a_canary_one_point_worse_than_its_baseline_fails_and_the_rollout_aborts(
-    controller: ControllerProcess, traffic: RunningSimulator, kubectl: Kubectl
+    controller: ControllerProcess, busy_traffic: RunningSimulator, kubectl: Kubectl
 ) -> None:
     v1 = _start(kubectl, weight=25)
     sc.set_image(kubectl, "web", SHAKY)
@@ -145,7 +126,7 @@ def test_a_canary_one_point_worse_than_its_baseline_fails_and_the_rollout_aborts
 
 
 def test_a_canary_as_good_as_its_baseline_passes_and_is_promoted(
-    controller: ControllerProcess, traffic: RunningSimulator, kubectl: Kubectl
+    controller: ControllerProcess, busy_traffic: RunningSimulator, kubectl: Kubectl
 ) -> None:
     v1 = _start(kubectl, weight=25)
     sc.set_image(kubectl, "web", m.GOOD)
@@ -162,7 +143,7 @@ def test_a_canary_as_good_as_its_baseline_passes_and_is_promoted(
 
 
 def test_templates_without_traffic_are_inconclusive_and_the_rollout_waits_for_a_human(
-    controller: ControllerProcess, traffic: RunningSimulator, kubectl: Kubectl
+    controller: ControllerProcess, busy_traffic: RunningSimulator, kubectl: Kubectl
 ) -> None:
     v1 = _start(kubectl, weight=None)
     sc.set_image(kubectl, "web", m.GOOD)
