@@ -11,6 +11,7 @@ import time
 BENCHMARKS = {
     "cluster": "warm start of the local control plane and its memory",
     "controller": "N Rollouts (BENCH_ROLLOUTS, default 200) in a 3-step NGINX canary: step latency, RSS, CPU",
+    "scale": "200 and 1,000 Rollouts stepping at once, 10 updates in one process, 10,000 at rest",
     "simulator": "traffic simulator core: observe, 100 ms tick and scrape cost for 40 routers",
     "engine": "time of one decide() for a 10-step routed canary in representative states",
     "traffic_routers": "one router weight change written and read back (NGINX, Istio host and subset level)",
