@@ -4,6 +4,8 @@ The kinds are the same, so converting is changing ``apiVersion: argoproj.io/v1al
 ``rollouts.dev/v1alpha1`` in each Rollout, AnalysisTemplate, ClusterAnalysisTemplate and
 AnalysisRun. The line is rewritten in place, so comments, key order and formatting stay as the
 user wrote them (a GitOps diff shows one line per object); every other document is left as it is.
+Argo's ``argo-rollouts.argoproj.io/controller-instance`` label (its ``--instance-id`` shards) is
+renamed in place to ``rollouts.dev/instance``, our shard label, with its value kept.
 A Flagger ``Canary`` and the Deployment it targets are replaced by generated documents (a Rollout,
 its Services and AnalysisTemplates; see ``flagger.py``), appended after the documents kept.
 The output then goes through ``lint``, and what lint finds (a field kube-rollouts does not
@@ -27,6 +29,7 @@ from rollouts.cli.flagger import FLAGGER_GROUP, convert_canaries
 from rollouts.cli.lint import lint_manifest, render_results
 from rollouts.cli.manifests import parse_manifest, read_texts
 from rollouts.cli.options import add_filename_flag
+from rollouts.engine.shards import INSTANCE_LABEL
 
 __all__ = ["convert_text", "register"]
 
@@ -34,6 +37,8 @@ __all__ = ["convert_text", "register"]
 CONVERTED_KINDS = frozenset(
     {"Rollout", "AnalysisTemplate", "ClusterAnalysisTemplate", "AnalysisRun", "Experiment"}
 )
+ARGO_INSTANCE_LABEL = "argo-rollouts.argoproj.io/controller-instance"
+_INSTANCE_LABEL_LINE = re.compile(r"^([ \t]*)(['\"]?)" + re.escape(ARGO_INSTANCE_LABEL) + r"\2([ \t]*:.*)$")
 _API_VERSION_LINE = re.compile(
     r"^apiVersion:([ \t]*)(['\"]?)" + re.escape(ARGO_GROUP_VERSION) + r"\2([ \t]*(?:#.*)?)$"
 )
@@ -46,6 +51,7 @@ def convert_text(source: str, text: str) -> tuple[str, list[str], list[str], set
     documents = parse_manifest(source, text).documents
     starts = [doc.line - 1 for doc in documents] + [len(lines)]
     notes: list[str] = []
+    advice: list[str] = []
     left: set[int] = set()
     for doc, start, end in zip(documents, starts, starts[1:], strict=False):
         if doc.api_version != ARGO_GROUP_VERSION:
@@ -57,6 +63,18 @@ def convert_text(source: str, text: str) -> tuple[str, list[str], list[str], set
                 "for Argo Rollouts)"
             )
             continue
+        instance = _argo_instance(doc.body)
+        if instance is not None and not _rename_instance_label(lines, start, end):
+            notes.append(
+                f"{doc.where}: the label {ARGO_INSTANCE_LABEL} is not on a line of its own; rename "
+                f"it to {INSTANCE_LABEL}"
+            )
+        elif instance is not None:
+            advice.append(
+                f"{doc.where}: its Argo shard label {ARGO_INSTANCE_LABEL}: {instance} is now "
+                f"{INSTANCE_LABEL}: {instance}; run the controller that serves it with --instance-id "
+                f"{instance} (chart value instanceId)"
+            )
         for number in range(start, end):
             line = lines[number].rstrip("\r\n")
             match = _API_VERSION_LINE.match(line)
@@ -71,8 +89,9 @@ def convert_text(source: str, text: str) -> tuple[str, list[str], list[str], set
             notes.append(f"{doc.where}: apiVersion is not on a line of its own; change it to {GROUP_VERSION}")
     flagger = convert_canaries(documents)
     notes += flagger.notes
+    advice += flagger.advice
     if not flagger.documents and not flagger.replaced:
-        return "".join(lines), notes, flagger.advice, left
+        return "".join(lines), notes, advice, left
     kept = [
         "".join(lines[start:end]).strip("\n").removeprefix("---").removesuffix("---").strip("\n")
         for doc, start, end in zip(documents, starts, starts[1:], strict=False)
@@ -85,7 +104,29 @@ def convert_text(source: str, text: str) -> tuple[str, list[str], list[str], set
         if doc.index not in flagger.replaced and doc.api_version.startswith(FLAGGER_GROUP)
     }
     body = "\n---\n".join(part for part in [*kept, *generated] if part) + "\n"
-    return body, notes, flagger.advice, left
+    return body, notes, advice, left
+
+
+def _argo_instance(body: object) -> str | None:
+    """The value of Argo's shard label in a document's ``metadata.labels``, if it has one."""
+    metadata = body.get("metadata") if isinstance(body, dict) else None
+    labels = metadata.get("labels") if isinstance(metadata, dict) else None
+    value = labels.get(ARGO_INSTANCE_LABEL) if isinstance(labels, dict) else None
+    return None if value is None else str(value)
+
+
+def _rename_instance_label(lines: list[str], start: int, end: int) -> bool:
+    """Argo's shard label key renamed to ours on its line in ``lines[start:end]`` (the value, the
+    quoting and any comment stay as written); whether there was such a line."""
+    renamed = False
+    for number in range(start, end):
+        line = lines[number].rstrip("\r\n")
+        match = _INSTANCE_LABEL_LINE.match(line)
+        if match:
+            indent, quote, rest = match.groups()
+            lines[number] = f"{indent}{quote}{INSTANCE_LABEL}{quote}{rest}{lines[number][len(line) :]}"
+            renamed = True
+    return renamed
 
 
 def run(args: argparse.Namespace, *, out: TextIO) -> int:

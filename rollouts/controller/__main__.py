@@ -2,13 +2,16 @@
 
     kube-rollouts run [--namespace NS]... [--all-namespaces] [--metrics-port N] [--health-port N]
                       [--kubeconfig PATH] [--context NAME] [--workers N] [--log-format text|json]
-                      [--prometheus-address URL] [--leader-elect [--leader-election-namespace NS] ...]
+                      [--prometheus-address URL] [--instance-id ID]
+                      [--leader-elect [--leader-election-namespace NS] ...]
 
 Uses ``--kubeconfig``/``$KUBECONFIG``/``~/.kube/config``, else the in-cluster service account.
 Without ``--namespace`` it watches the kubeconfig context's namespace; ``--all-namespaces`` watches
 every namespace. ``--prometheus-address`` (default ``$PROMETHEUS_ADDRESS``) is the Prometheus of
-analysis metrics that name no address. Logs go to stderr, one line per event, each naming the
-Rollout it is about.
+analysis metrics that name no address. ``--instance-id ID`` serves only the Rollouts labelled
+``rollouts.dev/instance: ID`` (without it: only those without the label), so several controllers
+can split a cluster; each shard elects its own leader (Lease ``kube-rollouts-ID``). Logs go to
+stderr, one line per event, each naming the Rollout it is about.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from datetime import UTC, datetime
 
 from rollouts.controller.controller import Controller, ControllerOptions
 from rollouts.controller.leader import LeaseOptions, LostLeadership
+from rollouts.engine.shards import INSTANCE_LABEL, InvalidInstanceId, check_instance_id
 from rollouts.kube import ConfigError, KubeClient, load_config
 
 __all__ = ["main"]
@@ -74,6 +78,13 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("PROMETHEUS_ADDRESS") or None,
         help="Prometheus of analysis metrics that name no address (default: $PROMETHEUS_ADDRESS)",
     )
+    run.add_argument(
+        "--instance-id",
+        metavar="ID",
+        default=os.environ.get("KUBE_ROLLOUTS_INSTANCE_ID") or None,
+        help="serve only Rollouts labelled rollouts.dev/instance=ID (default: $KUBE_ROLLOUTS_INSTANCE_ID; "
+        "none: only the unlabelled ones)",
+    )
     elect = run.add_argument_group(
         "leader election", "run several replicas: only the one holding the Lease acts, the others wait"
     )
@@ -84,7 +95,9 @@ def _parser() -> argparse.ArgumentParser:
         help="namespace of the Lease (default: the in-cluster or kubeconfig context's namespace)",
     )
     elect.add_argument(
-        "--leader-election-id", default="kube-rollouts", metavar="NAME", help="name of the Lease"
+        "--leader-election-id",
+        metavar="NAME",
+        help="name of the Lease (default: kube-rollouts, or kube-rollouts-ID with --instance-id ID)",
     )
     elect.add_argument("--lease-duration", type=float, default=15.0, metavar="S", help="default 15 s")
     elect.add_argument("--renew-deadline", type=float, default=10.0, metavar="S", help="default 10 s")
@@ -112,12 +125,19 @@ async def _run(args: argparse.Namespace) -> int:
         logging.getLogger("kube-rollouts").error("%s", exc)
         return 2
     namespaces = None if args.all_namespaces else (args.namespaces or [config.namespace])
+    try:
+        instance_id = check_instance_id(args.instance_id)
+    except InvalidInstanceId as exc:
+        logging.getLogger("kube-rollouts").error("%s", exc)
+        return 2
     # The pod name (the hostname in a pod) says who leads; the suffix keeps two processes on one host
     # apart. It is in the User-Agent too, so the API server's audit log tells the replicas apart.
     identity = f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
     try:
         lease = (
-            _lease(args, identity=identity, default_namespace=config.namespace) if args.leader_elect else None
+            _lease(args, identity=identity, default_namespace=config.namespace, instance_id=instance_id)
+            if args.leader_elect
+            else None
         )
     except ValueError as exc:
         logging.getLogger("kube-rollouts").error("%s", exc)
@@ -130,9 +150,17 @@ async def _run(args: argparse.Namespace) -> int:
         bind=args.bind,
         workers=max(1, args.workers),
         prometheus_address=args.prometheus_address,
+        instance_id=instance_id,
     )
     log = logging.getLogger("kube-rollouts")
-    log.info("starting: %s, namespaces %s", config.source, ", ".join(namespaces) if namespaces else "all")
+    log.info(
+        "starting: %s, namespaces %s, %s",
+        config.source,
+        ", ".join(namespaces) if namespaces else "all",
+        f"Rollouts labelled {INSTANCE_LABEL}={instance_id}"
+        if instance_id
+        else f"Rollouts without the {INSTANCE_LABEL} label",
+    )
     async with KubeClient(config, user_agent=f"kube-rollouts ({identity})") as client:
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()
@@ -151,10 +179,14 @@ async def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _lease(args: argparse.Namespace, *, identity: str, default_namespace: str) -> LeaseOptions:
+def _lease(
+    args: argparse.Namespace, *, identity: str, default_namespace: str, instance_id: str | None
+) -> LeaseOptions:
+    """One Lease per shard: the controllers of two instance ids both lead, each its own Rollouts."""
+    default_name = f"kube-rollouts-{instance_id}" if instance_id else "kube-rollouts"
     return LeaseOptions(
         namespace=args.leader_election_namespace or default_namespace,
-        name=args.leader_election_id,
+        name=args.leader_election_id or default_name,
         identity=identity,
         lease_seconds=args.lease_duration,
         renew_deadline_seconds=args.renew_deadline,

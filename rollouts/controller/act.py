@@ -39,6 +39,7 @@ from rollouts.controller.replica_sets import (
     metadata_delta,
     same_revision,
 )
+from rollouts.controller.shards import claim
 from rollouts.controller.workloads import scale_workload
 from rollouts.engine import (
     Action,
@@ -305,11 +306,17 @@ async def _create_analysis_run(ctx: ActContext, action: CreateAnalysisRun) -> No
 
 async def _create_ours(ctx: ActContext, body: KubeObject) -> None:
     """Create one of our kinds (AnalysisRun, Experiment) and tell the cache's listeners; one that
-    exists already is ours from a pass whose status write was lost (its name is deterministic)."""
+    exists already is ours from a pass whose status write was lost (its name is deterministic),
+    or was made before the Rollout moved into this shard: then it is moved with it (``claim``)."""
     kind, name = body["kind"], body["metadata"]["name"]
     try:
         answer = await ctx.client.create(body)
     except AlreadyExists:
+        existing = await ctx.client.get_or_none(body["apiVersion"], kind, namespace=ctx.namespace, name=name)
+        if existing is not None:
+            claimed = await claim(ctx.client, existing, owner=ctx.raw)
+            if claimed is not existing:
+                ctx.remember(claimed, True)
         return
     except NotFound as exc:
         raise UserError(

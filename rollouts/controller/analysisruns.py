@@ -55,6 +55,7 @@ from rollouts.engine.analysis_args import ResolvedArgs, resolve_run_args, secret
 from rollouts.engine.analysis_jobs import RUN_UID_LABEL, jobs_to_delete
 from rollouts.engine.analysis_schedule import advance, plan_measurements
 from rollouts.engine.analysis_ttl import expires_at
+from rollouts.engine.shards import instance_selector
 from rollouts.kube import Conflict, EventRecorder, Informer, Key, KubeClient, KubeError, KubeObject
 from rollouts.metrics import Providers, ProviderSettings, take_measurement
 from rollouts.metrics.job import JOB, JobProvider, in_progress_job
@@ -90,6 +91,8 @@ class AnalysisRunOptions:
     prometheus_address: str | None = None
     workers: int = 8
     measure_threads: int = 16
+    instance_id: str | None = None
+    """The shard (``engine/shards.py``) of the runs it watches itself (caches given: theirs)."""
 
 
 @dataclass
@@ -140,7 +143,12 @@ class AnalysisRunController:
             )
             informers = [
                 Informer(
-                    client, *ANALYSIS_RUN, namespace=ns, transform=_without_managed_fields, optional=True
+                    client,
+                    *ANALYSIS_RUN,
+                    namespace=ns,
+                    label_selector=instance_selector(self.options.instance_id),
+                    transform=_without_managed_fields,
+                    optional=True,
                 )
                 for ns in namespaces
             ]

@@ -31,6 +31,7 @@ from rollouts.controller import reads
 from rollouts.engine import references as declared
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.engine.references import Kind
+from rollouts.engine.shards import instance_selector
 from rollouts.engine.snapshot import Template
 from rollouts.kube import Informer, Key, KubeClient, KubeObject, appliers_of, controller_of, pod_ready
 from rollouts.traffic import declared_kinds, references_of
@@ -163,9 +164,18 @@ class Caches:
     """Informers for one set of namespaces (``None``: all) and the wake-up wiring to a queue."""
 
     def __init__(
-        self, client: KubeClient, *, namespaces: Iterable[str] | None, wake: Callable[[Key], None]
+        self,
+        client: KubeClient,
+        *,
+        namespaces: Iterable[str] | None,
+        wake: Callable[[Key], None],
+        instance_id: str | None = None,
     ) -> None:
         self._client = client
+        self.instance_id = instance_id
+        # This shard's Rollouts, AnalysisRuns and Experiments (engine/shards.py); what they own is
+        # watched whole, and only wakes the Rollouts (and Experiments) these caches know.
+        shard = instance_selector(instance_id)
         self._wake = wake
         self._namespaces: list[str | None] = list(namespaces) if namespaces is not None else [None]
         self._uid_to_key: dict[str, Key] = {}
@@ -174,15 +184,16 @@ class Caches:
         self.parsed: ParsedByVersion[Rollout] = ParsedByVersion(parse_rollout)
         self.parsed_templates: ParsedByVersion[Template] = ParsedByVersion(_parse_template)
         self._deleted: dict[Key, KubeObject] = {}
+        self._arrived: set[str] = set()
         self.informers: dict[Watched, list[Informer]] = {}
-        self._add(reads.ROLLOUT, on_change=self._rollout_changed)
+        self._add(reads.ROLLOUT, on_change=self._rollout_changed, selector=shard)
         hashed = POD_TEMPLATE_HASH_LABEL
         self._add(
             reads.REPLICA_SET, on_change=self._owned_changed, transform=_trim_replica_set, selector=hashed
         )
         self._add(reads.POD, on_change=self._pod_changed, transform=_trim_pod, selector=hashed)
-        self._add(reads.ANALYSIS_RUN, on_change=self._owned_changed)
-        self._add(reads.EXPERIMENT, on_change=self._owned_changed)
+        self._add(reads.ANALYSIS_RUN, on_change=self._owned_changed, selector=shard)
+        self._add(reads.EXPERIMENT, on_change=self._owned_changed, selector=shard)
         for kind in declared_kinds():
             self._add(kind, on_change=self._declared_changed(kind), transform=_trim_keeping_appliers(kind))
 
@@ -276,10 +287,13 @@ class Caches:
         uid = str(meta.get("uid"))
         if new is None:
             self._uid_to_key.pop(uid, None)
+            self._arrived.discard(uid)
             self.parsed.forget(uid)
             self._index_refs(key, set())
             self._deleted[key] = obj
         else:
+            if old is None:
+                self._arrived.add(uid)
             self._deleted.pop(key, None)
             self._uid_to_key[uid] = key
             self._index_refs(key, self._index_keys(key[0], new))
@@ -312,8 +326,25 @@ class Caches:
         """The last copy of a Rollout whose deletion was watched, once (for the router's cleanup).
 
         In memory only: a deletion while no controller runs is not cleaned up (docs/design.md).
+        Not proof of a deletion: a Rollout relabelled into another shard leaves this shard's
+        watch with the same DELETED event (the reconciler asks the API server before cleaning up).
         """
         return self._deleted.pop(key, None)
+
+    def keep_deleted(self, key: Key, last: KubeObject) -> None:
+        """Put back what :meth:`take_deleted` gave, for a pass that could not finish with it."""
+        self._deleted.setdefault(key, last)
+
+    def take_arrived(self, uid: str) -> bool:
+        """Whether the Rollout came into these caches (first listed, or moved into this shard)
+        since the last call; its first pass claims its children (``controller/shards.py``)."""
+        if uid in self._arrived:
+            self._arrived.discard(uid)
+            return True
+        return False
+
+    def mark_arrived(self, uid: str) -> None:
+        self._arrived.add(uid)
 
     def rollout_key(self, uid: str) -> Key | None:
         return self._uid_to_key.get(uid)

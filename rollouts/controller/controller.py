@@ -49,6 +49,9 @@ class ControllerOptions:
     """Default Prometheus of analysis metrics that name no address (``None``: $PROMETHEUS_ADDRESS)."""
     leader_election: LeaseOptions | None = None
     """Act only while holding this Lease (``None``: always act; run one replica then)."""
+    instance_id: str | None = None
+    """Serve only the Rollouts labelled ``rollouts.dev/instance`` with this id (``None``: only the
+    unlabelled ones); several controllers split a cluster this way (``engine/shards.py``)."""
 
 
 class Controller:
@@ -64,11 +67,17 @@ class Controller:
             observer=self._observe,
         )
         self.queue: WorkQueue[Key] = self.runner.queue
-        self.caches = Caches(client, namespaces=options.namespaces, wake=self.queue.add)
+        self.caches = Caches(
+            client, namespaces=options.namespaces, wake=self.queue.add, instance_id=options.instance_id
+        )
         # Measures AnalysisRuns off the same AnalysisRun watch caches (no second watch).
         self.analysis = AnalysisRunController(
             client,
-            AnalysisRunOptions(namespaces=options.namespaces, prometheus_address=options.prometheus_address),
+            AnalysisRunOptions(
+                namespaces=options.namespaces,
+                prometheus_address=options.prometheus_address,
+                instance_id=options.instance_id,
+            ),
             informers=self.caches.informers[kinds.ANALYSIS_RUN],
         )
         self.metrics = ControllerMetrics(

@@ -37,6 +37,7 @@ from rollouts.controller.experiment_objects import template_replica_set, templat
 from rollouts.controller.outcome import Outcome
 from rollouts.controller.queue import WorkQueue
 from rollouts.controller.runner import Runner
+from rollouts.controller.shards import claim
 from rollouts.engine.analysis_errors import AnalysisRunError
 from rollouts.engine.analysis_runs import EXPERIMENT_ANALYSIS_LABEL
 from rollouts.engine.experiment import (
@@ -287,7 +288,8 @@ class ExperimentController:
                     f"Experiment {m['namespace']}/{m['name']}: {what} already exists and is not this "
                     "experiment's; delete or rename it"
                 ) from None
-            answer = existing
+            # Made before the experiment moved into this shard: it moves with it.
+            answer = await claim(self._client, existing, owner=raw)
         except Invalid as exc:
             raise _ForeignObject(
                 f"Experiment {m['namespace']}/{m['name']}: the API server refused {what}: {exc.message}"

@@ -29,7 +29,7 @@ from typing import Any
 
 from rollouts.api import InvalidObjectError, Rollout, RolloutStatus, parse_rollout
 from rollouts.controller import caches as kinds
-from rollouts.controller import workloads
+from rollouts.controller import shards, workloads
 from rollouts.controller.act import ActContext, apply_actions
 from rollouts.controller.caches import Caches
 from rollouts.controller.errors import HashCollision, UserError
@@ -39,6 +39,7 @@ from rollouts.engine import Event, Plan, decide
 from rollouts.engine.analysis_runs import AnalysisRunError
 from rollouts.engine.invalid_spec import decide_invalid_spec
 from rollouts.engine.references import DEPLOYMENT
+from rollouts.engine.shards import INSTANCE_LABEL, instance_of
 from rollouts.kube import Conflict, EventRecorder, Key, KubeClient, KubeError, KubeObject, NotFound, meta
 from rollouts.traffic import RouterError, TrafficRouter, restore_stable
 
@@ -84,10 +85,23 @@ class Reconciler:
         if raw is None:
             last = self._caches.take_deleted(key)
             if last is not None:
-                await self._restore_stable_after_delete(last)
+                try:
+                    moved = await self._moved_away(key, last)
+                except KubeError as exc:  # unknown whether it is gone: clean up only once known
+                    self._caches.keep_deleted(key, last)
+                    return Outcome(error=f"{type(exc).__name__}: {exc.message}", retry=True)
+                if not moved:
+                    await self._restore_stable_after_delete(last)
             return Outcome()  # ownerReferences let the garbage collector remove the rest
         if meta(raw).get("deletionTimestamp"):
             return await self._finalize(raw)
+        uid = str(meta(raw).get("uid"))
+        if self._caches.take_arrived(uid):
+            try:
+                await shards.claim_named_children(self._client, self._caches, raw)
+            except KubeError as exc:
+                self._caches.mark_arrived(uid)
+                return Outcome(error=f"{type(exc).__name__}: {exc.message}", retry=True)
         p = Pass(key=key, raw=raw, now=self._clock())
         try:
             p.rollout = self._caches.parsed.parse(raw)
@@ -197,6 +211,23 @@ class Reconciler:
             )
             self._recorder.emit(raw, reason="WorkloadGivenBack", message=message, type="Warning")
         return Outcome(requeue_after=2) if step in ("scaled", "waiting") else Outcome()
+
+    async def _moved_away(self, key: Key, last: KubeObject) -> bool:
+        """Whether a Rollout that left the watch still exists (same uid): relabelled into another
+        controller's shard, or its label changed by hand. A label selector's DELETED is no
+        deletion: the controller of its new shard carries on from its status, so nothing is
+        cleaned up here and its traffic stays where it is."""
+        fresh = await self._client.get_or_none(*kinds.ROLLOUT, namespace=key[0], name=key[1])
+        if fresh is None or meta(fresh).get("uid") != meta(last).get("uid"):
+            return False
+        instance = instance_of(meta(fresh).get("labels"))
+        log.info(
+            "rollout %s/%s: left this controller's shard (%s is now %s); not a deletion, nothing cleaned up",
+            *key,
+            INSTANCE_LABEL,
+            "unset" if instance is None else repr(instance),
+        )
+        return True
 
     async def _restore_stable_after_delete(self, last: KubeObject) -> None:
         """All traffic to stable through a deleted Rollout's router: its user-owned objects (an

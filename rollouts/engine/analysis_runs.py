@@ -62,6 +62,7 @@ from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.engine.metric_fields import ArgValue, MetricFieldError, fill_metric, resolve_metric
 from rollouts.engine.plan import CreateAnalysisRun
 from rollouts.engine.references import analysis_field
+from rollouts.engine.shards import instance_labels
 from rollouts.engine.snapshot import AnalysisRunKind, ObservedAnalysisRun, Template
 
 __all__ = [
@@ -372,7 +373,11 @@ def build_analysis_run(
         {
             "name": action.name,
             "namespace": rollout.metadata.namespace,
-            "labels": {**(extra.labels or {}), **_labels(name, action)},
+            "labels": {
+                **(extra.labels or {}),
+                **instance_labels(rollout.metadata.labels),
+                **_labels(name, action),
+            },
             "annotations": extra.annotations,
             "ownerReferences": [_owner_reference(rollout)],
         }
@@ -434,7 +439,10 @@ def build_experiment_analysis_run(
         {
             "name": name,
             "namespace": experiment.metadata.namespace,
-            "labels": {EXPERIMENT_ANALYSIS_LABEL: analysis.name},
+            "labels": {
+                **instance_labels(experiment.metadata.labels),
+                EXPERIMENT_ANALYSIS_LABEL: analysis.name,
+            },
             "ownerReferences": [owner_reference("Experiment", name=owner, uid=uid)],
         }
     )

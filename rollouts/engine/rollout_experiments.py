@@ -38,6 +38,7 @@ from rollouts.engine.analysis_errors import AnalysisRunError
 from rollouts.engine.analysis_runs import ROLLOUT_LABEL, STEP_INDEX_LABEL
 from rollouts.engine.experiment import template_hash
 from rollouts.engine.hashing import POD_TEMPLATE_HASH_LABEL
+from rollouts.engine.shards import instance_labels
 from rollouts.engine.snapshot import ObservedExperiment
 
 __all__ = ["build_experiment", "observe_experiment", "traffic_service_name"]
@@ -147,6 +148,7 @@ def build_experiment(
             "name": name,
             "namespace": rollout.metadata.namespace,
             "labels": {
+                **instance_labels(rollout.metadata.labels),
                 POD_TEMPLATE_HASH_LABEL: pod_template_hash,
                 STEP_INDEX_LABEL: str(step_index),
                 ROLLOUT_LABEL: rollout.metadata.name or "",

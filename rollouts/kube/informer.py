@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from rollouts.kube.client import KubeClient, KubeObject
 from rollouts.kube.errors import Gone, KubeError
+from rollouts.kube.selectors import selector_matches
 
 __all__ = ["ChangeHandler", "Informer", "Key"]
 
@@ -100,10 +101,18 @@ class Informer:
         re-queues itself, wrong when another user of this cache must react to it (the Rollout
         owning an AnalysisRun whose status the AnalysisRun controller wrote). ``notify=True``
         runs the change handlers now, once.
+
+        An answer the informer's label selector does not match (its labels changed meanwhile,
+        say a Rollout moved to another controller's shard) is not kept: its watch would never
+        remove it. A newer such answer removes the cached copy, as the watch's DELETED will.
         """
         key = _key(obj)
         old = self._store.get(key)
         if old is not None and not _newer(obj, old):
+            return
+        if not selector_matches(self._selector, (obj.get("metadata") or {}).get("labels")):
+            if old is not None:
+                self._remove(key)
             return
         obj = self._trim(obj)
         self._store[key] = obj

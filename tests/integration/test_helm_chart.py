@@ -236,3 +236,13 @@ def test_the_webhook_works_with_exactly_the_rights_the_chart_grants(
     helm(cluster, "uninstall", release, "--namespace", namespace)
     for kind in ("validatingwebhookconfiguration", "mutatingwebhookconfiguration"):
         assert run_kubectl(cluster, "get", kind, configuration, check=False).returncode != 0
+
+
+def test_an_instance_id_makes_the_release_one_shard_and_a_bad_one_is_refused(cluster: Cluster) -> None:
+    rendered = helm(cluster, "template", "r", str(CHART), "--set", "instanceId=blue").stdout
+    deployment = next(d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "Deployment")
+    assert "--instance-id=blue" in deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    plain = helm(cluster, "template", "r", str(CHART)).stdout
+    assert "--instance-id" not in plain
+    bad = helm(cluster, "template", "r", str(CHART), "--set", "instanceId=a/b", check=False)
+    assert bad.returncode != 0 and "instanceId" in bad.stderr

@@ -187,3 +187,27 @@ def test_a_flagger_canary_without_its_deployment_in_the_file_is_left_and_reporte
     assert result.code == 1
     assert "Deployment quotes (spec.targetRef) is not in this file" in result.out
     assert [d["kind"] for d in yaml.safe_load_all(result.out) if d] == ["Canary"]  # left as it is
+
+
+def test_argos_shard_label_becomes_ours_in_place_with_advice_for_the_controller(tmp_path: Path) -> None:
+    source = tmp_path / "sharded.yaml"
+    source.write_text(
+        "apiVersion: argoproj.io/v1alpha1\n"
+        "kind: Rollout\n"
+        "metadata:\n"
+        "  name: web\n"
+        "  labels:\n"
+        "    app: web\n"
+        "    'argo-rollouts.argoproj.io/controller-instance': blue   # team shard\n"
+        "spec:\n"
+        "  selector: {matchLabels: {app: web}}\n"
+        "  template:\n"
+        "    metadata: {labels: {app: web}}\n"
+        "    spec: {containers: [{name: web, image: web:1}]}\n"
+        "  strategy: {canary: {steps: [{setWeight: 50}]}}\n"
+    )
+    result = cli("convert", "-f", str(source))
+    assert "    'rollouts.dev/instance': blue   # team shard\n" in result.out
+    assert "run the controller that serves it with --instance-id blue" in result.out
+    (rollout,) = yaml.safe_load_all(result.out)
+    assert rollout["metadata"]["labels"] == {"app": "web", "rollouts.dev/instance": "blue"}

@@ -68,3 +68,23 @@ async def test_remember_puts_our_write_ahead_of_the_watch_and_older_events_do_no
     await client.close()
     cached = informer.get("n", "a")
     assert cached is not None and cached["spec"]["replicas"] == 4
+
+
+def labelled(version: str, labels: dict[str, str]) -> KubeObject:
+    obj = rs("a", version)
+    obj["metadata"]["labels"] = labels
+    return obj
+
+
+async def test_remember_keeps_no_answer_its_label_selector_would_not_watch() -> None:
+    client = serve([], [])
+    informer = Informer(
+        client, "apps/v1", "ReplicaSet", namespace="n", label_selector="!rollouts.dev/instance"
+    )
+    informer.remember(labelled("5", {"app": "web"}))
+    assert informer.get("n", "a") is not None
+    informer.remember(labelled("6", {"rollouts.dev/instance": "b"}))  # moved to another shard meanwhile
+    assert informer.get("n", "a") is None
+    informer.remember(labelled("7", {"rollouts.dev/instance": "b"}))
+    assert informer.get("n", "a") is None
+    await client.close()
