@@ -50,7 +50,14 @@ case "${1:-all}" in
       "kustomize-controller flux-kustomize github.com/fluxcd/kustomize-controller $FLUX_KUSTOMIZE_CONTROLLER_VERSION"
     )
     estimate="about 25 minutes (source-controller carries every cloud SDK)" ;;
-  *) die "usage: build.sh [all|path|flux|flux-path]" ;;
+  argo-rollouts|argo-rollouts-path)
+    key="argo-rollouts-${ARGO_ROLLOUTS_VERSION}_$(digest argo-rollouts/go.mod argo-rollouts/go.sum)"
+    what="Argo Rollouts"
+    COMPONENTS=(
+      "rollouts-controller argo-rollouts github.com/argoproj/argo-rollouts/cmd/rollouts-controller $ARGO_ROLLOUTS_VERSION"
+    )
+    estimate="about 10 minutes" ;;
+  *) die "usage: build.sh [all|path|flux|flux-path|argo-rollouts|argo-rollouts-path]" ;;
 esac
 cache=$root/$key
 bin=$cache/bin
@@ -78,6 +85,7 @@ ldflags() {
     etcd) ld="$ld -X go.etcd.io/etcd/api/v3/version.GitSHA=$v" ;;
     kwok) ld="$ld -X sigs.k8s.io/kwok/pkg/consts.Version=$v" ;;
     helm) ld="$ld -X helm.sh/helm/v3/internal/version.version=$v" ;;
+    rollouts-controller) ld="$ld -X github.com/argoproj/argo-rollouts/utils/version.version=${v#v}" ;;
     *-controller) ;;   # Flux's controllers stamp no version (their release builds set none either)
     *)
       for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
@@ -125,7 +133,13 @@ for c in "${missing[@]}"; do
   echo "$label: building" >&2
   GOPROXY=off run_logged "$label" "$log" "$started" \
     go build -trimpath -ldflags "$(ldflags "$name" "$version")" -o "$bin/.$name.partial" "$pkg"
-  if [[ $name == *-controller ]]; then
+  if [[ $name == rollouts-controller ]]; then
+    # Argo's CRDs, from the module zip the binary was built from (manifests/crds/).
+    src=$(GOPROXY=off go list -m -f '{{.Dir}}' github.com/argoproj/argo-rollouts)
+    mkdir -p "$cache/crds"
+    cp "$src"/manifests/crds/*-crd.yaml "$cache/crds/"
+    chmod u+w "$cache"/crds/*.yaml
+  elif [[ $name == *-controller ]]; then
     # Flux's CRDs come from the same module zip the binary was built from (config/crd/bases/).
     src=$(GOPROXY=off go list -m -f '{{.Dir}}' "$pkg")
     mkdir -p "$cache/crds"

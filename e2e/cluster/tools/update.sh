@@ -69,14 +69,15 @@ update_helm() {
   finish helm
 }
 
-# Flux's controllers keep their api module `replace`d to ./api, so `go install` refuses them. A
+# Flux's controllers keep their api module `replace`d to ./api, so `go install` refuses them (and
+# Argo Rollouts, built only for the side-by-side benchmark, pins its k8s.io modules by replaces). A
 # wrapper module per controller requires the release (whose go.mod requires the published api module
 # of the same version) and copies the release's other, non-local replaces (the go-digest pin, the
 # kustomize pins), read from its go.mod so a bump needs no hand edits: the build then uses the
 # module versions the release itself was built with. One wrapper per controller, not one for both:
 # a shared module graph would lift one controller's dependencies to the other's versions.
-update_flux() {
-  local tool=$1 module=$2 v=$3 gomod
+update_flux() {  # update_flux TOOL MODULE VERSION [MAIN-PACKAGE (default: MODULE)]
+  local tool=$1 module=$2 v=$3 pkg=${4:-$2} gomod
   gomod=$(go mod download -json "$module@$v" | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')
   [ -f "$gomod" ] || die "could not download $module@$v from the Go module proxy"
   fresh "$tool" "$(sed -n 's/^go //p' "$gomod")"
@@ -89,18 +90,20 @@ for r in json.load(sys.stdin).get("Replace") or []:
         old = r["Old"]["Path"] + ("@" + r["Old"]["Version"] if r["Old"].get("Version") else "")
         print(old + "=" + new["Path"] + "@" + new["Version"])
 ')
-  (cd "$here/$tool" && for r in $replaces; do go mod edit -replace "$r"; done && go get -tool "$module@$v")
+  (cd "$here/$tool" && for r in $replaces; do go mod edit -replace "$r"; done && go get -tool "$pkg@$v")
   # -e: `go mod tidy` also resolves the imports of the controllers' own tests (their test servers),
   # and the module proxy withholds some of those versions; the build never needs them, and build.sh
   # proves it (GOPROXY=off, -mod=readonly).
   finish "$tool" -e
 }
 
-for tool in ${TOOLS:-etcd kwok helm kubernetes flux-source flux-kustomize}; do
+for tool in ${TOOLS:-etcd kwok helm kubernetes flux-source flux-kustomize argo-rollouts}; do
   case $tool in
     etcd|kwok|helm|kubernetes) "update_$tool" ;;
     flux-source) update_flux flux-source github.com/fluxcd/source-controller "$FLUX_SOURCE_CONTROLLER_VERSION" ;;
     flux-kustomize) update_flux flux-kustomize github.com/fluxcd/kustomize-controller "$FLUX_KUSTOMIZE_CONTROLLER_VERSION" ;;
-    *) die "unknown tool $tool (one of: etcd kwok helm kubernetes flux-source flux-kustomize)" ;;
+    argo-rollouts) update_flux argo-rollouts github.com/argoproj/argo-rollouts "$ARGO_ROLLOUTS_VERSION" \
+      github.com/argoproj/argo-rollouts/cmd/rollouts-controller ;;
+    *) die "unknown tool $tool (one of: etcd kwok helm kubernetes flux-source flux-kustomize argo-rollouts)" ;;
   esac
 done

@@ -46,6 +46,7 @@ MAIN_MODULES = [
     ("kubernetes", "k8s.io/kubernetes", "KUBERNETES_VERSION"),
     ("flux-source", "github.com/fluxcd/source-controller", "FLUX_SOURCE_CONTROLLER_VERSION"),
     ("flux-kustomize", "github.com/fluxcd/kustomize-controller", "FLUX_KUSTOMIZE_CONTROLLER_VERSION"),
+    ("argo-rollouts", "github.com/argoproj/argo-rollouts", "ARGO_ROLLOUTS_VERSION"),
 ]
 
 
@@ -82,7 +83,7 @@ def test_build_sh_builds_only_the_tools_the_wrapper_modules_declare() -> None:
     rows = re.findall(r'^\s*"(\S+)\s+(\S+)\s+(\S+)\s+\$(\w+)"$', build, re.M)
     assert {r[0] for r in rows} == {
         "etcd", "kwok", "helm", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl",
-        "source-controller", "kustomize-controller",
+        "source-controller", "kustomize-controller", "rollouts-controller",
     }  # fmt: skip
     for _name, tool, package, _pin in rows:
         assert re.search(rf"^\s*(tool\s+)?{re.escape(package)}$", go_mod(tool), re.M), (
