@@ -4,7 +4,8 @@ Two real `kube-rollouts run --leader-elect` processes watch the same namespace. 
 Lease and carries only its own Rollout through an NGINX canary (the API server's audit log shows
 which process wrote which object). Then the blue Rollout is relabelled into the other shard while
 paused mid-delivery: the blue controller lets go without treating it as deleted (its canary weight
-stays where it was), the other one carries on from its status and promotes it.
+stays where it was), the other one carries on from its status and promotes it. And what the new
+shard does with a moved Rollout's running AnalysisRun (`claim`), on the real API server.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from typing import Any
 
 from e2e.cluster import Cluster
 from e2e.cluster.control_plane import audit_log
+from rollouts.controller.shards import claim
 from rollouts.engine.shards import INSTANCE_LABEL
+from rollouts.kube import KubeClient, KubeObject, meta
 from tests.integration.controller import scenario as sc
 from tests.integration.controller.conftest import ControllerProcess
 from tests.support import Kubectl, eventually
@@ -150,3 +153,44 @@ def test_two_shards_each_carry_their_own_rollouts_and_a_relabelled_one_moves_ove
     finally:
         plain.kill(signal.SIGTERM)
         blue.kill(signal.SIGTERM)
+
+
+async def test_a_moved_rollout_claims_its_own_running_analysis_run_and_no_strangers(
+    cluster: Cluster, namespace: str, rollout_crds: None
+) -> None:
+    metric = {"name": "m", "provider": {"web": {"url": "http://127.0.0.1:1/"}}, "successCondition": "true"}
+
+    def run(name: str, owner: KubeObject) -> KubeObject:
+        ref = {"apiVersion": "rollouts.dev/v1alpha1", "kind": "Rollout", "controller": True}
+        ref |= {"name": meta(owner)["name"], "uid": meta(owner)["uid"]}
+        labels = {INSTANCE_LABEL: "blue"}
+        return {
+            "apiVersion": "rollouts.dev/v1alpha1",
+            "kind": "AnalysisRun",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels, "ownerReferences": [ref]},
+            "spec": {"metrics": [metric]},
+        }
+
+    async with KubeClient.from_config(kubeconfig=cluster.kubeconfig) as client:
+        body = sc.rollout("api", strategy={"canary": {"steps": [{"pause": {}}]}}, replicas=0)
+        body["metadata"] |= {"namespace": namespace, "labels": {INSTANCE_LABEL: "green"}}
+        moved = await client.create(body)
+        stranger = await client.create({**body, "metadata": {**body["metadata"], "name": "other"}})
+        ours = await client.create(run("api-run", moved))
+        theirs = await client.create(run("other-run", stranger))
+
+        claimed = await claim(client, ours, owner=moved)
+        assert meta(claimed)["labels"][INSTANCE_LABEL] == "green"
+        assert await claim(client, theirs, owner=moved) is theirs  # another Rollout's: left alone
+        assert await claim(client, claimed, owner=moved) is claimed  # in its shard already: no write
+
+        unlabelled = await client.patch(
+            "rollouts.dev/v1alpha1", "Rollout", namespace=namespace, name="api",
+            patch={"metadata": {"labels": {INSTANCE_LABEL: None}}},
+        )  # fmt: skip
+        back = await claim(client, claimed, owner=unlabelled)
+        assert INSTANCE_LABEL not in (meta(back).get("labels") or {})
+        fresh = await client.get(
+            "rollouts.dev/v1alpha1", "AnalysisRun", namespace=namespace, name="other-run"
+        )
+        assert meta(fresh)["labels"][INSTANCE_LABEL] == "blue"
