@@ -4,7 +4,7 @@ Off by default: ``BENCH_SUBJECT=argo-rollouts python -m bench scale``. Its contr
 on demand from the Go module proxy at the version pinned in e2e/cluster/versions.env, by the
 committed wrapper module e2e/cluster/tools/argo-rollouts (``build.sh argo-rollouts``, cached
 outside the repository); its CRDs come from the same module zip. It runs as a process beside
-the cluster, watching the fleet's namespace, without leader election, with its own defaults or,
+the cluster, watching only the fleet's namespace (``--namespaced``), without leader election, with its own defaults or,
 with ``BENCH_ARGO_QPS`` / ``BENCH_ARGO_BURST``, its client rate limits raised (client-go's
 40 requests/s default otherwise dominates its latencies).
 
@@ -56,6 +56,7 @@ def _install(cluster: Cluster) -> None:
 def _command(namespace: str, metrics_port: int, health_port: int) -> list[str]:
     argv = [
         str(_bin_dir() / "rollouts-controller"),
+        "--namespaced",  # without it --namespace only sets the client's default and it watches all
         f"--namespace={namespace}",
         f"--metricsport={metrics_port}",
         f"--healthzPort={health_port}",

@@ -113,7 +113,7 @@ async def _stepping(
 
 async def _settled(client: KubeClient, kubeconfig: str, subject: Subject, count: int) -> dict[str, Any]:
     namespace = f"bench-settled-{uuid.uuid4().hex[:4]}"
-    async with Fleet(client, kubeconfig, subject, namespace) as fleet:
+    async with Fleet(client, kubeconfig, subject, namespace, poll=False) as fleet:
         deployed = await fleet.deploy(count, timeout=3600)
         await asyncio.sleep(30)
         rss_settled, _, cpu0 = fleet.usage()
