@@ -4,9 +4,12 @@ Off by default: ``BENCH_SUBJECT=argo-rollouts python -m bench scale``. Its contr
 on demand from the Go module proxy at the version pinned in e2e/cluster/versions.env, by the
 committed wrapper module e2e/cluster/tools/argo-rollouts (``build.sh argo-rollouts``, cached
 outside the repository); its CRDs come from the same module zip. It runs as a process beside
-the cluster, watching only the fleet's namespace (``--namespaced``), without leader election, with its own defaults or,
-with ``BENCH_ARGO_QPS`` / ``BENCH_ARGO_BURST``, its client rate limits raised (client-go's
-40 requests/s default otherwise dominates its latencies).
+the cluster, watching only the fleet's namespace (``--namespaced``), without leader election,
+with its own defaults or, with ``BENCH_ARGO_QPS`` / ``BENCH_ARGO_BURST``, its client rate limits
+raised (client-go's 40 requests/s default otherwise dominates its latencies).
+
+Its counter labels Rollout writes with the Rollout's name instead of the kind (``PATCH r7``) and
+some creates with no kind at all: those keys are kept as they come, and totals count them.
 
 Writes are counted from its ``controller_clientset_k8s_request_total`` counter (verbs Create,
 Update, Patch, Delete; kinds as resource names), mapped to the ``"VERB Kind"`` keys of ours.
