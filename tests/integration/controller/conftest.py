@@ -9,6 +9,7 @@ starts it again. ``extra_args`` are appended to the command line (e.g. ``--prome
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from e2e.cluster import Cluster
-from tests.support import eventually
+from tests.support import Kubectl, eventually
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -97,9 +98,21 @@ class ControllerProcess:
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def identity(self) -> str:
+        """The leader-election identity it logged ("waiting to lead as ...")."""
+        found = re.search(r"waiting to lead as (\S+)", self.logs())
+        assert found, self.logs()[-2000:]
+        return found.group(1)
+
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+
+def lease_holder(kubectl: Kubectl, lease: str) -> str | None:
+    """Who holds the Lease ``lease`` in the namespace (``None``: no Lease, or no holder)."""
+    found = kubectl("get", "lease", lease, "-o", "json", check=False)
+    return json.loads(found.stdout)["spec"].get("holderIdentity") if found.returncode == 0 else None
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import signal
 import time
 from datetime import datetime
@@ -24,7 +23,7 @@ from e2e.cluster.control_plane import audit_log
 from rollouts.controller.leader import LeaderElector, LeaseOptions, LostLeadership
 from rollouts.kube import KubeClient
 from tests.integration.cli.conftest import Plugin, apply, get, plugin, rollout  # noqa: F401 (fixture)
-from tests.integration.controller.conftest import ControllerProcess
+from tests.integration.controller.conftest import ControllerProcess, lease_holder
 from tests.support import Kubectl, eventually
 
 FAST = {"lease_seconds": 3.0, "renew_deadline_seconds": 2.0, "retry_seconds": 0.5}
@@ -71,17 +70,6 @@ async def test_a_holder_that_stops_renewing_is_taken_over_only_after_a_lease(
             await asyncio.wait_for(silent.hold(), timeout=5)
 
 
-def _identity(proc: ControllerProcess) -> str:
-    found = re.search(r"waiting to lead as (\S+)", proc.logs())
-    assert found, proc.logs()[-2000:]
-    return found.group(1)
-
-
-def _holder(kubectl: Kubectl) -> str | None:
-    res = kubectl("get", "lease", "kube-rollouts", "-o", "json", check=False)
-    return json.loads(res.stdout)["spec"].get("holderIdentity") if res.returncode == 0 else None
-
-
 def _log_time(proc: ControllerProcess, marker: str) -> datetime:
     for line in proc.logs().splitlines():
         if marker in line:
@@ -126,7 +114,7 @@ def test_the_standby_takes_over_a_canary_when_the_leader_stops(
     try:
         leader.start()  # first one leads at once
         standby.start(until="waiting to lead")
-        assert _holder(kubectl) == _identity(leader)
+        assert lease_holder(kubectl, "kube-rollouts") == leader.identity()
 
         apply(kubectl, rollout("web", steps=[{"setWeight": 34}, {"pause": {}}, {"setWeight": 67}]))
         assert plugin("status", "web", "-w", "--timeout", "60s", timeout=90).returncode == 0
@@ -141,7 +129,12 @@ def test_the_standby_takes_over_a_canary_when_the_leader_stops(
 
         stopped = time.monotonic()
         leader.kill(stop)
-        eventually(lambda: _holder(kubectl) == _identity(standby), timeout=30, interval=0.1, what="takeover")
+        eventually(
+            lambda: lease_holder(kubectl, "kube-rollouts") == standby.identity(),
+            timeout=30,
+            interval=0.1,
+            what="takeover",
+        )
         takeover = time.monotonic() - stopped
         print(f"\ntakeover after {stop.name}: {takeover:.2f} s")
         if stop is signal.SIGTERM:
@@ -150,7 +143,7 @@ def test_the_standby_takes_over_a_canary_when_the_leader_stops(
         else:
             assert takeover <= 15 + 2 + 1  # one lease after the last renewal it saw, plus a retry
 
-        _assert_one_writer_at_a_time(cluster, namespace, first=_identity(leader), then=_identity(standby))
+        _assert_one_writer_at_a_time(cluster, namespace, first=leader.identity(), then=standby.identity())
         # The standby did nothing before it led: its caches start only then.
         before = standby.logs().split("leading as")[0]
         assert "watch caches synced" not in before and f"{namespace}/web" not in before

@@ -12,7 +12,7 @@ NGINX = "nginx.ingress.kubernetes.io"
 STEPS = [{"setWeight": 20}, {"pause": {}}, {"setWeight": 60}, {"pause": {"duration": "1s"}}]
 
 
-def _ingress(name: str, service: str) -> dict[str, Any]:
+def _ingress(name: str, service: str, host: str = "web.example.com") -> dict[str, Any]:
     backend = {"service": {"name": service, "port": {"number": 80}}}
     return {
         "apiVersion": "networking.k8s.io/v1",
@@ -22,7 +22,7 @@ def _ingress(name: str, service: str) -> dict[str, Any]:
             "ingressClassName": "nginx",
             "rules": [
                 {
-                    "host": "web.example.com",
+                    "host": host,
                     "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]},
                 }
             ],

@@ -11,7 +11,6 @@ shard does with a moved Rollout's running AnalysisRun (`claim`), on the real API
 from __future__ import annotations
 
 import json
-import re
 import signal
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +22,8 @@ from rollouts.controller.shards import claim
 from rollouts.engine.shards import INSTANCE_LABEL
 from rollouts.kube import KubeClient, KubeObject, meta
 from tests.integration.controller import scenario as sc
-from tests.integration.controller.conftest import ControllerProcess
+from tests.integration.controller.conftest import ControllerProcess, lease_holder
+from tests.integration.controller.test_routing import _ingress
 from tests.support import Kubectl, eventually
 
 WEIGHT = "nginx.ingress.kubernetes.io/canary-weight"
@@ -31,21 +31,7 @@ STEPS = [{"setWeight": 20}, {"pause": {}}, {"setWeight": 60}, {"pause": {"durati
 
 
 def _stack(name: str, labels: dict[str, str]) -> list[dict[str, Any]]:
-    backend = {"service": {"name": f"{name}-stable", "port": {"number": 80}}}
-    ingress = {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "Ingress",
-        "metadata": {"name": name},
-        "spec": {
-            "ingressClassName": "nginx",
-            "rules": [
-                {
-                    "host": f"{name}.example.com",
-                    "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]},
-                }
-            ],
-        },
-    }
+    ingress = _ingress(name, f"{name}-stable", host=f"{name}.example.com")
     strategy = {
         "canary": {
             "canaryService": f"{name}-canary",
@@ -64,17 +50,6 @@ def _weight(kubectl: Kubectl, name: str) -> str | None:
     if found.returncode != 0:
         return None
     return (json.loads(found.stdout)["metadata"].get("annotations") or {}).get(WEIGHT)
-
-
-def _identity(proc: ControllerProcess) -> str:
-    found = re.search(r"waiting to lead as (\S+)", proc.logs())
-    assert found, proc.logs()[-2000:]
-    return found.group(1)
-
-
-def _holder(kubectl: Kubectl, lease: str) -> str | None:
-    found = kubectl("get", "lease", lease, "-o", "json", check=False)
-    return json.loads(found.stdout)["spec"].get("holderIdentity") if found.returncode == 0 else None
 
 
 def _writes(
@@ -120,8 +95,8 @@ def test_two_shards_each_carry_their_own_rollouts_and_a_relabelled_one_moves_ove
     try:
         plain.start()
         blue.start()  # its own Lease: it leads at once beside the other
-        assert _holder(kubectl, "kube-rollouts") == _identity(plain)
-        assert _holder(kubectl, "kube-rollouts-blue") == _identity(blue)
+        assert lease_holder(kubectl, "kube-rollouts") == plain.identity()
+        assert lease_holder(kubectl, "kube-rollouts-blue") == blue.identity()
 
         sc.apply(kubectl, *_stack("web", {"app": "web"}), *_stack("api", {INSTANCE_LABEL: "blue"}))
         for name in ("web", "api"):
@@ -130,7 +105,7 @@ def test_two_shards_each_carry_their_own_rollouts_and_a_relabelled_one_moves_ove
         for name in ("web", "api"):
             sc.wait_status(kubectl, name, "paused at 20%", lambda st: st.get("phase") == "Paused", timeout=60)
             eventually(lambda n=name: _weight(kubectl, n) == "20", timeout=30, what=f"{name} at 20%")
-        identities = {"plain": _identity(plain), "blue": _identity(blue)}
+        identities = {"plain": plain.identity(), "blue": blue.identity()}
         assert _writes(cluster, namespace, identities) == {"web": {"plain"}, "api": {"blue"}}
         assert f"rollout {namespace}/api" not in plain.logs()
         assert f"rollout {namespace}/web" not in blue.logs()
