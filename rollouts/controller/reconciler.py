@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,6 +46,11 @@ from rollouts.traffic import RouterError, TrafficRouter, restore_stable
 __all__ = ["Outcome", "Reconciler"]
 
 log = logging.getLogger(__name__)
+
+SETTLING_ROUNDS = 4
+"""Decide-and-act rounds in one pass (``Reconciler._settle``): a pause's end, the next weight
+written and read back, the next pause started take three; the bound keeps a Rollout whose
+decisions never settle from holding its worker (it gets a follow-up pass instead)."""
 
 
 @dataclass
@@ -115,7 +120,7 @@ class Reconciler:
                 return Outcome(error=f"{type(exc).__name__}: {exc.message}", retry=True)
             return Outcome(requeue_after=0)
         try:
-            plan = await self._decide_and_act(p)
+            plan, settled = await self._settle(p)
         except (UserError, RouterError) as exc:
             return await self._invalid(p, [str(exc)], reason=getattr(exc, "reason", "InvalidSpec"))
         except HashCollision as exc:
@@ -137,21 +142,49 @@ class Reconciler:
             )
         self._record(p, plan)
         self._record_phase_change(p, plan.status)
-        if plan.actions or written is not p.raw:
-            # Our own writes do not wake us (the cache already holds them), yet the engine moves
-            # one rule at a time: look again at once; a pass that changes nothing ends the chain.
+        if not settled:
+            # Our own writes do not wake us (the cache already holds them): look again at once;
+            # a pass that changes nothing ends the chain.
             return Outcome(requeue_after=0)
         return Outcome(
             requeue_after=None if plan.requeue_after is None else plan.requeue_after.total_seconds()
         )
 
-    async def _decide_and_act(self, p: Pass) -> Plan:
+    async def _settle(self, p: Pass) -> tuple[Plan, bool]:
+        """Decide and act in rounds until one changes nothing; the last plan, carrying every
+        round's Events, and whether the pass settled (else it wants another pass at once).
+
+        Why rounds: the engine moves one rule at a time, so a step transition takes several
+        decisions (advance to the setWeight step and write its weight; read the weight back,
+        complete the step, start the pause). Each used to be a pass with its own status write,
+        and under load every write is latency for every other Rollout. A round decides on what
+        the rounds before it did: their writes are in the caches (``remember``) and their status
+        is carried in memory, as if written, so the pass ends with one status write. A later
+        round that fails is dropped, not reported: the earlier rounds' actions were carried out,
+        so their status is written, and the next pass meets the failure afresh.
+        """
+        assert p.rollout is not None
+        raw, rollout = p.raw, p.rollout
+        plan = await self._decide_and_act(p, raw, rollout)
+        events = list(plan.events)
+        for _ in range(SETTLING_ROUNDS - 1):
+            status = plan.status.model_dump(by_alias=True, exclude_none=True, mode="json")
+            if not plan.actions and status == _normalized_status(raw.get("status")):
+                return replace(plan, events=tuple(events)), True
+            raw = {**p.raw, "status": status}
+            rollout = rollout.model_copy(update={"status": plan.status})
+            try:
+                plan = await self._decide_and_act(p, raw, rollout)
+            except (UserError, RouterError, HashCollision, KubeError) as exc:
+                log.debug("rollout %s: a later round failed, left to the next pass: %s", p.ref, exc)
+                return replace(plan, events=tuple(events)), False
+            events.extend(e for e in plan.events if e not in events)
+        return replace(plan, events=tuple(events)), False
+
+    async def _decide_and_act(self, p: Pass, raw: KubeObject, rollout: Rollout) -> Plan:
         """Observe, decide, act; the plan (whose status is still to be written). Raises what the
         pass reports: a user's error before anything is changed, an API error as it happens."""
-        assert p.rollout is not None
-        seen = await observe(
-            raw=p.raw, rollout=p.rollout, caches=self._caches, client=self._client, now=p.now
-        )
+        seen = await observe(raw=raw, rollout=rollout, caches=self._caches, client=self._client, now=p.now)
         p.router = seen.router
         try:
             plan = decide(seen.snapshot)
