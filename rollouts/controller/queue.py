@@ -10,11 +10,15 @@ level-triggered controller correct and cheap:
   wake-up per key is kept, and the schedule lives in memory only: after a restart every Rollout
   gets a pass anyway, and that pass computes its wake-ups again from the status;
 * ``retry`` re-queues a failed key with per-key exponential backoff; ``forget`` resets it;
-* a wake-up that comes due (``add_after``) jumps the queue: it goes to a lane served before
-  ordinary change notifications. A pause that ends is the moment a step may advance, and under
-  a backlog of hundreds of Rollouts, each busy reacting to its own writes' watch events, a
-  wake-up at the back of one FIFO waited for all of them (seconds). Backoff retries stay in
-  the ordinary lane, so a failing Rollout cannot starve the others.
+* a wake-up that comes due (``add_after``) goes to a lane of its own, served ahead of ordinary
+  change notifications by ``due_lead`` seconds: a due key is taken first unless the ordinary
+  lane's oldest key has waited ``due_lead`` seconds longer than it. A pause that ends is the
+  moment a step may advance, and a wake-up at the back of one FIFO waited for the whole backlog.
+  But the lead is bounded: a due lane served strictly first starved the changes (at 1,000
+  Rollouts stepping, a canary whose pods became available waited 1-2 minutes for its first
+  weight behind the pause ends of the Rollouts already stepping). With the bound, no change
+  waits more than ``due_lead`` seconds longer than a wake-up does. Backoff retries stay in the
+  ordinary lane, so a failing Rollout cannot starve the others.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ K = TypeVar("K", bound=Hashable)
 class WorkQueue(Generic[K]):
     """An asyncio work queue of keys with coalescing, per-key exclusivity, delays and backoff."""
 
-    def __init__(self, *, base_delay: float = 0.5, max_delay: float = 60.0) -> None:
+    def __init__(self, *, base_delay: float = 0.5, max_delay: float = 60.0, due_lead: float = 5.0) -> None:
         self._ordinary: deque[K] = deque()
         self._due: deque[K] = deque()
         self._ready = asyncio.Semaphore(0)
@@ -47,6 +51,7 @@ class WorkQueue(Generic[K]):
         self._failures: dict[K, int] = {}
         self._base = base_delay
         self._max = max_delay
+        self._lead = due_lead
         self._shutdown = False
         self.last_wait = 0.0
         """Seconds the key last returned by :meth:`get` spent queued (a pass's queue wait)."""
@@ -123,7 +128,9 @@ class WorkQueue(Generic[K]):
     async def get(self) -> K:
         """The next key to process; it stays exclusive to the caller until :meth:`done`."""
         await self._ready.acquire()
-        if self._due:
+        if self._due and not (
+            self._ordinary and self._queued[self._ordinary[0]] + self._lead < self._queued[self._due[0]]
+        ):
             key = self._due.popleft()
         else:
             key = self._ordinary.popleft()

@@ -52,6 +52,18 @@ async def test_a_pause_that_ends_is_served_before_a_backlog_of_changes() -> None
     assert [await queue.get() for _ in range(3)] == ["busy-1", "busy-2", "busy-3"]
 
 
+async def test_a_change_that_waited_longer_than_the_due_lead_goes_before_wake_ups() -> None:
+    queue: WorkQueue[str] = WorkQueue(due_lead=0.05)
+    queue.add("starved")
+    await asyncio.sleep(0.1)
+    queue.add_after("paused-1", 0.001)
+    await asyncio.sleep(0.02)
+    queue.add("fresh")
+    queue.add_after("paused-2", 0.001)
+    await asyncio.sleep(0.02)
+    assert [await queue.get() for _ in range(4)] == ["starved", "paused-1", "paused-2", "fresh"]
+
+
 async def test_a_due_wake_up_moves_a_key_already_waiting_in_the_backlog_ahead() -> None:
     queue: WorkQueue[str] = WorkQueue()
     for name in ("busy-1", "paused", "busy-2"):
