@@ -85,6 +85,7 @@ class Controller:
             analysis_measurements=lambda: self.analysis.stats.by_phase,
             analysis_status_writes=lambda: self.analysis.stats.status_writes,
             api_requests=lambda: client.requests,
+            events_queued=lambda: self.recorder.queued,
         )
         self.recorder = EventRecorder(client)
         self.experiments = ExperimentController(client, self.caches, recorder=self.recorder)

@@ -39,6 +39,9 @@ class ControllerMetrics:
     """AnalysisRun status writes made by the AnalysisRun controller (read at scrape)."""
     api_requests: Callable[[], Mapping[str, int]] = dict
     """Requests made to the API server, keyed ``"VERB Kind[/subresource]"`` (read at scrape)."""
+    events_queued: Callable[[], int] = int
+    """Events emitted and not yet posted (read at scrape): a backlog that keeps growing means the
+    API server takes Events slower than the controller makes them, and a full one drops them."""
     reconciles: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     _bucket_counts: list[int] = field(default_factory=lambda: [0] * len(BUCKETS))
@@ -102,6 +105,9 @@ class ControllerMetrics:
             f"kube_rollouts_analysis_status_writes_total {self.analysis_status_writes()}",
             "# HELP kube_rollouts_api_requests_total Requests to the API server, by verb and kind.",
             "# TYPE kube_rollouts_api_requests_total counter",
+            "# HELP kube_rollouts_events_queued Events emitted and not yet posted to the API server.",
+            "# TYPE kube_rollouts_events_queued gauge",
+            f"kube_rollouts_events_queued {self.events_queued()}",
         ]
         for key, count in sorted(self.api_requests().items()):
             verb, _, kind = key.partition(" ")

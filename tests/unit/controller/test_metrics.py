@@ -25,3 +25,9 @@ def test_api_requests_are_counted_by_verb_and_kind() -> None:
     lines = dict(line.rsplit(" ", 1) for line in metrics.render().splitlines() if not line.startswith("#"))
     assert lines['kube_rollouts_api_requests_total{kind="Rollout/status",verb="PUT"}'] == "3"
     assert lines['kube_rollouts_api_requests_total{kind="Event",verb="POST"}'] == "5"
+
+
+def test_the_event_backlog_is_a_gauge() -> None:
+    metrics = ControllerMetrics(events_queued=lambda: 7)
+    lines = dict(line.rsplit(" ", 1) for line in metrics.render().splitlines() if not line.startswith("#"))
+    assert lines["kube_rollouts_events_queued"] == "7"

@@ -98,3 +98,28 @@ async def test_an_event_the_server_rejects_is_not_retried() -> None:
         recorder.emit(ROLLOUT, reason="RolloutStepCompleted", message="Step 1/6 completed")
         await _drain(recorder, lambda: bool(attempts), linger=0.2)  # long enough for 4 retries
     assert attempts == [1]
+
+
+async def test_a_queued_event_keeps_the_objects_reference_not_the_object() -> None:
+    created: list[dict[str, object]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        created.append(json.loads(request.content))
+        return httpx.Response(201, json=created[-1])
+
+    big = {**ROLLOUT, "spec": {"template": {"spec": {"containers": [{"name": "app"}] * 100}}}, "status": {}}
+    async with client(handler) as kube:
+        recorder = EventRecorder(kube)
+        recorder.emit(big, reason="RolloutStepCompleted", message="Step 1/6 completed")
+        ((queued, *_),) = list(recorder._backlog._queue)  # type: ignore[attr-defined]
+        assert queued == ROLLOUT, "the backlog must not keep this version of the object alive"
+        assert recorder.queued == 1
+        await _drain(recorder, lambda: bool(created))
+        assert recorder.queued == 0
+    assert created[0]["involvedObject"] == {
+        "apiVersion": "rollouts.dev/v1alpha1",
+        "kind": "Rollout",
+        "name": "web",
+        "namespace": "shop",
+        "uid": "u-1",
+    }
