@@ -70,6 +70,15 @@ class Subject:
     install: Callable[[Cluster], None]
     """Install its CRDs."""
     metrics_path: str = "/metrics"
+    queued_events: Callable[[str], int] = lambda text: 0
+    """Its /metrics text -> Events it has emitted and not yet posted (0: it does not say)."""
+
+
+def _our_queued_events(text: str) -> int:
+    for line in text.splitlines():
+        if line.startswith("kube_rollouts_events_queued "):
+            return int(float(line.split()[1]))
+    return 0
 
 
 def _our_writes(text: str) -> dict[str, int]:
@@ -86,8 +95,18 @@ def _our_writes(text: str) -> dict[str, int]:
 
 
 def _our_command(namespace: str, metrics_port: int, health_port: int) -> list[str]:
+    # BENCH_PROFILE=FILE: run the controller under cProfile (written to FILE when it stops), to
+    # find what a step spends its CPU on; the figures of such a run are not comparable.
+    # BENCH_TRACEMALLOC=FILE: under tracemalloc, FILE says what holds the memory when it stops.
+    profile, traced = os.environ.get("BENCH_PROFILE"), os.environ.get("BENCH_TRACEMALLOC")
+    if profile:
+        program = [sys.executable, "-m", "cProfile", "-o", profile, "-m", "rollouts.controller"]
+    elif traced:
+        program = [sys.executable, "-m", "bench.traced", traced]
+    else:
+        program = [str(Path(sys.executable).parent / "kube-rollouts")]
     return [
-        str(Path(sys.executable).parent / "kube-rollouts"),
+        *program,
         "run",
         "--namespace",
         namespace,
@@ -102,7 +121,14 @@ def _our_command(namespace: str, metrics_port: int, health_port: int) -> list[st
     ]
 
 
-KUBE_ROLLOUTS = Subject("kube-rollouts", "rollouts.dev/v1alpha1", _our_command, _our_writes, apply_crds)
+KUBE_ROLLOUTS = Subject(
+    "kube-rollouts",
+    "rollouts.dev/v1alpha1",
+    _our_command,
+    _our_writes,
+    apply_crds,
+    queued_events=_our_queued_events,
+)
 
 
 def objects(api_version: str, namespace: str, index: int) -> list[dict[str, Any]]:
@@ -154,6 +180,9 @@ def objects(api_version: str, namespace: str, index: int) -> list[dict[str, Any]
             },
         },
     }
+    history = os.environ.get("BENCH_REVISION_HISTORY")  # old ReplicaSets kept (default 10)
+    if history:
+        rollout["spec"]["revisionHistoryLimit"] = int(history)
     return [svc(f"{name}-stable"), svc(f"{name}-canary"), ingress, rollout]
 
 
@@ -428,6 +457,16 @@ class Fleet:
             "writes_by_kind": writes,
         }
 
+    async def _events_drained(self, timeout: float = 600) -> float:
+        """Seconds until the controller has posted every Event it emitted: they are writes of the
+        update, and counting before they are posted would leave them out (or in the next update)."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if self.subject.queued_events(await self.metrics()) == 0:
+                break
+            await asyncio.sleep(0.5)
+        return time.monotonic() - started
+
     async def update(self, timeout: float = 900) -> dict[str, Any]:
         """A new image for every Rollout at once; figures of the delivery until all are promoted."""
         self.rounds += 1
@@ -445,6 +484,7 @@ class Fleet:
 
         await self._each(names, update)
         wall = await self._healthy(names, old, timeout)
+        drained = await self._events_drained()
         rss, peak, cpu = self.usage()
         writes = delta(await self.writes(), before)
         r = self.recorder
@@ -461,6 +501,7 @@ class Fleet:
             "rollouts": self.count,
             "finished_canary": len(new),
             "wall_seconds": round(wall, 1),
+            "events_drained_after_s": round(drained, 1),
             "steps": steps,
             "controller_cpu_seconds": round(cpu - cpu0, 1),
             "controller_cpu_ms_per_step": round(1000 * (cpu - cpu0) / transitions, 2),
