@@ -48,9 +48,9 @@ __all__ = ["Outcome", "Reconciler"]
 log = logging.getLogger(__name__)
 
 SETTLING_ROUNDS = 4
-"""Decide-and-act rounds in one pass (``Reconciler._settle``): a pause's end, the next weight
-written and read back, the next pause started take three; the bound keeps a Rollout whose
-decisions never settle from holding its worker (it gets a follow-up pass instead)."""
+"""Decide-and-act rounds in one pass at most (``Reconciler._settle``): a pause's end with the
+next weight written, then the weight read back and the next pause started, take two; the bound
+keeps a Rollout whose actions never settle from holding its worker (it gets a follow-up pass)."""
 
 
 @dataclass
@@ -158,10 +158,12 @@ class Reconciler:
         decisions (advance to the setWeight step and write its weight; read the weight back,
         complete the step, start the pause). Each used to be a pass with its own status write,
         and under load every write is latency for every other Rollout. A round decides on what
-        the rounds before it did: their writes are in the caches (``remember``) and their status
-        is carried in memory, as if written, so the pass ends with one status write. A later
-        round that fails is dropped, not reported: the earlier rounds' actions were carried out,
-        so their status is written, and the next pass meets the failure afresh.
+        the round before it did: its writes are in the caches (``remember``) and its status is
+        carried in memory, as if written, so the pass ends with one status write. Only a round
+        that acted and kept the stable revision is followed by another: a status change alone, or
+        a promotion, is written before anything acts on it. A later round that fails
+        is dropped, not reported: the earlier rounds' actions were carried out, so their status
+        is written, and the next pass meets the failure afresh.
         """
         assert p.rollout is not None
         raw, rollout = p.raw, p.rollout
@@ -169,8 +171,13 @@ class Reconciler:
         events = list(plan.events)
         for _ in range(SETTLING_ROUNDS - 1):
             status = plan.status.model_dump(by_alias=True, exclude_none=True, mode="json")
-            if not plan.actions and status == _normalized_status(raw.get("status")):
-                return replace(plan, events=tuple(events)), True
+            if not plan.actions or _stable_of(plan.status) != _stable_of(rollout.status):
+                # Written before anything acts on it: a status change alone (the engine plans one
+                # without actions when the next decision must build on it), or a new stable
+                # (promotion; with pingPong the Services swap roles, and the old stable one is
+                # re-pointed only once the status says it is the canary's). Unchanged: settled.
+                settled = not plan.actions and status == _normalized_status(raw.get("status"))
+                return replace(plan, events=tuple(events)), settled
             raw = {**p.raw, "status": status}
             rollout = rollout.model_copy(update={"status": plan.status})
             try:
@@ -337,6 +344,13 @@ class Reconciler:
         self._recorder.emit(p.raw, reason="HashCollision", message=f"{exc} (Rollout {p.ref})", type="Warning")
         await self._write_status(p, status)
         return Outcome(requeue_after=0)
+
+
+def _stable_of(status: RolloutStatus | None) -> tuple[object, object]:
+    """Which revision is stable and, with pingPong, which Service serves it."""
+    if status is None:
+        return (None, None)
+    return (status.stable_rs, status.canary.stable_ping_pong if status.canary is not None else None)
 
 
 def _normalized_status(raw: Any) -> dict[str, Any]:
