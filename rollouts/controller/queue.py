@@ -62,7 +62,7 @@ class WorkQueue(Generic[K]):
     def add(self, key: K, *, due: bool = False) -> None:
         """Queue ``key`` for a pass (a no-op when it is already queued).
 
-        ``due``: a wake-up whose time has come; served before ordinary changes (and moved ahead
+        ``due``: a wake-up whose time has come; led ahead of ordinary changes (and moved ahead
         when the key already waits in the ordinary lane).
         """
         if self._shutdown:
@@ -89,7 +89,7 @@ class WorkQueue(Generic[K]):
     def add_after(self, key: K, delay: float) -> None:
         """Queue ``key`` after ``delay`` seconds, unless an earlier wake-up is already pending.
 
-        When the time comes the key is *due*: served before ordinary changes.
+        When the time comes the key is *due*: served ahead of ordinary changes (``due_lead``).
         """
         self._schedule(key, delay, due=True)
 
