@@ -25,6 +25,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from rollouts.api import InvalidObjectError, Rollout, RolloutStatus, parse_rollout
@@ -67,6 +68,11 @@ class Pass:
     @property
     def ref(self) -> str:
         return f"{self.key[0]}/{self.key[1]}"
+
+    @cached_property
+    def stored_status(self) -> dict[str, Any]:
+        """The status as stored, in the form a plan's status is dumped in (compared twice a pass)."""
+        return _normalized_status(self.raw.get("status"))
 
 
 class Reconciler:
@@ -166,7 +172,7 @@ class Reconciler:
         is written, and the next pass meets the failure afresh.
         """
         assert p.rollout is not None
-        raw, rollout = p.raw, p.rollout
+        raw, rollout, before = p.raw, p.rollout, p.stored_status
         plan = await self._decide_and_act(p, raw, rollout)
         events = list(plan.events)
         for _ in range(SETTLING_ROUNDS - 1):
@@ -176,9 +182,9 @@ class Reconciler:
                 # without actions when the next decision must build on it), or a new stable
                 # (promotion; with pingPong the Services swap roles, and the old stable one is
                 # re-pointed only once the status says it is the canary's). Unchanged: settled.
-                settled = not plan.actions and status == _normalized_status(raw.get("status"))
+                settled = not plan.actions and status == before
                 return replace(plan, events=tuple(events)), settled
-            raw = {**p.raw, "status": status}
+            raw, before = {**p.raw, "status": status}, status
             rollout = rollout.model_copy(update={"status": plan.status})
             try:
                 plan = await self._decide_and_act(p, raw, rollout)
@@ -285,7 +291,7 @@ class Reconciler:
     async def _write_status(self, p: Pass, status: RolloutStatus) -> KubeObject | None:
         """Write ``status`` unless unchanged; ``None`` when the Rollout changed meanwhile (409)."""
         new = status.model_dump(by_alias=True, exclude_none=True, mode="json")
-        if new == _normalized_status(p.raw.get("status")):
+        if new == p.stored_status:
             return p.raw
         body = {**p.raw, "status": new}
         try:
