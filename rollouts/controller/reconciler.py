@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
@@ -36,9 +36,10 @@ from rollouts.controller.caches import Caches
 from rollouts.controller.errors import HashCollision, UserError
 from rollouts.controller.observe import observe
 from rollouts.controller.outcome import Outcome
-from rollouts.engine import Event, Plan, decide
+from rollouts.engine import Plan, decide
 from rollouts.engine.analysis_runs import AnalysisRunError
 from rollouts.engine.invalid_spec import decide_invalid_spec
+from rollouts.engine.pass_events import coalesce
 from rollouts.engine.references import DEPLOYMENT
 from rollouts.engine.shards import INSTANCE_LABEL, instance_of
 from rollouts.kube import Conflict, EventRecorder, Key, KubeClient, KubeError, KubeObject, NotFound, meta
@@ -63,7 +64,6 @@ class Pass:
     now: datetime
     rollout: Rollout | None = None
     router: TrafficRouter | None = None
-    events: list[Event] = field(default_factory=list)
 
     @property
     def ref(self) -> str:
@@ -158,7 +158,8 @@ class Reconciler:
 
     async def _settle(self, p: Pass) -> tuple[Plan, bool]:
         """Decide and act in rounds until one changes nothing; the last plan, carrying every
-        round's Events, and whether the pass settled (else it wants another pass at once).
+        round's Events (``coalesce``d: one per reason), and whether the pass settled (else it
+        wants another pass at once).
 
         Why rounds: the engine moves one rule at a time, so a step transition takes several
         decisions (advance to the setWeight step and write its weight; read the weight back,
@@ -183,16 +184,16 @@ class Reconciler:
                 # (promotion; with pingPong the Services swap roles, and the old stable one is
                 # re-pointed only once the status says it is the canary's). Unchanged: settled.
                 settled = not plan.actions and status == before
-                return replace(plan, events=tuple(events)), settled
+                return replace(plan, events=coalesce(events)), settled
             raw, before = {**p.raw, "status": status}, status
             rollout = rollout.model_copy(update={"status": plan.status})
             try:
                 plan = await self._decide_and_act(p, raw, rollout)
             except (UserError, RouterError, HashCollision, KubeError) as exc:
                 log.debug("rollout %s: a later round failed, left to the next pass: %s", p.ref, exc)
-                return replace(plan, events=tuple(events)), False
-            events.extend(e for e in plan.events if e not in events)
-        return replace(plan, events=tuple(events)), False
+                return replace(plan, events=coalesce(events)), False
+            events.extend(plan.events)
+        return replace(plan, events=coalesce(events)), False
 
     async def _decide_and_act(self, p: Pass, raw: KubeObject, rollout: Rollout) -> Plan:
         """Observe, decide, act; the plan (whose status is still to be written). Raises what the

@@ -8,6 +8,7 @@ Steering uses the same fields the plugin will write: ``spec.paused``, ``status.p
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from typing import Any
@@ -142,6 +143,27 @@ def events(kubectl: Kubectl, name: str) -> list[tuple[str, str]]:
     )["items"]
     items.sort(key=lambda e: e.get("eventTime") or e.get("firstTimestamp") or "")
     return [(e.get("reason", ""), e.get("message", "")) for e in items]
+
+
+def steps_completed(kubectl: Kubectl, name: str) -> list[str]:
+    """``Step N/M`` of every step the Rollout's Events say completed, in order (one Event tells
+    all the steps a pass completed)."""
+    return [
+        step
+        for reason, message in events(kubectl, name)
+        if reason == "RolloutStepCompleted"
+        for step in re.findall(r"Step \d+/\d+", message)
+    ]
+
+
+def weights_told(kubectl: Kubectl, name: str) -> list[str]:
+    """Every ``Canary weight set to ...`` the Rollout's Events tell (a step's or a promotion's
+    Event tells the weight it moved to; other moves have their own TrafficWeightUpdated)."""
+    return [
+        w
+        for _, message in events(kubectl, name)
+        for w in re.findall(r"Canary weight set to [^;]*?\(stable [^)]*\)", message)
+    ]
 
 
 def condition(st: dict[str, Any], kind: str) -> dict[str, Any]:

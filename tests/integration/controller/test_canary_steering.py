@@ -47,7 +47,7 @@ def test_promote_full_skips_the_remaining_steps(controller, kubectl: Kubectl) ->
     assert done["currentStepIndex"] == 4
     eventually(lambda: sc.sizes(kubectl, "app") == {v1: 0, v2: 4}, what="v2 at full size, v1 at zero")
     assert sc.selector_hash(kubectl, "app-stable") == v2
-    steps = [m for r, m in sc.events(kubectl, "app") if r == "RolloutStepCompleted"]
+    steps = sc.steps_completed(kubectl, "app")
     assert len(steps) == 1, f"only step 1 ran before promote-full; got {steps}"
 
 

@@ -115,7 +115,7 @@ def _run_scenario(controller: ControllerProcess, kubectl: Kubectl, state: Path) 
     v2 = done["stableRS"]
     assert v2 != v1 and done["currentStepIndex"] == len(STEPS)
     eventually(lambda: sc.sizes(kubectl, "web") == {v1: 0, v2: 4}, what="v2 at full size, v1 at zero")
-    steps = [m.split(" completed")[0] for r, m in sc.events(kubectl, "web") if r == "RolloutStepCompleted"]
+    steps = sc.steps_completed(kubectl, "web")
     assert steps == [f"Step {i}/{len(STEPS)}" for i in range(1, len(STEPS) + 1)], steps
     assert watch.failed_reads > 0, "the watch never saw the API server down: no outage was tested"
     assert watch.samples > 5 and watch.violations == []

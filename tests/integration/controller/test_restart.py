@@ -67,7 +67,7 @@ def test_sigkill_mid_canary_then_restart_finishes_every_step_exactly_once(
     assert v2_steps == sorted(v2_steps) and v2_steps[-1] == len(STEPS), v2_steps
     # Events are best effort, as everywhere in Kubernetes: the pass that SIGKILL cut may lose its
     # Event, but no step's Event is ever repeated or out of order.
-    events = [m.split(" completed")[0] for r, m in sc.events(kubectl, "web") if r == "RolloutStepCompleted"]
+    events = sc.steps_completed(kubectl, "web")
     numbers = [int(e.split()[1].split("/")[0]) for e in events]
     assert numbers == sorted(set(numbers)) and len(STEPS) - len(numbers) <= 1, events
     assert watch.samples > 5 and watch.violations == []

@@ -78,7 +78,7 @@ def test_nginx_canary_from_first_step_to_promotion(controller, kubectl: Kubectl)
         what="canary weight back to 0",
     )
     assert sc.selector_hash(kubectl, "web-stable") == v2
-    weights = [m for r, m in sc.events(kubectl, "web") if r == "TrafficWeightUpdated"]
+    weights = sc.weights_told(kubectl, "web")
     assert any("20%" in m for m in weights) and any("60%" in m for m in weights)
 
 
@@ -451,10 +451,7 @@ def test_nginx_max_traffic_weight_sends_half_a_percent_with_canary_weight_total(
     assert sc.sizes(kubectl, "web") == {v1: 4, v2: 1}
     weights = paused["canary"]["weights"]
     assert (weights["canary"]["weight"], weights["stable"]["weight"], weights["verified"]) == (5, 995, True)
-    assert any(
-        r == "TrafficWeightUpdated" and m.startswith("Canary weight set to 5/1000 = 0.5% (stable 995/1000)")
-        for r, m in sc.events(kubectl, "web")
-    )
+    assert "Canary weight set to 5/1000 = 0.5% (stable 995/1000)" in sc.weights_told(kubectl, "web")
 
     sc.promote(kubectl, "web")
     sc.wait_status(

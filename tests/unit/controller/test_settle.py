@@ -75,6 +75,7 @@ def _weight(c: Controller) -> str | None:
 def test_a_pause_end_writes_the_next_weight_and_starts_the_next_pause_in_one_status_write() -> None:
     c = Counted([service("web-stable"), service("web-canary"), ingress("web-stable"), _rollout()])
     c.deliver(_rollout(), passes=0)
+    c.recorder.events.clear()
     seen: list[tuple[int, int, int | None, str | None]] = []
     for _ in range(8):
         writes, applies = c.one_pass()
@@ -84,4 +85,6 @@ def test_a_pause_end_writes_the_next_weight_and_starts_the_next_pause_in_one_sta
     assert all(writes <= 1 for writes, *_ in seen), f"(status writes, Ingress applies, step, weight): {seen}"
     assert (1, 1, 3, "50") in seen, f"the end of the first pause: {seen}"
     assert c.status["phase"] == "Healthy", seen
+    # Each weight is told in the Event of the step or promotion it was set for (``coalesce``).
+    assert "TrafficWeightUpdated" not in [r for _, r, _ in c.recorder.events], c.recorder.events
     assert c.api.objects[ROLLOUT_KEY]["status"]["currentStepIndex"] == len(STEPS)

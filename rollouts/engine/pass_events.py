@@ -1,0 +1,45 @@
+"""The Events of one pass, told as few Events as a person reading them needs.
+
+A pass decides in rounds (``Reconciler._settle``), and each round's rules add their own Events:
+the end of a pause, the next weight written, that step completed, the next pause begun. Posted one
+by one that is four or five Events a step, and under load each is a write the API server serves
+before another Rollout's step. ``kubectl describe`` reads better with one line per transition, so:
+
+- Events of one pass with the same type and reason become one, their messages joined in order
+  (``Step 2/6 completed (pause: 2s); Step 3/6 completed (setWeight: 50)``), as the Kubernetes
+  event aggregator combines similar Events;
+- a traffic weight the pass moved for a promotion or a step is told in that Event
+  (``RolloutCompleted``, else ``RolloutStepCompleted``) instead of its own
+  ``TrafficWeightUpdated``; a weight moved in a pass without either (an abort, an experiment, a
+  restored router) keeps its own Event.
+
+Warnings are never folded into Normal Events, and nothing is dropped: every message is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rollouts.engine.plan import Event
+
+__all__ = ["WEIGHT_REASON", "coalesce"]
+
+WEIGHT_REASON = "TrafficWeightUpdated"
+_CARRIERS = ("RolloutCompleted", "RolloutStepCompleted")
+"""The Events a weight change of the same pass is told in, by preference."""
+
+
+def coalesce(events: Iterable[Event]) -> tuple[Event, ...]:
+    """The pass's Events with repeats of a reason joined and its weight changes folded in."""
+    merged: dict[tuple[str, str], list[str]] = {}
+    for event in events:
+        messages = merged.setdefault((event.type, event.reason), [])
+        if event.message not in messages:
+            messages.append(event.message)
+    carrier = next((("Normal", r) for r in _CARRIERS if ("Normal", r) in merged), None)
+    if carrier is not None and ("Normal", WEIGHT_REASON) in merged:
+        merged[carrier].extend(merged.pop(("Normal", WEIGHT_REASON)))
+    return tuple(
+        Event(type=type_, reason=reason, message="; ".join(messages))
+        for (type_, reason), messages in merged.items()
+    )
