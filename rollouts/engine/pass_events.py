@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rollouts.engine.plan import Event
+from rollouts.engine.plan import Event, EventType
 
 __all__ = ["WEIGHT_REASON", "coalesce"]
 
@@ -31,14 +31,15 @@ _CARRIERS = ("RolloutCompleted", "RolloutStepCompleted")
 
 def coalesce(events: Iterable[Event]) -> tuple[Event, ...]:
     """The pass's Events with repeats of a reason joined and its weight changes folded in."""
-    merged: dict[tuple[str, str], list[str]] = {}
+    merged: dict[tuple[EventType, str], list[str]] = {}
     for event in events:
         messages = merged.setdefault((event.type, event.reason), [])
         if event.message not in messages:
             messages.append(event.message)
-    carrier = next((("Normal", r) for r in _CARRIERS if ("Normal", r) in merged), None)
-    if carrier is not None and ("Normal", WEIGHT_REASON) in merged:
-        merged[carrier].extend(merged.pop(("Normal", WEIGHT_REASON)))
+    normal = EventType.NORMAL
+    carrier = next(((normal, r) for r in _CARRIERS if (normal, r) in merged), None)
+    if carrier is not None and (normal, WEIGHT_REASON) in merged:
+        merged[carrier].extend(merged.pop((normal, WEIGHT_REASON)))
     return tuple(
         Event(type=type_, reason=reason, message="; ".join(messages))
         for (type_, reason), messages in merged.items()
