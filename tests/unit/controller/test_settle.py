@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.unit.volume.test_controller_volume import ROLLOUT_KEY, Controller
+from tests.unit.volume.harness import ROLLOUT_KEY, Controller
 from tests.unit.volume.valid import GROUP_VERSION, LABELS, NAME, ingress, metadata, service
 
 STEPS = [{"setWeight": 20}, {"pause": {"duration": "5s"}}, {"setWeight": 50}, {"pause": {"duration": "5s"}}]
