@@ -8,9 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rollouts.api import InvalidObjectError, Rollout, parse_object, parse_rollout, validation_errors
-from rollouts.api.validation import too_deep
+from rollouts.api.validation import MAX_DEPTH, MAX_VALUES, _plainly_within_limits, too_big, too_deep
 from tests.unit.volume.broken import laughs, nested_lists
 
 Doc = dict[str, Any]
@@ -526,6 +528,33 @@ def test_depth_is_told_without_walking_every_path_to_shared_objects() -> None:
     cycle: list[object] = []
     cycle.append(cycle)  # `&a [*a]` in YAML
     assert too_deep({"spec": {"x": cycle}}) == "spec.x[0][0][0][0][0][0]..."
+
+
+JSON = st.recursive(
+    st.none() | st.integers() | st.text(max_size=3),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner, max_size=4),
+    max_leaves=60,
+)
+
+
+@given(JSON)
+def test_the_quick_walk_passes_only_what_the_general_walks_pass(doc: Any) -> None:
+    # the quick walk decides "fine" for the parse of every Rollout version; only the general walks
+    # may refuse, so it must never pass what they refuse
+    if _plainly_within_limits(doc):
+        assert too_deep(doc) is None and too_big(doc) is None
+
+
+def test_the_quick_walk_leaves_deep_big_and_shared_objects_to_the_general_walks() -> None:
+    deep: Any = "leaf"
+    for _ in range(MAX_DEPTH):
+        deep = [deep]
+    assert _plainly_within_limits(deep) and too_deep(deep) is None
+    assert not _plainly_within_limits([deep]) and too_deep([deep]) is not None
+    assert not _plainly_within_limits({"spec": laughs(9)})
+    assert not _plainly_within_limits({"x": list(range(MAX_VALUES))})
+    assert _plainly_within_limits({"x": list(range(MAX_VALUES - 2))})
+    assert too_big({"x": list(range(MAX_VALUES - 2))}) is None
 
 
 def test_weights_count_out_of_max_traffic_weight() -> None:
