@@ -72,6 +72,8 @@ class Subject:
     metrics_path: str = "/metrics"
     queued_events: Callable[[str], int] = lambda text: 0
     """Its /metrics text -> Events it has emitted and not yet posted (0: it does not say)."""
+    reads: Callable[[str], dict[str, int]] = lambda text: {}
+    """Its /metrics text -> ``"GET Kind"`` -> single-object reads so far (empty: it does not say)."""
 
 
 def _our_queued_events(text: str) -> int:
@@ -81,7 +83,7 @@ def _our_queued_events(text: str) -> int:
     return 0
 
 
-def _our_writes(text: str) -> dict[str, int]:
+def _our_requests(text: str, verbs: tuple[str, ...]) -> dict[str, int]:
     found: dict[str, int] = {}
     for line in text.splitlines():
         if not line.startswith("kube_rollouts_api_requests_total{"):
@@ -89,9 +91,17 @@ def _our_writes(text: str) -> dict[str, int]:
         labels, value = line[line.index("{") + 1 : line.index("}")], line.rsplit(" ", 1)[1]
         pairs = dict(part.split("=", 1) for part in labels.split(","))
         verb, kind = pairs["verb"].strip('"'), pairs["kind"].strip('"')
-        if verb in WRITES:
+        if verb in verbs:
             found[f"{verb} {kind}"] = int(float(value))
     return found
+
+
+def _our_writes(text: str) -> dict[str, int]:
+    return _our_requests(text, WRITES)
+
+
+def _our_reads(text: str) -> dict[str, int]:
+    return _our_requests(text, ("GET",))
 
 
 def _our_command(namespace: str, metrics_port: int, health_port: int) -> list[str]:
@@ -128,6 +138,7 @@ KUBE_ROLLOUTS = Subject(
     _our_writes,
     apply_crds,
     queued_events=_our_queued_events,
+    reads=_our_reads,
 )
 
 
@@ -406,6 +417,21 @@ class Fleet:
                 await asyncio.sleep(0.5)
         raise RuntimeError(f"{self.subject.name}: no metrics on port {self.metrics_port}")
 
+    async def reads(self) -> dict[str, int]:
+        """Single-object GETs and LISTs so far ("GET Ingress", "GET Rollout list"), where the
+        subject counts them: each cache miss that costs a round trip."""
+        await self.writes()  # the endpoint is up
+        return self.subject.reads(await self.metrics())
+
+    async def passes(self) -> int:
+        """Rollout passes so far (0 for a subject that does not count them)."""
+        text = await self.metrics()
+        return sum(
+            int(float(line.rsplit(" ", 1)[1]))
+            for line in text.splitlines()
+            if line.startswith("kube_rollouts_reconciles_total{")
+        )
+
     async def ready(self, timeout: float = 600) -> float:
         """Seconds until the controller's /readyz answers 200 (from now)."""
         started = time.monotonic()
@@ -437,7 +463,7 @@ class Fleet:
 
     async def deploy(self, count: int, timeout: float = 600) -> dict[str, Any]:
         """Create Rollouts ``self.count .. count-1`` and wait until all are Healthy."""
-        before, (_, _, cpu0) = await self.writes(), self.usage()
+        before, reads_before, (_, _, cpu0) = await self.writes(), await self.reads(), self.usage()
         started = time.monotonic()
         new = list(range(self.count, count))
         docs = [o for i in new for o in objects(self.subject.api_version, self.namespace, i)]
@@ -446,6 +472,7 @@ class Fleet:
         await self._healthy([f"r{i}" for i in new], {}, timeout)
         rss, _, cpu = self.usage()
         writes = delta(await self.writes(), before)
+        reads = delta(await self.reads(), reads_before)
         return {
             "rollouts": count,
             "healthy": len(self.recorder.healthy),
@@ -455,6 +482,7 @@ class Fleet:
             "writes": sum(writes.values()),
             "events": events(writes),
             "writes_by_kind": writes,
+            "reads_by_kind": reads,
         }
 
     async def _events_drained(self, timeout: float = 600) -> float:
@@ -473,7 +501,8 @@ class Fleet:
         names = [f"r{i}" for i in range(self.count)]
         old = dict(self.recorder.healthy)
         self.recorder.reset()
-        before, (_, _, cpu0) = await self.writes(), self.usage()
+        before, reads_before, (_, _, cpu0) = await self.writes(), await self.reads(), self.usage()
+        passes_before = await self.passes()
         image = {"containers": [{"name": "app", "image": f"v{self.rounds + 1}"}]}
         patch = {"spec": {"template": {"spec": image}}}
 
@@ -487,6 +516,8 @@ class Fleet:
         drained = await self._events_drained()
         rss, peak, cpu = self.usage()
         writes = delta(await self.writes(), before)
+        reads = delta(await self.reads(), reads_before)
+        passes = await self.passes() - passes_before
         r = self.recorder
         new = {n: h for n, h in r.healthy.items() if h != old.get(n)}
         steps = {
@@ -511,6 +542,8 @@ class Fleet:
             "writes_per_step": round(total / transitions, 2),
             "events": events(writes),
             "writes_by_kind": writes,
+            "reads_by_kind": reads,
+            "passes": passes,
         }
 
 

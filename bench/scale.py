@@ -75,15 +75,6 @@ async def _add_nodes(client: KubeClient, pods: int) -> list[str]:
     return names
 
 
-async def _passes(fleet: Fleet) -> int:
-    text = await fleet.metrics()
-    return sum(
-        int(float(line.rsplit(" ", 1)[1]))
-        for line in text.splitlines()
-        if line.startswith("kube_rollouts_reconciles_total{")
-    )
-
-
 async def _stepping(
     client: KubeClient, kubeconfig: str, subject: Subject, count: int, rounds: int, rate: float
 ) -> dict[str, Any]:
@@ -125,7 +116,7 @@ async def _settled(client: KubeClient, kubeconfig: str, subject: Subject, count:
         ready = await fleet.ready()
         passed = None
         while time.monotonic() - restarted < 1800:
-            if await _passes(fleet) >= count:
+            if await fleet.passes() >= count:
                 passed = time.monotonic() - restarted
                 break
             await asyncio.sleep(0.5)

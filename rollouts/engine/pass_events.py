@@ -8,10 +8,10 @@ before another Rollout's step. ``kubectl describe`` reads better with one line p
 - Events of one pass with the same type and reason become one, their messages joined in order
   (``Step 2/6 completed (pause: 2s); Step 3/6 completed (setWeight: 50)``), as the Kubernetes
   event aggregator combines similar Events;
-- a traffic weight the pass moved for a promotion or a step is told in that Event
-  (``RolloutCompleted``, else ``RolloutStepCompleted``) instead of its own
-  ``TrafficWeightUpdated``; a weight moved in a pass without either (an abort, an experiment, a
-  restored router) keeps its own Event.
+- the traffic a pass moved for a promotion or a step (a weight, a Service switched to the new
+  revision) is told in that Event (``RolloutCompleted``, else ``RolloutStepCompleted``) instead
+  of its own ``TrafficWeightUpdated`` and ``SwitchService``; traffic moved in a pass without
+  either (an abort, an experiment, a restored router, the first deploy) keeps its own Events.
 
 Warnings are never folded into Normal Events, and nothing is dropped: every message is kept.
 """
@@ -22,15 +22,16 @@ from collections.abc import Iterable
 
 from rollouts.engine.plan import Event, EventType
 
-__all__ = ["WEIGHT_REASON", "coalesce"]
+__all__ = ["TRAFFIC_REASONS", "coalesce"]
 
-WEIGHT_REASON = "TrafficWeightUpdated"
+TRAFFIC_REASONS = ("SwitchService", "TrafficWeightUpdated")
+"""Traffic moved: told in the pass's promotion or step Event when it has one."""
 _CARRIERS = ("RolloutCompleted", "RolloutStepCompleted")
-"""The Events a weight change of the same pass is told in, by preference."""
+"""The Events a pass's traffic changes are told in, by preference."""
 
 
 def coalesce(events: Iterable[Event]) -> tuple[Event, ...]:
-    """The pass's Events with repeats of a reason joined and its weight changes folded in."""
+    """The pass's Events with repeats of a reason joined and its traffic changes folded in."""
     merged: dict[tuple[EventType, str], list[str]] = {}
     for event in events:
         messages = merged.setdefault((event.type, event.reason), [])
@@ -38,8 +39,9 @@ def coalesce(events: Iterable[Event]) -> tuple[Event, ...]:
             messages.append(event.message)
     normal = EventType.NORMAL
     carrier = next(((normal, r) for r in _CARRIERS if (normal, r) in merged), None)
-    if carrier is not None and (normal, WEIGHT_REASON) in merged:
-        merged[carrier].extend(merged.pop((normal, WEIGHT_REASON)))
+    if carrier is not None:
+        for reason in TRAFFIC_REASONS:
+            merged[carrier].extend(merged.pop((normal, reason), []))
     return tuple(
         Event(type=type_, reason=reason, message="; ".join(messages))
         for (type_, reason), messages in merged.items()

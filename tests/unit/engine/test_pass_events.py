@@ -7,6 +7,7 @@ from rollouts.engine.plan import Event, EventType
 
 WEIGHT_50 = Event(reason="TrafficWeightUpdated", message="Canary weight set to 50% (stable 50%)")
 WEIGHT_0 = Event(reason="TrafficWeightUpdated", message="Canary weight set to 0% (stable 100%)")
+SWITCHED = Event(reason="SwitchService", message="Switched Service web-stable to revision abc")
 
 
 def _step(n: int, what: str) -> Event:
@@ -29,18 +30,22 @@ def test_a_pause_end_and_the_next_weight_step_are_one_event_that_tells_the_weigh
     ]
 
 
-def test_a_promotion_tells_the_weight_going_back_not_the_last_step() -> None:
+def test_a_promotion_tells_the_traffic_it_moved_not_the_last_step() -> None:
     completed = Event(reason="RolloutCompleted", message="Revision abc is now stable")
-    switched = Event(reason="SwitchService", message="Switched Service web-stable to revision abc")
-    events = coalesce([_step(6, "pause: 2s"), completed, switched, WEIGHT_0])
-    assert [e.reason for e in events] == ["RolloutStepCompleted", "RolloutCompleted", "SwitchService"]
-    assert events[1].message == "Revision abc is now stable; Canary weight set to 0% (stable 100%)"
+    events = coalesce([_step(6, "pause: 2s"), completed, SWITCHED, WEIGHT_0])
+    assert [e.reason for e in events] == ["RolloutStepCompleted", "RolloutCompleted"]
+    assert events[1].message == (
+        "Revision abc is now stable; Switched Service web-stable to revision abc; "
+        "Canary weight set to 0% (stable 100%)"
+    )
     assert events[0].message == "Step 6/6 completed (pause: 2s)"
 
 
-def test_a_weight_moved_for_anything_but_a_step_or_a_promotion_keeps_its_own_event() -> None:
+def test_traffic_moved_for_anything_but_a_step_or_a_promotion_keeps_its_own_events() -> None:
     aborted = Event(reason="RolloutAborted", message="Aborted by a user", type=EventType.WARNING)
     assert coalesce([aborted, WEIGHT_0]) == (aborted, WEIGHT_0)
+    deployed = Event(reason="RolloutUpdated", message="Initial deploy of revision abc: no steps to run")
+    assert coalesce([deployed, SWITCHED, WEIGHT_0]) == (deployed, SWITCHED, WEIGHT_0)
 
 
 def test_warnings_are_not_folded_into_normal_events_and_repeats_are_told_once() -> None:
