@@ -34,7 +34,7 @@ from rollouts.controller import shards, workloads
 from rollouts.controller.act import ActContext, apply_actions
 from rollouts.controller.caches import Caches
 from rollouts.controller.errors import HashCollision, UserError
-from rollouts.controller.observe import observe
+from rollouts.controller.observe import Observation, observe
 from rollouts.controller.outcome import Outcome
 from rollouts.engine import Plan, decide
 from rollouts.engine.analysis_runs import AnalysisRunError
@@ -166,38 +166,45 @@ class Reconciler:
         complete the step, start the pause). Each used to be a pass with its own status write,
         and under load every write is latency for every other Rollout. A round decides on what
         the round before it did: its writes are in the caches (``remember``) and its status is
-        carried in memory, as if written, so the pass ends with one status write. Only a round
-        that acted and kept the stable revision is followed by another: a status change alone, or
-        a promotion, is written before anything acts on it. A later round that fails
-        is dropped, not reported: the earlier rounds' actions were carried out, so their status
-        is written, and the next pass meets the failure afresh.
+        carried in memory, as if written, so the pass ends with one status write.
+
+        A status change alone (the engine plans one without actions when the next decision must
+        build on it) and a promotion (a new stable; with pingPong the Services swap roles, and the
+        old stable one is re-pointed only once the status says it is the canary's) are written
+        before anything acts on them: the round after one is decided, and acted on only if it
+        has nothing to do (then its status joins the same write; so does the weight read back
+        after a promotion). A pass ends settled when a round has nothing to do and changes
+        nothing; else it asks for another pass at once. A later round that fails is dropped, not
+        reported: the earlier rounds' actions were carried out, so their status is written, and
+        the next pass meets the failure afresh.
         """
         assert p.rollout is not None
         raw, rollout, before = p.raw, p.rollout, p.stored_status
-        plan = await self._decide_and_act(p, raw, rollout)
+        seen, plan = await self._decide(p, raw, rollout)
+        await self._act(p, seen, plan)
         events = list(plan.events)
         for _ in range(SETTLING_ROUNDS - 1):
             status = plan.status.model_dump(by_alias=True, exclude_none=True, mode="json")
-            if not plan.actions or _stable_of(plan.status) != _stable_of(rollout.status):
-                # Written before anything acts on it: a status change alone (the engine plans one
-                # without actions when the next decision must build on it), or a new stable
-                # (promotion; with pingPong the Services swap roles, and the old stable one is
-                # re-pointed only once the status says it is the canary's). Unchanged: settled.
-                settled = not plan.actions and status == before
-                return replace(plan, events=coalesce(events)), settled
+            if not plan.actions and status == before:
+                return replace(plan, events=coalesce(events)), True
+            barrier = not plan.actions or _stable_of(plan.status) != _stable_of(rollout.status)
             raw, before = {**p.raw, "status": status}, status
             rollout = rollout.model_copy(update={"status": plan.status})
             try:
-                plan = await self._decide_and_act(p, raw, rollout)
+                seen, following = await self._decide(p, raw, rollout)
+                if barrier and following.actions:
+                    break  # this status is written first; the next pass acts on it
+                await self._act(p, seen, following)
             except (UserError, RouterError, HashCollision, KubeError) as exc:
                 log.debug("rollout %s: a later round failed, left to the next pass: %s", p.ref, exc)
-                return replace(plan, events=coalesce(events)), False
+                break
+            plan = following
             events.extend(plan.events)
         return replace(plan, events=coalesce(events)), False
 
-    async def _decide_and_act(self, p: Pass, raw: KubeObject, rollout: Rollout) -> Plan:
-        """Observe, decide, act; the plan (whose status is still to be written). Raises what the
-        pass reports: a user's error before anything is changed, an API error as it happens."""
+    async def _decide(self, p: Pass, raw: KubeObject, rollout: Rollout) -> tuple[Observation, Plan]:
+        """Observe and decide: what the cluster holds and the plan for it (whose status is still
+        to be written). Raises a user's error (nothing is changed) or an API error."""
         seen = await observe(raw=raw, rollout=rollout, caches=self._caches, client=self._client, now=p.now)
         p.router = seen.router
         try:
@@ -206,13 +213,19 @@ class Reconciler:
             raise UserError(str(exc), reason="AnalysisRunError") from exc
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
-                "rollout %s: pass: weight=%s -> %s, phase %s, wake in %s",
+                "rollout %s: round: weight=%s -> %s, phase %s, wake in %s",
                 p.ref,
                 seen.snapshot.router_canary_weight,
                 [type(a).__name__ for a in plan.actions],
                 plan.status.phase,
                 plan.requeue_after,
             )
+        return seen, plan
+
+    async def _act(self, p: Pass, seen: Observation, plan: Plan) -> None:
+        """Carry out the plan's actions in order; raises the API error that stops them."""
+        if not plan.actions:
+            return
         ctx = ActContext(
             client=self._client,
             raw=seen.raw,
@@ -225,7 +238,6 @@ class Reconciler:
             ),
         )
         await apply_actions(ctx, plan.actions)
-        return plan
 
     async def _finalize(self, raw: KubeObject) -> Outcome:
         """A Rollout being deleted: give its Deployment back its pods (``workloads.give_back``)
