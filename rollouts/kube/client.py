@@ -84,15 +84,8 @@ class KubeClient:
         }
         if transport is not None:
             common = {**common, "transport": transport}
-        # HTTP/2 where the server offers it (ALPN; a plain-HTTP proxy gets HTTP/1.1), as client-go:
-        # every request a stream on one connection. Over HTTP/1.1 each request scans every pooled
-        # connection twice, asking each socket whether it is still readable; under load that scan
-        # was a fifth of the controller's CPU (docs/benchmarks.md, issue 15).
         self._http = httpx.AsyncClient(
-            **common,
-            timeout=timeout,
-            http2=True,
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
+            **common, timeout=timeout, limits=httpx.Limits(max_connections=32, max_keepalive_connections=32)
         )
         # Watches hold their connection for minutes: a pool of their own so they never starve requests.
         self._watch_http = httpx.AsyncClient(**common, timeout=httpx.Timeout(timeout, read=None))
