@@ -51,8 +51,9 @@ log = logging.getLogger(__name__)
 
 SETTLING_ROUNDS = 4
 """Decide-and-act rounds in one pass at most (``Reconciler._settle``): a pause's end with the
-next weight written, then the weight read back and the next pause started, take two; the bound
-keeps a Rollout whose actions never settle from holding its worker (it gets a follow-up pass)."""
+next weight written, then the weight read back and the next pause started, take two, and a third
+finds nothing left to do; the bound keeps a Rollout whose actions never settle from holding its
+worker (it gets a follow-up pass)."""
 
 
 @dataclass

@@ -60,7 +60,7 @@ class Counted(Controller):
 
     def one_pass(self) -> tuple[int, int]:
         before = (self.status_writes, self.ingress_applies)
-        self.reconcile(1)
+        self.outcomes = self.reconcile(1)
         return self.status_writes - before[0], self.ingress_applies - before[1]
 
 
@@ -89,3 +89,23 @@ def test_a_pause_end_writes_the_next_weight_and_starts_the_next_pause_in_one_sta
     reasons = [r for _, r, _ in c.recorder.events]
     assert "TrafficWeightUpdated" not in reasons and "SwitchService" not in reasons, c.recorder.events
     assert c.api.objects[ROLLOUT_KEY]["status"]["currentStepIndex"] == len(STEPS)
+
+
+def test_a_step_transition_and_a_promotion_end_their_pass_settled_without_a_follow_up_pass() -> None:
+    """The round after a status-only change or a promotion is decided in the same pass: when it
+    has nothing to do, its status joins the write (the weight 0 read back after the promotion) and
+    the pass asks only for its wake-up, not for another pass at once."""
+    c = Counted([service("web-stable"), service("web-canary"), ingress("web-stable"), _rollout()])
+    c.deliver(_rollout(), passes=0)
+    seen: list[tuple[int, str | None, float | None]] = []
+    for _ in range(8):
+        writes, _ = c.one_pass()
+        seen.append((writes, c.status.get("phase"), c.outcomes[0].requeue_after))
+        if c.status.get("phase") == "Healthy" and c.status.get("currentStepIndex") == len(STEPS):
+            break
+    paused = [s for s in seen if s[1] == "Paused"]
+    assert paused and all(after != 0 for _, _, after in paused), seen
+    promoted = c.status["canary"]["weights"]
+    assert promoted["canary"]["weight"] == 0 and promoted["verified"] is True, promoted
+    assert seen[-1][0] == 1 and seen[-1][2] != 0, f"(status writes, phase, requeue_after): {seen}"
+    assert c.one_pass() == (0, 0), "the pass after the promotion has nothing to write"
