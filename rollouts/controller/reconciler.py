@@ -40,6 +40,7 @@ from rollouts.engine import Plan, decide
 from rollouts.engine.analysis_runs import AnalysisRunError
 from rollouts.engine.invalid_spec import decide_invalid_spec
 from rollouts.engine.pass_events import coalesce
+from rollouts.engine.plan import Event, EventType
 from rollouts.engine.references import DEPLOYMENT
 from rollouts.engine.shards import INSTANCE_LABEL, instance_of
 from rollouts.kube import Conflict, EventRecorder, Key, KubeClient, KubeError, KubeObject, NotFound, meta
@@ -147,8 +148,7 @@ class Reconciler:
                 retry=False,
                 requeue_after=0,
             )
-        self._record(p, plan)
-        self._record_phase_change(p, plan.status)
+        self._record(p, replace(plan, events=coalesce([*plan.events, *_phase_change(p, plan.status)])))
         if not settled:
             # Our own writes do not wake us (the cache already holds them): look again at once;
             # a pass that changes nothing ends the chain.
@@ -159,7 +159,7 @@ class Reconciler:
 
     async def _settle(self, p: Pass) -> tuple[Plan, bool]:
         """Decide and act in rounds until one changes nothing; the last plan, carrying every
-        round's Events (``coalesce``d: one per reason), and whether the pass settled (else it
+        round's Events, and whether the pass settled (else it
         wants another pass at once).
 
         Why rounds: the engine moves one rule at a time, so a step transition takes several
@@ -187,7 +187,7 @@ class Reconciler:
         for _ in range(SETTLING_ROUNDS - 1):
             status = plan.status.model_dump(by_alias=True, exclude_none=True, mode="json")
             if not plan.actions and status == before:
-                return replace(plan, events=coalesce(events)), True
+                return replace(plan, events=tuple(events)), True
             barrier = not plan.actions or _stable_of(plan.status) != _stable_of(rollout.status)
             raw, before = {**p.raw, "status": status}, status
             rollout = rollout.model_copy(update={"status": plan.status})
@@ -201,7 +201,7 @@ class Reconciler:
                 break
             plan = following
             events.extend(plan.events)
-        return replace(plan, events=coalesce(events)), False
+        return replace(plan, events=tuple(events)), False
 
     async def _decide(self, p: Pass, raw: KubeObject, rollout: Rollout) -> tuple[Observation, Plan]:
         """Observe and decide: what the cluster holds and the plan for it (whose status is still
@@ -334,20 +334,6 @@ class Reconciler:
                 type="Warning" if event.type == "Warning" else "Normal",
             )
 
-    def _record_phase_change(self, p: Pass, status: RolloutStatus) -> None:
-        """An Event when the phase changes (Progressing -> Paused, ...), with the status message."""
-        before = (p.raw.get("status") or {}).get("phase")
-        after = None if status.phase is None else str(status.phase)
-        if after is None or before == after:
-            return
-        detail = f": {status.message}" if status.message else ""
-        self._recorder.emit(
-            p.raw,
-            reason=f"Rollout{after}",
-            message=f"Rollout {p.ref} is {after} (was {before or 'new'}){detail}",
-            type="Warning" if after == "Degraded" else "Normal",
-        )
-
     async def _invalid(self, p: Pass, errors: Sequence[str], *, reason: str) -> Outcome:
         """Touch nothing; say in the status and an Event what the user must fix."""
         plan = decide_invalid_spec(p.raw, now=p.now, errors=list(errors))
@@ -364,6 +350,22 @@ class Reconciler:
         self._recorder.emit(p.raw, reason="HashCollision", message=f"{exc} (Rollout {p.ref})", type="Warning")
         await self._write_status(p, status)
         return Outcome(requeue_after=0)
+
+
+def _phase_change(p: Pass, status: RolloutStatus) -> list[Event]:
+    """An Event when the phase changes (Progressing -> Paused, ...), with the status message."""
+    before = (p.raw.get("status") or {}).get("phase")
+    after = None if status.phase is None else str(status.phase)
+    if after is None or before == after:
+        return []
+    detail = f": {status.message}" if status.message else ""
+    return [
+        Event(
+            reason=f"Rollout{after}",
+            message=f"Rollout {p.ref} is {after} (was {before or 'new'}){detail}",
+            type=EventType.WARNING if after == "Degraded" else EventType.NORMAL,
+        )
+    ]
 
 
 def _stable_of(status: RolloutStatus | None) -> tuple[object, object]:

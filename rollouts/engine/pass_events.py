@@ -11,7 +11,10 @@ before another Rollout's step. ``kubectl describe`` reads better with one line p
 - the traffic a pass moved for a promotion or a step (a weight, a Service switched to the new
   revision) is told in that Event (``RolloutCompleted``, else ``RolloutStepCompleted``) instead
   of its own ``TrafficWeightUpdated`` and ``SwitchService``; traffic moved in a pass without
-  either (an abort, an experiment, a restored router, the first deploy) keeps its own Events.
+  either (an abort, an experiment, a restored router, the first deploy) keeps its own Events;
+- a phase change the pass's own transition already tells is told in that Event: Progressing in
+  ``RolloutUpdated`` (a new revision), Healthy in ``RolloutCompleted`` (a promotion). Other phase
+  changes (Paused, with its reason; Degraded, a Warning) keep their own Events.
 
 Warnings are never folded into Normal Events, and nothing is dropped: every message is kept.
 """
@@ -28,10 +31,13 @@ TRAFFIC_REASONS = ("SwitchService", "TrafficWeightUpdated")
 """Traffic moved: told in the pass's promotion or step Event when it has one."""
 _CARRIERS = ("RolloutCompleted", "RolloutStepCompleted")
 """The Events a pass's traffic changes are told in, by preference."""
+_PHASES_TOLD_BY = {"RolloutProgressing": "RolloutUpdated", "RolloutHealthy": "RolloutCompleted"}
+"""Phase-change Event -> the transition Event of the same pass that tells it."""
 
 
 def coalesce(events: Iterable[Event]) -> tuple[Event, ...]:
-    """The pass's Events with repeats of a reason joined and its traffic changes folded in."""
+    """The pass's Events with repeats of a reason joined, and its traffic and phase changes told
+    in the transition they belong to."""
     merged: dict[tuple[EventType, str], list[str]] = {}
     for event in events:
         messages = merged.setdefault((event.type, event.reason), [])
@@ -42,6 +48,9 @@ def coalesce(events: Iterable[Event]) -> tuple[Event, ...]:
     if carrier is not None:
         for reason in TRAFFIC_REASONS:
             merged[carrier].extend(merged.pop((normal, reason), []))
+    for phase, teller in _PHASES_TOLD_BY.items():
+        if (normal, phase) in merged and (normal, teller) in merged:
+            merged[(normal, teller)].extend(merged.pop((normal, phase)))
     return tuple(
         Event(type=type_, reason=reason, message="; ".join(messages))
         for (type_, reason), messages in merged.items()

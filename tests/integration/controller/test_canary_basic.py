@@ -39,6 +39,10 @@ def test_canary_without_routing_runs_every_step_to_promotion(controller, kubectl
     eventually(lambda: sc.sizes(kubectl, "web").get(v2) == 4, what="new revision at full size")
     eventually(lambda: sc.sizes(kubectl, "web").get(v1) == 0, what="old revision scaled down")
     assert sc.selector_hash(kubectl, "web-stable") == v2
-    reasons = [reason for reason, _ in sc.events(kubectl, "web")]
-    assert "RolloutUpdated" in reasons and "RolloutPaused" in reasons and "RolloutHealthy" in reasons
+    events = sc.events(kubectl, "web")
+    reasons = [reason for reason, _ in events]
+    assert "RolloutUpdated" in reasons and "RolloutPaused" in reasons, events
+    # The promotion's Event tells the phase it ends in (``coalesce``).
+    completed = [m for r, m in events if r == "RolloutCompleted"]
+    assert len(completed) == 1 and "is Healthy (was Paused)" in completed[0], events
     assert sc.steps_completed(kubectl, "web") == ["Step 1/4", "Step 2/4", "Step 3/4", "Step 4/4"]

@@ -59,5 +59,21 @@ def test_warnings_are_not_folded_into_normal_events_and_repeats_are_told_once() 
     ]
 
 
+def test_a_phase_change_the_pass_tells_is_told_in_that_event_and_a_pause_keeps_its_own() -> None:
+    updated = Event(reason="RolloutUpdated", message="New revision abc: starting the canary steps")
+    progressing = Event(reason="RolloutProgressing", message="Rollout d/web is Progressing (was Healthy)")
+    assert _told(coalesce([updated, progressing])) == [
+        ("Normal", "RolloutUpdated", f"{updated.message}; {progressing.message}")
+    ]
+    completed = Event(reason="RolloutCompleted", message="Revision abc is now stable")
+    healthy = Event(reason="RolloutHealthy", message="Rollout d/web is Healthy (was Paused)")
+    assert [e.reason for e in coalesce([completed, WEIGHT_0, healthy])] == ["RolloutCompleted"]
+    paused = Event(
+        reason="RolloutPaused", message="Rollout d/web is Paused (was Progressing): CanaryPauseStep"
+    )
+    assert coalesce([_step(1, "setWeight: 20"), paused])[1] == paused
+    assert coalesce([healthy]) == (healthy,), "a phase change with no transition to tell it"
+
+
 def test_no_events_stay_no_events() -> None:
     assert coalesce([]) == ()
