@@ -73,7 +73,8 @@ class Subject:
     queued_events: Callable[[str], int] = lambda text: 0
     """Its /metrics text -> Events it has emitted and not yet posted (0: it does not say)."""
     reads: Callable[[str], dict[str, int]] = lambda text: {}
-    """Its /metrics text -> ``"GET Kind"`` -> single-object reads so far (empty: it does not say)."""
+    """Its /metrics text -> ``"GET Kind"`` (or ``"GET Kind list"``) -> reads so far (empty: it does
+    not say)."""
 
 
 def _our_queued_events(text: str) -> int:

@@ -159,8 +159,7 @@ class Reconciler:
 
     async def _settle(self, p: Pass) -> tuple[Plan, bool]:
         """Decide and act in rounds until one changes nothing; the last plan, carrying every
-        round's Events, and whether the pass settled (else it
-        wants another pass at once).
+        round's Events, and whether the pass settled (else it wants another pass at once).
 
         Why rounds: the engine moves one rule at a time, so a step transition takes several
         decisions (advance to the setWeight step and write its weight; read the weight back,
