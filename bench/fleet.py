@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -103,6 +103,23 @@ def _our_writes(text: str) -> dict[str, int]:
 
 def _our_reads(text: str) -> dict[str, int]:
     return _our_requests(text, ("GET",))
+
+
+def _passes(text: str) -> int:
+    """Rollout passes in a /metrics text (0 for a subject that does not count them)."""
+    return sum(
+        int(float(line.rsplit(" ", 1)[1]))
+        for line in text.splitlines()
+        if line.startswith("kube_rollouts_reconciles_total{")
+    )
+
+
+class Requests(NamedTuple):
+    """A subject's counters at one moment: ``"VERB Kind"`` -> writes and reads, and passes."""
+
+    writes: dict[str, int]
+    reads: dict[str, int]
+    passes: int
 
 
 def _our_command(namespace: str, metrics_port: int, health_port: int) -> list[str]:
@@ -410,28 +427,21 @@ class Fleet:
             url = f"http://127.0.0.1:{self.metrics_port}{self.subject.metrics_path}"
             return (await http.get(url, timeout=30)).text
 
-    async def writes(self) -> dict[str, int]:
+    async def requests(self) -> Requests:
+        """The subject's writes, reads and passes so far, from one scrape of its /metrics (so the
+        three are of the same moment)."""
         for _ in range(60):  # the endpoint comes up a moment after the process
             try:
-                return self.subject.writes(await self.metrics())
+                text = await self.metrics()
             except httpx.HTTPError:
                 await asyncio.sleep(0.5)
+                continue
+            return Requests(self.subject.writes(text), self.subject.reads(text), _passes(text))
         raise RuntimeError(f"{self.subject.name}: no metrics on port {self.metrics_port}")
-
-    async def reads(self) -> dict[str, int]:
-        """Single-object GETs and LISTs so far ("GET Ingress", "GET Rollout list"), where the
-        subject counts them: each cache miss that costs a round trip."""
-        await self.writes()  # the endpoint is up
-        return self.subject.reads(await self.metrics())
 
     async def passes(self) -> int:
         """Rollout passes so far (0 for a subject that does not count them)."""
-        text = await self.metrics()
-        return sum(
-            int(float(line.rsplit(" ", 1)[1]))
-            for line in text.splitlines()
-            if line.startswith("kube_rollouts_reconciles_total{")
-        )
+        return _passes(await self.metrics())
 
     async def ready(self, timeout: float = 600) -> float:
         """Seconds until the controller's /readyz answers 200 (from now)."""
@@ -464,7 +474,7 @@ class Fleet:
 
     async def deploy(self, count: int, timeout: float = 600) -> dict[str, Any]:
         """Create Rollouts ``self.count .. count-1`` and wait until all are Healthy."""
-        before, reads_before, (_, _, cpu0) = await self.writes(), await self.reads(), self.usage()
+        before, (_, _, cpu0) = await self.requests(), self.usage()
         started = time.monotonic()
         new = list(range(self.count, count))
         docs = [o for i in new for o in objects(self.subject.api_version, self.namespace, i)]
@@ -472,8 +482,8 @@ class Fleet:
         self.count = count
         await self._healthy([f"r{i}" for i in new], {}, timeout)
         rss, _, cpu = self.usage()
-        writes = delta(await self.writes(), before)
-        reads = delta(await self.reads(), reads_before)
+        after = await self.requests()
+        writes, reads = delta(after.writes, before.writes), delta(after.reads, before.reads)
         return {
             "rollouts": count,
             "healthy": len(self.recorder.healthy),
@@ -502,8 +512,7 @@ class Fleet:
         names = [f"r{i}" for i in range(self.count)]
         old = dict(self.recorder.healthy)
         self.recorder.reset()
-        before, reads_before, (_, _, cpu0) = await self.writes(), await self.reads(), self.usage()
-        passes_before = await self.passes()
+        before, (_, _, cpu0) = await self.requests(), self.usage()
         image = {"containers": [{"name": "app", "image": f"v{self.rounds + 1}"}]}
         patch = {"spec": {"template": {"spec": image}}}
 
@@ -516,9 +525,8 @@ class Fleet:
         wall = await self._healthy(names, old, timeout)
         drained = await self._events_drained()
         rss, peak, cpu = self.usage()
-        writes = delta(await self.writes(), before)
-        reads = delta(await self.reads(), reads_before)
-        passes = await self.passes() - passes_before
+        after = await self.requests()
+        writes, reads = delta(after.writes, before.writes), delta(after.reads, before.reads)
         r = self.recorder
         new = {n: h for n, h in r.healthy.items() if h != old.get(n)}
         steps = {
@@ -544,7 +552,7 @@ class Fleet:
             "events": events(writes),
             "writes_by_kind": writes,
             "reads_by_kind": reads,
-            "passes": passes,
+            "passes": after.passes - before.passes,
         }
 
 
