@@ -36,11 +36,10 @@ from rollouts.controller.caches import Caches
 from rollouts.controller.errors import HashCollision, UserError
 from rollouts.controller.observe import Observation, observe
 from rollouts.controller.outcome import Outcome
-from rollouts.engine import Plan, decide
+from rollouts.engine import Event, EventType, Plan, decide
 from rollouts.engine.analysis_runs import AnalysisRunError
 from rollouts.engine.invalid_spec import decide_invalid_spec
 from rollouts.engine.pass_events import coalesce
-from rollouts.engine.plan import Event, EventType
 from rollouts.engine.references import DEPLOYMENT
 from rollouts.engine.shards import INSTANCE_LABEL, instance_of
 from rollouts.kube import Conflict, EventRecorder, Key, KubeClient, KubeError, KubeObject, NotFound, meta

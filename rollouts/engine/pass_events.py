@@ -25,9 +25,9 @@ from collections.abc import Iterable
 
 from rollouts.engine.plan import Event, EventType
 
-__all__ = ["TRAFFIC_REASONS", "coalesce"]
+__all__ = ["coalesce"]
 
-TRAFFIC_REASONS = ("SwitchService", "TrafficWeightUpdated")
+_TRAFFIC_REASONS = ("SwitchService", "TrafficWeightUpdated")
 """Traffic moved: told in the pass's promotion or step Event when it has one."""
 _CARRIERS = ("RolloutCompleted", "RolloutStepCompleted")
 """The Events a pass's traffic changes are told in, by preference."""
@@ -46,7 +46,7 @@ def coalesce(events: Iterable[Event]) -> tuple[Event, ...]:
     normal = EventType.NORMAL
     carrier = next(((normal, r) for r in _CARRIERS if (normal, r) in merged), None)
     if carrier is not None:
-        for reason in TRAFFIC_REASONS:
+        for reason in _TRAFFIC_REASONS:
             merged[carrier].extend(merged.pop((normal, reason), []))
     for phase, teller in _PHASES_TOLD_BY.items():
         if (normal, phase) in merged and (normal, teller) in merged:
